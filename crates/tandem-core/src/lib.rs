@@ -4,8 +4,17 @@
 //! ([`time::Time`]). The driver in `tandem-server` feeds inputs and drains outputs.
 #![deny(unsafe_code)]
 
+pub mod alloc;
+pub mod config;
+pub mod dhcpv6;
 pub mod lease;
+pub mod table;
 pub mod time;
 
+pub use config::{
+    AddressPool, ConfigProblem, OptionSet, PdPool, Reservation, ServerConfig, Subnet,
+};
+pub use dhcpv6::{Dhcpv6Server, DropReason, LeasePolicy, Outcome, Reply, RxInfo, Standalone};
 pub use lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
+pub use table::LeaseTable;
 pub use time::Time;

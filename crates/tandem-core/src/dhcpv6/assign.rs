@@ -1,0 +1,405 @@
+//! Choosing, granting and committing resources for one IA (pools, reservations,
+//! hints, affinity, Advertise holds, lease policy), and the reply IA rendering.
+
+use std::collections::HashMap;
+
+use crate::config::Subnet;
+use crate::lease::{BindingStatus, Duid, IaType, Lease, LeaseChange, Resource};
+use crate::table::{ClientKey, LeaseTable};
+use crate::time::Time;
+
+use super::codec::{opt, status, status_option, Ia, IaAddr, IaPrefix, RawOption};
+use super::server::{Dhcpv6Server, Grant, IaOut, Request};
+
+/// How long an address offered in an Advertise is kept from other clients (not durable).
+const OFFER_HOLD_SECS: u64 = 60;
+/// Above this many in-memory offers, expired ones are pruned.
+const OFFER_PRUNE_AT: usize = 65_536;
+
+impl Dhcpv6Server {
+    /// Finds a resource for one IA and grants it (committing when `commit`).
+    pub(super) fn assign_ia(&mut self, req: &Request, code: u16, ia: &Ia, commit: bool) -> IaOut {
+        let key = client_key(&req.duid, ia.iaid, code);
+        let hints = ia_resources(code, ia);
+        match self.pick(req, &key, &hints) {
+            Some(r) => {
+                let g = self.grant(req, &key, r, commit);
+                IaOut {
+                    code,
+                    iaid: ia.iaid,
+                    grants: vec![g],
+                    status: None,
+                }
+            }
+            None => {
+                let st = if code == opt::IA_PD {
+                    (status::NO_PREFIX_AVAIL, "no prefixes available")
+                } else {
+                    (status::NO_ADDRS_AVAIL, "no addresses available")
+                };
+                IaOut {
+                    code,
+                    iaid: ia.iaid,
+                    grants: vec![],
+                    status: Some(st),
+                }
+            }
+        }
+    }
+
+    /// Resources of this client IA on this subnet that it may keep using.
+    pub(super) fn own_resources(&self, key: &ClientKey, subnet: usize, now: Time) -> Vec<Resource> {
+        let Some(sid) = self.subnet(subnet).map(|s| s.id) else {
+            return vec![];
+        };
+        let mut v: Vec<&Lease> = self
+            .leases
+            .for_client(&key.0, key.1, key.2)
+            .into_iter()
+            .filter(|l| l.subnet_id == sid && l.is_active_at(now))
+            .collect();
+        v.sort_by_key(|l| std::cmp::Reverse(l.cltt));
+        v.into_iter().map(|l| l.resource).collect()
+    }
+
+    /// Whether `r` belongs on this subnet for this client: its reservation of that kind
+    /// if it has one, otherwise any resource of the subnet's pools.
+    pub(super) fn appropriate(&self, subnet: usize, duid: &Duid, r: &Resource) -> bool {
+        let (Some(s), Some(p)) = (self.subnet(subnet), self.pools.get(subnet)) else {
+            return false;
+        };
+        let reserved = reserved_for(s, duid);
+        let same_kind =
+            |x: &Resource| matches!(x, Resource::Prefix(_)) == matches!(r, Resource::Prefix(_));
+        if reserved.iter().any(same_kind) {
+            // Reservations win: a client with one gets only its reserved resource of
+            // that kind; an older dynamic binding is let go (lifetime 0 on Renew).
+            return reserved.contains(r);
+        }
+        match r {
+            Resource::Address(_) => p.na.iter().any(|a| a.contains(r)),
+            Resource::Prefix(_) => p.pd.iter().any(|a| a.contains(r)),
+        }
+    }
+
+    /// Whether an address lies in the link's prefix (prefixes are never "off link").
+    pub(super) fn on_link(&self, subnet: usize, r: &Resource) -> bool {
+        match r {
+            Resource::Address(a) => self.subnet(subnet).is_some_and(|s| s.prefix.contains(a)),
+            Resource::Prefix(_) => true,
+        }
+    }
+
+    /// Whether `r` may go to `key` now without taking it from anyone.
+    pub(super) fn usable_for(
+        leases: &LeaseTable,
+        offers: &HashMap<Resource, (ClientKey, Time)>,
+        key: &ClientKey,
+        r: &Resource,
+        now: Time,
+    ) -> bool {
+        if let Some((holder, until)) = offers.get(r) {
+            if holder != key && now < *until {
+                return false;
+            }
+        }
+        match leases.get(r) {
+            None => true,
+            Some(l) if l.duid == key.0 && l.iaid == key.1 => l.status != BindingStatus::Abandoned,
+            Some(l) => match l.status {
+                // Another client's lapsed binding: usable (its affinity is forfeited).
+                // FREE-BACKUP: the lease policy decides who owns it (failover).
+                BindingStatus::Expired
+                | BindingStatus::Released
+                | BindingStatus::Free
+                | BindingStatus::FreeBackup => true,
+                BindingStatus::Abandoned => l.state_expiration.is_some_and(|e| now >= e),
+                _ => false,
+            },
+        }
+    }
+
+    pub(super) fn pick(
+        &mut self,
+        req: &Request,
+        key: &ClientKey,
+        hints: &[Resource],
+    ) -> Option<Resource> {
+        let now = req.now;
+        let subnet = self.subnet(req.subnet)?.clone();
+        let want_pd = key.2 == IaType::Pd;
+        // 1. The client's own binding (active first, then its lapsed record: affinity).
+        let mut own: Vec<&Lease> = self
+            .leases
+            .for_client(&key.0, key.1, key.2)
+            .into_iter()
+            .filter(|l| l.subnet_id == subnet.id && l.status != BindingStatus::Abandoned)
+            .filter(|l| self.appropriate(req.subnet, &key.0, &l.resource))
+            .collect();
+        own.sort_by_key(|l| {
+            (
+                !l.is_active_at(now),
+                !hints.contains(&l.resource),
+                std::cmp::Reverse(l.cltt),
+            )
+        });
+        if let Some(l) = own.first() {
+            return Some(l.resource);
+        }
+        // 2. A reservation for this DUID.
+        for r in reserved_for(&subnet, &key.0) {
+            if matches!(r, Resource::Prefix(_)) == want_pd
+                && Self::usable_for(&self.leases, &self.offers, key, &r, now)
+            {
+                return Some(r);
+            }
+        }
+        // 3. Hints the client sent, when free and in one of this link's pools.
+        for h in hints {
+            if self.appropriate(req.subnet, &key.0, h)
+                && Self::usable_for(&self.leases, &self.offers, key, h, now)
+                && self.policy.may_allocate(h, self.leases.get(h), now)
+            {
+                return Some(*h);
+            }
+        }
+        // 4. What we advertised to it a moment ago.
+        if let Some(r) = self.offers_by_client.get(key).copied() {
+            if self.appropriate(req.subnet, &key.0, &r)
+                && Self::usable_for(&self.leases, &self.offers, key, &r, now)
+            {
+                return Some(r);
+            }
+        }
+        // 5. Fresh space from the pools.
+        let budget = self.config.probe_budget;
+        let Self {
+            pools,
+            leases,
+            offers,
+            policy,
+            alloc_stats,
+            ..
+        } = self;
+        let sp = pools.get_mut(req.subnet)?;
+        let list = if want_pd { &mut sp.pd } else { &mut sp.na };
+        for pool in list.iter_mut() {
+            let mut usable = |r: &Resource| {
+                Self::usable_for(leases, offers, key, r, now)
+                    && policy.may_allocate(r, leases.get(r), now)
+            };
+            if let Some(r) = pool.allocate(budget, &mut usable, alloc_stats) {
+                return Some(r);
+            }
+        }
+        None
+    }
+
+    /// Lifetimes for `r` (capped by policy), plus the lease to commit or the offer to hold.
+    pub(super) fn grant(
+        &mut self,
+        req: &Request,
+        key: &ClientKey,
+        r: Resource,
+        commit: bool,
+    ) -> Grant {
+        let now = req.now;
+        let (pref_cfg, valid_cfg, sid) = self.subnet(req.subnet).map_or((0, 0, 0), |s| {
+            (s.preferred_lifetime, s.valid_lifetime, s.id)
+        });
+        let valid = self
+            .policy
+            .cap_valid_lifetime(&r, valid_cfg, now)
+            .min(valid_cfg);
+        let preferred = pref_cfg.min(valid);
+        if !commit {
+            if self.offers.len() > OFFER_PRUNE_AT {
+                self.offers.retain(|_, (_, until)| now < *until);
+                let offers = &self.offers;
+                self.offers_by_client.retain(|_, r| offers.contains_key(r));
+            }
+            if let Some(old) = self.offers_by_client.insert(key.clone(), r) {
+                if old != r {
+                    self.offers.remove(&old);
+                }
+            }
+            self.offers
+                .insert(r, (key.clone(), now.plus(OFFER_HOLD_SECS)));
+            return Grant {
+                resource: r,
+                preferred,
+                valid,
+                commit: None,
+            };
+        }
+        let existing = self.leases.get(&r);
+        let same_active = existing.is_some_and(|l| {
+            l.status == BindingStatus::Active && l.duid == key.0 && l.iaid == key.1
+        });
+        let lease = Lease {
+            resource: r,
+            status: BindingStatus::Active,
+            duid: key.0.clone(),
+            iaid: key.1,
+            subnet_id: sid,
+            preferred_lifetime: preferred,
+            valid_lifetime: valid,
+            t1: 0,
+            t2: 0,
+            cltt: now,
+            start_time_of_state: if same_active {
+                existing.map_or(now, |l| l.start_time_of_state)
+            } else {
+                now
+            },
+            state_expiration: Some(now.plus(u64::from(valid))),
+            failover: existing.map(|l| l.failover.clone()).unwrap_or_default(),
+        };
+        Grant {
+            resource: r,
+            preferred,
+            valid,
+            commit: Some(lease),
+        }
+    }
+
+    /// Builds the IA options with one T1/T2 for the whole reply (RFC 8415 §18.3.2),
+    /// commits the leases and returns (options, changes).
+    pub(super) fn render(
+        &mut self,
+        req: &Request,
+        ias: Vec<IaOut>,
+        commit: bool,
+    ) -> (Vec<RawOption>, Vec<LeaseChange>) {
+        let (t1_cfg, t2_cfg, pref_cfg) = self.subnet(req.subnet).map_or((0, 0, 0), |s| {
+            (s.effective_t1(), s.effective_t2(), s.preferred_lifetime)
+        });
+        let min_pref = ias
+            .iter()
+            .flat_map(|i| &i.grants)
+            .filter(|g| g.valid > 0)
+            .map(|g| g.preferred)
+            .min();
+        let (t1, t2) = match min_pref {
+            Some(p) if p < pref_cfg => (
+                t1_cfg.min(p / 2),
+                t2_cfg.min(((u64::from(p) * 4) / 5) as u32),
+            ),
+            _ => (t1_cfg, t2_cfg),
+        };
+        let mut opts = Vec::new();
+        let mut changes = Vec::new();
+        for ia in ias {
+            let mut sub = Vec::new();
+            let mut any_valid = false;
+            for g in ia.grants {
+                any_valid |= g.valid > 0;
+                sub.push(match g.resource {
+                    Resource::Address(addr) => IaAddr {
+                        addr,
+                        preferred: g.preferred,
+                        valid: g.valid,
+                        options: vec![],
+                    }
+                    .to_option(),
+                    Resource::Prefix(prefix) => IaPrefix {
+                        preferred: g.preferred,
+                        valid: g.valid,
+                        prefix,
+                        options: vec![],
+                    }
+                    .to_option(),
+                });
+                if let (true, Some(mut l)) = (commit, g.commit) {
+                    l.t1 = t1;
+                    l.t2 = t2;
+                    self.forget_offer(&l.resource);
+                    self.leases.upsert(l.clone());
+                    changes.push(LeaseChange::Upsert(l));
+                }
+            }
+            if let Some((code, text)) = ia.status {
+                sub.push(status_option(code, text));
+            }
+            let (it1, it2) = if any_valid { (t1, t2) } else { (0, 0) };
+            opts.push(
+                Ia {
+                    iaid: ia.iaid,
+                    t1: it1,
+                    t2: it2,
+                    options: sub,
+                }
+                .to_option(ia.code),
+            );
+        }
+        opts.extend(self.info_options(Some(req.subnet), req.msg, false));
+        (opts, changes)
+    }
+
+    pub(super) fn forget_offer(&mut self, r: &Resource) {
+        if let Some((k, _)) = self.offers.remove(r) {
+            if self.offers_by_client.get(&k) == Some(r) {
+                self.offers_by_client.remove(&k);
+            }
+        }
+    }
+}
+
+pub(super) fn client_key(duid: &Duid, iaid: u32, code: u16) -> ClientKey {
+    let t = if code == opt::IA_PD {
+        IaType::Pd
+    } else {
+        IaType::Na
+    };
+    (duid.clone(), iaid, t)
+}
+
+/// Addresses (IA_NA) or prefixes (IA_PD) listed inside an IA; malformed entries skipped,
+/// prefix-length-only hints (`::/len`, RFC 8168) ignored.
+pub(super) fn ia_resources(code: u16, ia: &Ia) -> Vec<Resource> {
+    let mut v = Vec::new();
+    for o in &ia.options {
+        match (code, o.code) {
+            (opt::IA_NA, opt::IAADDR) => {
+                if let Ok(a) = IaAddr::parse(&o.data) {
+                    v.push(Resource::Address(a.addr));
+                }
+            }
+            (opt::IA_PD, opt::IAPREFIX) => {
+                if let Ok(p) = IaPrefix::parse(&o.data) {
+                    if !p.prefix.network().is_unspecified() {
+                        v.push(Resource::Prefix(p.prefix.trunc()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+pub(super) fn reserved_for(s: &Subnet, duid: &Duid) -> Vec<Resource> {
+    let mut v = Vec::new();
+    for r in s.reservations.iter().filter(|r| &r.duid == duid) {
+        if let Some(a) = r.address {
+            v.push(Resource::Address(a));
+        }
+        if let Some(p) = r.prefix {
+            v.push(Resource::Prefix(p));
+        }
+    }
+    v
+}
+
+/// Temporary addresses are not offered: answer the IA_TA with NoAddrsAvail (§18.3.1).
+pub(super) fn ia_ta_unsupported(data: &[u8]) -> IaOut {
+    let iaid = data
+        .get(0..4)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    IaOut {
+        code: opt::IA_TA,
+        iaid,
+        grants: vec![],
+        status: Some((status::NO_ADDRS_AVAIL, "temporary addresses not offered")),
+    }
+}

@@ -1,0 +1,251 @@
+//! Per-message server behaviour: RFC 8415 §18.3.1–§18.3.8.
+
+use crate::lease::{BindingStatus, LeaseChange, Resource};
+
+use super::assign::{client_key, ia_resources, ia_ta_unsupported};
+use super::codec::{find, msg, opt, status, status_option, Ia, RawOption};
+use super::server::{Dhcpv6Server, Grant, IaOut, Request};
+
+impl Dhcpv6Server {
+    /// RFC 8415 §18.3.1 (and §18.3.2 via Rapid Commit).
+    pub(super) fn solicit(
+        &mut self,
+        req: &Request,
+    ) -> Option<(u8, Vec<RawOption>, Vec<LeaseChange>)> {
+        let subnet_rc = self.subnet(req.subnet).is_some_and(|s| s.rapid_commit);
+        let commit = subnet_rc && find(&req.msg.options, opt::RAPID_COMMIT).is_some();
+        let mut ias = Vec::new();
+        for o in &req.msg.options {
+            match o.code {
+                opt::IA_NA | opt::IA_PD => {
+                    let Ok(ia) = Ia::parse(o.code, &o.data) else {
+                        continue;
+                    };
+                    ias.push(self.assign_ia(req, o.code, &ia, commit));
+                }
+                opt::IA_TA => ias.push(ia_ta_unsupported(&o.data)),
+                _ => {}
+            }
+        }
+        let (mut opts, changes) = self.render(req, ias, commit);
+        if commit {
+            opts.push(RawOption::new(opt::RAPID_COMMIT, Vec::new()));
+            Some((msg::REPLY, opts, changes))
+        } else {
+            if let Some(p) = self.config.preference {
+                opts.push(RawOption::new(opt::PREFERENCE, vec![p]));
+            }
+            Some((msg::ADVERTISE, opts, changes))
+        }
+    }
+
+    /// RFC 8415 §18.3.2.
+    pub(super) fn request(&mut self, req: &Request) -> (u8, Vec<RawOption>, Vec<LeaseChange>) {
+        let mut ias = Vec::new();
+        for o in &req.msg.options {
+            match o.code {
+                opt::IA_NA | opt::IA_PD => {
+                    let Ok(ia) = Ia::parse(o.code, &o.data) else {
+                        continue;
+                    };
+                    let off_link = o.code == opt::IA_NA
+                        && ia_resources(o.code, &ia)
+                            .iter()
+                            .any(|r| !self.on_link(req.subnet, r));
+                    if off_link {
+                        ias.push(IaOut {
+                            code: o.code,
+                            iaid: ia.iaid,
+                            grants: vec![],
+                            status: Some((status::NOT_ON_LINK, "address not on this link")),
+                        });
+                    } else {
+                        ias.push(self.assign_ia(req, o.code, &ia, true));
+                    }
+                }
+                opt::IA_TA => ias.push(ia_ta_unsupported(&o.data)),
+                _ => {}
+            }
+        }
+        let (opts, changes) = self.render(req, ias, true);
+        (msg::REPLY, opts, changes)
+    }
+
+    /// RFC 8415 §18.3.4 (Renew) and §18.3.5 (Rebind).
+    pub(super) fn renew_or_rebind(
+        &mut self,
+        req: &Request,
+        rebind: bool,
+    ) -> (u8, Vec<RawOption>, Vec<LeaseChange>) {
+        let mut ias = Vec::new();
+        for o in &req.msg.options {
+            if !matches!(o.code, opt::IA_NA | opt::IA_PD) {
+                continue;
+            }
+            let Ok(ia) = Ia::parse(o.code, &o.data) else {
+                continue;
+            };
+            let key = client_key(&req.duid, ia.iaid, o.code);
+            let own = self.own_resources(&key, req.subnet, req.now);
+            let listed = ia_resources(o.code, &ia);
+            let mut grants = Vec::new();
+            for r in &listed {
+                if !own.contains(r) {
+                    // Not this client's (or not for this link): tell it to stop using it.
+                    grants.push(Grant {
+                        resource: *r,
+                        preferred: 0,
+                        valid: 0,
+                        commit: None,
+                    });
+                }
+            }
+            for r in &own {
+                if self.appropriate(req.subnet, &req.duid, r) {
+                    grants.push(self.grant(req, &key, *r, true));
+                } else {
+                    grants.push(Grant {
+                        resource: *r,
+                        preferred: 0,
+                        valid: 0,
+                        commit: None,
+                    });
+                }
+            }
+            let has_entry = self
+                .leases
+                .for_client(&key.0, key.1, key.2)
+                .iter()
+                .any(|l| {
+                    l.subnet_id == self.subnet(req.subnet).map_or(u32::MAX, |s| s.id)
+                        && l.status != BindingStatus::Abandoned
+                });
+            let extended = grants.iter().any(|g| g.valid > 0);
+            let all_on_link = listed.iter().all(|r| self.on_link(req.subnet, r));
+            let out = if extended {
+                IaOut {
+                    code: o.code,
+                    iaid: ia.iaid,
+                    grants,
+                    status: None,
+                }
+            } else if has_entry
+                || (rebind
+                    && all_on_link
+                    && self.subnet(req.subnet).is_some_and(|s| s.rapid_commit))
+            {
+                // Known client whose binding lapsed, or Rebind creation allowed: assign anew.
+                let mut a = self.assign_ia(req, o.code, &ia, true);
+                // A re-granted listed resource must not also appear with lifetime 0.
+                let fresh: Vec<Resource> = a.grants.iter().map(|g| g.resource).collect();
+                a.grants
+                    .extend(grants.into_iter().filter(|g| !fresh.contains(&g.resource)));
+                a
+            } else if !grants.is_empty() && !all_on_link {
+                IaOut {
+                    code: o.code,
+                    iaid: ia.iaid,
+                    grants,
+                    status: None,
+                }
+            } else {
+                IaOut {
+                    code: o.code,
+                    iaid: ia.iaid,
+                    grants,
+                    status: Some((status::NO_BINDING, "no binding for this IA")),
+                }
+            };
+            ias.push(out);
+        }
+        let (opts, changes) = self.render(req, ias, true);
+        (msg::REPLY, opts, changes)
+    }
+
+    /// RFC 8415 §18.3.7 (Release) and §18.3.8 (Decline).
+    pub(super) fn release_or_decline(
+        &mut self,
+        req: &Request,
+        decline: bool,
+    ) -> (u8, Vec<RawOption>, Vec<LeaseChange>) {
+        let now = req.now;
+        let (affinity, quarantine) = {
+            let s = self.subnet(req.subnet);
+            (
+                u64::from(self.config.affinity_time),
+                u64::from(
+                    self.config
+                        .decline_quarantine
+                        .unwrap_or(s.map_or(0, |s| s.valid_lifetime)),
+                ),
+            )
+        };
+        let mut opts = Vec::new();
+        let mut changes = Vec::new();
+        for o in &req.msg.options {
+            let ia_code = o.code;
+            if !(ia_code == opt::IA_NA || (ia_code == opt::IA_PD && !decline)) {
+                continue;
+            }
+            let Ok(ia) = Ia::parse(ia_code, &o.data) else {
+                continue;
+            };
+            let key = client_key(&req.duid, ia.iaid, ia_code);
+            let mut found = false;
+            for r in ia_resources(ia_code, &ia) {
+                let Some(l) = self.leases.get(&r) else {
+                    continue;
+                };
+                if l.duid != key.0 || l.iaid != key.1 || l.status == BindingStatus::Abandoned {
+                    continue;
+                }
+                found = true;
+                let mut l = l.clone();
+                l.status = if decline {
+                    BindingStatus::Abandoned
+                } else {
+                    BindingStatus::Released
+                };
+                l.start_time_of_state = now;
+                l.cltt = now;
+                l.state_expiration = Some(now.plus(if decline { quarantine } else { affinity }));
+                self.leases.upsert(l.clone());
+                changes.push(LeaseChange::Upsert(l));
+            }
+            if !found {
+                let ia = Ia {
+                    iaid: ia.iaid,
+                    t1: 0,
+                    t2: 0,
+                    options: vec![status_option(status::NO_BINDING, "no binding for this IA")],
+                };
+                opts.push(ia.to_option(ia_code));
+            }
+        }
+        let text = if decline { "declined" } else { "released" };
+        opts.push(status_option(status::SUCCESS, text));
+        (msg::REPLY, opts, changes)
+    }
+
+    /// RFC 8415 §18.3.3: Success when every address fits the link, NotOnLink otherwise.
+    pub(super) fn confirm(
+        &mut self,
+        req: &Request,
+    ) -> Option<(u8, Vec<RawOption>, Vec<LeaseChange>)> {
+        let mut addrs = Vec::new();
+        for o in req.msg.options.iter().filter(|o| o.code == opt::IA_NA) {
+            if let Ok(ia) = Ia::parse(o.code, &o.data) {
+                addrs.extend(ia_resources(o.code, &ia));
+            }
+        }
+        if addrs.is_empty() {
+            return None;
+        }
+        let st = if addrs.iter().all(|r| self.on_link(req.subnet, r)) {
+            status_option(status::SUCCESS, "all addresses on link")
+        } else {
+            status_option(status::NOT_ON_LINK, "address not on this link")
+        };
+        Some((msg::REPLY, vec![st], Vec::new()))
+    }
+}

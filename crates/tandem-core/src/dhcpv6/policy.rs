@@ -1,0 +1,40 @@
+//! The hook failover plugs into: who may allocate what, for how long, and whom to answer.
+
+use crate::lease::{Lease, Resource};
+use crate::time::Time;
+
+/// Consulted by [`super::Dhcpv6Server`] on every decision failover constrains (RFC 8156 §4, §5.3).
+///
+/// The default methods describe a stand-alone server: answer everything, allocate
+/// anything, cap nothing.
+pub trait LeasePolicy: Send {
+    /// Whether to answer a client message of `msg_type` at all. `names_this_server` is
+    /// true when it carries this server's DUID in OPTION_SERVERID (a secondary in
+    /// NORMAL answers only those, RFC 8156 §3).
+    fn should_answer(&self, msg_type: u8, names_this_server: bool) -> bool {
+        let _ = (msg_type, names_this_server);
+        true
+    }
+
+    /// Whether this server may hand out `resource` to a client that does not hold it yet
+    /// (address parity / prefix ownership, RFC 8156 §4.2.1). Renewals of a client's own
+    /// binding are not asked. `existing` is the record for the resource, if any (e.g.
+    /// FREE vs FREE-BACKUP for prefixes, an EXPIRED lease of another client).
+    fn may_allocate(&self, resource: &Resource, existing: Option<&Lease>, now: Time) -> bool {
+        let _ = (resource, existing, now);
+        true
+    }
+
+    /// The valid lifetime actually granted for `resource` at `now`, at most `proposed`
+    /// (MCLT limit, RFC 8156 §4.4). The preferred lifetime and T1/T2 shrink to fit.
+    fn cap_valid_lifetime(&self, resource: &Resource, proposed: u32, now: Time) -> u32 {
+        let _ = (resource, now);
+        proposed
+    }
+}
+
+/// A server without a partner.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Standalone;
+
+impl LeasePolicy for Standalone {}

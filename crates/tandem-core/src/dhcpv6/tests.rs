@@ -1,0 +1,1392 @@
+//! Message-level tests: build datagrams, run `handle`, parse the reply back.
+//! Each test names the RFC 8415 section it checks.
+
+use std::net::{Ipv6Addr, SocketAddrV6};
+
+use super::codec::{
+    find, msg, opt, status, status_of, ClientMessage, Ia, IaAddr, IaPrefix, RawOption, RelayMessage,
+};
+use super::*;
+use crate::config::{AddressPool, OptionSet, PdPool, Reservation, ServerConfig, Subnet};
+use crate::lease::{BindingStatus, Duid, LeaseChange, Resource};
+use crate::table::LeaseTable;
+use crate::time::Time;
+
+const T0: Time = Time(1_800_000_000);
+
+fn a(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn server_duid() -> Duid {
+    Duid(vec![0, 2, 0, 0, 0x99, 0x99, 1])
+}
+
+fn cid(n: u32) -> Duid {
+    let mut v = vec![0, 4];
+    v.extend_from_slice(&n.to_be_bytes());
+    Duid(v)
+}
+
+fn subnet() -> Subnet {
+    let mut s = Subnet::new(1, "2001:db8:1::/64".parse().unwrap());
+    s.interface = Some("eth0".into());
+    s.pools.push(AddressPool {
+        first: a("2001:db8:1::100"),
+        last: a("2001:db8:1::1ff"),
+    });
+    s.pd_pools.push(PdPool {
+        prefix: "2001:db8:100::/40".parse().unwrap(),
+        delegated_len: 56,
+    });
+    s.rapid_commit = true;
+    s.options = OptionSet {
+        dns_servers: vec![a("2001:db8:1::53")],
+        domain_search: vec!["example.com".into()],
+        information_refresh_time: Some(3600),
+        other: vec![(99, vec![1, 2, 3])],
+    };
+    s
+}
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        subnets: vec![subnet()],
+        preference: Some(200),
+        ..ServerConfig::default()
+    }
+}
+
+fn server_with(c: ServerConfig) -> Dhcpv6Server {
+    assert_eq!(c.validate(), vec![]);
+    Dhcpv6Server::new(c, server_duid(), LeaseTable::new())
+}
+
+fn server() -> Dhcpv6Server {
+    server_with(config())
+}
+
+fn rx() -> RxInfo {
+    RxInfo {
+        src: SocketAddrV6::new(a("fe80::1"), 546, 0, 2),
+        dst: a("ff02::1:2"),
+        interface: "eth0".into(),
+    }
+}
+
+fn message(
+    t: u8,
+    client: Option<&Duid>,
+    server: Option<&Duid>,
+    mut extra: Vec<RawOption>,
+) -> Vec<u8> {
+    let mut options = Vec::new();
+    if let Some(c) = client {
+        options.push(RawOption::new(opt::CLIENTID, c.0.clone()));
+    }
+    if let Some(s) = server {
+        options.push(RawOption::new(opt::SERVERID, s.0.clone()));
+    }
+    options.append(&mut extra);
+    ClientMessage {
+        msg_type: t,
+        xid: 0x00ab_cdef,
+        options,
+    }
+    .emit()
+}
+
+fn ia_na(iaid: u32, addrs: &[Ipv6Addr]) -> RawOption {
+    let options = addrs
+        .iter()
+        .map(|addr| {
+            IaAddr {
+                addr: *addr,
+                preferred: 0,
+                valid: 0,
+                options: vec![],
+            }
+            .to_option()
+        })
+        .collect();
+    Ia {
+        iaid,
+        t1: 0,
+        t2: 0,
+        options,
+    }
+    .to_option(opt::IA_NA)
+}
+
+fn ia_pd(iaid: u32, prefixes: &[&str]) -> RawOption {
+    let options = prefixes
+        .iter()
+        .map(|p| {
+            IaPrefix {
+                preferred: 0,
+                valid: 0,
+                prefix: p.parse().unwrap(),
+                options: vec![],
+            }
+            .to_option()
+        })
+        .collect();
+    Ia {
+        iaid,
+        t1: 0,
+        t2: 0,
+        options,
+    }
+    .to_option(opt::IA_PD)
+}
+
+fn oro(codes: &[u16]) -> RawOption {
+    RawOption::new(
+        opt::ORO,
+        codes.iter().flat_map(|c| c.to_be_bytes()).collect(),
+    )
+}
+
+fn rapid() -> RawOption {
+    RawOption::new(opt::RAPID_COMMIT, vec![])
+}
+
+fn reply_of(o: &Outcome) -> ClientMessage {
+    let r = o
+        .reply
+        .as_ref()
+        .unwrap_or_else(|| panic!("no reply: {:?}", o.drop));
+    ClientMessage::parse(&r.bytes).unwrap()
+}
+
+fn ias(m: &ClientMessage, code: u16) -> Vec<Ia> {
+    m.options
+        .iter()
+        .filter(|o| o.code == code)
+        .map(|o| Ia::parse(code, &o.data).unwrap())
+        .collect()
+}
+
+fn addrs(ia: &Ia) -> Vec<IaAddr> {
+    ia.options
+        .iter()
+        .filter(|o| o.code == opt::IAADDR)
+        .map(|o| IaAddr::parse(&o.data).unwrap())
+        .collect()
+}
+
+fn prefixes(ia: &Ia) -> Vec<IaPrefix> {
+    ia.options
+        .iter()
+        .filter(|o| o.code == opt::IAPREFIX)
+        .map(|o| IaPrefix::parse(&o.data).unwrap())
+        .collect()
+}
+
+/// Solicit + Request for one IA_NA; returns the committed address.
+fn acquire(s: &mut Dhcpv6Server, now: Time, c: &Duid, iaid: u32) -> Ipv6Addr {
+    let adv = reply_of(&s.handle(
+        now,
+        &message(msg::SOLICIT, Some(c), None, vec![ia_na(iaid, &[])]),
+        &rx(),
+    ));
+    let offered = addrs(&ias(&adv, opt::IA_NA)[0])[0].addr;
+    let out = s.handle(
+        now,
+        &message(
+            msg::REQUEST,
+            Some(c),
+            Some(&server_duid()),
+            vec![ia_na(iaid, &[offered])],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    assert_eq!(rep.msg_type, msg::REPLY);
+    let got = addrs(&ias(&rep, opt::IA_NA)[0])[0].addr;
+    assert_eq!(got, offered);
+    got
+}
+
+// ------------------------------------------------------------------ §16 validation
+
+#[test]
+fn solicit_without_client_id_is_dropped_rfc8415_s16() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(msg::SOLICIT, None, None, vec![ia_na(1, &[])]),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::MissingClientId));
+    assert!(out.reply.is_none());
+    assert_eq!(s.drop_counts().get(&DropReason::MissingClientId), Some(&1));
+}
+
+#[test]
+fn solicit_with_server_id_is_dropped_rfc8415_s16() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(msg::SOLICIT, Some(&cid(1)), Some(&server_duid()), vec![]),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::UnexpectedServerId));
+}
+
+#[test]
+fn request_without_or_with_foreign_server_id_is_dropped_rfc8415_s16() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(msg::REQUEST, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::MissingServerId));
+    let out = s.handle(
+        T0,
+        &message(
+            msg::RENEW,
+            Some(&cid(1)),
+            Some(&Duid(vec![9, 9])),
+            vec![ia_na(1, &[])],
+        ),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::ForeignServerId));
+    let out = s.handle(
+        T0,
+        &message(msg::RELEASE, None, Some(&server_duid()), vec![]),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::MissingClientId));
+}
+
+#[test]
+fn unicast_solicit_confirm_rebind_are_discarded_rfc8415_s16() {
+    let mut s = server();
+    let mut u = rx();
+    u.dst = a("2001:db8:1::1");
+    for t in [msg::SOLICIT, msg::CONFIRM, msg::REBIND] {
+        let out = s.handle(
+            T0,
+            &message(t, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+            &u,
+        );
+        assert_eq!(out.drop, Some(DropReason::UnicastNotAllowed), "type {t}");
+    }
+}
+
+#[test]
+fn unicast_request_gets_use_multicast_rfc8415_s18_4() {
+    let mut s = server();
+    let mut u = rx();
+    u.dst = a("2001:db8:1::1");
+    let out = s.handle(
+        T0,
+        &message(
+            msg::REQUEST,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[])],
+        ),
+        &u,
+    );
+    let rep = reply_of(&out);
+    assert_eq!(status_of(&rep.options), status::USE_MULTICAST);
+    assert!(ias(&rep, opt::IA_NA).is_empty());
+    assert!(out.changes.is_empty());
+    assert!(
+        find(&rep.options, opt::SERVERID).is_some() && find(&rep.options, opt::CLIENTID).is_some()
+    );
+}
+
+#[test]
+fn malformed_and_non_client_types_are_dropped_rfc8415_s16() {
+    let mut s = server();
+    assert_eq!(
+        s.handle(T0, &[1, 2], &rx()).drop,
+        Some(DropReason::Malformed)
+    );
+    assert_eq!(s.handle(T0, &[], &rx()).drop, Some(DropReason::Malformed));
+    // Option length past the end.
+    assert_eq!(
+        s.handle(T0, &[1, 0, 0, 1, 0, 1, 0, 9, 1], &rx()).drop,
+        Some(DropReason::Malformed)
+    );
+    let out = s.handle(
+        T0,
+        &message(msg::ADVERTISE, Some(&cid(1)), None, vec![]),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::UnknownType));
+}
+
+#[test]
+fn message_from_unknown_link_is_dropped() {
+    let mut s = server();
+    let mut r = rx();
+    r.interface = "eth9".into();
+    let out = s.handle(
+        T0,
+        &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &r,
+    );
+    assert_eq!(out.drop, Some(DropReason::NoSubnet));
+}
+
+// ------------------------------------------------------------------ §18.3.1 Solicit
+
+#[test]
+fn solicit_gets_advertise_with_preference_and_no_durable_change_rfc8415_s18_3_1() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[]), oro(&[23, 24, 99])],
+        ),
+        &rx(),
+    );
+    assert!(out.changes.is_empty(), "Advertise must not commit");
+    assert_eq!(out.reply.as_ref().unwrap().dest, rx().src);
+    let adv = reply_of(&out);
+    assert_eq!(adv.msg_type, msg::ADVERTISE);
+    assert_eq!(adv.xid, 0x00ab_cdef);
+    assert_eq!(find(&adv.options, opt::PREFERENCE).unwrap().data, vec![200]);
+    assert_eq!(
+        find(&adv.options, opt::SERVERID).unwrap().data,
+        server_duid().0
+    );
+    assert_eq!(find(&adv.options, opt::CLIENTID).unwrap().data, cid(1).0);
+    assert_eq!(
+        find(&adv.options, opt::DNS_SERVERS).unwrap().data,
+        a("2001:db8:1::53").octets().to_vec()
+    );
+    assert!(find(&adv.options, opt::DOMAIN_LIST).is_some());
+    assert_eq!(find(&adv.options, 99).unwrap().data, vec![1, 2, 3]);
+    let ia = &ias(&adv, opt::IA_NA)[0];
+    assert_eq!((ia.iaid, ia.t1, ia.t2), (1, 1800, 2880));
+    let ad = &addrs(ia)[0];
+    assert!(ad.addr >= a("2001:db8:1::100") && ad.addr <= a("2001:db8:1::1ff"));
+    assert_eq!((ad.preferred, ad.valid), (3600, 7200));
+    assert!(s.leases().is_empty());
+}
+
+#[test]
+fn advertised_address_is_not_offered_to_another_client_rfc8415_s18_3_1() {
+    let mut s = server();
+    let a1 = addrs(
+        &ias(
+            &reply_of(&s.handle(
+                T0,
+                &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+                &rx(),
+            )),
+            opt::IA_NA,
+        )[0],
+    )[0]
+    .addr;
+    let a2 = addrs(
+        &ias(
+            &reply_of(&s.handle(
+                T0,
+                &message(msg::SOLICIT, Some(&cid(2)), None, vec![ia_na(1, &[])]),
+                &rx(),
+            )),
+            opt::IA_NA,
+        )[0],
+    )[0]
+    .addr;
+    assert_ne!(a1, a2);
+}
+
+#[test]
+fn rapid_commit_solicit_commits_and_replies_rfc8415_s18_3_1() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[]), rapid()],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    assert_eq!(rep.msg_type, msg::REPLY);
+    assert!(find(&rep.options, opt::RAPID_COMMIT).is_some());
+    assert!(find(&rep.options, opt::PREFERENCE).is_none());
+    assert_eq!(out.changes.len(), 1);
+    let LeaseChange::Upsert(l) = &out.changes[0] else {
+        panic!()
+    };
+    assert_eq!(l.status, BindingStatus::Active);
+    assert_eq!(l.state_expiration, Some(T0 + 7200));
+    assert_eq!((l.t1, l.t2), (1800, 2880));
+    assert_eq!(
+        Resource::Address(addrs(&ias(&rep, opt::IA_NA)[0])[0].addr),
+        l.resource
+    );
+}
+
+#[test]
+fn rapid_commit_ignored_when_subnet_disallows_it_rfc8415_s18_3_1() {
+    let mut c = config();
+    c.subnets[0].rapid_commit = false;
+    let mut s = server_with(c);
+    let out = s.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[]), rapid()],
+        ),
+        &rx(),
+    );
+    assert_eq!(reply_of(&out).msg_type, msg::ADVERTISE);
+    assert!(out.changes.is_empty());
+}
+
+#[test]
+fn solicit_hint_in_pool_is_honoured_rfc8415_s18_3_1() {
+    let mut s = server();
+    let hint = a("2001:db8:1::1a0");
+    let adv = reply_of(&s.handle(
+        T0,
+        &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[hint])]),
+        &rx(),
+    ));
+    assert_eq!(addrs(&ias(&adv, opt::IA_NA)[0])[0].addr, hint);
+}
+
+// ------------------------------------------------------------------ §18.3.2 Request
+
+#[test]
+fn request_commits_and_same_client_gets_its_address_back_rfc8415_s18_3_2() {
+    let mut s = server();
+    let first = acquire(&mut s, T0, &cid(1), 1);
+    assert_eq!(s.leases().len(), 1);
+    // Same DUID+IAID solicits again (e.g. after reboot): same address.
+    let again = acquire(&mut s, T0 + 100, &cid(1), 1);
+    assert_eq!(first, again);
+    assert_eq!(s.leases().len(), 1);
+    // Another client gets a different one.
+    assert_ne!(acquire(&mut s, T0, &cid(2), 1), first);
+}
+
+#[test]
+fn request_with_off_link_address_gets_not_on_link_rfc8415_s18_3_2() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(
+            msg::REQUEST,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[a("2001:db8:7::5")])],
+        ),
+        &rx(),
+    );
+    let ia = &ias(&reply_of(&out), opt::IA_NA)[0];
+    assert_eq!(status_of(&ia.options), status::NOT_ON_LINK);
+    assert!(out.changes.is_empty());
+}
+
+#[test]
+fn multiple_ia_na_and_ia_pd_share_t1_t2_rfc8415_s18_3_2() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(
+            msg::REQUEST,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![
+                ia_na(1, &[]),
+                ia_na(2, &[]),
+                ia_pd(10, &[]),
+                ia_pd(11, &["::/56"]),
+            ],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    let na = ias(&rep, opt::IA_NA);
+    let pd = ias(&rep, opt::IA_PD);
+    assert_eq!((na.len(), pd.len()), (2, 2));
+    assert_ne!(addrs(&na[0])[0].addr, addrs(&na[1])[0].addr);
+    let p0 = prefixes(&pd[0])[0].prefix;
+    let p1 = prefixes(&pd[1])[0].prefix;
+    assert_ne!(p0, p1);
+    assert_eq!(p0.prefix_len(), 56);
+    assert!("2001:db8:100::/40"
+        .parse::<ipnet::Ipv6Net>()
+        .unwrap()
+        .contains(&p0));
+    for ia in na.iter().chain(pd.iter()) {
+        assert_eq!((ia.t1, ia.t2), (1800, 2880));
+    }
+    assert_eq!(out.changes.len(), 4);
+    assert_eq!(s.leases().len(), 4);
+}
+
+#[test]
+fn reservation_by_duid_wins_rfc8415_s18_3_2() {
+    let mut c = config();
+    c.subnets[0].reservations.push(Reservation {
+        duid: cid(7),
+        address: Some(a("2001:db8:1::7")),
+        prefix: Some("2001:db8:200::/56".parse().unwrap()),
+    });
+    let mut s = server_with(c);
+    let out = s.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(7)),
+            None,
+            vec![ia_na(1, &[]), ia_pd(2, &[]), rapid()],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    assert_eq!(addrs(&ias(&rep, opt::IA_NA)[0])[0].addr, a("2001:db8:1::7"));
+    assert_eq!(
+        prefixes(&ias(&rep, opt::IA_PD)[0])[0].prefix,
+        "2001:db8:200::/56".parse().unwrap()
+    );
+    // Renew keeps the reserved (out-of-pool) address valid.
+    let out = s.handle(
+        T0 + 10,
+        &message(
+            msg::RENEW,
+            Some(&cid(7)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[a("2001:db8:1::7")])],
+        ),
+        &rx(),
+    );
+    assert_eq!(addrs(&ias(&reply_of(&out), opt::IA_NA)[0])[0].valid, 7200);
+}
+
+#[test]
+fn tiny_pool_exhaustion_gives_no_addrs_avail_rfc8415_s18_3_2() {
+    let mut c = config();
+    c.subnets[0].pools = vec![AddressPool {
+        first: a("2001:db8:1::1"),
+        last: a("2001:db8:1::2"),
+    }];
+    c.subnets[0].pd_pools = vec![PdPool {
+        prefix: "2001:db8:100::/55".parse().unwrap(),
+        delegated_len: 56,
+    }];
+    let mut s = server_with(c);
+    for n in 1..=2 {
+        let out = s.handle(
+            T0,
+            &message(
+                msg::SOLICIT,
+                Some(&cid(n)),
+                None,
+                vec![ia_na(1, &[]), ia_pd(2, &[]), rapid()],
+            ),
+            &rx(),
+        );
+        assert_eq!(out.changes.len(), 2);
+    }
+    let out = s.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(3)),
+            None,
+            vec![ia_na(1, &[]), ia_pd(2, &[]), rapid()],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    assert_eq!(
+        status_of(&ias(&rep, opt::IA_NA)[0].options),
+        status::NO_ADDRS_AVAIL
+    );
+    assert_eq!(
+        status_of(&ias(&rep, opt::IA_PD)[0].options),
+        status::NO_PREFIX_AVAIL
+    );
+    assert!(out.changes.is_empty());
+}
+
+// ------------------------------------------------------------------ §18.3.4/§18.3.5 Renew, Rebind
+
+#[test]
+fn renew_extends_the_binding_rfc8415_s18_3_4() {
+    let mut s = server();
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    let out = s.handle(
+        T0 + 1800,
+        &message(
+            msg::RENEW,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[addr])],
+        ),
+        &rx(),
+    );
+    let ia = &ias(&reply_of(&out), opt::IA_NA)[0];
+    assert_eq!(addrs(ia)[0].addr, addr);
+    assert_eq!(addrs(ia)[0].valid, 7200);
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(
+        s.leases()
+            .get(&Resource::Address(addr))
+            .unwrap()
+            .state_expiration,
+        Some(T0 + 1800 + 7200)
+    );
+}
+
+#[test]
+fn renew_of_unknown_ia_gets_no_binding_rfc8415_s18_3_4() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(
+            msg::RENEW,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[a("2001:db8:1::150")])],
+        ),
+        &rx(),
+    );
+    let ia = &ias(&reply_of(&out), opt::IA_NA)[0];
+    assert_eq!(status_of(&ia.options), status::NO_BINDING);
+    assert!(out.changes.is_empty());
+}
+
+#[test]
+fn renew_with_address_wrong_for_link_gets_zero_lifetimes_rfc8415_s18_3_4() {
+    let mut s = server();
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    let wrong = a("2001:db8:9::1");
+    let out = s.handle(
+        T0 + 10,
+        &message(
+            msg::RENEW,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[addr, wrong])],
+        ),
+        &rx(),
+    );
+    let list = addrs(&ias(&reply_of(&out), opt::IA_NA)[0]);
+    let w = list.iter().find(|x| x.addr == wrong).unwrap();
+    assert_eq!((w.preferred, w.valid), (0, 0));
+    assert_eq!(list.iter().find(|x| x.addr == addr).unwrap().valid, 7200);
+}
+
+#[test]
+fn rebind_from_another_link_gets_zero_lifetimes_rfc8415_s18_3_5() {
+    let mut c = config();
+    c.subnets[0].rapid_commit = false;
+    let mut s = server_with(c);
+    let out = s.handle(
+        T0,
+        &message(
+            msg::REBIND,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[a("2001:db8:9::1")])],
+        ),
+        &rx(),
+    );
+    let list = addrs(&ias(&reply_of(&out), opt::IA_NA)[0]);
+    assert_eq!((list[0].preferred, list[0].valid), (0, 0));
+    // On-link but unknown, creation not allowed: NoBinding.
+    let out = s.handle(
+        T0,
+        &message(
+            msg::REBIND,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[a("2001:db8:1::150")])],
+        ),
+        &rx(),
+    );
+    assert_eq!(
+        status_of(&ias(&reply_of(&out), opt::IA_NA)[0].options),
+        status::NO_BINDING
+    );
+}
+
+#[test]
+fn rebind_extends_known_binding_rfc8415_s18_3_5() {
+    let mut s = server();
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    let out = s.handle(
+        T0 + 3000,
+        &message(msg::REBIND, Some(&cid(1)), None, vec![ia_na(1, &[addr])]),
+        &rx(),
+    );
+    assert_eq!(addrs(&ias(&reply_of(&out), opt::IA_NA)[0])[0].valid, 7200);
+    assert_eq!(out.changes.len(), 1);
+}
+
+// ------------------------------------------------------------------ §18.3.7/§18.3.8 Release, Decline
+
+#[test]
+fn release_frees_the_address_rfc8415_s18_3_7() {
+    let mut c = config();
+    c.subnets[0].pools = vec![AddressPool {
+        first: a("2001:db8:1::1"),
+        last: a("2001:db8:1::1"),
+    }];
+    let mut s = server_with(c);
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    let out = s.handle(
+        T0 + 5,
+        &message(
+            msg::RELEASE,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[addr]), ia_na(9, &[])],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    assert_eq!(status_of(&rep.options), status::SUCCESS);
+    // The unknown IA 9 is reported with NoBinding, IA 1 is not echoed.
+    let listed = ias(&rep, opt::IA_NA);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].iaid, status_of(&listed[0].options)),
+        (9, status::NO_BINDING)
+    );
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(
+        s.leases().get(&Resource::Address(addr)).unwrap().status,
+        BindingStatus::Released
+    );
+    // The one-address pool now serves another client.
+    assert_eq!(acquire(&mut s, T0 + 6, &cid(2), 1), addr);
+}
+
+#[test]
+fn decline_quarantines_the_address_rfc8415_s18_3_8() {
+    let mut c = config();
+    c.subnets[0].pools = vec![AddressPool {
+        first: a("2001:db8:1::1"),
+        last: a("2001:db8:1::1"),
+    }];
+    c.decline_quarantine = Some(600);
+    let mut s = server_with(c);
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    let out = s.handle(
+        T0 + 5,
+        &message(
+            msg::DECLINE,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[addr])],
+        ),
+        &rx(),
+    );
+    assert_eq!(status_of(&reply_of(&out).options), status::SUCCESS);
+    let l = s.leases().get(&Resource::Address(addr)).unwrap();
+    assert_eq!(
+        (l.status, l.state_expiration),
+        (BindingStatus::Abandoned, Some(T0 + 605))
+    );
+    // Quarantined: neither the decliner nor anyone else gets it.
+    for n in [1, 2] {
+        let adv = reply_of(&s.handle(
+            T0 + 10,
+            &message(msg::SOLICIT, Some(&cid(n)), None, vec![ia_na(1, &[])]),
+            &rx(),
+        ));
+        assert_eq!(
+            status_of(&ias(&adv, opt::IA_NA)[0].options),
+            status::NO_ADDRS_AVAIL
+        );
+    }
+    // After the quarantine the record is removed and the address is free again.
+    assert_eq!(s.next_timeout(), Some(T0 + 605));
+    assert_eq!(
+        s.reclaim_expired(T0 + 605),
+        vec![LeaseChange::Remove(Resource::Address(addr))]
+    );
+    assert_eq!(acquire(&mut s, T0 + 700, &cid(2), 1), addr);
+}
+
+// ------------------------------------------------------------------ §18.3.3 Confirm, §18.3.6 Information-request
+
+#[test]
+fn confirm_reports_success_or_not_on_link_rfc8415_s18_3_3() {
+    let mut s = server();
+    let ok = s.handle(
+        T0,
+        &message(
+            msg::CONFIRM,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[a("2001:db8:1::150")])],
+        ),
+        &rx(),
+    );
+    assert_eq!(status_of(&reply_of(&ok).options), status::SUCCESS);
+    let bad = s.handle(
+        T0,
+        &message(
+            msg::CONFIRM,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[a("2001:db8:5::1")])],
+        ),
+        &rx(),
+    );
+    assert_eq!(status_of(&reply_of(&bad).options), status::NOT_ON_LINK);
+    let silent = s.handle(
+        T0,
+        &message(msg::CONFIRM, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &rx(),
+    );
+    assert_eq!(silent.drop, Some(DropReason::NothingToSay));
+}
+
+#[test]
+fn information_request_returns_configured_options_rfc8415_s18_3_6() {
+    let mut s = server();
+    let out = s.handle(
+        T0,
+        &message(
+            msg::INFORMATION_REQUEST,
+            Some(&cid(1)),
+            None,
+            vec![oro(&[23, 24])],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    assert_eq!(rep.msg_type, msg::REPLY);
+    assert!(find(&rep.options, opt::DNS_SERVERS).is_some());
+    let dl = &find(&rep.options, opt::DOMAIN_LIST).unwrap().data;
+    assert_eq!(
+        dl,
+        &[7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0]
+    );
+    assert_eq!(
+        find(&rep.options, opt::INFORMATION_REFRESH_TIME)
+            .unwrap()
+            .data,
+        3600u32.to_be_bytes().to_vec()
+    );
+    assert!(find(&rep.options, 99).is_none(), "99 not in ORO");
+    // §16.12: an IA in an Information-request means drop.
+    let out = s.handle(
+        T0,
+        &message(
+            msg::INFORMATION_REQUEST,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[])],
+        ),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::IaInInformationRequest));
+}
+
+// ------------------------------------------------------------------ §19 relays
+
+fn relay_forw(link: &str, peer: &str, hop: u8, ifid: Option<&[u8]>, inner: Vec<u8>) -> Vec<u8> {
+    let mut options = Vec::new();
+    if let Some(i) = ifid {
+        options.push(RawOption::new(opt::INTERFACE_ID, i.to_vec()));
+    }
+    options.push(RawOption::new(opt::RELAY_MSG, inner));
+    RelayMessage {
+        msg_type: msg::RELAY_FORW,
+        hop_count: hop,
+        link_address: a(link),
+        peer_address: a(peer),
+        options,
+    }
+    .emit()
+}
+
+fn relay_rx() -> RxInfo {
+    RxInfo {
+        src: SocketAddrV6::new(a("2001:db8:ff::1"), 547, 0, 0),
+        dst: a("2001:db8:ff::547"),
+        interface: "eth1".into(),
+    }
+}
+
+#[test]
+fn relayed_solicit_is_answered_in_relay_repl_with_interface_id_rfc8415_s19_3() {
+    let mut s = server();
+    let inner = message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]);
+    let pkt = relay_forw("2001:db8:1::1", "fe80::abcd", 0, Some(b"port-7"), inner);
+    let out = s.handle(T0, &pkt, &relay_rx());
+    let r = out.reply.as_ref().unwrap();
+    assert_eq!(r.dest, relay_rx().src);
+    let rr = RelayMessage::parse(&r.bytes).unwrap();
+    assert_eq!(
+        (rr.msg_type, rr.link_address, rr.peer_address),
+        (msg::RELAY_REPL, a("2001:db8:1::1"), a("fe80::abcd"))
+    );
+    assert_eq!(
+        find(&rr.options, opt::INTERFACE_ID).unwrap().data,
+        b"port-7".to_vec()
+    );
+    let adv = ClientMessage::parse(&find(&rr.options, opt::RELAY_MSG).unwrap().data).unwrap();
+    assert_eq!(adv.msg_type, msg::ADVERTISE);
+    assert_eq!(out.subnet_id, Some(1));
+}
+
+#[test]
+fn doubly_relayed_solicit_mirrors_both_relays_rfc8415_s19_3() {
+    let mut s = server();
+    let inner = message(
+        msg::SOLICIT,
+        Some(&cid(1)),
+        None,
+        vec![ia_na(1, &[]), rapid()],
+    );
+    // Inner relay is a lightweight one (link-address ::) — the outer one names the link.
+    let r1 = relay_forw("::", "fe80::abcd", 0, Some(b"inner-if"), inner);
+    let r2 = relay_forw("2001:db8:1::1", "2001:db8:ff::2", 1, Some(b"outer-if"), r1);
+    let out = s.handle(T0, &r2, &relay_rx());
+    let outer = RelayMessage::parse(&out.reply.as_ref().unwrap().bytes).unwrap();
+    assert_eq!(
+        (outer.hop_count, outer.peer_address),
+        (1, a("2001:db8:ff::2"))
+    );
+    assert_eq!(
+        find(&outer.options, opt::INTERFACE_ID).unwrap().data,
+        b"outer-if".to_vec()
+    );
+    let inner = RelayMessage::parse(&find(&outer.options, opt::RELAY_MSG).unwrap().data).unwrap();
+    assert_eq!(
+        (inner.msg_type, inner.hop_count, inner.peer_address),
+        (msg::RELAY_REPL, 0, a("fe80::abcd"))
+    );
+    assert_eq!(
+        find(&inner.options, opt::INTERFACE_ID).unwrap().data,
+        b"inner-if".to_vec()
+    );
+    let rep = ClientMessage::parse(&find(&inner.options, opt::RELAY_MSG).unwrap().data).unwrap();
+    assert_eq!(rep.msg_type, msg::REPLY);
+    assert_eq!(out.changes.len(), 1);
+}
+
+#[test]
+fn relay_with_unspecified_link_maps_by_interface_id_rfc8415_s19_1() {
+    let mut s = server();
+    let inner = message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]);
+    let ok = s.handle(
+        T0,
+        &relay_forw("::", "fe80::1", 0, Some(b"eth0"), inner.clone()),
+        &relay_rx(),
+    );
+    assert_eq!(ok.subnet_id, Some(1));
+    let unknown = s.handle(
+        T0,
+        &relay_forw("::", "fe80::1", 0, Some(b"nope"), inner.clone()),
+        &relay_rx(),
+    );
+    assert_eq!(unknown.drop, Some(DropReason::NoSubnet));
+    let off = s.handle(
+        T0,
+        &relay_forw("2001:db8:77::1", "fe80::1", 0, None, inner),
+        &relay_rx(),
+    );
+    assert_eq!(off.drop, Some(DropReason::NoSubnet));
+}
+
+// ------------------------------------------------------------------ expiry
+
+#[test]
+fn expiry_reclaim_keeps_record_for_affinity_then_frees_rfc8156_s7_2() {
+    let mut c = config();
+    c.affinity_time = 1000;
+    let mut s = server_with(c);
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    assert_eq!(s.next_timeout(), Some(T0 + 7200));
+    assert!(s.reclaim_expired(T0 + 7199).is_empty());
+    let ch = s.reclaim_expired(T0 + 7200);
+    let [LeaseChange::Upsert(l)] = ch.as_slice() else {
+        panic!("{ch:?}")
+    };
+    assert_eq!(
+        (l.status, l.state_expiration),
+        (BindingStatus::Expired, Some(T0 + 8200))
+    );
+    // Affinity: the same client gets the expired address back.
+    assert_eq!(acquire(&mut s, T0 + 7300, &cid(1), 1), addr);
+    // Let it lapse fully: expired → removed.
+    s.reclaim_expired(T0 + 7300 + 7200);
+    let ch = s.reclaim_expired(T0 + 7300 + 7200 + 1000);
+    assert_eq!(ch, vec![LeaseChange::Remove(Resource::Address(addr))]);
+    assert!(s.leases().is_empty());
+    assert_eq!(s.next_timeout(), None);
+}
+
+// ------------------------------------------------------------------ scale
+
+#[test]
+fn hundred_thousand_clients_on_a_slash_64_cost_one_probe_each() {
+    let mut c = config();
+    c.subnets[0].pools = vec![AddressPool {
+        first: a("2001:db8:1::"),
+        last: a("2001:db8:1::ffff:ffff:ffff:ffff"),
+    }];
+    let mut s = server_with(c);
+    for n in 0..100_000u32 {
+        let out = s.handle(
+            T0,
+            &message(
+                msg::SOLICIT,
+                Some(&cid(n)),
+                None,
+                vec![ia_na(1, &[]), rapid()],
+            ),
+            &rx(),
+        );
+        assert_eq!(out.changes.len(), 1);
+    }
+    assert_eq!(s.leases().len(), 100_000);
+    assert_eq!(s.alloc_stats().allocations, 100_000);
+    assert_eq!(
+        s.alloc_stats().probes,
+        100_000,
+        "no pool iteration, no re-probing"
+    );
+}
+
+#[test]
+fn slash_40_into_56_fills_exactly_then_reports_no_prefix_avail_within_budget() {
+    let mut s = server();
+    for n in 0..65_536u32 {
+        let out = s.handle(
+            T0,
+            &message(
+                msg::SOLICIT,
+                Some(&cid(n)),
+                None,
+                vec![ia_pd(1, &[]), rapid()],
+            ),
+            &rx(),
+        );
+        assert_eq!(out.changes.len(), 1, "client {n}");
+    }
+    assert_eq!(s.alloc_stats().probes, 65_536);
+    let out = s.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(70_000)),
+            None,
+            vec![ia_pd(1, &[]), rapid()],
+        ),
+        &rx(),
+    );
+    assert_eq!(
+        status_of(&ias(&reply_of(&out), opt::IA_PD)[0].options),
+        status::NO_PREFIX_AVAIL
+    );
+    assert_eq!(
+        s.alloc_stats().probes,
+        65_536 + u64::from(s.config().probe_budget)
+    );
+}
+
+#[test]
+fn restart_from_stored_leases_does_not_reprobe_used_space() {
+    let mut s = server();
+    for n in 0..200u32 {
+        s.handle(
+            T0,
+            &message(
+                msg::SOLICIT,
+                Some(&cid(n)),
+                None,
+                vec![ia_pd(1, &[]), rapid()],
+            ),
+            &rx(),
+        );
+    }
+    let stored: Vec<_> = s.leases().iter().cloned().collect();
+    let mut s2 = Dhcpv6Server::new(config(), server_duid(), LeaseTable::from_leases(stored));
+    let out = s2.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(5000)),
+            None,
+            vec![ia_pd(1, &[]), rapid()],
+        ),
+        &rx(),
+    );
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(s2.alloc_stats().probes, 1);
+    // And an old client still gets its own prefix back.
+    let out = s2.handle(
+        T0,
+        &message(
+            msg::SOLICIT,
+            Some(&cid(3)),
+            None,
+            vec![ia_pd(1, &[]), rapid()],
+        ),
+        &rx(),
+    );
+    let LeaseChange::Upsert(l) = &out.changes[0] else {
+        panic!()
+    };
+    assert_eq!(
+        Some(l),
+        s.leases()
+            .iter()
+            .find(|x| x.duid == cid(3))
+            .map(|x| {
+                let mut x = x.clone();
+                x.cltt = l.cltt;
+                x
+            })
+            .as_ref()
+    );
+}
+
+// ------------------------------------------------------------------ policy hook
+
+struct EvenOnly;
+impl LeasePolicy for EvenOnly {
+    fn may_allocate(&self, r: &Resource, _: Option<&crate::lease::Lease>, _: Time) -> bool {
+        matches!(r, Resource::Address(a) if a.octets()[15] % 2 == 0)
+    }
+    fn cap_valid_lifetime(&self, _: &Resource, proposed: u32, _: Time) -> u32 {
+        proposed.min(1000)
+    }
+    fn should_answer(&self, t: u8, names_us: bool) -> bool {
+        names_us || t != msg::SOLICIT
+    }
+}
+
+#[test]
+fn lease_policy_filters_caps_and_silences_rfc8156_s4_2_1() {
+    let mut s = server();
+    s.set_policy(Box::new(EvenOnly));
+    let out = s.handle(
+        T0,
+        &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &rx(),
+    );
+    assert_eq!(out.drop, Some(DropReason::Policy));
+    let out = s.handle(
+        T0,
+        &message(
+            msg::REQUEST,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[a("2001:db8:1::101")])],
+        ),
+        &rx(),
+    );
+    let rep = reply_of(&out);
+    let ia = &ias(&rep, opt::IA_NA)[0];
+    let ad = &addrs(ia)[0];
+    assert_eq!(
+        ad.addr.octets()[15] % 2,
+        0,
+        "odd hint refused by the ownership filter"
+    );
+    assert_eq!((ad.preferred, ad.valid), (1000, 1000));
+    assert_eq!((ia.t1, ia.t2), (500, 800));
+}
+
+// ------------------------------------------------------------------ property
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Solicit(u8),
+        Request(u8),
+        Renew(u8),
+        Rebind(u8),
+        Release(u8),
+        Decline(u8),
+        Wait(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..6).prop_map(Op::Solicit),
+            (0u8..6).prop_map(Op::Request),
+            (0u8..6).prop_map(Op::Renew),
+            (0u8..6).prop_map(Op::Rebind),
+            (0u8..6).prop_map(Op::Release),
+            (0u8..6).prop_map(Op::Decline),
+            (1u16..5000).prop_map(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// RFC 8415 §18.3: a server never grants one address/prefix to two clients at once.
+        #[test]
+        fn no_resource_is_held_by_two_clients(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut c = config();
+            c.subnets[0].pools = vec![AddressPool { first: a("2001:db8:1::1"), last: a("2001:db8:1::4") }];
+            c.subnets[0].pd_pools = vec![PdPool { prefix: "2001:db8:100::/55".parse().unwrap(), delegated_len: 56 }];
+            c.subnets[0].preferred_lifetime = 1000;
+            c.subnets[0].valid_lifetime = 2000;
+            c.affinity_time = 500;
+            c.decline_quarantine = Some(700);
+            let mut s = server_with(c);
+            let mut now = T0;
+            // resource -> (client, valid until), from what replies granted.
+            let mut held: HashMap<Resource, (u8, Time)> = HashMap::new();
+            let mut mine: HashMap<u8, Vec<Resource>> = HashMap::new();
+            for op in ops {
+                let (n, t) = match op {
+                    Op::Wait(d) => { now = now + u64::from(d); s.reclaim_expired(now); continue; }
+                    Op::Solicit(n) => (n, msg::SOLICIT),
+                    Op::Request(n) => (n, msg::REQUEST),
+                    Op::Renew(n) => (n, msg::RENEW),
+                    Op::Rebind(n) => (n, msg::REBIND),
+                    Op::Release(n) => (n, msg::RELEASE),
+                    Op::Decline(n) => (n, msg::DECLINE),
+                };
+                let have = mine.get(&n).cloned().unwrap_or_default();
+                let na: Vec<Ipv6Addr> = have.iter().filter_map(|r| match r { Resource::Address(a) => Some(*a), _ => None }).collect();
+                let pd: Vec<String> = have.iter().filter_map(|r| match r { Resource::Prefix(p) => Some(p.to_string()), _ => None }).collect();
+                let pd_refs: Vec<&str> = pd.iter().map(|s| s.as_str()).collect();
+                let sid = matches!(t, msg::REQUEST | msg::RENEW | msg::RELEASE | msg::DECLINE).then(server_duid);
+                let mut opts = vec![ia_na(1, &na), ia_pd(2, &pd_refs)];
+                if t == msg::SOLICIT { opts.push(rapid()); }
+                let out = s.handle(now, &message(t, Some(&cid(u32::from(n))), sid.as_ref(), opts), &rx());
+                if matches!(t, msg::RELEASE | msg::DECLINE) {
+                    for r in mine.remove(&n).unwrap_or_default() {
+                        held.remove(&r);
+                    }
+                    continue;
+                }
+                let Some(reply) = out.reply else { continue };
+                let m = ClientMessage::parse(&reply.bytes).unwrap();
+                if m.msg_type != msg::REPLY { continue; }
+                let mut got = Vec::new();
+                for ia in ias(&m, opt::IA_NA) {
+                    got.extend(addrs(&ia).into_iter().filter(|x| x.valid > 0).map(|x| (Resource::Address(x.addr), x.valid)));
+                }
+                for ia in ias(&m, opt::IA_PD) {
+                    got.extend(prefixes(&ia).into_iter().filter(|x| x.valid > 0).map(|x| (Resource::Prefix(x.prefix), x.valid)));
+                }
+                for (r, valid) in got {
+                    if let Some((other, until)) = held.get(&r) {
+                        prop_assert!(*other == n || now >= *until, "{r} granted to {n} while {other} holds it until {until}");
+                    }
+                    held.insert(r, (n, now + u64::from(valid)));
+                    let e = mine.entry(n).or_default();
+                    if !e.contains(&r) { e.push(r); }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn renew_after_expiry_regrants_without_duplicate_zero_entry_rfc8415_s18_3_4() {
+    let mut s = server();
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    s.reclaim_expired(T0 + 7200);
+    assert_eq!(
+        s.leases().get(&Resource::Address(addr)).unwrap().status,
+        BindingStatus::Expired
+    );
+    let out = s.handle(
+        T0 + 7300,
+        &message(
+            msg::RENEW,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[addr])],
+        ),
+        &rx(),
+    );
+    let list = addrs(&ias(&reply_of(&out), opt::IA_NA)[0]);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!((list[0].addr, list[0].valid), (addr, 7200));
+    assert_eq!(
+        s.leases().get(&Resource::Address(addr)).unwrap().status,
+        BindingStatus::Active
+    );
+}
+
+#[test]
+fn new_reservation_replaces_dynamic_binding_on_renew_rfc8415_s18_3_4() {
+    let mut s = server();
+    let dynamic = acquire(&mut s, T0, &cid(7), 1);
+    let stored: Vec<_> = s.leases().iter().cloned().collect();
+    let mut c = config();
+    c.subnets[0].reservations.push(Reservation {
+        duid: cid(7),
+        address: Some(a("2001:db8:1::7")),
+        prefix: None,
+    });
+    let mut s = Dhcpv6Server::new(c, server_duid(), LeaseTable::from_leases(stored));
+    let out = s.handle(
+        T0 + 10,
+        &message(
+            msg::RENEW,
+            Some(&cid(7)),
+            Some(&server_duid()),
+            vec![ia_na(1, &[dynamic])],
+        ),
+        &rx(),
+    );
+    let list = addrs(&ias(&reply_of(&out), opt::IA_NA)[0]);
+    let old = list.iter().find(|x| x.addr == dynamic).unwrap();
+    assert_eq!(old.valid, 0);
+    let new = list.iter().find(|x| x.addr == a("2001:db8:1::7")).unwrap();
+    assert_eq!(new.valid, 7200);
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Any datagram: an answer or a counted drop, never a panic (RFC 8415 §16).
+        #[test]
+        fn arbitrary_datagrams_never_panic(t in 0u8..16, body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut s = server();
+            let mut pkt = vec![t];
+            pkt.extend(body);
+            let out = s.handle(T0, &pkt, &rx());
+            prop_assert!(out.reply.is_some() || out.drop.is_some());
+        }
+
+        /// Well-formed headers with mangled IA contents still never panic.
+        #[test]
+        fn mangled_ia_payloads_never_panic(
+            t in proptest::sample::select(vec![msg::SOLICIT, msg::REQUEST, msg::RENEW, msg::REBIND, msg::RELEASE, msg::DECLINE, msg::CONFIRM]),
+            code in proptest::sample::select(vec![opt::IA_NA, opt::IA_PD, opt::IA_TA]),
+            payload in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let mut s = server();
+            let sid = matches!(t, msg::REQUEST | msg::RENEW | msg::RELEASE | msg::DECLINE).then(server_duid);
+            let pkt = message(t, Some(&cid(1)), sid.as_ref(), vec![RawOption::new(code, payload), rapid()]);
+            let out = s.handle(T0, &pkt, &rx());
+            prop_assert!(out.reply.is_some() || out.drop.is_some());
+        }
+    }
+}
