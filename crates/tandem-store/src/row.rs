@@ -1,0 +1,146 @@
+//! How a lease maps onto a row of the `leases` table, and back.
+//!
+//! The key is (kind, 16-byte address, prefix length): big-endian bytes sort like the
+//! addresses themselves, so range scans by prefix stay possible later.
+
+use std::net::Ipv6Addr;
+
+use ipnet::Ipv6Net;
+use rusqlite::types::Value;
+use rusqlite::Row;
+use tandem_core::{BindingStatus, Duid, FailoverFields, Lease, Resource, Time};
+
+use crate::StoreError;
+
+pub const KIND_ADDRESS: i64 = 0;
+pub const KIND_PREFIX: i64 = 1;
+
+/// The three key columns of a resource.
+pub fn key(resource: &Resource) -> (i64, [u8; 16], i64) {
+    match resource {
+        Resource::Address(a) => (KIND_ADDRESS, a.octets(), 128),
+        Resource::Prefix(p) => (KIND_PREFIX, p.network().octets(), i64::from(p.prefix_len())),
+    }
+}
+
+fn time_value(t: Time, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(t.as_secs()).map_err(|_| StoreError::Unstorable {
+        what: what.to_string(),
+        why: format!("time {} exceeds the range of a SQLite integer", t.as_secs()),
+    })
+}
+
+fn opt_time_value(t: Option<Time>, what: &str) -> Result<Value, StoreError> {
+    Ok(match t {
+        Some(t) => Value::Integer(time_value(t, what)?),
+        None => Value::Null,
+    })
+}
+
+/// Column values in the order of [`crate::sqlite`]'s upsert statement.
+pub fn to_values(lease: &Lease) -> Result<Vec<Value>, StoreError> {
+    let (kind, addr, plen) = key(&lease.resource);
+    let fo = &lease.failover;
+    Ok(vec![
+        Value::Integer(kind),
+        Value::Blob(addr.to_vec()),
+        Value::Integer(plen),
+        Value::Integer(i64::from(lease.status.as_u8())),
+        Value::Blob(lease.duid.0.clone()),
+        Value::Integer(i64::from(lease.iaid)),
+        Value::Integer(i64::from(lease.subnet_id)),
+        Value::Integer(i64::from(lease.preferred_lifetime)),
+        Value::Integer(i64::from(lease.valid_lifetime)),
+        Value::Integer(i64::from(lease.t1)),
+        Value::Integer(i64::from(lease.t2)),
+        Value::Integer(time_value(lease.cltt, "cltt")?),
+        Value::Integer(time_value(
+            lease.start_time_of_state,
+            "start_time_of_state",
+        )?),
+        opt_time_value(lease.state_expiration, "state_expiration")?,
+        opt_time_value(fo.expiration_time, "expiration_time")?,
+        opt_time_value(fo.acked_partner_lifetime, "acked_partner_lifetime")?,
+        opt_time_value(fo.partner_lifetime, "partner_lifetime")?,
+        opt_time_value(fo.partner_raw_cltt, "partner_raw_cltt")?,
+        Value::Integer(i64::from(fo.update_pending)),
+    ])
+}
+
+pub const COLUMNS: &str =
+    "kind, addr, plen, status, duid, iaid, subnet_id, preferred, valid, t1, t2, \
+     cltt, start_time_of_state, state_expiration, fo_expiration_time, fo_acked_partner_lifetime, \
+     fo_partner_lifetime, fo_partner_raw_cltt, fo_update_pending";
+
+/// Rebuild a lease from a row selected with [`COLUMNS`]; a bad row is an error, never a panic.
+pub fn from_row(row: &Row<'_>) -> Result<Lease, StoreError> {
+    let kind: i64 = row.get(0)?;
+    let addr: Vec<u8> = row.get(1)?;
+    let plen: i64 = row.get(2)?;
+    let octets: [u8; 16] = addr
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::CorruptRow {
+            resource: format!("{} address bytes", addr.len()),
+            why: "address is not 16 bytes".into(),
+        })?;
+    let ip = Ipv6Addr::from(octets);
+    let corrupt = |why: String| StoreError::CorruptRow {
+        resource: format!("{ip}/{plen}"),
+        why,
+    };
+    let resource = match kind {
+        KIND_ADDRESS => Resource::Address(ip),
+        KIND_PREFIX => {
+            let len = u8::try_from(plen).map_err(|_| corrupt("bad prefix length".into()))?;
+            Resource::Prefix(Ipv6Net::new(ip, len).map_err(|e| corrupt(e.to_string()))?)
+        }
+        other => return Err(corrupt(format!("unknown resource kind {other}"))),
+    };
+    let u32_col = |i: usize, name: &str| -> Result<u32, StoreError> {
+        let v: i64 = row.get(i)?;
+        u32::try_from(v).map_err(|_| corrupt(format!("{name} {v} out of range")))
+    };
+    let time_col = |i: usize, name: &str| -> Result<Time, StoreError> {
+        let v: i64 = row.get(i)?;
+        u64::try_from(v)
+            .map(Time)
+            .map_err(|_| corrupt(format!("{name} {v} is negative")))
+    };
+    let opt_time_col = |i: usize, name: &str| -> Result<Option<Time>, StoreError> {
+        let v: Option<i64> = row.get(i)?;
+        v.map(|v| {
+            u64::try_from(v)
+                .map(Time)
+                .map_err(|_| corrupt(format!("{name} {v} is negative")))
+        })
+        .transpose()
+    };
+    let status_raw: i64 = row.get(3)?;
+    let status = u8::try_from(status_raw)
+        .ok()
+        .and_then(BindingStatus::from_u8)
+        .ok_or_else(|| corrupt(format!("unknown binding status {status_raw}")))?;
+    let update_pending: i64 = row.get(18)?;
+    Ok(Lease {
+        resource,
+        status,
+        duid: Duid(row.get(4)?),
+        iaid: u32_col(5, "iaid")?,
+        subnet_id: u32_col(6, "subnet_id")?,
+        preferred_lifetime: u32_col(7, "preferred")?,
+        valid_lifetime: u32_col(8, "valid")?,
+        t1: u32_col(9, "t1")?,
+        t2: u32_col(10, "t2")?,
+        cltt: time_col(11, "cltt")?,
+        start_time_of_state: time_col(12, "start_time_of_state")?,
+        state_expiration: opt_time_col(13, "state_expiration")?,
+        failover: FailoverFields {
+            expiration_time: opt_time_col(14, "expiration_time")?,
+            acked_partner_lifetime: opt_time_col(15, "acked_partner_lifetime")?,
+            partner_lifetime: opt_time_col(16, "partner_lifetime")?,
+            partner_raw_cltt: opt_time_col(17, "partner_raw_cltt")?,
+            update_pending: update_pending != 0,
+        },
+    })
+}
