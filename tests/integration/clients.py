@@ -1,0 +1,163 @@
+"""Real DHCPv6 clients driven from the client namespace: ISC dhclient and Kea's perfdhcp."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+
+class Dhclient:
+    """One `dhclient -6` in the foreground (-d), with its own lease, pid and config files."""
+
+    def __init__(self, topo, name, prefix=False, address=True):
+        self.topo = topo
+        self.flags = (["-N"] if address else []) + (["-P"] if prefix else [])
+        base = os.path.join(topo.tmp, name)
+        self.lease_file = base + ".leases"
+        self.pid_file = base + ".pid"
+        self.conf_file = base + ".conf"
+        with open(self.conf_file, "w") as f:
+            f.write("")
+        self.proc = None
+        self.log_path = base + ".log"
+
+    def _cmd(self, *extra):
+        return ["dhclient", "-6", "-v", "-1", *self.flags, "-lf", self.lease_file, "-pf", self.pid_file,
+                "-cf", self.conf_file, *extra, self.topo.cli_if]
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = self.topo.spawn(self.topo.cli_ns, self._cmd("-d"), stdout=log, stderr=log)
+        return self
+
+    def stop(self):
+        """Stop without releasing (SIGTERM: dhclient exits and keeps its lease file)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def release(self, timeout=20):
+        """`dhclient -6 -r`: send Release for what the lease file holds."""
+        self.stop()
+        return self.topo.ns(self.topo.cli_ns, ["timeout", str(timeout)] + self._cmd("-r"), check=False)
+
+    def leases_text(self):
+        try:
+            with open(self.lease_file) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def last_lease(self):
+        """(addresses, prefixes) of the newest lease6 block in the lease file."""
+        text = self.leases_text()
+        blocks = text.split("lease6 {")
+        if len(blocks) < 2:
+            return set(), set()
+        last = blocks[-1]
+        addrs = set(re.findall(r"iaaddr ([0-9a-f:]+) \{", last))
+        prefixes = set(re.findall(r"iaprefix ([0-9a-f:]+/\d+) \{", last))
+        return addrs, prefixes
+
+    def wait_bound(self, want_address=True, want_prefix=False, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            addrs, prefixes = self.last_lease()
+            if (addrs or not want_address) and (prefixes or not want_prefix):
+                return addrs, prefixes
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"dhclient got no lease within {timeout}s; log:\n{self.log()}")
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+
+def parse_perfdhcp(text):
+    """perfdhcp's per-exchange statistics: {"SOLICIT-ADVERTISE": {"sent packets": n, ...}}."""
+    stats = {}
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"\*\*\*Statistics for: (\S+)\*\*\*", line.strip())
+        if m:
+            current = stats.setdefault(m.group(1), {})
+            continue
+        m = re.match(r"\s*([a-z ]+): ([0-9.]+)", line)
+        if m and current is not None:
+            current[m.group(1).strip()] = float(m.group(2))
+    return stats
+
+
+def perfdhcp(topo, *, clients, exchanges, rate, lease_type="address-only", relayed=False, seed=1,
+             period=120, extra=(), timeout=300):
+    """Run perfdhcp -6 from the client namespace and return (stats, raw output)."""
+    cmd = ["timeout", str(timeout), "perfdhcp", "-6", "-l", topo.cli_if, "-R", str(clients),
+           "-n", str(exchanges), "-r", str(rate), "-p", str(period), "-s", str(seed), "-e", lease_type,
+           "-W", "2000000", *extra]
+    if relayed:
+        cmd += ["-A", "1"]
+    res = topo.ns(topo.cli_ns, cmd, check=False)
+    out = res.stdout + res.stderr
+    return parse_perfdhcp(out), out
+
+
+def replied_resources(pcap):
+    """Every address and "prefix/len" carried in a Reply (message type 7) in a capture.
+
+    Relay-reply encapsulation is unwrapped by tshark's dissector, so relayed runs work too."""
+    res = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "dhcpv6.msgtype == 7", "-T", "fields",
+                          "-E", "occurrence=a", "-E", "aggregator=,",
+                          "-e", "dhcpv6.iaaddr.ip", "-e", "dhcpv6.iaprefix.pref_addr",
+                          "-e", "dhcpv6.iaprefix.pref_len"], capture_output=True, text=True, check=True)
+    replied = set()
+    for line in res.stdout.splitlines():
+        addr, pfx, plen = (line.split("\t") + ["", "", ""])[:3]
+        replied.update(a for a in addr.split(",") if a)
+        for p, n in zip([p for p in pfx.split(",") if p], [n for n in plen.split(",") if n]):
+            replied.add(f"{p}/{n}")
+    return replied
+
+
+def outer_message_types(pcap):
+    """{message type of the outermost DHCPv6 header: packet count} for the server's
+    messages in a capture (2 Advertise, 7 Reply, 13 Relay-reply; client messages ignored)."""
+    res = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "dhcpv6", "-T", "fields", "-E", "occurrence=f",
+                          "-e", "dhcpv6.msgtype"], capture_output=True, text=True, check=True)
+    counts = {}
+    for line in res.stdout.split():
+        if int(line) in (2, 7, 13):
+            counts[int(line)] = counts.get(int(line), 0) + 1
+    return counts
+
+
+class Capture:
+    """dumpcap on the client's veth: DHCPv6 both ways (UDP 546 and 547; a Relay-reply goes
+    to the relay agent's port 547)."""
+
+    def __init__(self, topo, name):
+        self.topo, self.path = topo, os.path.join(topo.tmp, name + ".pcapng")
+        self.proc = None
+
+    def start(self):
+        self.proc = self.topo.spawn(self.topo.cli_ns, ["dumpcap", "-q", "-i", self.topo.cli_if, "-f",
+                                                       "udp port 546 or udp port 547", "-w", self.path])
+        deadline = time.time() + 10
+        while not os.path.exists(self.path) and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # dumpcap creates the file a moment before it captures
+        return self
+
+    def stop(self):
+        time.sleep(0.5)
+        self.proc.send_signal(signal.SIGINT)  # dumpcap finishes the file
+        self.proc.wait(timeout=10)
+        return self.path

@@ -1,0 +1,236 @@
+"""Network-namespace harness for tandem's integration tests.
+
+Every test gets its own namespaces (a server and a client, joined by a veth pair, no
+route out), a generated configuration and a fresh data directory. Everything started
+here is stopped by PID and every namespace is deleted on exit, whatever happens.
+Only the Python standard library is used so CI needs nothing from PyPI.
+
+The server under test is tandem by default. `IT_TARGET=kea` runs the very same
+scenarios against Kea's kea-dhcp6 (memfile, persist) instead: that is how the harness
+itself was proven before tandem existed, and how the durability check was shown to be
+able to fail (Kea with `persist: false` loses every lease at kill -9).
+"""
+
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVER_ADDR = "2001:db8:1::1"
+SUBNET = "2001:db8:1::/64"
+POOL = ("2001:db8:1::1000", "2001:db8:1::ffff:ffff")
+PD_POOL, PD_LEN = "2001:db8:100::/40", 56
+# RFC 8156 binding status codes, as stored by tandem (see crates/tandem-store).
+ACTIVE, RELEASED = 1, 3
+
+_seq = 0
+
+
+def run(cmd, check=True, **kw):
+    """Run a command, raising with its output when it fails."""
+    res = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+    return res
+
+
+def target():
+    return os.environ.get("IT_TARGET", "tandem")
+
+
+def tandem_binary():
+    path = os.environ.get("TANDEM_BIN") or os.path.join(REPO, "target", "release", "tandem")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"tandem binary not found at {path}; build it with cargo build --release -p tandem")
+    return path
+
+
+class Topology:
+    """Two namespaces, server and client, on one veth link.
+
+    Namespaces are named it-<pid><n>-srv / it-<pid><n>-cli. The server side has
+    2001:db8:1::1/64 (nodad); the client side has only its link-local address until
+    DHCPv6 gives it more. Neither namespace has a route out.
+    """
+
+    def __init__(self, tag):
+        global _seq
+        _seq += 1
+        suffix = f"{os.getpid() % 100000}{_seq}"
+        self.srv_ns = f"it-{suffix}-srv"
+        self.cli_ns = f"it-{suffix}-cli"
+        self.srv_if = f"it{suffix}s0"[:15]
+        self.cli_if = f"it{suffix}c0"[:15]
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix=f"tandem-it-{tag}-")
+        os.chmod(self.tmp, 0o755)
+
+    def __enter__(self):
+        try:
+            for ns in (self.srv_ns, self.cli_ns):
+                # `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf,
+                # so dhclient-script's DNS update lands there and not in the host's file.
+                os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+                open(f"/etc/netns/{ns}/resolv.conf", "w").close()
+                run(["ip", "netns", "add", ns])
+                self.ns(ns, ["ip", "link", "set", "lo", "up"])
+            run(["ip", "link", "add", self.srv_if, "netns", self.srv_ns, "type", "veth",
+                 "peer", "name", self.cli_if, "netns", self.cli_ns])
+            self.ns(self.srv_ns, ["ip", "-6", "addr", "add", f"{SERVER_ADDR}/64", "dev", self.srv_if, "nodad"])
+            for ns, dev in ((self.srv_ns, self.srv_if), (self.cli_ns, self.cli_if)):
+                self.ns(ns, ["ip", "link", "set", dev, "up"])
+            self.wait_link_local(self.cli_ns, self.cli_if)
+            self.wait_link_local(self.srv_ns, self.srv_if)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        for ns in (self.srv_ns, self.cli_ns):
+            run(["ip", "netns", "del", ns], check=False)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+        if os.environ.get("IT_KEEP") is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def ns(self, ns, cmd, check=True, **kw):
+        return run(["ip", "netns", "exec", ns] + cmd, check=check, **kw)
+
+    def spawn(self, ns, cmd, stdout=None, stderr=None, env=None):
+        """Start a process in a namespace; it is killed (by PID) when the topology closes."""
+        p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=stdout or subprocess.DEVNULL,
+                             stderr=stderr or subprocess.DEVNULL, env=env)
+        self.procs.append(p)
+        return p
+
+    def wait_link_local(self, ns, dev, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            out = self.ns(ns, ["ip", "-6", "addr", "show", "dev", dev, "scope", "link"]).stdout
+            if "fe80::" in out and "tentative" not in out:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"no link-local address on {dev} in {ns}")
+
+    def client_addresses(self):
+        out = self.ns(self.cli_ns, ["ip", "-6", "-o", "addr", "show", "dev", self.cli_if, "scope", "global"]).stdout
+        return set(re.findall(r"inet6 ([0-9a-f:]+)/", out))
+
+
+def tandem_config(topo, data_dir, preferred=3000, valid=4000, renew=1000, rebind=2000):
+    """A tandem configuration for the topology's server side (see examples/tandem.toml)."""
+    cfg = f"""
+[server]
+interfaces = ["{topo.srv_if}"]
+data_dir = "{data_dir}"
+log_level = "info"
+
+[options]
+dns_servers = ["2001:db8:1::53"]
+domain_search = ["example.org"]
+
+[[subnet6]]
+id = 1
+prefix = "{SUBNET}"
+interface = "{topo.srv_if}"
+preferred_lifetime = {preferred}
+valid_lifetime = {valid}
+renew_time = {renew}
+rebind_time = {rebind}
+pools = [{{ first = "{POOL[0]}", last = "{POOL[1]}" }}]
+pd_pools = [{{ prefix = "{PD_POOL}", delegated_len = {PD_LEN} }}]
+"""
+    path = os.path.join(topo.tmp, "tandem.toml")
+    with open(path, "w") as f:
+        f.write(cfg)
+    return path
+
+
+def wait_bound_547(topo, proc, what, log):
+    """Ready when the server's UDP socket on port 547 exists in the server namespace."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log()}")
+        out = topo.ns(topo.srv_ns, ["ss", "-u", "-l", "-n", "-H"]).stdout
+        if re.search(r":547\s", out):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not bind port 547:\n{log()}")
+
+
+class Tandem:
+    """One tandem process in the server namespace, with its SQLite lease store."""
+
+    name = "tandem"
+
+    def __init__(self, topo, data_dir, cpu=None, **lifetimes):
+        self.topo, self.data_dir, self.cpu = topo, data_dir, cpu
+        self.config = tandem_config(topo, data_dir, **lifetimes)
+        self.proc = None
+        self.log_path = os.path.join(topo.tmp, "tandem.log")
+
+    def start(self):
+        log = open(self.log_path, "a")
+        cmd = [tandem_binary(), "serve", "--config", self.config]
+        if self.cpu is not None:
+            cmd = ["taskset", "-c", str(self.cpu)] + cmd
+        self.proc = self.topo.spawn(self.topo.srv_ns, cmd, stdout=log, stderr=log)
+        wait_bound_547(self.topo, self.proc, "tandem", self.log)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise RuntimeError(f"tandem did not stop within {timeout}s after {sig}")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def leases(self):
+        """Leases in tandem's SQLite database: {"addr" or "prefix/len": row dict}."""
+        path = os.path.join(self.data_dir, "leases.db")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = conn.execute("SELECT kind, addr, plen, status, hex(duid), iaid, cltt, valid FROM leases").fetchall()
+        finally:
+            conn.close()
+        out = {}
+        for kind, addr, plen, status, duid, iaid, cltt, valid in rows:
+            ip = ipaddress.IPv6Address(bytes(addr))
+            key = str(ip) if kind == 0 else f"{ip}/{plen}"
+            out[key] = dict(status=status, duid=duid.lower(), iaid=iaid, cltt=cltt, expires=cltt + valid)
+        return out
+
+
+def make_server(topo, data_dir, cpu=None, **lifetimes):
+    """The server under test (IT_TARGET: tandem, the default, or kea)."""
+    if target() == "kea":
+        from kea import Kea
+        return Kea(topo, data_dir, cpu=cpu, persist=os.environ.get("IT_KEA_PERSIST", "1") == "1", **lifetimes)
+    return Tandem(topo, data_dir, cpu=cpu, **lifetimes)

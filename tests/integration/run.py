@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Run tandem's integration scenarios (root needed: network namespaces).
+
+    sudo python3 tests/integration/run.py [name-substring ...]
+    sudo IT_TARGET=kea python3 tests/integration/run.py      # same scenarios against Kea
+
+Ends with a line `N passed, N failed`; exit status 1 if anything failed.
+"""
+
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import target  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+
+def read_resolv_conf():
+    try:
+        with open("/etc/resolv.conf") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def main(argv):
+    # dhclient-script rewrites resolv.conf; the harness points it at a per-namespace copy
+    # (/etc/netns/<ns>/resolv.conf). Guard the host's file anyway and count a change as a failure.
+    host_resolv = read_resolv_conf()
+    chosen = [s for s in SCENARIOS if not argv or any(a in s.__name__ for a in argv)]
+    passed = failed = 0
+    print(f"integration scenarios against {target()}", flush=True)
+    for scenario in chosen:
+        start = time.time()
+        try:
+            detail = scenario()
+            passed += 1
+            print(f"PASS {scenario.__name__} ({time.time() - start:.1f}s){': ' + detail if detail else ''}",
+                  flush=True)
+        except Exception as e:  # report every scenario, keep going
+            failed += 1
+            print(f"FAIL {scenario.__name__} ({time.time() - start:.1f}s): {e}", flush=True)
+            traceback.print_exc(limit=3)
+    if read_resolv_conf() != host_resolv and host_resolv is not None:
+        with open("/etc/resolv.conf", "w") as f:
+            f.write(host_resolv)
+        failed += 1
+        print("FAIL host_resolv_conf_untouched: a scenario changed /etc/resolv.conf (restored)", flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        sys.exit("integration tests need root (network namespaces)")
+    sys.exit(main(sys.argv[1:]))
