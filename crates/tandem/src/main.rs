@@ -1,1 +1,94 @@
-fn main() {}
+//! `tandem`: the DHCPv6 server command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tandem: a DHCPv6 server (RFC 8415) that keeps every lease it acknowledges on disk.
+///
+/// This build runs a single server; failover pairs (RFC 8156) are not available yet.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server until SIGTERM or SIGINT, then finish pending commits and exit 0.
+    ///
+    /// Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides server.log_level.
+    Serve {
+        /// The configuration file (TOML; see examples/tandem.toml).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Check a configuration file without running anything.
+    ///
+    /// Prints "configuration OK: ..." and exits 0, or lists every problem found
+    /// (with file, line and key path) on stderr and exits 1.
+    CheckConfig {
+        /// The configuration file to check.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match tandem::config::load(&file) {
+            Ok(cfg) => {
+                println!("configuration OK: {}", cfg.summary());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => {
+            let cfg = match tandem::config::load(&config) {
+                Ok(cfg) => cfg,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Err(e) = tandem::logging::init(&cfg.log_level) {
+                eprintln!("cannot set up logging: {e:#}");
+                return ExitCode::FAILURE;
+            }
+            match tandem::serve::run(cfg) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("tandem: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_requires_config_and_check_config_takes_a_file() {
+        assert!(Cli::try_parse_from(["tandem", "serve"]).is_err());
+        let c = Cli::try_parse_from(["tandem", "serve", "--config", "x.toml"]).unwrap();
+        assert!(matches!(c.command, Command::Serve { config } if config.as_os_str() == "x.toml"));
+        let c = Cli::try_parse_from(["tandem", "check-config", "y.toml"]).unwrap();
+        assert!(matches!(c.command, Command::CheckConfig { file } if file.as_os_str() == "y.toml"));
+    }
+}

@@ -1,0 +1,51 @@
+//! Counters of what the driver did, for logs and tests.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// A point-in-time copy of the counters.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    /// Datagrams received.
+    pub received: u64,
+    /// Replies sent.
+    pub replied: u64,
+    /// Datagrams that got no reply, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Batches made durable.
+    pub commits: u64,
+    /// Batches whose commit failed (their replies were not sent).
+    pub commit_failures: u64,
+    /// Lease changes made by expiry processing.
+    pub reclaimed: u64,
+    /// Transactions waiting for their commit right now.
+    pub pending: u64,
+}
+
+impl CountersSnapshot {
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
+
+/// Shared counters; cheap enough for per-packet updates at DHCP rates.
+#[derive(Debug, Default)]
+pub struct Counters {
+    inner: Mutex<CountersSnapshot>,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CountersSnapshot {
+        self.inner.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn update(&self, f: impl FnOnce(&mut CountersSnapshot)) {
+        if let Ok(mut c) = self.inner.lock() {
+            f(&mut c);
+        }
+    }
+
+    pub(crate) fn drop_for(&self, reason: &'static str) {
+        self.update(|c| *c.dropped.entry(reason).or_default() += 1);
+    }
+}

@@ -1,0 +1,323 @@
+//! Stage 2: from the parsed file to what `serve` runs with, listing every problem.
+
+use std::collections::HashSet;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv6Net;
+use tandem_core::config::{AddressPool, OptionSet, PdPool, Reservation, ServerConfig, Subnet};
+use tandem_core::Duid;
+
+use super::file::{
+    ConfigFile, CustomOption, OptionsSection, PoolEntry, ReservationEntry, Subnet6Section,
+};
+
+/// OPTION_SNTP_SERVERS (RFC 4075); the core carries it as a raw option.
+const OPTION_SNTP_SERVERS: u16 = 31;
+
+/// One thing wrong with the configuration, at `path` (e.g. `subnet6[1].pools[0]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+    /// Line in the file, filled in by the loader when the path is found there.
+    pub line: Option<usize>,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+            line: None,
+        }
+    }
+}
+
+/// A checked configuration, ready to serve.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Interfaces served directly (multicast joined on each).
+    pub interfaces: Vec<String>,
+    pub port: u16,
+    pub listen_address: Ipv6Addr,
+    /// Absolute or relative to the working directory (resolved against the config file).
+    pub data_dir: PathBuf,
+    pub server_duid: Option<Vec<u8>>,
+    pub log_level: String,
+    /// The file as parsed, for summaries.
+    pub file: ConfigFile,
+    /// What the DHCPv6 core serves, already validated.
+    pub core: ServerConfig,
+}
+
+impl RunConfig {
+    /// The one-line summary `check-config` prints.
+    pub fn summary(&self) -> String {
+        let subnets = self.file.subnet6.len();
+        let pools: usize = self.file.subnet6.iter().map(|s| s.pools.len()).sum();
+        let pd_pools: usize = self.file.subnet6.iter().map(|s| s.pd_pools.len()).sum();
+        let reservations: usize = self.file.subnet6.iter().map(|s| s.reservations.len()).sum();
+        format!(
+            "{subnets} subnet{}, {pools} address pool{}, {pd_pools} prefix pool{}, {reservations} reservation{}, {} interface{}",
+            plural(subnets),
+            plural(pools),
+            plural(pd_pools),
+            plural(reservations),
+            self.interfaces.len(),
+            plural(self.interfaces.len()),
+        )
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Checks `file` and builds the run configuration, or lists every problem found:
+/// the file-level checks here plus `tandem_core`'s `validate()`, all at once.
+pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Problem>> {
+    let mut problems = Vec::new();
+    check_server(file, &mut problems);
+    check_options(&file.options, "options", &mut problems);
+    for (i, subnet) in file.subnet6.iter().enumerate() {
+        let at = format!("subnet6[{i}]");
+        if let Some(ifname) = &subnet.interface {
+            if !file.server.interfaces.contains(ifname) {
+                problems.push(Problem::new(
+                    format!("{at}.interface"),
+                    format!(
+                        "interface {ifname:?} is not in server.interfaces {:?}; list it there so the server listens on it",
+                        file.server.interfaces
+                    ),
+                ));
+            }
+        }
+        for (j, pool) in subnet.pools.iter().enumerate() {
+            check_pool_form(pool, &format!("{at}.pools[{j}]"), &mut problems);
+        }
+        check_options(&subnet.options, &format!("{at}.options"), &mut problems);
+        for (j, r) in subnet.reservations.iter().enumerate() {
+            check_reservation(r, &format!("{at}.reservations[{j}]"), &mut problems);
+        }
+    }
+    let core = to_core(file);
+    problems.extend(core.validate().into_iter().map(|p| Problem {
+        path: file_path_of(&p.path),
+        message: p.message,
+        line: None,
+    }));
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let data_dir = if file.server.data_dir.is_absolute() {
+        file.server.data_dir.clone()
+    } else {
+        base_dir.join(&file.server.data_dir)
+    };
+    Ok(RunConfig {
+        interfaces: file.server.interfaces.clone(),
+        port: file.server.port,
+        listen_address: file.server.listen_address,
+        data_dir,
+        server_duid: file.server.server_duid.clone(),
+        log_level: file.server.log_level.clone(),
+        file: file.clone(),
+        core,
+    })
+}
+
+/// The core names T1/T2 after the RFC; the file calls them renew_time/rebind_time.
+fn file_path_of(core_path: &str) -> String {
+    let mut parts: Vec<String> = core_path.split('.').map(str::to_string).collect();
+    if let Some(last) = parts.last_mut() {
+        match last.as_str() {
+            "t1" => *last = "renew_time".to_string(),
+            "t2" => *last = "rebind_time".to_string(),
+            _ => {}
+        }
+    }
+    parts.join(".")
+}
+
+/// Maps the file onto the core's model. Entries whose form is wrong (already reported)
+/// still produce a placeholder, so the core's paths keep the file's indexes.
+pub fn to_core(file: &ConfigFile) -> ServerConfig {
+    let defaults = ServerConfig::default();
+    ServerConfig {
+        subnets: file.subnet6.iter().map(subnet_to_core).collect(),
+        options: options_to_core(&file.options),
+        preference: file.server.preference,
+        decline_quarantine: file.server.decline_quarantine,
+        affinity_time: file.server.affinity_time.unwrap_or(defaults.affinity_time),
+        accept_unicast: file.server.accept_unicast,
+        ..defaults
+    }
+}
+
+fn subnet_to_core(s: &Subnet6Section) -> Subnet {
+    Subnet {
+        id: s.id,
+        prefix: s.prefix,
+        interface: s.interface.clone(),
+        pools: s.pools.iter().map(|p| pool_to_core(p, &s.prefix)).collect(),
+        pd_pools: s
+            .pd_pools
+            .iter()
+            .map(|p| PdPool {
+                prefix: p.prefix,
+                delegated_len: p.delegated_len,
+            })
+            .collect(),
+        preferred_lifetime: s.preferred_lifetime,
+        valid_lifetime: s.valid_lifetime,
+        t1: s.renew_time,
+        t2: s.rebind_time,
+        rapid_commit: s.rapid_commit,
+        options: options_to_core(&s.options),
+        reservations: s
+            .reservations
+            .iter()
+            .map(|r| Reservation {
+                duid: Duid(r.duid.clone()),
+                address: r.address,
+                prefix: r.prefix,
+            })
+            .collect(),
+    }
+}
+
+/// `{ first, last }` as given; `{ prefix }` is every address in it except the subnet's
+/// Subnet-Router anycast address (RFC 4291 §2.6.1: interface id 0), never a client's.
+fn pool_to_core(p: &PoolEntry, subnet: &Ipv6Net) -> AddressPool {
+    if let Some(prefix) = p.prefix {
+        let mut first = prefix.network();
+        if first == subnet.network() && prefix.prefix_len() < 128 {
+            first = Ipv6Addr::from(u128::from(first).saturating_add(1));
+        }
+        return AddressPool {
+            first,
+            last: prefix.broadcast(),
+        };
+    }
+    let placeholder = subnet.network();
+    AddressPool {
+        first: p.first.or(p.last).unwrap_or(placeholder),
+        last: p.last.or(p.first).unwrap_or(placeholder),
+    }
+}
+
+fn options_to_core(o: &OptionsSection) -> OptionSet {
+    let mut other: Vec<(u16, Vec<u8>)> = Vec::new();
+    if let Some(sntp) = &o.sntp_servers {
+        other.push((OPTION_SNTP_SERVERS, addresses_bytes(sntp)));
+    }
+    for c in &o.custom {
+        let payload = if let Some(hex) = &c.hex {
+            hex.clone()
+        } else if let Some(text) = &c.text {
+            text.as_bytes().to_vec()
+        } else if let Some(addrs) = &c.addresses {
+            addresses_bytes(addrs)
+        } else {
+            Vec::new()
+        };
+        other.retain(|(code, _)| *code != c.code);
+        other.push((c.code, payload));
+    }
+    OptionSet {
+        dns_servers: o.dns_servers.clone().unwrap_or_default(),
+        domain_search: o.domain_search.clone().unwrap_or_default(),
+        information_refresh_time: o.information_refresh_time,
+        other,
+    }
+}
+
+fn addresses_bytes(addrs: &[Ipv6Addr]) -> Vec<u8> {
+    addrs.iter().flat_map(|a| a.octets()).collect()
+}
+
+fn check_server(file: &ConfigFile, problems: &mut Vec<Problem>) {
+    let s = &file.server;
+    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&s.log_level) {
+        problems.push(Problem::new(
+            "server.log_level",
+            format!("{:?} is not a log filter: {e}", s.log_level),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, name) in s.interfaces.iter().enumerate() {
+        // Linux interface names are 1..=15 bytes (IFNAMSIZ 16 with the NUL).
+        if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', '\0']) {
+            problems.push(Problem::new(
+                format!("server.interfaces[{i}]"),
+                format!("{name:?} is not a valid interface name"),
+            ));
+        }
+        if !seen.insert(name) {
+            problems.push(Problem::new(
+                format!("server.interfaces[{i}]"),
+                format!("interface {name:?} is listed twice"),
+            ));
+        }
+    }
+    if s.server_duid.as_ref().is_some_and(|d| d.len() > 130) {
+        // RFC 8415 §11.1: a DUID is at most 128 octets plus the 2-octet type.
+        problems.push(Problem::new(
+            "server.server_duid",
+            "a DUID is at most 130 octets (RFC 8415 §11.1)",
+        ));
+    }
+    if s.data_dir.as_os_str().is_empty() {
+        problems.push(Problem::new("server.data_dir", "must not be empty"));
+    }
+}
+
+fn check_pool_form(pool: &PoolEntry, at: &str, problems: &mut Vec<Problem>) {
+    match (pool.first, pool.last, pool.prefix) {
+        // Order and containment are the core's checks.
+        (Some(_), Some(_), None) | (None, None, Some(_)) => {}
+        _ => problems.push(Problem::new(
+            at,
+            "a pool is either { first = ..., last = ... } or { prefix = ... }",
+        )),
+    }
+}
+
+fn check_options(opts: &OptionsSection, at: &str, problems: &mut Vec<Problem>) {
+    for (i, c) in opts.custom.iter().enumerate() {
+        check_custom(c, &format!("{at}.custom[{i}]"), problems);
+    }
+}
+
+fn check_custom(c: &CustomOption, at: &str, problems: &mut Vec<Problem>) {
+    let given = [c.hex.is_some(), c.text.is_some(), c.addresses.is_some()]
+        .iter()
+        .filter(|&&b| b)
+        .count();
+    if given != 1 {
+        problems.push(Problem::new(
+            at,
+            "give exactly one of `hex`, `text` or `addresses` as the option's value",
+        ));
+    }
+    if c.code == 0 {
+        problems.push(Problem::new(
+            format!("{at}.code"),
+            "option code 0 is reserved",
+        ));
+    }
+}
+
+fn check_reservation(r: &ReservationEntry, at: &str, problems: &mut Vec<Problem>) {
+    if r.duid.len() > 130 {
+        problems.push(Problem::new(
+            format!("{at}.duid"),
+            "a DUID is at most 130 octets (RFC 8415 §11.1)",
+        ));
+    }
+}

@@ -1,0 +1,227 @@
+//! The TOML configuration file, exactly as written by operators.
+//!
+//! Every struct denies unknown fields so that a misspelt key is an error with its
+//! line, never a silently ignored setting. Values are parsed into their real types
+//! here (addresses, prefixes, hex bytes), so a bad value is reported with its line
+//! too; rules that relate several values (a pool inside its subnet, no overlaps)
+//! are checked after this, in [`super::build`] and `tandem_core`'s `validate()`.
+//! `examples/tandem.toml` documents every key.
+
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+
+use ipnet::Ipv6Net;
+use serde::{Deserialize, Deserializer};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub server: ServerSection,
+    /// Options given to every client unless a subnet overrides them.
+    #[serde(default)]
+    pub options: OptionsSection,
+    #[serde(default)]
+    pub subnet6: Vec<Subnet6Section>,
+}
+
+/// `[server]`: how this process runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Interfaces whose links are served directly: ff02::1:2 is joined on each.
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    /// UDP port to listen on (547 unless testing).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Local address to bind (`::` receives multicast and unicast on every interface).
+    #[serde(default = "default_listen")]
+    pub listen_address: Ipv6Addr,
+    /// Directory for `leases.db`; the server DUID is kept inside that database.
+    pub data_dir: PathBuf,
+    /// Server DUID to use instead of the one generated once and stored.
+    #[serde(default, deserialize_with = "opt_hex_bytes")]
+    pub server_duid: Option<Vec<u8>>,
+    /// tracing filter directive (`info`, `debug`, `info,tandem_server=trace`); RUST_LOG wins.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Server Preference option (RFC 8415 §21.8) in Advertise; omitted when unset.
+    #[serde(default)]
+    pub preference: Option<u8>,
+    /// Answer messages a client sent by unicast as if multicast (labs, loopback tests);
+    /// false follows RFC 8415 §18.4 (UseMulticast).
+    #[serde(default)]
+    pub accept_unicast: bool,
+    /// Seconds a declined address stays ABANDONED; default: the subnet's valid lifetime.
+    #[serde(default)]
+    pub decline_quarantine: Option<u32>,
+    /// Seconds an expired or released lease is remembered so its client gets it back.
+    #[serde(default)]
+    pub affinity_time: Option<u32>,
+}
+
+fn default_port() -> u16 {
+    547
+}
+fn default_listen() -> Ipv6Addr {
+    Ipv6Addr::UNSPECIFIED
+}
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+/// `[options]` and `[subnet6.options]`: options sent to clients that ask for them (ORO).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsSection {
+    /// OPTION_DNS_SERVERS (23, RFC 3646).
+    #[serde(default)]
+    pub dns_servers: Option<Vec<Ipv6Addr>>,
+    /// OPTION_DOMAIN_LIST (24, RFC 3646), plain domain names.
+    #[serde(default)]
+    pub domain_search: Option<Vec<String>>,
+    /// OPTION_SNTP_SERVERS (31, RFC 4075).
+    #[serde(default)]
+    pub sntp_servers: Option<Vec<Ipv6Addr>>,
+    /// OPTION_INFORMATION_REFRESH_TIME (32, RFC 8415 §21.23), seconds; Information-request only.
+    #[serde(default)]
+    pub information_refresh_time: Option<u32>,
+    /// Any other option, raw.
+    #[serde(default)]
+    pub custom: Vec<CustomOption>,
+}
+
+/// `[[options.custom]]`: one option by code, with exactly one of `hex`, `text`, `addresses`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomOption {
+    pub code: u16,
+    /// Payload as hex bytes (`"0a0b0c"` or `"0a:0b:0c"`).
+    #[serde(default, deserialize_with = "opt_hex_bytes")]
+    pub hex: Option<Vec<u8>>,
+    /// Payload as UTF-8 text, without a terminating NUL.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Payload as a list of IPv6 addresses, 16 octets each.
+    #[serde(default)]
+    pub addresses: Option<Vec<Ipv6Addr>>,
+}
+
+/// `[[subnet6]]`: one link's addresses, prefixes and lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet6Section {
+    /// Stable identifier, stored with every lease: never renumber a subnet that has leases.
+    pub id: u32,
+    /// The link's prefix; relayed clients are matched when the relay's link-address is in it.
+    pub prefix: Ipv6Net,
+    /// Interface (one of `server.interfaces`) whose directly attached clients are on this link.
+    #[serde(default)]
+    pub interface: Option<String>,
+    pub preferred_lifetime: u32,
+    pub valid_lifetime: u32,
+    /// T1; when absent the core picks its default (0.5 × preferred lifetime).
+    #[serde(default)]
+    pub renew_time: Option<u32>,
+    /// T2; when absent the core picks its default (0.8 × preferred lifetime).
+    #[serde(default)]
+    pub rebind_time: Option<u32>,
+    /// Answer a Solicit carrying Rapid Commit with a committed Reply (RFC 8415 §18.3.1).
+    #[serde(default)]
+    pub rapid_commit: bool,
+    #[serde(default)]
+    pub pools: Vec<PoolEntry>,
+    #[serde(default)]
+    pub pd_pools: Vec<PdPoolEntry>,
+    #[serde(default)]
+    pub options: OptionsSection,
+    #[serde(default)]
+    pub reservations: Vec<ReservationEntry>,
+}
+
+/// An address pool: either `first` and `last`, or `prefix` (all addresses in it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolEntry {
+    #[serde(default)]
+    pub first: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub last: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub prefix: Option<Ipv6Net>,
+}
+
+/// A prefix-delegation pool: `prefix` is cut into prefixes of `delegated_len`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdPoolEntry {
+    pub prefix: Ipv6Net,
+    pub delegated_len: u8,
+}
+
+/// A fixed address and/or prefix for one client DUID.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationEntry {
+    #[serde(deserialize_with = "hex_bytes")]
+    pub duid: Vec<u8>,
+    #[serde(default)]
+    pub address: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub prefix: Option<Ipv6Net>,
+}
+
+/// Hex bytes as operators write DUIDs: `00:03:00:01:...`, `00-03-...` or `000300...`.
+pub fn parse_hex_bytes(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty hex string".to_string());
+    }
+    let byte = |pair: &str| {
+        if pair.len() == 2 && pair.bytes().all(|b| b.is_ascii_hexdigit()) {
+            u8::from_str_radix(pair, 16).map_err(|e| e.to_string())
+        } else {
+            Err(format!(
+                "invalid hex byte {pair:?} in {s:?} (want two hex digits)"
+            ))
+        }
+    };
+    if s.contains([':', '-']) {
+        // Separated form: every group is exactly one byte, so "0:3" is not silently "03".
+        s.split([':', '-']).map(byte).collect()
+    } else if !s.len().is_multiple_of(2) {
+        Err(format!("hex string {s:?} has an odd number of digits"))
+    } else {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| byte(s.get(i..i + 2).unwrap_or("")))
+            .collect()
+    }
+}
+
+fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_hex_bytes(&s).map_err(serde::de::Error::custom)
+}
+
+fn opt_hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    hex_bytes(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_accepts_the_usual_duid_spellings() {
+        // RFC 8415 §11: a DUID is opaque bytes; operators copy them from logs in these forms.
+        let want = vec![0, 3, 0, 1, 0xab];
+        assert_eq!(parse_hex_bytes("00:03:00:01:ab").unwrap(), want);
+        assert_eq!(parse_hex_bytes("00-03-00-01-AB").unwrap(), want);
+        assert_eq!(parse_hex_bytes("00030001ab").unwrap(), want);
+        assert!(parse_hex_bytes("0:3").is_err());
+        assert!(parse_hex_bytes("zz").is_err());
+        assert!(parse_hex_bytes("").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! The `tandem` command as an operator runs it: exit codes and what it prints.
+
+use std::path::Path;
+use std::process::Command;
+
+fn tandem() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tandem"))
+}
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tandem.toml")
+}
+
+#[test]
+fn check_config_accepts_the_shipped_example() {
+    let out = tandem().arg("check-config").arg(example()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("configuration OK: 1 subnet,"), "{stdout}");
+}
+
+#[test]
+fn check_config_lists_every_problem_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"[server]
+interfaces = ["eth0"]
+data_dir = "d"
+
+[[subnet6]]
+id = 1
+prefix = "2001:db8:1::/64"
+interface = "eth1"
+preferred_lifetime = 3000
+valid_lifetime = 4000
+pools = [{ first = "2001:db8:1::9", last = "2001:db8:1::1" }]
+"#,
+    )
+    .unwrap();
+    let out = tandem().arg("check-config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":8: subnet6[0].interface"), "{stderr}");
+    assert!(stderr.contains(":11: subnet6[0].pools[0]"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn check_config_on_a_missing_file_names_it() {
+    let out = tandem().args(["check-config", "/nonexistent/tandem.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/tandem.toml"), "{stderr}");
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = tandem().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("serve") && stdout.contains("check-config"), "{stdout}");
+}
