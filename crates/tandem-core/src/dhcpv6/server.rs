@@ -473,21 +473,33 @@ impl Dhcpv6Server {
     pub(super) fn select_subnet(&self, relays: &[RelayMessage], rx: &RxInfo) -> Option<usize> {
         let subnets = &self.config.subnets;
         if !relays.is_empty() {
+            // RFC 8415 §19.1.1: a relay puts a global (or ULA) address of the client's link
+            // in link-address; ::, or a link-local one (perfdhcp -A sends its own fe80::),
+            // says nothing about the link, so the next relay out, the Interface-ID, and
+            // finally the arrival interface of a single-hop relay are tried instead.
             if let Some(link) = relays
                 .iter()
                 .rev()
                 .map(|r| r.link_address)
-                .find(|a| !a.is_unspecified())
+                .find(|a| !a.is_unspecified() && !is_link_local(a))
             {
                 return subnets.iter().position(|s| s.prefix.contains(&link));
             }
-            let ifid = relays
+            let by_ifid = relays
                 .last()
-                .and_then(|r| find(&r.options, opt::INTERFACE_ID))?;
-            let name = std::str::from_utf8(&ifid.data).ok()?;
+                .and_then(|r| find(&r.options, opt::INTERFACE_ID))
+                .and_then(|ifid| std::str::from_utf8(&ifid.data).ok())
+                .and_then(|name| {
+                    subnets
+                        .iter()
+                        .position(|s| s.interface.as_deref() == Some(name))
+                });
+            if by_ifid.is_some() || relays.len() > 1 || rx.interface.is_empty() {
+                return by_ifid;
+            }
             return subnets
                 .iter()
-                .position(|s| s.interface.as_deref() == Some(name));
+                .position(|s| s.interface.as_deref() == Some(rx.interface.as_str()));
         }
         if !rx.interface.is_empty() {
             if let Some(i) = subnets

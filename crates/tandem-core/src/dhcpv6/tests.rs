@@ -1007,6 +1007,33 @@ fn relay_with_unspecified_link_maps_by_interface_id_rfc8415_s19_1() {
     assert_eq!(off.drop, Some(DropReason::NoSubnet));
 }
 
+#[test]
+fn single_relay_with_link_local_link_address_uses_arrival_interface_rfc8415_s19_1_1() {
+    // perfdhcp -A1 puts its own fe80:: address in link-address: no link information, so
+    // a one-hop relay's client belongs to the link the RELAY-FORW arrived on.
+    let mut s = server();
+    let inner = message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]);
+    let on_link = RxInfo {
+        src: SocketAddrV6::new(a("fe80::77"), 547, 0, 3),
+        dst: a("ff02::1:2"),
+        interface: "eth0".into(),
+    };
+    let ok = s.handle(
+        T0,
+        &relay_forw("fe80::77", "fe80::77", 0, None, inner.clone()),
+        &on_link,
+    );
+    assert_eq!(ok.subnet_id, Some(1));
+    assert!(ok.reply.is_some());
+    // From an interface that serves no subnet, there is still nothing to go on.
+    let elsewhere = s.handle(
+        T0,
+        &relay_forw("fe80::77", "fe80::77", 0, None, inner),
+        &relay_rx(),
+    );
+    assert_eq!(elsewhere.drop, Some(DropReason::NoSubnet));
+}
+
 // ------------------------------------------------------------------ expiry
 
 #[test]
