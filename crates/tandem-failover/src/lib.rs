@@ -6,6 +6,11 @@
 //! Same rules as the core: no sockets, no files, no clock reads; `now` is an argument.
 #![deny(unsafe_code)]
 
+pub mod allocation;
+pub mod binding;
+pub mod mclt;
+pub mod outbox;
 pub mod types;
+pub mod update;
 
 pub use types::{Role, ServerState};
