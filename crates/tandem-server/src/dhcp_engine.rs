@@ -31,7 +31,11 @@ impl Engine for DhcpEngine {
             dst: meta.dst,
             // An interface we do not serve directly: only relayed or unicast traffic can
             // be answered from it, and the core decides that by address.
-            interface: self.interfaces.get(&meta.ifindex).cloned().unwrap_or_default(),
+            interface: self
+                .interfaces
+                .get(&meta.ifindex)
+                .cloned()
+                .unwrap_or_default(),
         };
         let outcome = self.core.handle(now, bytes, &rx);
         Handled {

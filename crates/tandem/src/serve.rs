@@ -95,7 +95,8 @@ pub fn server_duid(
     {
         return Ok(duid);
     }
-    let duid = server_duid::generate(now, &cfg.interfaces).context("cannot generate a server DUID")?;
+    let duid =
+        server_duid::generate(now, &cfg.interfaces).context("cannot generate a server DUID")?;
     store
         .commit(&Batch::default().put_meta(server_duid::META_KEY, duid.clone()))
         .context("cannot store the new server DUID")?;

@@ -13,10 +13,21 @@ fn example() -> std::path::PathBuf {
 
 #[test]
 fn check_config_accepts_the_shipped_example() {
-    let out = tandem().arg("check-config").arg(example()).output().unwrap();
+    let out = tandem()
+        .arg("check-config")
+        .arg(example())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("configuration OK: 1 subnet,"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("configuration OK: 1 subnet,"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -49,7 +60,10 @@ pools = [{ first = "2001:db8:1::9", last = "2001:db8:1::1" }]
 
 #[test]
 fn check_config_on_a_missing_file_names_it() {
-    let out = tandem().args(["check-config", "/nonexistent/tandem.toml"]).output().unwrap();
+    let out = tandem()
+        .args(["check-config", "/nonexistent/tandem.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent/tandem.toml"), "{stderr}");
@@ -60,5 +74,8 @@ fn help_lists_the_subcommands() {
     let out = tandem().arg("--help").output().unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("serve") && stdout.contains("check-config"), "{stdout}");
+    assert!(
+        stdout.contains("serve") && stdout.contains("check-config"),
+        "{stdout}"
+    );
 }
