@@ -1,10 +1,10 @@
 //! DHCPv6 server logic (RFC 8415), sans I/O.
 
+mod assign;
 pub mod codec;
+mod messages;
 pub mod policy;
 pub mod server;
-mod assign;
-mod messages;
 
 #[cfg(test)]
 mod tests;
