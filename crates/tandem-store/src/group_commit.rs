@@ -10,8 +10,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::sqlite::{self, SqliteStore};
-use crate::{Batch, StoreError};
+use crate::{Batch, LeaseStore, StoreError};
 
 /// Called exactly once per submitted batch, on the writer thread, after the group's commit.
 pub type CommitCallback = Box<dyn FnOnce(Result<(), StoreError>) + Send + 'static>;
@@ -24,7 +23,7 @@ struct Job {
     done: CommitCallback,
 }
 
-/// Counters for metrics and benchmarks.
+/// Counters for metrics and benchmarks (read with `load(Ordering::Relaxed)`).
 #[derive(Default, Debug)]
 pub struct GroupCommitStats {
     /// Transactions committed (one fsync each).
@@ -39,7 +38,10 @@ pub struct GroupCommitStats {
     pub largest_group: AtomicU64,
 }
 
-/// Owns a [`SqliteStore`] on a dedicated thread and commits submitted batches in groups.
+/// Owns a store on a dedicated thread and commits submitted batches in groups.
+///
+/// A `done` callback with `Ok` means the batch is durable (see the crate docs); callbacks
+/// run on the writer thread in submission order, so keep them short (send on a channel).
 pub struct GroupCommitWriter {
     tx: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
@@ -47,8 +49,8 @@ pub struct GroupCommitWriter {
 }
 
 impl GroupCommitWriter {
-    /// Move `store` onto a new writer thread.
-    pub fn start(store: SqliteStore) -> Result<Self, StoreError> {
+    /// Move `store` onto a new writer thread (in production a [`crate::SqliteStore`]).
+    pub fn start<S: LeaseStore + 'static>(store: S) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(GroupCommitStats::default());
         let thread_stats = Arc::clone(&stats);
@@ -85,7 +87,7 @@ impl GroupCommitWriter {
         &self.stats
     }
 
-    /// Commit everything already queued, then stop the thread.
+    /// Commit everything already queued, call its callbacks, then stop the thread.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -105,7 +107,8 @@ impl Drop for GroupCommitWriter {
     }
 }
 
-fn writer_loop(mut store: SqliteStore, rx: Receiver<Job>, stats: &GroupCommitStats) {
+fn writer_loop<S: LeaseStore>(mut store: S, rx: Receiver<Job>, stats: &GroupCommitStats) {
+    // Block for the first job, then take whatever queued up during the previous commit.
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -118,50 +121,40 @@ fn writer_loop(mut store: SqliteStore, rx: Receiver<Job>, stats: &GroupCommitSta
     }
 }
 
-fn commit_group(store: &mut SqliteStore, group: Vec<Job>, stats: &GroupCommitStats) {
+fn commit_group<S: LeaseStore>(store: &mut S, group: Vec<Job>, stats: &GroupCommitStats) {
     let n = group.len() as u64;
-    let outcome = (|| -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let mut tx = store.transaction()?;
-        let mut results = Vec::with_capacity(group.len());
-        for job in &group {
-            // A savepoint per batch: a batch that fails rolls back alone.
-            let sp = tx.savepoint()?;
-            match sqlite::apply(&sp, &job.batch) {
-                Ok(()) => {
-                    sp.commit()?;
-                    results.push(Ok(()));
-                }
-                Err(e) => {
-                    drop(sp); // rolls back to the savepoint
-                    results.push(Err(e));
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(results)
-    })();
+    let (batches, dones): (Vec<Batch>, Vec<CommitCallback>) =
+        group.into_iter().map(|j| (j.batch, j.done)).unzip();
+    let outcome = store.commit_group(&batches);
     stats.groups.fetch_add(1, Ordering::Relaxed);
     stats.largest_group.fetch_max(n, Ordering::Relaxed);
     match outcome {
-        Ok(results) => {
-            for (job, result) in group.into_iter().zip(results) {
+        Ok(results) if results.len() == batches.len() => {
+            for ((batch, done), result) in batches.iter().zip(dones).zip(results) {
                 if result.is_ok() {
                     stats.batches.fetch_add(1, Ordering::Relaxed);
                     stats
                         .changes
-                        .fetch_add(job.batch.len() as u64, Ordering::Relaxed);
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 } else {
                     stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 }
-                (job.done)(result);
+                done(result);
             }
         }
-        Err(e) => {
-            // The transaction did not commit: nobody in the group may be told "durable".
-            let shared = Arc::new(e);
+        other => {
+            // The group did not commit (or the store broke its contract by returning the
+            // wrong number of results): nobody in the group may be told "durable".
+            let shared = Arc::new(match other {
+                Err(e) => e,
+                Ok(_) => StoreError::Unstorable {
+                    what: "group".into(),
+                    why: "store returned a result count that does not match the group".into(),
+                },
+            });
             stats.failed_batches.fetch_add(n, Ordering::Relaxed);
-            for job in group {
-                (job.done)(Err(StoreError::Shared(Arc::clone(&shared))));
+            for done in dones {
+                done(Err(StoreError::Shared(Arc::clone(&shared))));
             }
         }
     }

@@ -9,8 +9,15 @@
 //! * [`MemoryStore`] — for tests and the simulation: a "disk" with a page cache that a
 //!   simulated crash throws away.
 //!
-//! "Acknowledged" means the backend's commit returned `Ok`: for SQLite, the WAL frame is
-//! on stable storage. The server sends a client its Reply only after that.
+//! # Durability: what "acknowledged" means
+//!
+//! A batch is *acknowledged* when [`LeaseStore::commit`] returns `Ok`, or when the
+//! [`GroupCommitWriter`] calls its `done` callback with `Ok`. For [`SqliteStore`] that means
+//! the transaction's WAL frames were written and fsync'd (`journal_mode=WAL`,
+//! `synchronous=FULL`): the batch survives a process kill *and* a power cut, provided the
+//! disk honours fsync. The server sends a client its Reply (and a failover partner its
+//! BNDREPLY) only after that. An `Err` means the batch was not applied at all (each batch is
+//! one transaction or savepoint); it never means "maybe".
 #![deny(unsafe_code)]
 
 mod batch;
@@ -44,6 +51,9 @@ pub enum StoreError {
     /// The group-commit writer has stopped (shut down, or its thread died).
     #[error("lease writer is not running")]
     WriterGone,
+    /// A failure injected into a [`MemoryStore`] by a test or the simulation.
+    #[error("simulated storage failure")]
+    Simulated,
     /// The same failure reported to every batch of a failed group.
     #[error("{0}")]
     Shared(std::sync::Arc<StoreError>),
@@ -60,4 +70,24 @@ pub trait LeaseStore: Send {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
     /// A meta value (server DUID, failover endpoint state, ...), if set.
     fn get_meta(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Set one meta value on its own, durably. To change meta together with leases (e.g. a
+    /// failover state change and the leases it touches, RFC 8156 §8), put both in one
+    /// [`Batch`] instead.
+    fn put_meta(&mut self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.commit(&Batch::default().put_meta(key, value))
+    }
+
+    /// Apply several batches with one durability point (one fsync), as the group-commit
+    /// writer does. Each batch stays all-or-nothing on its own: the inner results say which
+    /// batches were applied. The outer `Err` means the group as a whole did not become
+    /// durable, so *no* batch of it may be acknowledged.
+    ///
+    /// The default commits batch by batch (correct, but one fsync each).
+    fn commit_group(
+        &mut self,
+        batches: &[Batch],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        Ok(batches.iter().map(|b| self.commit(b)).collect())
+    }
 }

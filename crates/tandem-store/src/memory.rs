@@ -4,12 +4,18 @@
 //! [`MemoryStore::crash`] throws away everything not yet synced, as a power cut would.
 //! Clones share the same disk, so a simulated server can crash (drop its handle) and
 //! restart from a clone.
+//!
+//! To crash *between write and fsync* of a group, the simulation calls
+//! [`MemoryStore::write_unsynced`] for the group's batches, then [`MemoryStore::crash`]
+//! instead of [`MemoryStore::sync`]. [`MemoryStore::fail_next_commit`] makes the next
+//! commit fail as a whole, as a full disk or an I/O error would.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tandem_core::{Lease, LeaseChange, Resource};
 
+use crate::batch::check_storable;
 use crate::{Batch, LeaseStore, StoreError};
 
 #[derive(Default, Clone)]
@@ -46,6 +52,8 @@ struct Disk {
     cache: Vec<Batch>,
     syncs: u64,
     crashes: u64,
+    /// Commits still to fail before commits succeed again (fault injection).
+    failing_commits: u32,
 }
 
 impl Disk {
@@ -77,8 +85,36 @@ impl MemoryStore {
     }
 
     /// Write a batch to the page cache only (not durable until [`MemoryStore::sync`]).
-    pub fn write_unsynced(&self, batch: &Batch) {
+    ///
+    /// Refuses (and writes nothing of) a batch SQLite would refuse.
+    pub fn write_unsynced(&self, batch: &Batch) -> Result<(), StoreError> {
+        for change in &batch.leases {
+            if let LeaseChange::Upsert(lease) = change {
+                check_storable(lease)?;
+            }
+        }
         self.disk().cache.push(batch.clone());
+        Ok(())
+    }
+
+    /// Make the next `n` commits (single or group) fail as a whole, writing nothing.
+    pub fn fail_next_commits(&self, n: u32) {
+        self.disk().failing_commits = n;
+    }
+
+    /// Make the next commit fail as a whole, writing nothing.
+    pub fn fail_next_commit(&self) {
+        self.fail_next_commits(1);
+    }
+
+    /// Consume one injected failure, if any is pending.
+    fn injected_failure(&self) -> Result<(), StoreError> {
+        let mut d = self.disk();
+        if d.failing_commits > 0 {
+            d.failing_commits -= 1;
+            return Err(StoreError::Simulated);
+        }
+        Ok(())
     }
 
     /// Make every cached write durable (an fsync).
@@ -96,6 +132,16 @@ impl MemoryStore {
         let mut d = self.disk();
         d.cache.clear();
         d.crashes += 1;
+    }
+
+    /// Number of fsyncs so far (one per commit or group), to check grouping.
+    pub fn syncs(&self) -> u64 {
+        self.disk().syncs
+    }
+
+    /// Number of simulated crashes so far.
+    pub fn crashes(&self) -> u64 {
+        self.disk().crashes
     }
 
     /// Number of batches written but not synced.
@@ -121,9 +167,21 @@ impl LeaseStore for MemoryStore {
 
     /// Write and sync: durable when it returns, like the SQLite store.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        self.write_unsynced(batch);
+        self.injected_failure()?;
+        self.write_unsynced(batch)?;
         self.sync();
         Ok(())
+    }
+
+    /// Write every storable batch, then one sync for all of them.
+    fn commit_group(
+        &mut self,
+        batches: &[Batch],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.injected_failure()?;
+        let results = batches.iter().map(|b| self.write_unsynced(b)).collect();
+        self.sync();
+        Ok(results)
     }
 
     fn get_meta(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

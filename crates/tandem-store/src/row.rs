@@ -23,12 +23,7 @@ pub fn key(resource: &Resource) -> (i64, [u8; 16], i64) {
     }
 }
 
-fn time_value(t: Time, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(t.as_secs()).map_err(|_| StoreError::Unstorable {
-        what: what.to_string(),
-        why: format!("time {} exceeds the range of a SQLite integer", t.as_secs()),
-    })
-}
+use crate::batch::storable_time as time_value;
 
 fn opt_time_value(t: Option<Time>, what: &str) -> Result<Value, StoreError> {
     Ok(match t {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, params_from_iter, Connection, OpenFlags, Transaction};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags};
 use tandem_core::{Lease, LeaseChange};
 
 use crate::row::{self, COLUMNS};
@@ -39,6 +39,11 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 ";
 
 /// Leases in a SQLite file. Every successful [`LeaseStore::commit`] is fsync'd.
+///
+/// Durability: the database runs in WAL mode with `synchronous=FULL`, so `COMMIT` returns
+/// only after the WAL has been fsync'd. A lease whose commit returned `Ok` survives
+/// SIGKILL and power loss (if the disk honours fsync); one whose commit returned `Err`
+/// was not applied. Open the file from one process only: tandem has one writer.
 pub struct SqliteStore {
     conn: Connection,
 }
@@ -86,11 +91,6 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok(())
-    }
-
-    /// Start a transaction for the group-commit writer, which applies several batches in it.
-    pub(crate) fn transaction(&mut self) -> Result<Transaction<'_>, StoreError> {
-        Ok(self.conn.transaction()?)
     }
 
     /// Number of stored leases (for status output and tests).
@@ -168,6 +168,31 @@ impl LeaseStore for SqliteStore {
         apply(&tx, batch)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// One transaction (one WAL fsync) for the whole group, a savepoint per batch so that a
+    /// batch that fails rolls back alone and its neighbours still commit.
+    fn commit_group(
+        &mut self,
+        batches: &[Batch],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut tx = self.conn.transaction()?;
+        let mut results = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let sp = tx.savepoint()?;
+            match apply(&sp, batch) {
+                Ok(()) => {
+                    sp.commit()?;
+                    results.push(Ok(()));
+                }
+                Err(e) => {
+                    drop(sp); // dropping an uncommitted savepoint rolls it back
+                    results.push(Err(e));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(results)
     }
 
     fn get_meta(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

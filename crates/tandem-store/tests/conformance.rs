@@ -1,129 +1,320 @@
 //! One behaviour contract, run against every LeaseStore implementation.
+//!
+//! `conformance_suite!` instantiates every generic check for a backend. A backend's
+//! `open()` opens a *new handle on the same data*: for SQLite it reopens the file, for the
+//! in-memory store it first simulates a crash, so only what was acknowledged as durable
+//! can be seen afterwards (RFC 8156 §7.3: what a server acknowledged must be remembered).
 
 mod common;
 
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+
 use common::*;
-use tandem_core::{Lease, LeaseChange, Time};
-use tandem_store::{Batch, LeaseStore, MemoryStore, SqliteStore};
+use tandem_core::{Lease, LeaseChange, Resource, Time};
+use tandem_store::{Batch, GroupCommitWriter, LeaseStore, MemoryStore, SqliteStore, StoreError};
+
+trait Backend {
+    type S: LeaseStore + 'static;
+    /// A fresh handle on this backend's data (close + reopen, or crash + restart).
+    fn open(&self) -> Self::S;
+}
+
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn sqlite() -> Sqlite {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leases.db");
+    Sqlite { _dir: dir, path }
+}
+
+impl Backend for Sqlite {
+    type S = SqliteStore;
+    fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.path).unwrap()
+    }
+}
+
+struct Memory(MemoryStore);
+
+fn memory() -> Memory {
+    Memory(MemoryStore::new())
+}
+
+impl Backend for Memory {
+    type S = MemoryStore;
+    fn open(&self) -> MemoryStore {
+        self.0.crash();
+        self.0.clone()
+    }
+}
 
 fn sorted(mut v: Vec<Lease>) -> Vec<Lease> {
     v.sort_by_key(|l| l.resource);
     v
 }
 
-/// Runs the contract; `reopen` closes the store and opens it again on the same data.
-fn contract<S: LeaseStore>(mut store: S, reopen: impl Fn(S) -> S) {
-    // Empty at first.
-    assert!(store.load_all().unwrap().is_empty());
-    assert_eq!(store.get_meta("server-duid").unwrap(), None);
+fn resources(store: &mut impl LeaseStore) -> Vec<Resource> {
+    let mut r: Vec<_> = store
+        .load_all()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.resource)
+        .collect();
+    r.sort();
+    r
+}
 
-    // Every field round-trips, addresses and prefixes alike.
+fn upserts(leases: &[Lease]) -> Batch {
+    Batch::leases(leases.iter().cloned().map(LeaseChange::Upsert).collect())
+}
+
+/// A lease no backend can store: SQLite integers are signed 64-bit.
+fn unstorable(n: u32) -> Lease {
+    let mut bad = lease(address(n), n);
+    bad.failover.partner_raw_cltt = Some(Time(u64::MAX));
+    bad
+}
+
+// RFC 8156 §7.3: every per-lease variable, including the failover ones, round-trips,
+// for addresses and delegated prefixes alike, across a reopen.
+fn round_trips_every_field(b: impl Backend) {
+    let mut store = b.open();
+    assert!(store.load_all().unwrap().is_empty());
+    let mut no_options = lease(address(3), 9);
+    no_options.state_expiration = None;
+    no_options.duid = tandem_core::Duid(Vec::new());
+    let all = vec![
+        full_lease(address(1)),
+        full_lease(prefix(2)),
+        no_options,
+        lease(prefix(0xffff), u32::MAX),
+    ];
+    store.commit(&upserts(&all)).unwrap();
+    assert_eq!(sorted(store.load_all().unwrap()), sorted(all.clone()));
+    drop(store);
+    assert_eq!(sorted(b.open().load_all().unwrap()), sorted(all));
+}
+
+fn upsert_replaces_and_remove_forgets(b: impl Backend) {
+    let mut store = b.open();
     let a = full_lease(address(1));
     let p = full_lease(prefix(2));
-    let plain = lease(address(3), 9);
-    store
-        .commit(&Batch::leases(vec![
-            LeaseChange::Upsert(a.clone()),
-            LeaseChange::Upsert(p.clone()),
-            LeaseChange::Upsert(plain.clone()),
-        ]))
-        .unwrap();
-    assert_eq!(
-        sorted(store.load_all().unwrap()),
-        sorted(vec![a.clone(), p.clone(), plain.clone()])
-    );
-
-    // Upsert replaces the row for the same resource; remove forgets it.
-    let mut renewed = plain.clone();
+    store.commit(&upserts(&[a.clone(), p.clone()])).unwrap();
+    let mut renewed = a.clone();
     renewed.cltt = Time(1_900_000_000);
     renewed.state_expiration = None;
+    renewed.failover = Default::default();
     store
         .commit(&Batch::leases(vec![
             LeaseChange::Upsert(renewed.clone()),
-            LeaseChange::Remove(a.resource),
+            LeaseChange::Remove(p.resource),
+            LeaseChange::Remove(address(77)), // removing what is not there is fine
         ]))
         .unwrap();
-    assert_eq!(
-        sorted(store.load_all().unwrap()),
-        sorted(vec![p.clone(), renewed.clone()])
-    );
+    assert_eq!(store.load_all().unwrap(), vec![renewed.clone()]);
+    drop(store);
+    assert_eq!(b.open().load_all().unwrap(), vec![renewed]);
+}
 
-    // Meta values ride in batches, can be replaced and deleted.
-    store
-        .commit(&Batch::default().put_meta("server-duid", vec![0, 1, 2]))
-        .unwrap();
-    store
-        .commit(&Batch::default().put_meta("server-duid", vec![9]))
-        .unwrap();
-    assert_eq!(store.get_meta("server-duid").unwrap(), Some(vec![9]));
-    let mut del = Batch::default().put_meta("other", vec![1]);
-    del.meta.push(("server-duid".into(), None));
-    store.commit(&del).unwrap();
+// RFC 8156 §8: the endpoint state lives in meta and must change together with leases.
+fn meta_set_replace_delete(b: impl Backend) {
+    let mut store = b.open();
     assert_eq!(store.get_meta("server-duid").unwrap(), None);
-    assert_eq!(store.get_meta("other").unwrap(), Some(vec![1]));
-
-    // Everything survives a close and reopen.
-    let mut store = reopen(store);
-    assert_eq!(sorted(store.load_all().unwrap()), sorted(vec![p, renewed]));
-    assert_eq!(store.get_meta("other").unwrap(), Some(vec![1]));
-}
-
-#[test]
-fn memory_store_meets_the_contract() {
-    // Reopen = crash and restart: only committed (synced) data may remain, and all of it.
-    contract(MemoryStore::new(), |s| {
-        s.crash();
-        s.clone()
-    });
-}
-
-#[test]
-fn sqlite_store_meets_the_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("leases.db");
-    contract(SqliteStore::open(&path).unwrap(), |s| {
-        drop(s);
-        SqliteStore::open(&path).unwrap()
-    });
-}
-
-#[test]
-fn sqlite_batch_with_an_unstorable_value_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("leases.db")).unwrap();
-    let good = lease(address(1), 1);
-    let mut bad = lease(address(2), 2);
-    bad.cltt = Time(u64::MAX); // beyond SQLite's signed 64-bit integers
-    let err = store
-        .commit(&Batch::leases(vec![
-            LeaseChange::Upsert(good),
-            LeaseChange::Upsert(bad),
-        ]))
-        .unwrap_err();
-    assert!(err.to_string().contains("cltt"), "{err}");
-    assert!(store.load_all().unwrap().is_empty(), "batch must be atomic");
-}
-
-#[test]
-fn memory_store_crash_loses_only_unsynced_writes() {
-    let mut store = MemoryStore::new();
+    store.put_meta("server-duid", vec![0, 1, 2]).unwrap();
+    assert_eq!(store.get_meta("server-duid").unwrap(), Some(vec![0, 1, 2]));
     store
-        .commit(&Batch::leases(vec![LeaseChange::Upsert(lease(
-            address(1),
-            1,
-        ))]))
+        .commit(&upserts(&[lease(address(5), 5)]).put_meta("failover-state", vec![7]))
         .unwrap();
-    store.write_unsynced(&Batch::leases(vec![LeaseChange::Upsert(lease(
-        address(2),
-        2,
-    ))]));
-    // Before the crash a reader sees the page cache too.
-    assert_eq!(store.load_all().unwrap().len(), 2);
-    assert_eq!(store.unsynced_batches(), 1);
-    store.crash();
-    let left = store.load_all().unwrap();
-    assert_eq!(left, vec![lease(address(1), 1)]);
+    store
+        .commit(
+            &Batch::default()
+                .put_meta("server-duid", vec![9])
+                .delete_meta("failover-state")
+                .put_meta("other", vec![]),
+        )
+        .unwrap();
+    drop(store);
+    let mut store = b.open();
+    assert_eq!(store.get_meta("server-duid").unwrap(), Some(vec![9]));
+    assert_eq!(store.get_meta("failover-state").unwrap(), None);
+    assert_eq!(store.get_meta("other").unwrap(), Some(vec![]));
+    assert_eq!(resources(&mut store), vec![address(5)]);
 }
+
+// A batch is all-or-nothing: one bad lease and neither its neighbours nor its meta land.
+fn a_bad_batch_changes_nothing(b: impl Backend) {
+    let mut store = b.open();
+    store.commit(&upserts(&[lease(address(1), 1)])).unwrap();
+    let batch = Batch::leases(vec![
+        LeaseChange::Upsert(lease(address(2), 2)),
+        LeaseChange::Remove(address(1)),
+        LeaseChange::Upsert(unstorable(3)),
+    ])
+    .put_meta("k", vec![1]);
+    let err = store.commit(&batch).unwrap_err();
+    assert!(err.to_string().contains("partner_raw_cltt"), "{err}");
+    assert_eq!(resources(&mut store), vec![address(1)]);
+    assert_eq!(store.get_meta("k").unwrap(), None);
+    drop(store);
+    assert_eq!(resources(&mut b.open()), vec![address(1)]);
+}
+
+// commit_group: one durability point, yet each batch stays atomic on its own.
+fn commit_group_reports_each_batch(b: impl Backend) {
+    let mut store = b.open();
+    let results = store
+        .commit_group(&[
+            upserts(&[lease(address(1), 1)]),
+            upserts(&[lease(address(2), 2), unstorable(3)]),
+            upserts(&[lease(address(4), 4)]).put_meta("m", vec![4]),
+        ])
+        .unwrap();
+    let oks: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(oks, vec![true, false, true]);
+    drop(store);
+    let mut store = b.open();
+    assert_eq!(resources(&mut store), vec![address(1), address(4)]);
+    assert_eq!(store.get_meta("m").unwrap(), Some(vec![4]));
+}
+
+// Many threads submit through the group-commit writer: every batch is acknowledged Ok
+// exactly once, and every acknowledged lease is there after a reopen.
+fn group_commit_with_concurrent_submitters(b: impl Backend) {
+    const THREADS: u32 = 8;
+    const PER_THREAD: u32 = 250;
+    let writer = Arc::new(GroupCommitWriter::start(b.open()).unwrap());
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let writer = Arc::clone(&writer);
+            let ack_tx = ack_tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let n = t * 1000 + i;
+                    let ack_tx = ack_tx.clone();
+                    writer.submit(
+                        upserts(&[lease(address(n), n)]),
+                        Box::new(move |r| ack_tx.send((n, r.is_ok())).unwrap()),
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let stats = Arc::clone(writer.stats());
+    Arc::try_unwrap(writer).ok().unwrap().shutdown();
+    drop(ack_tx);
+    let mut acks: Vec<_> = ack_rx.iter().collect();
+    acks.sort();
+    let expected: Vec<_> = (0..THREADS)
+        .flat_map(|t| (0..PER_THREAD).map(move |i| (t * 1000 + i, true)))
+        .collect();
+    assert_eq!(acks, expected);
+    let total = u64::from(THREADS * PER_THREAD);
+    assert_eq!(stats.batches.load(Ordering::Relaxed), total);
+    assert_eq!(stats.changes.load(Ordering::Relaxed), total);
+    assert_eq!(stats.failed_batches.load(Ordering::Relaxed), 0);
+    let groups = stats.groups.load(Ordering::Relaxed);
+    assert!((1..=total).contains(&groups), "{groups} groups");
+    assert!(stats.largest_group.load(Ordering::Relaxed) >= 1);
+    let stored = resources(&mut b.open());
+    let mut want: Vec<_> = expected.iter().map(|(n, _)| address(*n)).collect();
+    want.sort();
+    assert_eq!(stored, want);
+}
+
+fn group_commit_bad_batch_fails_alone(b: impl Backend) {
+    let writer = GroupCommitWriter::start(b.open()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    for (n, l) in [
+        (1, lease(address(1), 1)),
+        (2, unstorable(2)),
+        (3, lease(address(3), 3)),
+    ] {
+        let tx = tx.clone();
+        writer.submit(
+            upserts(&[l]),
+            Box::new(move |r| tx.send((n, r.is_ok())).unwrap()),
+        );
+    }
+    writer.shutdown();
+    drop(tx);
+    // Callbacks run in submission order.
+    assert_eq!(
+        rx.iter().collect::<Vec<_>>(),
+        vec![(1, true), (2, false), (3, true)]
+    );
+    assert_eq!(resources(&mut b.open()), vec![address(1), address(3)]);
+}
+
+fn group_commit_shutdown_flushes_everything_queued(b: impl Backend) {
+    let writer = GroupCommitWriter::start(b.open()).unwrap();
+    let acked = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    for n in 0..500 {
+        let acked = Arc::clone(&acked);
+        writer.submit(
+            upserts(&[lease(address(n), n)]),
+            Box::new(move |r| {
+                if r.is_ok() {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+            }),
+        );
+    }
+    writer.shutdown();
+    assert_eq!(acked.load(Ordering::SeqCst), 500);
+    assert_eq!(b.open().load_all().unwrap().len(), 500);
+}
+
+macro_rules! conformance_suite {
+    ($name:ident, $backend:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn round_trips_every_field_rfc8156_7_3() {
+                round_trips_every_field($backend);
+            }
+            #[test]
+            fn upsert_replaces_and_remove_forgets() {
+                super::upsert_replaces_and_remove_forgets($backend);
+            }
+            #[test]
+            fn meta_rides_in_batches_rfc8156_8() {
+                meta_set_replace_delete($backend);
+            }
+            #[test]
+            fn a_bad_batch_changes_nothing() {
+                super::a_bad_batch_changes_nothing($backend);
+            }
+            #[test]
+            fn commit_group_reports_each_batch() {
+                super::commit_group_reports_each_batch($backend);
+            }
+            #[test]
+            fn group_commit_with_concurrent_submitters() {
+                super::group_commit_with_concurrent_submitters($backend);
+            }
+            #[test]
+            fn group_commit_bad_batch_fails_alone() {
+                super::group_commit_bad_batch_fails_alone($backend);
+            }
+            #[test]
+            fn group_commit_shutdown_flushes_everything_queued() {
+                super::group_commit_shutdown_flushes_everything_queued($backend);
+            }
+        }
+    };
+}
+
+conformance_suite!(sqlite_store, sqlite());
+conformance_suite!(memory_store, memory());
 
 #[test]
 fn sqlite_refuses_a_newer_schema() {
@@ -135,5 +326,21 @@ fn sqlite_refuses_a_newer_schema() {
         .unwrap();
     drop(conn);
     let err = SqliteStore::open(&path).err().expect("must refuse");
-    assert!(err.to_string().contains("newer"), "{err}");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn sqlite_corrupt_row_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leases.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store.commit(&upserts(&[lease(address(1), 1)])).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE leases SET status = 0", []).unwrap();
+    drop(conn);
+    let err = store.load_all().unwrap_err();
+    assert!(err.to_string().contains("binding status 0"), "{err}");
 }

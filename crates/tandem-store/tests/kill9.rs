@@ -23,6 +23,16 @@ fn acknowledged_leases_survive_sigkill() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
         return child_writer(&path);
     }
+    // A different kill point every run; the seed is in every failure message to replay it.
+    let seed = std::env::var("TANDEM_STORE_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() as u64)
+                .unwrap_or(1)
+        });
     for round in 0..3u64 {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("leases.db");
@@ -38,8 +48,13 @@ fn acknowledged_leases_survive_sigkill() {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        // Kill after a varying number of acknowledgements (pseudo-random, reproducible).
-        let kill_after = 200 + (round * 7919 + 131) % 600;
+        // Kill after a pseudo-random number of acknowledgements (replay with the seed).
+        let kill_after = 50
+            + (seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(round * 7919)
+                >> 33)
+                % 750;
         let mut acked = Vec::new();
         for line in lines.by_ref() {
             if let Some(n) = line.unwrap().strip_prefix("ACK ") {
@@ -70,7 +85,7 @@ fn acknowledged_leases_survive_sigkill() {
             .collect();
         assert!(
             lost.is_empty(),
-            "round {round}: {} acknowledged leases lost, e.g. {:?}",
+            "seed {seed} round {round}: {} acknowledged leases lost, e.g. {:?}",
             lost.len(),
             &lost[..lost.len().min(5)]
         );
