@@ -1,57 +1,21 @@
-//! A small DHCPv6 codec adapter: just what the server logic needs (RFC 8415 §8, §9, §21).
+//! The server's view of DHCPv6 messages: raw option TLVs plus typed views of the
+//! containers it reads (IA_NA, IA_PD, IAADDR, IAPREFIX).
 //!
-//! tandem-wire owns the full typed codec; this module keeps the core's processing
-//! independent of its progress. Options stay raw TLVs (unknown ones are carried, never
-//! fatal); the containers the server reads (IA_NA, IA_PD, IAADDR, IAPREFIX) have typed views.
-//! No panics: every read is bounds-checked and errors say what, where and why.
+//! Every byte is decoded and encoded by `tandem_wire::v6`, the project's checked, fuzzed
+//! codec; this module only maps its typed options onto the `(code, payload)` pairs the
+//! processing code matches on, so unknown options still travel untouched.
 
 use std::net::Ipv6Addr;
 
 use ipnet::Ipv6Net;
+use tandem_wire::v6 as wire;
+use tandem_wire::v6::DhcpOption;
 
-/// Why a datagram could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CodecError {
-    #[error("{what}: need {need} bytes at offset {offset}, have {have}")]
-    Truncated {
-        what: &'static str,
-        offset: usize,
-        need: usize,
-        have: usize,
-    },
-    #[error(
-        "option {code} at offset {offset}: length {len} runs past the end ({available} bytes left)"
-    )]
-    OptionOverrun {
-        code: u16,
-        offset: usize,
-        len: usize,
-        available: usize,
-    },
-    #[error("option {code}: {why}")]
-    BadOption { code: u16, why: &'static str },
-    #[error("relay chain deeper than {0} levels")]
-    TooDeep(usize),
-}
+/// Why a datagram could not be decoded: tandem-wire's error (offset, option, reason).
+pub type CodecError = tandem_wire::WireError;
 
-pub mod opt {
-    pub const CLIENTID: u16 = 1;
-    pub const SERVERID: u16 = 2;
-    pub const IA_NA: u16 = 3;
-    pub const IA_TA: u16 = 4;
-    pub const IAADDR: u16 = 5;
-    pub const ORO: u16 = 6;
-    pub const PREFERENCE: u16 = 7;
-    pub const RELAY_MSG: u16 = 9;
-    pub const STATUS_CODE: u16 = 13;
-    pub const RAPID_COMMIT: u16 = 14;
-    pub const INTERFACE_ID: u16 = 18;
-    pub const DNS_SERVERS: u16 = 23;
-    pub const DOMAIN_LIST: u16 = 24;
-    pub const IA_PD: u16 = 25;
-    pub const IAPREFIX: u16 = 26;
-    pub const INFORMATION_REFRESH_TIME: u16 = 32;
-}
+/// Option codes (RFC 8415 §21), as tandem-wire defines them.
+pub use tandem_wire::v6::code as opt;
 
 pub mod msg {
     pub const SOLICIT: u8 = 1;
@@ -90,6 +54,16 @@ impl RawOption {
     pub fn new(code: u16, data: Vec<u8>) -> Self {
         RawOption { code, data }
     }
+
+    fn from_wire(o: &DhcpOption) -> Self {
+        let tlv = o.emit();
+        RawOption::new(o.code(), tlv.get(4..).unwrap_or_default().to_vec())
+    }
+
+    /// Decodes this option's payload with tandem-wire (validates its layout).
+    fn to_wire(&self) -> Result<DhcpOption, CodecError> {
+        wire::parse_one(self.code, &self.data, 0, 0)
+    }
 }
 
 /// Finds the first option with `code`.
@@ -97,57 +71,13 @@ pub fn find(opts: &[RawOption], code: u16) -> Option<&RawOption> {
     opts.iter().find(|o| o.code == code)
 }
 
-fn take<'a>(
-    buf: &'a [u8],
-    offset: usize,
-    n: usize,
-    what: &'static str,
-) -> Result<&'a [u8], CodecError> {
-    buf.get(offset..offset.saturating_add(n))
-        .ok_or(CodecError::Truncated {
-            what,
-            offset,
-            need: n,
-            have: buf.len().saturating_sub(offset),
-        })
-}
-
-fn u16_at(buf: &[u8], offset: usize, what: &'static str) -> Result<u16, CodecError> {
-    let b = take(buf, offset, 2, what)?;
-    Ok(u16::from_be_bytes([b[0], b[1]]))
-}
-
-fn u32_at(buf: &[u8], offset: usize, what: &'static str) -> Result<u32, CodecError> {
-    let b = take(buf, offset, 4, what)?;
-    Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn addr_at(buf: &[u8], offset: usize, what: &'static str) -> Result<Ipv6Addr, CodecError> {
-    let b = take(buf, offset, 16, what)?;
-    let mut a = [0u8; 16];
-    a.copy_from_slice(b);
-    Ok(Ipv6Addr::from(a))
+fn to_raw(opts: &[DhcpOption]) -> Vec<RawOption> {
+    opts.iter().map(RawOption::from_wire).collect()
 }
 
 /// Parses a sequence of option TLVs (RFC 8415 §21.1).
 pub fn parse_options(buf: &[u8]) -> Result<Vec<RawOption>, CodecError> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off < buf.len() {
-        let code = u16_at(buf, off, "option code")?;
-        let len = usize::from(u16_at(buf, off + 2, "option length")?);
-        let data = buf
-            .get(off + 4..off + 4 + len)
-            .ok_or(CodecError::OptionOverrun {
-                code,
-                offset: off,
-                len,
-                available: buf.len().saturating_sub(off + 4),
-            })?;
-        out.push(RawOption::new(code, data.to_vec()));
-        off += 4 + len;
-    }
-    Ok(out)
+    Ok(to_raw(&wire::parse_options(buf, 0, 0)?))
 }
 
 pub fn emit_options(opts: &[RawOption], out: &mut Vec<u8>) {
@@ -156,7 +86,7 @@ pub fn emit_options(opts: &[RawOption], out: &mut Vec<u8>) {
         let len = o.data.len().min(usize::from(u16::MAX));
         out.extend_from_slice(&o.code.to_be_bytes());
         out.extend_from_slice(&(len as u16).to_be_bytes());
-        out.extend_from_slice(&o.data[..len]);
+        out.extend_from_slice(o.data.get(..len).unwrap_or_default());
     }
 }
 
@@ -181,11 +111,11 @@ pub struct RelayMessage {
 
 impl ClientMessage {
     pub fn parse(buf: &[u8]) -> Result<Self, CodecError> {
-        let h = take(buf, 0, 4, "message header")?;
+        let m = wire::Message::parse(buf)?;
         Ok(ClientMessage {
-            msg_type: h[0],
-            xid: u32::from_be_bytes([0, h[1], h[2], h[3]]),
-            options: parse_options(&buf[4..])?,
+            msg_type: m.msg_type.into(),
+            xid: m.transaction_id,
+            options: to_raw(&m.options),
         })
     }
 
@@ -199,13 +129,13 @@ impl ClientMessage {
 
 impl RelayMessage {
     pub fn parse(buf: &[u8]) -> Result<Self, CodecError> {
-        let h = take(buf, 0, 34, "relay header")?;
+        let m = wire::RelayMessage::parse(buf)?;
         Ok(RelayMessage {
-            msg_type: h[0],
-            hop_count: h[1],
-            link_address: addr_at(buf, 2, "link-address")?,
-            peer_address: addr_at(buf, 18, "peer-address")?,
-            options: parse_options(&buf[34..])?,
+            msg_type: m.msg_type.into(),
+            hop_count: m.hop_count,
+            link_address: m.link_address,
+            peer_address: m.peer_address,
+            options: to_raw(&m.options),
         })
     }
 
@@ -229,18 +159,15 @@ pub struct Ia {
 
 impl Ia {
     pub fn parse(code: u16, data: &[u8]) -> Result<Self, CodecError> {
-        if data.len() < 12 {
-            return Err(CodecError::BadOption {
-                code,
-                why: "shorter than IAID+T1+T2 (12 bytes)",
-            });
+        match RawOption::new(code, data.to_vec()).to_wire()? {
+            DhcpOption::IaNa(ia) | DhcpOption::IaPd(ia) => Ok(Ia {
+                iaid: ia.iaid,
+                t1: ia.t1,
+                t2: ia.t2,
+                options: to_raw(&ia.options),
+            }),
+            _ => Err(not_a(code)),
         }
-        Ok(Ia {
-            iaid: u32_at(data, 0, "IAID")?,
-            t1: u32_at(data, 4, "T1")?,
-            t2: u32_at(data, 8, "T2")?,
-            options: parse_options(&data[12..])?,
-        })
     }
 
     pub fn to_option(&self, code: u16) -> RawOption {
@@ -251,6 +178,12 @@ impl Ia {
         emit_options(&self.options, &mut d);
         RawOption::new(code, d)
     }
+}
+
+/// `parse_one` decodes by code, so a container never comes back as another variant; this
+/// error exists only so that impossible case is not a panic.
+fn not_a(code: u16) -> CodecError {
+    tandem_wire::WireError::new(0, Some(code), tandem_wire::ErrorKind::BadText)
 }
 
 /// IAADDR, RFC 8415 §21.6.
@@ -264,18 +197,15 @@ pub struct IaAddr {
 
 impl IaAddr {
     pub fn parse(data: &[u8]) -> Result<Self, CodecError> {
-        if data.len() < 24 {
-            return Err(CodecError::BadOption {
-                code: opt::IAADDR,
-                why: "shorter than 24 bytes",
-            });
+        match RawOption::new(opt::IAADDR, data.to_vec()).to_wire()? {
+            DhcpOption::IaAddr(a) => Ok(IaAddr {
+                addr: a.addr,
+                preferred: a.preferred,
+                valid: a.valid,
+                options: to_raw(&a.options),
+            }),
+            _ => Err(not_a(opt::IAADDR)),
         }
-        Ok(IaAddr {
-            addr: addr_at(data, 0, "IAADDR address")?,
-            preferred: u32_at(data, 16, "preferred lifetime")?,
-            valid: u32_at(data, 20, "valid lifetime")?,
-            options: parse_options(&data[24..])?,
-        })
     }
 
     pub fn to_option(&self) -> RawOption {
@@ -298,25 +228,22 @@ pub struct IaPrefix {
 
 impl IaPrefix {
     pub fn parse(data: &[u8]) -> Result<Self, CodecError> {
-        if data.len() < 25 {
-            return Err(CodecError::BadOption {
-                code: opt::IAPREFIX,
-                why: "shorter than 25 bytes",
-            });
+        match RawOption::new(opt::IAPREFIX, data.to_vec()).to_wire()? {
+            DhcpOption::IaPrefix(p) => Ok(IaPrefix {
+                preferred: p.preferred,
+                valid: p.valid,
+                // tandem-wire has already rejected a length above 128.
+                prefix: Ipv6Net::new(p.prefix, p.prefix_len).map_err(|_| {
+                    tandem_wire::WireError::new(
+                        0,
+                        Some(opt::IAPREFIX),
+                        tandem_wire::ErrorKind::BadPrefixLength(p.prefix_len),
+                    )
+                })?,
+                options: to_raw(&p.options),
+            }),
+            _ => Err(not_a(opt::IAPREFIX)),
         }
-        let plen = data[8];
-        let prefix = Ipv6Net::new(addr_at(data, 9, "IAPREFIX prefix")?, plen).map_err(|_| {
-            CodecError::BadOption {
-                code: opt::IAPREFIX,
-                why: "prefix length above 128",
-            }
-        })?;
-        Ok(IaPrefix {
-            preferred: u32_at(data, 0, "preferred lifetime")?,
-            valid: u32_at(data, 4, "valid lifetime")?,
-            prefix,
-            options: parse_options(&data[25..])?,
-        })
     }
 
     pub fn to_option(&self) -> RawOption {
@@ -352,23 +279,11 @@ pub fn oro_codes(data: &[u8]) -> Vec<u16> {
         .collect()
 }
 
-/// RFC 1035 uncompressed wire form of a list of names (RFC 8415 §10); bad names skipped.
+/// RFC 1035 uncompressed wire form of a list of names (RFC 8415 §10); invalid names skipped.
 pub fn encode_domain_list(names: &[String]) -> Vec<u8> {
     let mut out = Vec::new();
-    for name in names {
-        let labels: Vec<&str> = name
-            .trim_end_matches('.')
-            .split('.')
-            .filter(|l| !l.is_empty())
-            .collect();
-        if labels.is_empty() || labels.iter().any(|l| l.len() > 63) {
-            continue;
-        }
-        for l in labels {
-            out.push(l.len() as u8);
-            out.extend_from_slice(l.as_bytes());
-        }
-        out.push(0);
+    for name in names.iter().filter(|n| wire::name::is_valid_name(n)) {
+        wire::name::encode_name(name, &mut out);
     }
     out
 }
@@ -381,15 +296,14 @@ mod tests {
     fn option_overrun_is_reported_with_offset_rfc8415_s21_1() {
         // code 1, length 10, only 2 bytes of data.
         let e = parse_options(&[0, 1, 0, 10, 1, 2]).unwrap_err();
-        assert_eq!(
-            e,
-            CodecError::OptionOverrun {
-                code: 1,
-                offset: 0,
+        assert_eq!((e.offset, e.option), (0, Some(1)));
+        assert!(matches!(
+            e.kind,
+            tandem_wire::ErrorKind::LengthPastEnd {
                 len: 10,
                 available: 2
             }
-        );
+        ));
     }
 
     #[test]
