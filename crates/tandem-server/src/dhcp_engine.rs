@@ -38,10 +38,15 @@ impl Engine for DhcpEngine {
                 .unwrap_or_default(),
         };
         let outcome = self.core.handle(now, bytes, &rx);
+        let (reply, reply_to) = match outcome.reply {
+            Some(r) => (Some(r.bytes), Some(r.dest)),
+            None => (None, None),
+        };
         Handled {
-            // The core addresses replies to the datagram's source, which is exactly where
-            // the driver sends them (SendMeta::reply_to).
-            reply: outcome.reply.map(|r| r.bytes),
+            // The core names the destination (the sender, or a relay on port 547); the
+            // driver sends out of the arrival interface.
+            reply,
+            reply_to,
             changes: outcome.changes,
             drop_reason: outcome.drop.map(|d| d.as_str()),
             xid: outcome.xid,

@@ -194,6 +194,7 @@ impl<E: Engine, C: CommitSink> Loop<E, C> {
         let handled = span.in_scope(|| self.engine.handle(now, bytes, &meta));
         let Handled {
             reply,
+            reply_to,
             changes,
             drop_reason,
             xid,
@@ -205,7 +206,13 @@ impl<E: Engine, C: CommitSink> Loop<E, C> {
         if let Some(duid) = &client_duid {
             span.record("duid", tracing::field::display(duid));
         }
-        let reply = reply.map(|r| (r, SendMeta::reply_to(&meta)));
+        let reply = reply.map(|r| {
+            let mut to = SendMeta::reply_to(&meta);
+            if let Some(dst) = reply_to {
+                to.dst = dst;
+            }
+            (r, to)
+        });
         if changes.is_empty() {
             match reply {
                 Some((bytes, to)) => self.send(&bytes, &to).instrument(span).await,

@@ -8,6 +8,8 @@ use tandem_net::RecvMeta;
 pub struct Handled {
     /// The reply to send back to the sender, if any.
     pub reply: Option<Vec<u8>>,
+    /// Where the reply goes when not simply back to the sender's address and port.
+    pub reply_to: Option<std::net::SocketAddrV6>,
     /// Lease changes that must be durable before `reply` may leave.
     pub changes: Vec<LeaseChange>,
     /// Why the datagram got no reply (counted by reason), when it got none.
