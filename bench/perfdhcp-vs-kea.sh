@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${TANDEM_BIN:-}" ]]; then
     cargo build --release --locked -p tandem
-    export TANDEM_BIN="$PWD/target/release/tandem"
+    export TANDEM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tandem"
 fi
 exec python3 bench/bench.py "$@"

@@ -16,6 +16,6 @@ command -v dhclient >/dev/null && command -v perfdhcp >/dev/null && command -v t
     || bash scripts/install-deps.sh
 if [[ -z "${TANDEM_BIN:-}" ]]; then
     cargo build --release --locked -p tandem
-    export TANDEM_BIN="$PWD/target/release/tandem"
+    export TANDEM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tandem"
 fi
 exec python3 tests/integration/demo.py "$@"

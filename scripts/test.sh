@@ -35,7 +35,7 @@ elif [[ $(id -u) -ne 0 ]]; then
     echo "== integration: skipped (needs root: sudo scripts/test.sh)"
     failed+=(integration)
 else
-    stage integration env TANDEM_BIN="$PWD/target/release/tandem" tests/run-integration.sh
+    stage integration env TANDEM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tandem" tests/run-integration.sh
 fi
 
 if ((${#failed[@]})); then

@@ -14,5 +14,5 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "run-integration.sh needs root (network namespaces)" >&2
     exit 2
 fi
-export TANDEM_BIN="${TANDEM_BIN:-$PWD/target/release/tandem}"
+export TANDEM_BIN="${TANDEM_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/tandem}"
 exec python3 tests/integration/run.py "$@"

@@ -161,3 +161,13 @@ class Capture:
         self.proc.send_signal(signal.SIGINT)  # dumpcap finishes the file
         self.proc.wait(timeout=10)
         return self.path
+
+
+def malformed_packets(pcap):
+    """Frames tshark flags as malformed or with an expert error: an independent check of
+    the server's DHCPv6 encoding. Returns (count, first few descriptions)."""
+    res = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity >= error",
+                          "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"],
+                         capture_output=True, text=True, check=True)
+    lines = [l for l in res.stdout.splitlines() if l.strip()]
+    return len(lines), lines[:3]

@@ -25,7 +25,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SERVER_ADDR = "2001:db8:1::1"
 SUBNET = "2001:db8:1::/64"
 POOL = ("2001:db8:1::1000", "2001:db8:1::ffff:ffff")
-PD_POOL, PD_LEN = "2001:db8:100::/40", 56
+# IT_PD_POOL: the benchmark needs more than the 65,536 /56s of the default pool.
+PD_POOL, PD_LEN = os.environ.get("IT_PD_POOL", "2001:db8:100::/40"), 56
+# A link behind a relay agent: no interface; chosen by the Relay-forward's link-address.
+RELAY_SUBNET, RELAY_LINK_ADDR = "2001:db8:2::/64", "2001:db8:2::1"
+RELAY_POOL = ("2001:db8:2::1000", "2001:db8:2::ffff:ffff")
 # RFC 8156 binding status codes, as stored by tandem (see crates/tandem-store).
 ACTIVE, RELEASED = 1, 3
 
@@ -40,12 +44,21 @@ def run(cmd, check=True, **kw):
     return res
 
 
+def cleanup_on_signals():
+    """Turn SIGTERM and SIGHUP into SystemExit, so that every open Topology still kills
+    its processes and deletes its namespaces (`with` blocks run their __exit__)."""
+    def _exit(signum, _frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit)
+
+
 def target():
     return os.environ.get("IT_TARGET", "tandem")
 
 
 def tandem_binary():
-    path = os.environ.get("TANDEM_BIN") or os.path.join(REPO, "target", "release", "tandem")
+    path = os.environ.get("TANDEM_BIN") or os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target"), "release", "tandem")
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"tandem binary not found at {path}; build it with cargo build --release -p tandem")
     return path
@@ -59,13 +72,13 @@ class Topology:
     DHCPv6 gives it more. Neither namespace has a route out.
     """
 
-    def __init__(self, tag):
+    def __init__(self, tag, srv_if=None):
         global _seq
         _seq += 1
         suffix = f"{os.getpid() % 100000}{_seq}"
         self.srv_ns = f"it-{suffix}-srv"
         self.cli_ns = f"it-{suffix}-cli"
-        self.srv_if = f"it{suffix}s0"[:15]
+        self.srv_if = srv_if or f"it{suffix}s0"[:15]
         self.cli_if = f"it{suffix}c0"[:15]
         self.procs = []
         self.tmp = tempfile.mkdtemp(prefix=f"tandem-it-{tag}-")
@@ -153,6 +166,15 @@ renew_time = {renew}
 rebind_time = {rebind}
 pools = [{{ first = "{POOL[0]}", last = "{POOL[1]}" }}]
 pd_pools = [{{ prefix = "{PD_POOL}", delegated_len = {PD_LEN} }}]
+
+[[subnet6]]
+id = 2
+prefix = "{RELAY_SUBNET}"
+preferred_lifetime = {preferred}
+valid_lifetime = {valid}
+renew_time = {renew}
+rebind_time = {rebind}
+pools = [{{ first = "{RELAY_POOL[0]}", last = "{RELAY_POOL[1]}" }}]
 """
     path = os.path.join(topo.tmp, "tandem.toml")
     with open(path, "w") as f:
@@ -178,9 +200,9 @@ class Tandem:
 
     name = "tandem"
 
-    def __init__(self, topo, data_dir, cpu=None, **lifetimes):
+    def __init__(self, topo, data_dir, cpu=None, config=None, **lifetimes):
         self.topo, self.data_dir, self.cpu = topo, data_dir, cpu
-        self.config = tandem_config(topo, data_dir, **lifetimes)
+        self.config = config or tandem_config(topo, data_dir, **lifetimes)
         self.proc = None
         self.log_path = os.path.join(topo.tmp, "tandem.log")
 
@@ -189,7 +211,8 @@ class Tandem:
         cmd = [tandem_binary(), "serve", "--config", self.config]
         if self.cpu is not None:
             cmd = ["taskset", "-c", str(self.cpu)] + cmd
-        self.proc = self.topo.spawn(self.topo.srv_ns, cmd, stdout=log, stderr=log)
+        # NO_COLOR: plain log text in the log file and in failure messages.
+        self.proc = self.topo.spawn(self.topo.srv_ns, cmd, stdout=log, stderr=log, env=dict(os.environ, NO_COLOR="1"))
         wait_bound_547(self.topo, self.proc, "tandem", self.log)
         return self
 

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 
-from harness import ACTIVE, PD_LEN, PD_POOL, POOL, SUBNET, wait_bound_547
+from harness import ACTIVE, PD_LEN, PD_POOL, POOL, RELAY_POOL, RELAY_SUBNET, SUBNET, wait_bound_547
 
 
 class Kea:
@@ -35,6 +35,8 @@ class Kea:
                 "id": 1, "subnet": SUBNET, "interface": topo.srv_if,
                 "pools": [{"pool": f"{POOL[0]}-{POOL[1]}"}],
                 "pd-pools": [{"prefix": pd_prefix, "prefix-len": int(pd_plen), "delegated-len": PD_LEN}],
+            }, {
+                "id": 2, "subnet": RELAY_SUBNET, "pools": [{"pool": f"{RELAY_POOL[0]}-{RELAY_POOL[1]}"}],
             }],
             "option-data": [{"name": "dns-servers", "data": "2001:db8:1::53"},
                             {"name": "domain-search", "data": "example.org"}],

@@ -13,7 +13,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import target  # noqa: E402
+from harness import cleanup_on_signals, target  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 
@@ -55,4 +55,5 @@ def main(argv):
 if __name__ == "__main__":
     if os.geteuid() != 0:
         sys.exit("integration tests need root (network namespaces)")
+    cleanup_on_signals()
     sys.exit(main(sys.argv[1:]))

@@ -8,8 +8,10 @@ IT_TARGET=kea (see harness.py).
 import os
 import time
 
-from clients import Capture, Dhclient, outer_message_types, perfdhcp, replied_resources
-from harness import ACTIVE, RELEASED, Topology, make_server
+from clients import Capture, Dhclient, malformed_packets, outer_message_types, perfdhcp, replied_resources
+import ipaddress
+
+from harness import ACTIVE, RELAY_LINK_ADDR, RELAY_SUBNET, RELEASED, Topology, make_server
 
 
 def _data_dir(topo):
@@ -110,9 +112,16 @@ def _perfdhcp_case(tag, lease_type, relayed):
     with Topology(tag) as topo:
         server = make_server(topo, _data_dir(topo)).start()
         cap = Capture(topo, "replies").start() if relayed else None
+        extra = ["-u"]
+        if relayed:
+            # -J: the link-address perfdhcp's relay puts in each Relay-forward.
+            relays = os.path.join(topo.tmp, "relay-link-addresses")
+            with open(relays, "w") as f:
+                f.write(RELAY_LINK_ADDR + "\n")
+            extra += ["-J", relays]
         # -R 4,000,000 random client ids for 11,000 exchanges: ~11,000 distinct clients.
         stats, out = perfdhcp(topo, clients=4_000_000, exchanges=11_000, rate=500, lease_type=lease_type,
-                              relayed=relayed, extra=("-u",))
+                              relayed=relayed, extra=extra)
         sa, rr = stats.get("SOLICIT-ADVERTISE"), stats.get("REQUEST-REPLY")
         assert sa and rr, f"perfdhcp printed no statistics:\n{out[-2000:]}\n{server.log()}"
         for name, s in (("SOLICIT-ADVERTISE", sa), ("REQUEST-REPLY", rr)):
@@ -122,11 +131,19 @@ def _perfdhcp_case(tag, lease_type, relayed):
         assert rr["received packets"] >= 10_000, f"only {rr['received packets']} exchanges completed"
         relay_note = ""
         if cap:
-            types = outer_message_types(cap.stop())
+            pcap = cap.stop()
+            bad, examples = malformed_packets(pcap)
+            assert bad == 0, f"tshark flags {bad} frames as malformed: {examples}"
+            types = outer_message_types(pcap)
             relay_replies = types.pop(13, 0)
             assert not types and relay_replies >= sa["received packets"] + rr["received packets"], \
                 f"relayed clients must get only Relay-reply (13); got {relay_replies} and {types}"
             relay_note = f", all {relay_replies} answers were Relay-reply"
+            net = ipaddress.IPv6Network(RELAY_SUBNET)
+            outside = [r for r in server.leases() if ipaddress.IPv6Address(r.split("/")[0]) not in net]
+            assert not outside, f"relayed clients must get addresses of {RELAY_SUBNET} (by link-address), " \
+                f"got {len(outside)} outside, e.g. {outside[:3]}"
+            relay_note += f", all leases in {RELAY_SUBNET}"
         per_client = 2 if lease_type == "address-and-prefix" else 1
         leases = _wait_leases(server, lambda l: len(l) >= rr["received packets"] * per_client)
         active = sum(1 for l in leases.values() if l["status"] == ACTIVE)
@@ -149,7 +166,8 @@ def perfdhcp_address_and_prefix():
 
 
 def perfdhcp_relayed():
-    """perfdhcp -6 -A1: Relay-forward in, Relay-reply out, same counts."""
+    """perfdhcp -6 -A1 -J: Relay-forward (link-address 2001:db8:2::1) in, Relay-reply out,
+    every lease from the relayed link's subnet, same counts."""
     return _perfdhcp_case("x", "address-only", relayed=True)
 
 
@@ -157,22 +175,33 @@ def kill9_loses_no_acknowledged_lease():
     """kill -9 in the middle of a perfdhcp run: every address and prefix that left in a
     Reply (captured on the client's veth) is in the store after a restart.
 
-    Can fail: with IT_TARGET=kea IT_KEA_PERSIST=0 (leases kept only in memory) it reports
-    every replied lease as lost."""
+    Shown to fail when it should: IT_KILL9_MUTATE=drop-wal (tandem's uncheckpointed commits
+    thrown away before the restart) reports the lost tail; IT_TARGET=kea IT_KEA_PERSIST=0
+    (Kea keeping leases only in memory) reports every replied lease as lost."""
     with Topology("k") as topo:
         data = _data_dir(topo)
         server = make_server(topo, data).start()
         cap = Capture(topo, "replies").start()
-        load = topo.spawn(topo.cli_ns, ["timeout", "60", "perfdhcp", "-6", "-l", topo.cli_if, "-R", "4000000",
-                                        "-n", "20000", "-r", "800", "-p", "30", "-e", "address-and-prefix",
-                                        "-s", "7"])
+        # Bounded by -n and -p; started without a `timeout` wrapper so that the PID we kill is perfdhcp's.
+        load = topo.spawn(topo.cli_ns, ["perfdhcp", "-6", "-l", topo.cli_if, "-R", "4000000", "-n", "20000",
+                                        "-r", "800", "-p", "30", "-e", "address-and-prefix", "-s", "7"])
         time.sleep(6)
         server.kill9()
         time.sleep(2)  # Replies already in flight reach the capture; nothing more can come
         load.kill()
         load.wait(timeout=10)
-        replied = replied_resources(cap.stop())
+        pcap = cap.stop()
+        bad, examples = malformed_packets(pcap)
+        assert bad == 0, f"tshark flags {bad} frames as malformed: {examples}"
+        replied = replied_resources(pcap)
         assert len(replied) > 500, f"too few leases seen in Replies before the kill ({len(replied)})"
+        if os.environ.get("IT_KILL9_MUTATE") == "drop-wal":
+            # Mutation check of this scenario: throw away tandem's SQLite WAL, i.e. the
+            # commits not yet checkpointed into leases.db, as if those Replies had left
+            # before their commit. The scenario must then FAIL, listing the lost leases.
+            for name in ("leases.db-wal", "leases.db-shm"):
+                if os.path.exists(os.path.join(data, name)):
+                    os.remove(os.path.join(data, name))
         server = make_server(topo, data).start()  # the store opens after the crash
         leases = server.leases()
         missing = sorted(r for r in replied if leases.get(r, {}).get("status") != ACTIVE)
