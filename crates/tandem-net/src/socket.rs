@@ -36,6 +36,9 @@ impl Default for BindOptions {
     }
 }
 
+/// Receive buffer asked for; the kernel grants at most net.core.rmem_max.
+const RECV_BUFFER_BYTES: usize = 4 << 20;
+
 /// Where a datagram came from and how it reached us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvMeta {
@@ -102,6 +105,12 @@ impl Dhcp6Socket {
         // Restarting the server must not wait for anything; also lets a relay agent coexist.
         sock.set_reuse_address(true)
             .map_err(opt_err("SO_REUSEADDR"))?;
+        // Clients come in bursts (a power cut brings a whole building back at once); a
+        // larger receive queue lets the server ride them out instead of dropping. The kernel
+        // caps this at net.core.rmem_max, and a smaller buffer is not an error.
+        if let Err(e) = sock.set_recv_buffer_size(RECV_BUFFER_BYTES) {
+            tracing::warn!(error = %e, "cannot enlarge the UDP receive buffer; bursts may drop");
+        }
         // Report arrival interface and destination address on every datagram.
         setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)
             .map_err(|e| opt_err("IPV6_RECVPKTINFO")(e.into()))?;
