@@ -76,3 +76,23 @@ fn rfc8415_dhclient_solicit() {
     assert_eq!(codes(&m.options), vec![1, 6, 8, 3]);
     assert_eq!(m.ia_nas()[0].iaid, 0xe3c36a9f);
 }
+
+/// `dhclient -6 -P` (prefix delegation only): RFC 8415 §21.21 IA_PD without IAPREFIX,
+/// §21.7 ORO 23,24,39,31, §21.9 elapsed time 0 (all as tshark decoded).
+#[test]
+fn rfc8415_21_21_dhclient_solicit_ia_pd() {
+    let Packet::Message(m) = round_trips(&load("dhclient_solicit_pd")) else {
+        panic!()
+    };
+    assert_eq!(
+        (m.msg_type, m.transaction_id),
+        (MessageType::Solicit, 0x31d7fd)
+    );
+    assert_eq!(codes(&m.options), vec![1, 6, 8, 25]);
+    assert!(m.ia_nas().is_empty());
+    let pd = m.ia_pds()[0];
+    assert_eq!((pd.iaid, pd.t1, pd.t2), (0xafb35e82, 3600, 5400));
+    assert!(pd.options.is_empty());
+    assert_eq!(m.oro(), vec![23, 24, 39, 31]);
+    assert_eq!(m.elapsed_time(), Some(0));
+}
