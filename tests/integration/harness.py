@@ -195,7 +195,26 @@ def wait_bound_547(topo, proc, what, log):
     raise RuntimeError(f"{what} did not bind port 547:\n{log()}")
 
 
-class Tandem:
+class ServerProcess:
+    """Stop and crash a server started in a namespace (tandem or Kea alike)."""
+
+    name = "server"
+    proc = None
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise RuntimeError(f"{self.name} did not stop within {timeout}s after {sig}")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+class Tandem(ServerProcess):
     """One tandem process in the server namespace, with its SQLite lease store."""
 
     name = "tandem"
@@ -215,18 +234,6 @@ class Tandem:
         self.proc = self.topo.spawn(self.topo.srv_ns, cmd, stdout=log, stderr=log, env=dict(os.environ, NO_COLOR="1"))
         wait_bound_547(self.topo, self.proc, "tandem", self.log)
         return self
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise RuntimeError(f"tandem did not stop within {timeout}s after {sig}")
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
 
     def log(self):
         try:

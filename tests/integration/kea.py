@@ -9,13 +9,11 @@ import csv
 import ipaddress
 import json
 import os
-import signal
-import subprocess
 
-from harness import ACTIVE, PD_LEN, PD_POOL, POOL, RELAY_POOL, RELAY_SUBNET, SUBNET, wait_bound_547
+from harness import ACTIVE, PD_LEN, PD_POOL, POOL, RELAY_POOL, RELAY_SUBNET, SUBNET, wait_bound_547, ServerProcess
 
 
-class Kea:
+class Kea(ServerProcess):
     name = "kea"
 
     def __init__(self, topo, data_dir, cpu=None, persist=True, preferred=3000, valid=4000, renew=1000,
@@ -57,18 +55,6 @@ class Kea:
         self.proc = self.topo.spawn(self.topo.srv_ns, cmd, env=env, stdout=out, stderr=out)
         wait_bound_547(self.topo, self.proc, "kea-dhcp6", self.log)
         return self
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise RuntimeError(f"kea-dhcp6 did not stop within {timeout}s")
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
 
     def log(self):
         text = ""
