@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every tandem test: formatting, lints, unit/property/simulation tests (nextest),
+# Run every tandem test: formatting, lints, unit and property tests (nextest),
 # the release build, then the integration scenarios against real DHCPv6 clients
 # (dhclient -6, perfdhcp -6) in network namespaces.
 #
