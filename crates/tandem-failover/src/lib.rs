@@ -8,8 +8,10 @@
 
 pub mod allocation;
 pub mod binding;
+pub mod endpoint;
 pub mod mclt;
 pub mod outbox;
+pub mod server;
 pub mod types;
 pub mod update;
 

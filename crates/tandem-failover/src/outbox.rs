@@ -210,6 +210,16 @@ impl Outbox {
     pub fn outstanding_count(&self) -> usize {
         self.outstanding.len()
     }
+    /// Sent BNDUPDs waiting for their BNDREPLY: (xid, key).
+    pub fn outstanding(&self) -> impl Iterator<Item = (u32, &UpdateKey)> + '_ {
+        self.outstanding.iter().map(|(x, o)| (*x, &o.key))
+    }
+
+    /// An UPDREQ/UPDREQALL from the partner is being answered (UPDDONE not yet sent).
+    pub fn answering_request(&self) -> bool {
+        self.sweep.is_some()
+    }
+
     pub fn is_pending(&self, key: &UpdateKey) -> bool {
         self.pending_set.contains(key)
     }

@@ -209,7 +209,7 @@ impl Dhcpv6Server {
         });
         let valid = self
             .policy
-            .cap_valid_lifetime(&r, valid_cfg, now)
+            .cap_valid_lifetime(&r, self.leases.get(&r), valid_cfg, now)
             .min(valid_cfg);
         let preferred = pref_cfg.min(valid);
         if !commit {

@@ -26,10 +26,27 @@ pub trait LeasePolicy: Send {
     }
 
     /// The valid lifetime actually granted for `resource` at `now`, at most `proposed`
-    /// (MCLT limit, RFC 8156 §4.4). The preferred lifetime and T1/T2 shrink to fit.
-    fn cap_valid_lifetime(&self, resource: &Resource, proposed: u32, now: Time) -> u32 {
-        let _ = (resource, now);
+    /// (MCLT limit, RFC 8156 §4.4). `existing` is the record for the resource before this
+    /// grant (its acknowledged partner lifetime raises the limit). The preferred lifetime
+    /// and T1/T2 shrink to fit.
+    fn cap_valid_lifetime(
+        &self,
+        resource: &Resource,
+        existing: Option<&Lease>,
+        proposed: u32,
+        now: Time,
+    ) -> u32 {
+        let _ = (resource, existing, now);
         proposed
+    }
+
+    /// Whether lapsed records (EXPIRED, RELEASED, quarantined ABANDONED) must be kept until
+    /// someone else frees them. A stand-alone server forgets them after the affinity time;
+    /// under failover they wait for the partner's acknowledgement (RFC 8156 §7.2), so
+    /// `reclaim_expired` gives them no timeout and turns an ABANDONED lease whose
+    /// quarantine ended into RESET instead of deleting it.
+    fn keeps_lapsed_leases(&self) -> bool {
+        false
     }
 }
 

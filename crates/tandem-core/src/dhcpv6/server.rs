@@ -578,6 +578,7 @@ impl Dhcpv6Server {
     /// offered again first. Costs O(due leases) via the expiry index.
     pub fn reclaim_expired(&mut self, now: Time) -> Vec<LeaseChange> {
         let affinity = u64::from(self.config.affinity_time);
+        let keep = self.policy.keeps_lapsed_leases();
         let mut changes = Vec::new();
         for r in self.leases.due(now) {
             let Some(l) = self.leases.get(&r) else {
@@ -587,7 +588,18 @@ impl Dhcpv6Server {
                 let mut l = l.clone();
                 l.status = BindingStatus::Expired;
                 l.start_time_of_state = now;
-                l.state_expiration = Some(now.plus(affinity));
+                l.state_expiration = (!keep).then(|| now.plus(affinity));
+                self.leases.upsert(l.clone());
+                changes.push(LeaseChange::Upsert(l));
+            } else if keep {
+                // Failover: the record stays until the partner acknowledges it; a
+                // quarantine that ended becomes RESET (RFC 8156 §7.2 event 10).
+                let mut l = l.clone();
+                if l.status == BindingStatus::Abandoned {
+                    l.status = BindingStatus::Reset;
+                    l.start_time_of_state = now;
+                }
+                l.state_expiration = None;
                 self.leases.upsert(l.clone());
                 changes.push(LeaseChange::Upsert(l));
             } else {

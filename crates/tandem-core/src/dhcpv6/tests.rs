@@ -1195,7 +1195,13 @@ impl LeasePolicy for EvenOnly {
     fn may_allocate(&self, r: &Resource, _: Option<&crate::lease::Lease>, _: Time) -> bool {
         matches!(r, Resource::Address(a) if a.octets()[15] % 2 == 0)
     }
-    fn cap_valid_lifetime(&self, _: &Resource, proposed: u32, _: Time) -> u32 {
+    fn cap_valid_lifetime(
+        &self,
+        _: &Resource,
+        _: Option<&crate::lease::Lease>,
+        proposed: u32,
+        _: Time,
+    ) -> u32 {
         proposed.min(1000)
     }
     fn should_answer(&self, t: u8, names_us: bool) -> bool {

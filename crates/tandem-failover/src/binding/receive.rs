@@ -141,6 +141,13 @@ pub fn decide(
         ConflictRule::Time2 => ok(time2),
         ConflictRule::Accept3 => {
             let same_client = upd_client.is_some_and(|d| !d.is_empty() && *d == local.duid);
+            // Same client, but our record is clearly newer (the client renewed with us after
+            // the partner's last contact, e.g. during a partition): accepting would shorten
+            // a lease the client was told of. Figure 4 says accept; we reject as outdated
+            // and our newer update goes the other way (digest §14, tandem decision).
+            if same_client && clearly_later(local_time(local), update_time(upd)) {
+                return outdated;
+            }
             if same_client || time2 || role == Role::Secondary {
                 Verdict::Accept
             } else {

@@ -1,0 +1,630 @@
+//! Endpoint timelines (RFC 8156 §6, §8): two endpoints wired back to back through the wire
+//! codec. A minimal owner answers UPDREQ/UPDREQALL with an immediate UPDDONE (no bindings),
+//! so these tests are about the state machine and the connection, not the bindings.
+
+use super::*;
+use ServerState::*;
+
+const T0: Time = Time(1_800_000_000);
+const MCLT: u32 = 3600;
+
+struct Side {
+    ep: Endpoint,
+    log: Vec<Effect>,
+    persisted: Option<EndpointRecord>,
+    closed: usize,
+    requests: Vec<bool>,
+}
+
+impl Side {
+    fn new(cfg: EndpointConfig, stored: Option<EndpointRecord>, now: Time) -> Self {
+        Side {
+            ep: Endpoint::start(cfg, stored, now),
+            log: Vec::new(),
+            persisted: None,
+            closed: 0,
+            requests: Vec::new(),
+        }
+    }
+}
+
+/// P = primary (index 0), S = secondary (index 1).
+struct Duo {
+    sides: [Side; 2],
+    /// In-flight bytes toward side i.
+    wire: [Vec<Vec<u8>>; 2],
+    up: bool,
+}
+
+fn cfg(role: Role) -> EndpointConfig {
+    let mut c = EndpointConfig::new(role, "pair", MCLT);
+    c.auto_partner_down = Some(600);
+    c
+}
+
+impl Duo {
+    fn new(now: Time) -> Self {
+        Self::with(cfg(Role::Primary), None, cfg(Role::Secondary), None, now)
+    }
+
+    fn with(
+        pc: EndpointConfig,
+        pr: Option<EndpointRecord>,
+        sc: EndpointConfig,
+        sr: Option<EndpointRecord>,
+        now: Time,
+    ) -> Self {
+        Duo {
+            sides: [Side::new(pc, pr, now), Side::new(sc, sr, now)],
+            wire: [Vec::new(), Vec::new()],
+            up: false,
+        }
+    }
+
+    fn p(&self) -> ServerState {
+        self.sides[0].ep.state()
+    }
+    fn s(&self) -> ServerState {
+        self.sides[1].ep.state()
+    }
+
+    fn effects(&mut self, i: usize, fx: Vec<Effect>, now: Time) {
+        for e in fx {
+            match &e {
+                Effect::Send(m) if self.up => self.wire[1 - i].push(m.emit()),
+                Effect::Persist(r) => self.sides[i].persisted = Some(r.clone()),
+                Effect::Close { .. } => {
+                    self.sides[i].closed += 1;
+                    self.cut(now);
+                }
+                Effect::RequestUpdates { all } => {
+                    self.sides[i].requests.push(*all);
+                    let t = if *all {
+                        FailoverMsgType::UpdReqAll
+                    } else {
+                        FailoverMsgType::UpdReq
+                    };
+                    if self.up {
+                        self.wire[1 - i]
+                            .push(FailoverMessage::new(t, 42, now.to_failover()).emit());
+                    }
+                }
+                _ => {}
+            }
+            self.sides[i].log.push(e);
+        }
+    }
+
+    fn connect(&mut self, now: Time) {
+        self.up = true;
+        for i in [1, 0] {
+            let fx = self.sides[i].ep.handle_connected(now);
+            self.effects(i, fx, now);
+        }
+        self.pump(now);
+    }
+
+    fn cut(&mut self, now: Time) {
+        if !self.up {
+            return;
+        }
+        self.up = false;
+        self.wire = [Vec::new(), Vec::new()];
+        for i in 0..2 {
+            let fx = self.sides[i].ep.handle_disconnected(now);
+            self.effects(i, fx, now);
+        }
+    }
+
+    /// Deliver until nothing is in flight.
+    fn pump(&mut self, now: Time) {
+        for _ in 0..1000 {
+            let Some(i) = (0..2).find(|i| !self.wire[*i].is_empty()) else {
+                return;
+            };
+            let bytes = self.wire[i].remove(0);
+            let m = FailoverMessage::parse(&bytes).expect("endpoint emits valid messages");
+            let (routed, fx) = self.sides[i].ep.handle_message(now, m);
+            self.effects(i, fx, now);
+            if let Routed::Binding(m) = routed {
+                match m.msg_type {
+                    FailoverMsgType::UpdReq | FailoverMsgType::UpdReqAll => {
+                        let done = FailoverMessage::new(
+                            FailoverMsgType::UpdDone,
+                            m.transaction_id,
+                            now.to_failover(),
+                        );
+                        if self.up {
+                            self.wire[1 - i].push(done.emit());
+                        }
+                    }
+                    FailoverMsgType::UpdDone => {
+                        let fx = self.sides[i].ep.upd_done(now);
+                        self.effects(i, fx, now);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        panic!("message storm");
+    }
+
+    /// Run timers of both sides from `from` to `to` second by second.
+    fn run(&mut self, from: Time, to: Time) {
+        let mut t = from;
+        while t <= to {
+            for i in 0..2 {
+                if self.sides[i].ep.poll_timeout().is_some_and(|d| d <= t) {
+                    let fx = self.sides[i].ep.handle_timeout(t);
+                    self.effects(i, fx, t);
+                }
+            }
+            self.pump(t);
+            t = t + 1;
+        }
+    }
+
+    fn changes(&self, i: usize) -> Vec<(ServerState, ServerState)> {
+        self.sides[i]
+            .log
+            .iter()
+            .filter_map(|e| match e {
+                Effect::StateChanged { from, to } => Some((*from, *to)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A fresh pair: both start in RECOVER with nothing stored, exchange empty updates, skip
+/// the MCLT wait because neither ever ran failover (§8.3.2 step 1, §8.6.2), reach NORMAL.
+fn fresh_normal_pair() -> Duo {
+    let mut d = Duo::new(T0);
+    d.connect(T0 + 1);
+    assert_eq!((d.p(), d.s()), (Normal, Normal));
+    d
+}
+
+#[test]
+fn fresh_pair_reaches_normal_s8_3_s8_5_s8_6_s8_7() {
+    let d = fresh_normal_pair();
+    for i in 0..2 {
+        let c = d.changes(i);
+        assert_eq!(c.first(), Some(&(Startup, Recover)), "side {i}: {c:?}");
+        assert!(c.contains(&(Recover, RecoverWait)), "{c:?}");
+        assert!(c.contains(&(RecoverWait, RecoverDone)), "{c:?}");
+        assert_eq!(c.last().map(|x| x.1), Some(Normal));
+        // Nothing stored locally and the partner never talked to us: UPDREQ, not ALL.
+        assert_eq!(d.sides[i].requests, vec![false]);
+        let rec = d.sides[i].persisted.as_ref().expect("persisted");
+        assert_eq!(rec.state, Normal);
+        assert!(rec.communicated);
+    }
+    assert_eq!(d.sides[1].ep.mclt(), MCLT);
+}
+
+#[test]
+fn link_flap_normal_comm_interrupted_normal_s8_8_2_s8_9_2() {
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    assert_eq!(
+        (d.p(), d.s()),
+        (CommunicationsInterrupted, CommunicationsInterrupted)
+    );
+    assert!(d.sides[0].log.iter().any(|e| matches!(e, Effect::Alarm(_))));
+    let before = [d.sides[0].log.len(), d.sides[1].log.len()];
+    d.connect(T0 + 20);
+    assert_eq!((d.p(), d.s()), (Normal, Normal));
+    // Entering NORMAL again tells the owner to flush unacked updates (§8.8).
+    for (side, from) in d.sides.iter().zip(before) {
+        assert!(side.log[from..].contains(&Effect::EnteredNormal));
+    }
+}
+
+#[test]
+fn auto_partner_down_after_timeout_s8_9() {
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    // auto_partner_down = 600 s counted from the last message received (at T0+1).
+    d.run(T0 + 10, T0 + 600);
+    assert_eq!(d.s(), CommunicationsInterrupted);
+    d.run(T0 + 601, T0 + 602);
+    assert_eq!(d.s(), PartnerDown);
+    assert_eq!(d.sides[1].ep.partner_down_since(), Some(T0 + 601));
+}
+
+#[test]
+fn no_auto_partner_down_without_config_s8_9() {
+    let mut c = cfg(Role::Secondary);
+    c.auto_partner_down = None;
+    let mut d = Duo::with(cfg(Role::Primary), None, c, None, T0);
+    d.connect(T0 + 1);
+    d.cut(T0 + 2);
+    d.run(T0 + 2, T0 + 5000);
+    assert_eq!(d.s(), CommunicationsInterrupted);
+}
+
+#[test]
+fn keepalive_contact_and_dead_peer_s6_5() {
+    let mut d = fresh_normal_pair();
+    // With a 60 s keep-alive each side sends CONTACT every 15 s and stays up.
+    d.run(T0 + 2, T0 + 300);
+    assert_eq!((d.p(), d.s()), (Normal, Normal));
+    let contacts = d.sides[0]
+        .log
+        .iter()
+        .filter(|e| matches!(e, Effect::Send(m) if m.msg_type == FailoverMsgType::Contact))
+        .count();
+    assert!(
+        (18..=21).contains(&contacts),
+        "{contacts} CONTACTs in 300 s"
+    );
+    // Now the partner goes silent (messages to it vanish, the TCP link looks alive).
+    let silent_from = T0 + 301;
+    let mut t = silent_from;
+    while t < silent_from + 70 {
+        let fx = d.sides[0].ep.handle_timeout(t);
+        for e in &fx {
+            if let Effect::Close { .. } = e {
+                d.sides[0].closed += 1;
+            }
+        }
+        d.sides[0].log.extend(fx);
+        t = t + 1;
+    }
+    assert_eq!(d.sides[0].closed, 1);
+    assert_eq!(d.p(), CommunicationsInterrupted);
+}
+
+#[test]
+fn operator_partner_down_s8_8_2_and_refusal() {
+    let mut d = fresh_normal_pair();
+    // Allowed from NORMAL (the operator knows better than the link).
+    d.cut(T0 + 5);
+    let fx = d.sides[0]
+        .ep
+        .handle_partner_down_command(T0 + 6)
+        .expect("allowed");
+    d.effects(0, fx, T0 + 6);
+    assert_eq!(d.p(), PartnerDown);
+    // Not from PARTNER-DOWN itself.
+    assert!(d.sides[0].ep.handle_partner_down_command(T0 + 7).is_err());
+}
+
+/// Figure 7: the primary was down, the secondary ran in PARTNER-DOWN. The primary comes
+/// back: RECOVER → UPDREQ → RECOVER-WAIT (MCLT from when it went down) → RECOVER-DONE →
+/// both NORMAL.
+#[test]
+fn recovery_after_partner_down_s8_3_2_step_5_s8_5_s8_6() {
+    let mut d = fresh_normal_pair();
+    let p_record = d.sides[0].persisted.clone().unwrap();
+    // Primary crashes at T0+10 (its last recorded operation is T0+1).
+    d.cut(T0 + 10);
+    d.run(T0 + 10, T0 + 700);
+    assert_eq!(d.s(), PartnerDown);
+    // Primary restarts at T0+1000 from its stored record.
+    let now = T0 + 1000;
+    d.sides[0] = Side::new(cfg(Role::Primary), Some(p_record), now);
+    assert_eq!(d.p(), Startup);
+    d.connect(now);
+    // Partner went down after our last operation → RECOVER, then UPDREQ (not ALL).
+    let c = d.changes(0);
+    assert_eq!(c.first(), Some(&(Startup, Recover)), "{c:?}");
+    assert_eq!(d.sides[0].requests, vec![false]);
+    assert_eq!(d.p(), RecoverWait);
+    assert_eq!(d.s(), PartnerDown);
+    // RECOVER-WAIT lasts until (time went down ≈ T0+1) + MCLT.
+    d.run(now, T0 + 1 + u64::from(MCLT) - 1);
+    assert_eq!(d.p(), RecoverWait);
+    d.run(T0 + u64::from(MCLT) + 1, T0 + u64::from(MCLT) + 3);
+    assert_eq!((d.p(), d.s()), (Normal, Normal));
+    assert!(d.changes(1).contains(&(PartnerDown, Normal)));
+}
+
+/// A server that lost its storage while the partner remembers it asks for everything
+/// (UPDREQALL, §8.5.2) and waits the MCLT from its start (§8.6.2).
+#[test]
+fn lost_storage_asks_updreqall_s8_5_2() {
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    d.run(T0 + 10, T0 + 700);
+    let now = T0 + 1000;
+    d.sides[0] = Side::new(cfg(Role::Primary), None, now);
+    d.connect(now);
+    assert_eq!(d.sides[0].requests, vec![true]);
+    assert_eq!(d.p(), RecoverWait);
+    d.run(now, now + u64::from(MCLT) - 1);
+    assert_eq!(d.p(), RecoverWait);
+    d.run(now + u64::from(MCLT), now + u64::from(MCLT) + 2);
+    assert_eq!((d.p(), d.s()), (Normal, Normal));
+}
+
+/// Partition with both sides taking over (operator partner-down on both, the case §8.4.1
+/// warns about) → on heal POTENTIAL-CONFLICT; the primary asks first, goes CONFLICT-DONE,
+/// the secondary asks, goes NORMAL, then the primary (§8.10, §8.12, Figure 9).
+#[test]
+fn potential_conflict_resolution_s8_10_s8_12() {
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    for i in 0..2 {
+        let fx = d.sides[i].ep.handle_partner_down_command(T0 + 20).unwrap();
+        d.effects(i, fx, T0 + 20);
+    }
+    assert_eq!((d.p(), d.s()), (PartnerDown, PartnerDown));
+    d.connect(T0 + 100);
+    assert_eq!((d.p(), d.s()), (Normal, Normal));
+    let p = d.changes(0);
+    let s = d.changes(1);
+    assert!(p.contains(&(PartnerDown, PotentialConflict)), "{p:?}");
+    assert!(p.contains(&(PotentialConflict, ConflictDone)), "{p:?}");
+    assert!(p.contains(&(ConflictDone, Normal)), "{p:?}");
+    assert!(s.contains(&(PotentialConflict, Normal)), "{s:?}");
+    // Both asked for the other's updates once more (after the one of the fresh start).
+    assert_eq!(d.sides[0].requests, vec![false, false]);
+    assert_eq!(d.sides[1].requests, vec![false, false]);
+}
+
+/// The link dies during POTENTIAL-CONFLICT → RESOLUTION-INTERRUPTED; any contact → back to
+/// POTENTIAL-CONFLICT (§8.10.2, §8.11.2).
+#[test]
+fn resolution_interrupted_s8_11() {
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    let fx = d.sides[1].ep.handle_partner_down_command(T0 + 20).unwrap();
+    d.effects(1, fx, T0 + 20);
+    // Reconnect but cut before the primary's STATE: walk the handshake by hand.
+    d.up = true;
+    let fx = d.sides[1].ep.handle_connected(T0 + 30);
+    d.effects(1, fx, T0 + 30);
+    let fx = d.sides[0].ep.handle_connected(T0 + 30);
+    d.effects(0, fx, T0 + 30);
+    d.pump(T0 + 30);
+    // Secondary (PARTNER-DOWN) sees the primary in COMM-INT → POTENTIAL-CONFLICT.
+    assert!(d.changes(1).contains(&(PartnerDown, PotentialConflict)));
+    assert_eq!(d.s(), Normal, "resolution completes when uninterrupted");
+    // Now the same with a cut in the middle of the resolution.
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    let fx = d.sides[1].ep.handle_partner_down_command(T0 + 20).unwrap();
+    d.effects(1, fx, T0 + 20);
+    // Secondary enters POTENTIAL-CONFLICT but the primary never answers UPDREQ: the link
+    // is cut right after the STATE exchange.
+    d.sides[1]
+        .ep
+        .enter(T0 + 30, PotentialConflict, &mut Vec::new());
+    d.cut(T0 + 31); // already down: no-op
+    let fx = d.sides[1].ep.handle_connected(T0 + 40);
+    let _ = fx;
+    let fx = d.sides[1].ep.handle_disconnected(T0 + 41);
+    let _ = fx;
+    assert_eq!(
+        d.s(),
+        PotentialConflict,
+        "never came up: no comm-failed transition"
+    );
+    let mut fx = Vec::new();
+    d.sides[1].ep.phase = Phase::Up(PeerParams {
+        mclt: MCLT,
+        keepalive: 60,
+        max_unacked: 10,
+        version: (1, 0),
+    });
+    d.sides[1].ep.lose_link(T0 + 50, "test", &mut fx);
+    assert_eq!(d.s(), ResolutionInterrupted);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Alarm(_))));
+}
+
+#[test]
+fn startup_timeout_resumes_previous_state_s8_3_2_step_6() {
+    let mut rec = Duo::new(T0).sides[0].ep.record().clone();
+    rec.state = Normal;
+    rec.communicated = true;
+    let mut d = Duo::with(
+        cfg(Role::Primary),
+        Some(rec),
+        cfg(Role::Secondary),
+        None,
+        T0,
+    );
+    d.run(T0, T0 + 9);
+    assert_eq!(d.p(), Startup);
+    d.run(T0 + 10, T0 + 10);
+    // NORMAL was a communications-OK state: resume in COMMUNICATIONS-INTERRUPTED.
+    assert_eq!(d.p(), CommunicationsInterrupted);
+}
+
+#[test]
+fn first_start_can_go_partner_down_s8_3_2_step_1() {
+    let mut c = cfg(Role::Primary);
+    c.partner_down_on_first_start = true;
+    let mut d = Duo::with(c, None, cfg(Role::Secondary), None, T0);
+    d.run(T0, T0 + 10);
+    assert_eq!(d.p(), PartnerDown);
+    // Without the option: RECOVER, unresponsive until the partner appears.
+    let mut d = Duo::new(T0);
+    d.run(T0, T0 + 10);
+    assert_eq!(d.p(), Recover);
+}
+
+#[test]
+fn startup_state_carries_s_flag_and_previous_state_s8_3_1() {
+    let mut d = Duo::new(T0);
+    d.up = true;
+    let fx = d.sides[1].ep.handle_connected(T0);
+    d.effects(1, fx, T0);
+    let fx = d.sides[0].ep.handle_connected(T0);
+    d.effects(0, fx, T0);
+    // Deliver CONNECT to the secondary only and look at its STATE.
+    let bytes = d.wire[1].remove(0);
+    let (_, fx) = d.sides[1]
+        .ep
+        .handle_message(T0, FailoverMessage::parse(&bytes).unwrap());
+    let state = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(m) if m.msg_type == FailoverMsgType::State => Some(m.clone()),
+            _ => None,
+        })
+        .expect("STATE after CONNECTREPLY");
+    let rep = handshake::read_state(&state).unwrap();
+    assert!(rep.startup);
+    assert_eq!(rep.state, Recover);
+    assert!(!rep.communicated);
+}
+
+#[test]
+fn partner_down_ignores_startup_state_s8_4_2() {
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    let fx = d.sides[1].ep.handle_partner_down_command(T0 + 20).unwrap();
+    d.effects(1, fx, T0 + 20);
+    let mut fx = Vec::new();
+    d.sides[1].ep.phase = Phase::AwaitState(PeerParams {
+        mclt: MCLT,
+        keepalive: 60,
+        max_unacked: 10,
+        version: (1, 0),
+    });
+    let startup_state = handshake::state(
+        &StateReport {
+            state: Normal,
+            startup: true,
+            communicated: true,
+            since: Some(T0),
+            partner_down_time: None,
+        },
+        1,
+        T0 + 30,
+    );
+    d.sides[1].ep.on_state(T0 + 30, &startup_state, &mut fx);
+    assert_eq!(d.s(), PartnerDown);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::StateChanged { .. })));
+}
+
+#[test]
+fn refused_connect_closes_s6_1_2() {
+    let mut sc = cfg(Role::Secondary);
+    sc.local.relationship = "other".into();
+    let mut d = Duo::with(cfg(Role::Primary), None, sc, None, T0);
+    d.connect(T0);
+    assert_eq!(d.sides[1].closed, 1, "secondary refuses and closes");
+    assert!(!d.sides[0].ep.comm_ok());
+    assert_eq!(d.p(), Startup);
+}
+
+#[test]
+fn mclt_mismatch_in_connectreply_disconnects_s6_1_3() {
+    let local = cfg(Role::Primary).local;
+    let mut p = Endpoint::start(cfg(Role::Primary), None, T0);
+    let fx = p.handle_connected(T0);
+    let Some(Effect::Send(connect)) = fx.first() else {
+        panic!("primary sends CONNECT first")
+    };
+    let reply = handshake::connect_reply(&local, MCLT / 2, connect.transaction_id, T0);
+    let (_, fx) = p.handle_message(T0, reply);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Send(m) if m.msg_type == FailoverMsgType::Disconnect)));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Close { .. })));
+    assert!(!p.connected());
+}
+
+#[test]
+fn unexpected_message_is_protocol_error_s6_1() {
+    let mut s = Endpoint::start(cfg(Role::Secondary), None, T0);
+    let _ = s.handle_connected(T0);
+    // A BNDUPD before the handshake.
+    let (routed, fx) = s.handle_message(
+        T0,
+        FailoverMessage::new(FailoverMsgType::BndUpd, 1, T0.to_failover()),
+    );
+    assert_eq!(routed, Routed::Handled);
+    assert!(fx.iter().any(|e| matches!(e, Effect::ProtocolError(_))));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Send(m) if m.msg_type == FailoverMsgType::Disconnect)));
+    assert!(!s.connected());
+    // Malformed bytes: same treatment.
+    let _ = s.handle_connected(T0);
+    let fx = s.handle_malformed(T0, "option 127 truncated");
+    assert!(fx.iter().any(|e| matches!(e, Effect::ProtocolError(_))));
+}
+
+#[test]
+fn disconnect_received_moves_normal_to_comm_interrupted_s8_8_2() {
+    let mut d = fresh_normal_pair();
+    let m = handshake::disconnect(20, "maintenance", 5, T0 + 5);
+    let (_, fx) = d.sides[0].ep.handle_message(T0 + 5, m);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Close { reason } if reason.contains("maintenance"))));
+    assert_eq!(d.p(), CommunicationsInterrupted);
+}
+
+#[test]
+fn state_change_is_persisted_before_state_is_sent_s8_1() {
+    let d = fresh_normal_pair();
+    for side in &d.sides {
+        let mut last_persisted: Option<ServerState> = None;
+        for e in &side.log {
+            match e {
+                Effect::Persist(r) => last_persisted = Some(r.state),
+                Effect::Send(m) if m.msg_type == FailoverMsgType::State => {
+                    let rep = handshake::read_state(m).unwrap();
+                    if !rep.startup {
+                        assert_eq!(Some(rep.state), last_persisted);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn recover_stall_drops_connection_s8_5_2() {
+    let mut d = fresh_normal_pair();
+    d.cut(T0 + 10);
+    d.run(T0 + 10, T0 + 700);
+    // Primary restarts; this time the secondary never answers the UPDREQ.
+    let now = T0 + 1000;
+    let rec = d.sides[0].persisted.clone();
+    let mut p = Endpoint::start(cfg(Role::Primary), rec, now);
+    let _ = p.handle_connected(now);
+    let xid = match &p.phase {
+        Phase::AwaitConnectReply(x) => *x,
+        _ => panic!(),
+    };
+    let local = cfg(Role::Secondary).local;
+    let (_, _) = p.handle_message(now, handshake::connect_reply(&local, MCLT, xid, now));
+    let st = handshake::state(
+        &StateReport {
+            state: PartnerDown,
+            startup: false,
+            communicated: true,
+            since: Some(T0 + 611),
+            partner_down_time: Some(T0 + 611),
+        },
+        9,
+        now,
+    );
+    let (_, fx) = p.handle_message(now, st);
+    assert!(fx.contains(&Effect::RequestUpdates { all: false }));
+    assert_eq!(p.state(), Recover);
+    // Keep the link alive with CONTACTs but never answer.
+    let mut closed = false;
+    for s in 1..=130u64 {
+        let t = now + s;
+        let _ = p.handle_message(t, handshake::contact(1, t));
+        if p.handle_timeout(t)
+            .iter()
+            .any(|e| matches!(e, Effect::Close { .. }))
+        {
+            closed = true;
+            assert!(s >= 120, "closed after {s} s");
+            break;
+        }
+    }
+    assert!(closed);
+    assert_eq!(p.state(), Recover);
+}

@@ -1,0 +1,619 @@
+//! A DHCPv6 server with a failover partner: the RFC 8415 core (`tandem_core::Dhcpv6Server`)
+//! joined to the RFC 8156 endpoint, the binding-update queue and the prefix pools.
+//!
+//! Sans-I/O. Inputs: [`FailoverServer::handle_client`], [`FailoverServer::handle_peer`],
+//! `handle_connected` / `handle_disconnected`, [`FailoverServer::handle_timeout`], operator
+//! commands. Outputs are drained with [`FailoverServer::poll_output`], in order, and obey one
+//! rule (DESIGN.md "the core's contract"): an output marked *after persist* may leave only
+//! once every [`Output::Persist`] drained before it is on stable storage.
+
+mod peer;
+pub mod policy;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use tandem_core::{
+    BindingStatus, Dhcpv6Server, Duid, IaType, Lease, LeaseChange, LeaseTable, Outcome, Reply,
+    Resource, RxInfo, ServerConfig, Time,
+};
+use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
+
+use crate::allocation::proportional::PrefixPool;
+use crate::binding::{may_free_without_ack, LeaseEvent};
+use crate::endpoint::{Effect, Endpoint, EndpointConfig, EndpointRecord, Routed};
+use crate::mclt::partner_lifetime_to_send;
+use crate::outbox::{Outbox, UpdateKey};
+use crate::types::{Role, ServerState};
+use crate::update::{build_client_update, build_prefix_update_from_lease, wire::update_to_wire};
+use policy::PairPolicy;
+
+/// How often PARTNER-DOWN looks for lapsed leases it may free without an ack (§7.2 event 4),
+/// and the primary checks the prefix balance (§4.2.2).
+const SCAN_INTERVAL_SECS: u64 = 30;
+
+/// Failover settings beyond the endpoint's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairConfig {
+    pub endpoint: EndpointConfig,
+    /// Share of each delegable prefix pool the secondary holds (§4.2.2), in percent.
+    pub secondary_prefix_share: u8,
+    /// Rebalance only when the secondary is this many prefixes short (hysteresis).
+    pub rebalance_threshold: u64,
+}
+
+/// Something to write to stable storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PersistItem {
+    Lease(LeaseChange),
+    Endpoint(EndpointRecord),
+}
+
+/// Worth a log line or a counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    StateChanged {
+        from: ServerState,
+        to: ServerState,
+    },
+    Alarm(String),
+    ProtocolError(String),
+    /// The partner rejected our update for this resource (status code).
+    UpdateRejected {
+        resource: Resource,
+        code: u16,
+    },
+    /// A BNDREPLY or UPDDONE that matches nothing we sent.
+    Unexpected(String),
+    LinkUp,
+    LinkDown,
+}
+
+/// One output, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Persist(PersistItem),
+    /// A client reply; after persist.
+    ClientReply(Reply),
+    /// A message for the partner. `after_persist` is false only for connection
+    /// housekeeping (CONNECT, CONNECTREPLY, CONTACT, DISCONNECT) that carries no state.
+    Peer {
+        msg: FailoverMessage,
+        after_persist: bool,
+    },
+    /// Close the partner connection (after sending the peer messages before it).
+    ClosePeer {
+        reason: String,
+    },
+    Event(Event),
+}
+
+/// The failover-aware DHCPv6 server.
+pub struct FailoverServer {
+    dhcp: Dhcpv6Server,
+    ep: Endpoint,
+    outbox: Outbox,
+    prefix_pools: Vec<PrefixPool>,
+    /// The IAs each client has leases in (BNDUPDs carry all of a client's bindings).
+    client_ias: HashMap<Duid, BTreeSet<(IaType, u32)>>,
+    /// Our running UPDREQ/UPDREQALL.
+    our_request: Option<u32>,
+    out: VecDeque<Output>,
+    next_scan: Time,
+    pair_config: PairConfig,
+}
+
+impl std::fmt::Debug for FailoverServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailoverServer")
+            .field("state", &self.ep.state())
+            .field("leases", &self.dhcp.leases().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FailoverServer {
+    /// Starts (in STARTUP) from what the store holds.
+    pub fn new(
+        config: ServerConfig,
+        server_duid: Duid,
+        leases: Vec<Lease>,
+        record: Option<EndpointRecord>,
+        pair: PairConfig,
+        now: Time,
+    ) -> Result<Self, crate::allocation::proportional::PoolError> {
+        let mut prefix_pools = Vec::new();
+        for s in &config.subnets {
+            for p in &s.pd_pools {
+                prefix_pools.push(PrefixPool::new(
+                    p.prefix,
+                    p.delegated_len,
+                    pair.secondary_prefix_share,
+                    pair.rebalance_threshold,
+                )?);
+            }
+        }
+        let table = LeaseTable::from_leases(leases);
+        let mut client_ias: HashMap<Duid, BTreeSet<(IaType, u32)>> = HashMap::new();
+        for l in table.iter() {
+            if !l.duid.is_empty() {
+                client_ias
+                    .entry(l.duid.clone())
+                    .or_default()
+                    .insert((l.ia_type(), l.iaid));
+            } else if let Resource::Prefix(p) = l.resource {
+                for pool in prefix_pools.iter_mut() {
+                    if pool.parent().contains(&p) {
+                        let _ = pool.apply_status(p, l.status);
+                    }
+                }
+            }
+        }
+        let mut outbox = Outbox::new(1);
+        outbox.restore_from(table.iter());
+        let ep = Endpoint::start(pair.endpoint.clone(), record, now);
+        let mut s = FailoverServer {
+            dhcp: Dhcpv6Server::new(config, server_duid, table),
+            ep,
+            outbox,
+            prefix_pools,
+            client_ias,
+            our_request: None,
+            out: VecDeque::new(),
+            next_scan: now + SCAN_INTERVAL_SECS,
+            pair_config: pair,
+        };
+        s.refresh_policy();
+        Ok(s)
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    pub fn state(&self) -> ServerState {
+        self.ep.state()
+    }
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.ep
+    }
+    pub fn dhcp(&self) -> &Dhcpv6Server {
+        &self.dhcp
+    }
+    pub fn leases(&self) -> &LeaseTable {
+        self.dhcp.leases()
+    }
+    pub fn role(&self) -> Role {
+        self.ep.role()
+    }
+    /// BNDUPDs waiting to be sent and sent-but-unanswered.
+    pub fn unacked_updates(&self) -> (usize, usize) {
+        (self.outbox.pending_count(), self.outbox.outstanding_count())
+    }
+    /// The outbox, for status displays and tests.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+    pub fn pair_config(&self) -> &PairConfig {
+        &self.pair_config
+    }
+    pub fn prefix_pools(&self) -> &[PrefixPool] {
+        &self.prefix_pools
+    }
+
+    /// Next output to carry out, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// Earliest time [`Self::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        [
+            self.ep.poll_timeout(),
+            self.dhcp.next_timeout(),
+            Some(self.next_scan),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn refresh_policy(&mut self) {
+        let policy = PairPolicy {
+            role: self.ep.role(),
+            state: self.ep.state(),
+            mclt: self.ep.mclt(),
+            partner_down_since: self.ep.partner_down_since(),
+            prefix_pools: Arc::new(self.prefix_pools.clone()),
+        };
+        self.dhcp.set_policy(Box::new(policy));
+    }
+
+    // ------------------------------------------------------------------ clients
+
+    /// One client datagram (RFC 8415), answered as the failover state allows.
+    pub fn handle_client(&mut self, now: Time, bytes: &[u8], rx: &RxInfo) -> Outcome {
+        self.adopt_unknown_bindings(now, bytes);
+        let mut o = self.dhcp.handle(now, bytes, rx);
+        let changes = std::mem::take(&mut o.changes);
+        self.adopt_local_changes(now, changes);
+        if let Some(r) = o.reply.clone() {
+            self.out.push_back(Output::ClientReply(r));
+        }
+        self.pump_updates(now);
+        o
+    }
+
+    /// Lease stability (RFC 7031 req. 4, RFC 8156 §4.3): with lazy updates the partner may
+    /// have granted a lease we never heard of before it failed. When the client renews or
+    /// rebinds a resource of our pools for which we hold no binding (no record, or only an
+    /// available one), we take the client's word for it: the partner hands out each
+    /// resource to one client only, and no one else holds it here. RFC 8415 §18.3.4/§18.3.5
+    /// allow a server to create the binding; the MCLT caps the lifetime it gets.
+    fn adopt_unknown_bindings(&mut self, now: Time, bytes: &[u8]) {
+        use tandem_wire::v6::{Message, MessageType, OptionsExt};
+        if !crate::binding::may_extend(self.ep.state()) {
+            return;
+        }
+        let Ok(m) = Message::parse(bytes) else {
+            return; // relayed or malformed: the core decides
+        };
+        let names_us = m.server_id() == Some(&self.dhcp.server_duid().0[..]);
+        let asks = match m.msg_type {
+            MessageType::Rebind => m.server_id().is_none(),
+            MessageType::Renew => names_us,
+            _ => false,
+        };
+        let answers = match crate::binding::answer_mode(self.ep.state(), self.role()) {
+            crate::binding::AnswerMode::Responsive => true,
+            crate::binding::AnswerMode::RenewResponsive => names_us,
+            crate::binding::AnswerMode::Unresponsive => false,
+        };
+        let Some(duid) = m.client_id().map(|d| Duid(d.to_vec())) else {
+            return;
+        };
+        if !asks || !answers || duid.is_empty() {
+            return;
+        }
+        let mut listed = Vec::new();
+        for ia in m.ia_nas() {
+            listed.extend(
+                ia.ia_addrs()
+                    .iter()
+                    .map(|a| (ia.iaid, Resource::Address(a.addr))),
+            );
+        }
+        for ia in m.ia_pds() {
+            for p in ia.ia_prefixes() {
+                if let Ok(net) = ipnet::Ipv6Net::new(p.prefix, p.prefix_len) {
+                    listed.push((ia.iaid, Resource::Prefix(net)));
+                }
+            }
+        }
+        for (iaid, r) in listed {
+            let unknown = self.dhcp.leases().get(&r).is_none_or(|l| {
+                matches!(l.status, BindingStatus::Free | BindingStatus::FreeBackup)
+            });
+            let Some(subnet_id) = peer::subnet_of(self.dhcp.config(), &r) else {
+                continue;
+            };
+            if !unknown {
+                continue;
+            }
+            let old = self.dhcp.leases().get(&r).cloned();
+            let adopted = Lease {
+                resource: r,
+                status: BindingStatus::Active,
+                duid: duid.clone(),
+                iaid,
+                subnet_id,
+                preferred_lifetime: 0,
+                valid_lifetime: 0,
+                t1: 0,
+                t2: 0,
+                cltt: now,
+                start_time_of_state: now,
+                // Only long enough for the core to see it as this client's binding; the
+                // grant that follows sets the real lifetime.
+                state_expiration: Some(now + 1),
+                failover: old.map(|l| l.failover).unwrap_or_default(),
+            };
+            self.remember(&adopted);
+            self.dhcp.apply_external(&LeaseChange::Upsert(adopted));
+        }
+    }
+
+    /// Lease changes the DHCPv6 core made: add the failover bookkeeping (§7.3), persist,
+    /// and queue the lazy BNDUPD (§4.3) that goes out after the client's reply.
+    fn adopt_local_changes(&mut self, now: Time, changes: Vec<LeaseChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        for c in changes {
+            let LeaseChange::Upsert(mut l) = c else {
+                self.persist(PersistItem::Lease(c));
+                continue;
+            };
+            match l.status {
+                // Waits for the partner's ack, not for a timer (§7.2).
+                BindingStatus::Released => l.state_expiration = None,
+                BindingStatus::Active => {
+                    let desired = self
+                        .dhcp
+                        .config()
+                        .subnets
+                        .iter()
+                        .find(|s| s.id == l.subnet_id)
+                        .map_or(l.valid_lifetime, |s| s.valid_lifetime);
+                    let proposal = partner_lifetime_to_send(now, l.t1, l.valid_lifetime, desired);
+                    l.failover.partner_lifetime = Some(proposal);
+                }
+                _ => {}
+            }
+            l.failover.update_pending = true;
+            self.remember(&l);
+            if let Some(k) = UpdateKey::for_lease(&l) {
+                self.outbox.enqueue(k);
+            }
+            let change = LeaseChange::Upsert(l);
+            self.dhcp.apply_external(&change);
+            self.persist(PersistItem::Lease(change));
+        }
+        if let Some(r) = self.ep.touch(now) {
+            self.persist(PersistItem::Endpoint(r));
+        }
+    }
+
+    fn remember(&mut self, l: &Lease) {
+        if !l.duid.is_empty() {
+            self.client_ias
+                .entry(l.duid.clone())
+                .or_default()
+                .insert((l.ia_type(), l.iaid));
+        }
+    }
+
+    fn persist(&mut self, item: PersistItem) {
+        self.out.push_back(Output::Persist(item));
+    }
+
+    /// Applies a lease change decided by the failover side and persists it.
+    fn store(&mut self, l: Lease) {
+        self.remember(&l);
+        let change = LeaseChange::Upsert(l);
+        self.dhcp.apply_external(&change);
+        self.persist(PersistItem::Lease(change));
+    }
+
+    // ------------------------------------------------------------------ connection
+
+    pub fn handle_connected(&mut self, now: Time) {
+        let fx = self.ep.handle_connected(now);
+        self.effects(now, fx);
+    }
+
+    pub fn handle_disconnected(&mut self, now: Time) {
+        let fx = self.ep.handle_disconnected(now);
+        self.effects(now, fx);
+    }
+
+    /// Bytes of one failover message (without the 2-byte length).
+    pub fn handle_peer_bytes(&mut self, now: Time, bytes: &[u8]) {
+        match FailoverMessage::parse(bytes) {
+            Ok(m) => self.handle_peer(now, m),
+            Err(e) => {
+                let fx = self.ep.handle_malformed(now, &e.to_string());
+                self.effects(now, fx);
+            }
+        }
+    }
+
+    pub fn handle_peer(&mut self, now: Time, m: FailoverMessage) {
+        let (routed, fx) = self.ep.handle_message(now, m);
+        self.effects(now, fx);
+        if let Routed::Binding(m) = routed {
+            self.binding_message(now, m);
+        }
+    }
+
+    /// The operator says the partner is down.
+    pub fn partner_down_command(&mut self, now: Time) -> Result<(), String> {
+        let fx = self.ep.handle_partner_down_command(now)?;
+        self.effects(now, fx);
+        Ok(())
+    }
+
+    /// Planned shutdown: DISCONNECT to the partner.
+    pub fn shutdown(&mut self, now: Time) {
+        let fx = self.ep.shutdown(now);
+        self.effects(now, fx);
+    }
+
+    fn send(&mut self, now: Time, msg: FailoverMessage) {
+        use FailoverMsgType as T;
+        let after_persist = !matches!(
+            msg.msg_type,
+            T::Connect | T::ConnectReply | T::Contact | T::Disconnect
+        );
+        self.ep.note_sent(now);
+        self.out.push_back(Output::Peer { msg, after_persist });
+    }
+
+    fn effects(&mut self, now: Time, fx: Vec<Effect>) {
+        for e in fx {
+            match e {
+                Effect::Send(m) => {
+                    self.out.push_back(Output::Peer {
+                        after_persist: !matches!(
+                            m.msg_type,
+                            FailoverMsgType::Connect
+                                | FailoverMsgType::ConnectReply
+                                | FailoverMsgType::Contact
+                                | FailoverMsgType::Disconnect
+                        ),
+                        msg: m,
+                    });
+                }
+                Effect::Persist(r) => self.persist(PersistItem::Endpoint(r)),
+                Effect::Close { reason } => {
+                    self.out.push_back(Output::ClosePeer { reason });
+                }
+                Effect::StateChanged { from, to } => {
+                    self.refresh_policy();
+                    self.out
+                        .push_back(Output::Event(Event::StateChanged { from, to }));
+                }
+                Effect::LinkUp { peer } => {
+                    self.outbox.connected(peer.max_unacked);
+                    self.out.push_back(Output::Event(Event::LinkUp));
+                }
+                Effect::LinkDown => {
+                    self.outbox.disconnected();
+                    if let Some(x) = self.our_request.take() {
+                        self.outbox.xids().release(x);
+                    }
+                    self.out.push_back(Output::Event(Event::LinkDown));
+                }
+                Effect::RequestUpdates { all } => self.request_updates(now, all),
+                Effect::EnteredNormal => {
+                    self.pump_updates(now);
+                    if self.role() == Role::Secondary {
+                        let xid = self.outbox.xids().alloc().unwrap_or(0);
+                        self.outbox.xids().release(xid);
+                        self.send(
+                            now,
+                            FailoverMessage::new(FailoverMsgType::PoolReq, xid, now.to_failover()),
+                        );
+                    }
+                }
+                Effect::Alarm(a) => self.out.push_back(Output::Event(Event::Alarm(a))),
+                Effect::ProtocolError(p) => {
+                    self.out.push_back(Output::Event(Event::ProtocolError(p)))
+                }
+            }
+        }
+    }
+
+    fn request_updates(&mut self, now: Time, all: bool) {
+        if let Some(x) = self.our_request.take() {
+            self.outbox.xids().release(x);
+        }
+        let Some(xid) = self.outbox.xids().alloc() else {
+            return;
+        };
+        self.our_request = Some(xid);
+        let t = if all {
+            FailoverMsgType::UpdReqAll
+        } else {
+            FailoverMsgType::UpdReq
+        };
+        self.send(now, FailoverMessage::new(t, xid, now.to_failover()));
+    }
+
+    // ------------------------------------------------------------------ updates out
+
+    /// May BNDUPDs go out unasked now? In NORMAL and CONFLICT-DONE (§8.8, §8.12); in other
+    /// states only in answer to the partner's UPDREQ/UPDREQALL.
+    fn may_push_updates(&self) -> bool {
+        self.ep.comm_ok()
+            && (matches!(
+                self.ep.state(),
+                ServerState::Normal | ServerState::ConflictDone
+            ) || self.outbox.answering_request())
+    }
+
+    /// Sends what the window allows, and UPDDONE once a requested sweep is answered.
+    fn pump_updates(&mut self, now: Time) {
+        if !self.may_push_updates() {
+            return;
+        }
+        let FailoverServer {
+            outbox,
+            dhcp,
+            client_ias,
+            ..
+        } = self;
+        let sends = outbox.poll_send(now, |key, now| build_update(dhcp, client_ias, key, now));
+        for u in sends {
+            let msg = update_to_wire(&u.update, u.xid, now);
+            self.send(now, msg);
+        }
+        if let Some(xid) = self.outbox.take_upddone() {
+            self.send(
+                now,
+                FailoverMessage::new(FailoverMsgType::UpdDone, xid, now.to_failover()),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    pub fn handle_timeout(&mut self, now: Time) {
+        let fx = self.ep.handle_timeout(now);
+        self.effects(now, fx);
+        if self.dhcp.next_timeout().is_some_and(|t| t <= now) {
+            let changes = self.dhcp.reclaim_expired(now);
+            self.adopt_local_changes(now, changes);
+        }
+        if now >= self.next_scan {
+            self.next_scan = now + SCAN_INTERVAL_SECS;
+            self.free_in_partner_down(now);
+            if self.role() == Role::Primary && self.ep.state() == ServerState::Normal {
+                self.rebalance(
+                    now,
+                    crate::allocation::proportional::RebalanceTrigger::BalanceCheck,
+                );
+            }
+        }
+        self.pump_updates(now);
+    }
+
+    /// PARTNER-DOWN: EXPIRED/RELEASED/RESET leases become available once MCLT has passed
+    /// since their state began, without the partner's ack (§7.2 event 4). The partner still
+    /// has to learn it, so they stay update-pending.
+    fn free_in_partner_down(&mut self, now: Time) {
+        if self.ep.state() != ServerState::PartnerDown {
+            return;
+        }
+        let mclt = self.ep.mclt();
+        let due: Vec<Lease> = self
+            .dhcp
+            .leases()
+            .iter()
+            .filter(|l| may_free_without_ack(ServerState::PartnerDown, l, mclt, now))
+            .cloned()
+            .collect();
+        for mut l in due {
+            if crate::binding::apply_event(&mut l, LeaseEvent::PartnerDownMcltElapsed, now).is_ok()
+            {
+                l.failover.update_pending = true;
+                if let Some(k) = UpdateKey::for_lease(&l) {
+                    self.outbox.enqueue(k);
+                }
+                self.store(l);
+            }
+        }
+    }
+}
+
+/// Builds the BNDUPD for one queued key from the current records (coalesced, §4.3).
+fn build_update(
+    dhcp: &Dhcpv6Server,
+    client_ias: &HashMap<Duid, BTreeSet<(IaType, u32)>>,
+    key: &UpdateKey,
+    now: Time,
+) -> Option<crate::update::BindingUpdate> {
+    match key {
+        UpdateKey::Client(duid) => {
+            let ias = client_ias.get(duid)?;
+            let leases: Vec<Lease> = ias
+                .iter()
+                .flat_map(|(t, iaid)| dhcp.leases().for_client(duid, *iaid, *t))
+                .cloned()
+                .collect();
+            build_client_update(duid, &leases, now)
+        }
+        UpdateKey::Prefix(p) => dhcp
+            .leases()
+            .get(&Resource::Prefix(*p))
+            .and_then(|l| build_prefix_update_from_lease(l, now)),
+    }
+}

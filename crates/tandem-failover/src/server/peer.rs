@@ -1,0 +1,282 @@
+//! Binding-level messages from the partner: BNDUPD / BNDREPLY (§7.5 – §7.7),
+//! UPDREQ / UPDREQALL / UPDDONE (§5.3.5 – §5.3.7), POOLREQ / POOLRESP (§5.3.3, §5.3.4).
+
+use std::collections::BTreeSet;
+
+use ipnet::Ipv6Net;
+use tandem_core::{BindingStatus, Duid, FailoverFields, Lease, LeaseChange, Resource, Time};
+use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
+use tandem_wire::v6::{DhcpOption, StatusCode};
+
+use super::{Event, FailoverServer, Output};
+use crate::allocation::proportional::RebalanceTrigger;
+use crate::binding::{process_reply, receive_update, RelationshipScope};
+use crate::outbox::UpdateKey;
+use crate::types::Role;
+use crate::update::wire::{reply_from_wire, reply_to_wire, update_from_wire};
+use crate::update::{BindingUpdate, FailoverStatus};
+
+/// Which resources this relationship covers: the configured pools (§6.2, §7.5.4).
+struct Scope<'a> {
+    server: &'a FailoverServer,
+}
+
+/// The configured subnet whose pools (or reservations) hold `resource`.
+pub(super) fn subnet_of(cfg: &tandem_core::ServerConfig, resource: &Resource) -> Option<u32> {
+    cfg.subnets
+        .iter()
+        .find(|s| match resource {
+            Resource::Address(a) => {
+                s.pools.iter().any(|p| (p.first..=p.last).contains(a))
+                    || s.reservations.iter().any(|r| r.address == Some(*a))
+            }
+            Resource::Prefix(p) => {
+                s.pd_pools.iter().any(|pool| pool.prefix.contains(p))
+                    || s.reservations.iter().any(|r| r.prefix == Some(*p))
+            }
+        })
+        .map(|s| s.id)
+}
+
+impl RelationshipScope for Scope<'_> {
+    fn subnet_of(&self, resource: &Resource) -> Option<u32> {
+        subnet_of(self.server.dhcp.config(), resource)
+    }
+
+    fn delegated_within(&self, block: &Ipv6Net, now: Time) -> bool {
+        self.server.dhcp.leases().iter().any(|l| match l.resource {
+            Resource::Prefix(p) => p != *block && block.contains(&p) && l.is_active_at(now),
+            Resource::Address(_) => false,
+        })
+    }
+}
+
+impl FailoverServer {
+    pub(super) fn binding_message(&mut self, now: Time, m: FailoverMessage) {
+        use FailoverMsgType as T;
+        match m.msg_type {
+            T::BndUpd => self.on_bndupd(now, &m),
+            T::BndReply => self.on_bndreply(now, &m),
+            T::UpdReq => {
+                self.outbox.begin_updreq(m.transaction_id);
+            }
+            T::UpdReqAll => {
+                let keys: BTreeSet<UpdateKey> = self
+                    .dhcp
+                    .leases()
+                    .iter()
+                    .filter_map(UpdateKey::for_lease)
+                    .collect();
+                self.outbox.begin_updreqall(m.transaction_id, keys);
+            }
+            T::UpdDone => {
+                if self.our_request == Some(m.transaction_id) {
+                    self.our_request = None;
+                    self.outbox.xids().release(m.transaction_id);
+                    let fx = self.ep.upd_done(now);
+                    self.effects(now, fx);
+                } else {
+                    self.out.push_back(Output::Event(Event::Unexpected(format!(
+                        "UPDDONE {} answers no request of ours",
+                        m.transaction_id
+                    ))));
+                }
+            }
+            T::PoolReq => {
+                if self.role() == Role::Primary {
+                    self.rebalance(now, RebalanceTrigger::PoolReq);
+                }
+                let resp = FailoverMessage::new(T::PoolResp, m.transaction_id, now.to_failover());
+                self.send(now, resp);
+            }
+            // POOLRESP only says the primary has done what it will (§5.3.4).
+            T::PoolResp => {}
+            _ => {}
+        }
+        self.pump_updates(now);
+    }
+
+    fn on_bndupd(&mut self, now: Time, m: &FailoverMessage) {
+        self.ep.note_progress(now);
+        let update = match update_from_wire(m) {
+            Ok(u) => u,
+            Err(e) => {
+                // §7.5.3: an update we cannot read is answered, not dropped.
+                let reply = FailoverMessage::new(
+                    FailoverMsgType::BndReply,
+                    m.transaction_id,
+                    now.to_failover(),
+                )
+                .with(DhcpOption::StatusCode(StatusCode {
+                    code: FailoverStatus::MissingBindingInformation.as_u16(),
+                    message: e.to_string(),
+                }));
+                self.out
+                    .push_back(Output::Event(Event::ProtocolError(format!(
+                        "unreadable BNDUPD {}: {e}",
+                        m.transaction_id
+                    ))));
+                self.send(now, reply);
+                return;
+            }
+        };
+        let role = self.role();
+        let received = {
+            let scope = Scope { server: self };
+            let lookup = |r: &Resource| self.dhcp.leases().get(r).cloned();
+            receive_update(&update, &scope, &lookup, role, now)
+        };
+        let mut pools_changed = false;
+        for c in received.changes {
+            if let LeaseChange::Upsert(l) = c {
+                if l.duid.is_empty() {
+                    if let Resource::Prefix(p) = l.resource {
+                        for pool in self.prefix_pools.iter_mut() {
+                            if pool.parent().contains(&p) && pool.apply_status(p, l.status).is_ok()
+                            {
+                                pools_changed = true;
+                            }
+                        }
+                    }
+                }
+                self.store(l);
+            }
+        }
+        if pools_changed {
+            self.refresh_policy();
+        }
+        for r in received.resend_now {
+            if let Some(k) = self.dhcp.leases().get(&r).and_then(UpdateKey::for_lease) {
+                self.outbox.enqueue(k);
+            }
+        }
+        let reply = reply_to_wire(&received.reply, m.transaction_id, now);
+        self.send(now, reply);
+    }
+
+    fn on_bndreply(&mut self, now: Time, m: &FailoverMessage) {
+        let Some(sent) = self.outbox.on_reply(m.transaction_id) else {
+            self.out.push_back(Output::Event(Event::Unexpected(format!(
+                "BNDREPLY {} matches no outstanding BNDUPD",
+                m.transaction_id
+            ))));
+            return;
+        };
+        let reply = match reply_from_wire(m) {
+            Ok(r) => r,
+            Err(e) => {
+                self.out
+                    .push_back(Output::Event(Event::ProtocolError(format!(
+                        "unreadable BNDREPLY {}: {e}",
+                        m.transaction_id
+                    ))));
+                // Not acknowledged: send it again later.
+                self.outbox.enqueue(sent.key);
+                return;
+            }
+        };
+        let outcome = {
+            let lookup = |r: &Resource| self.dhcp.leases().get(r).cloned();
+            process_reply(&sent.update, &reply, &lookup, now)
+        };
+        for c in outcome.changes {
+            if let LeaseChange::Upsert(l) = c {
+                self.store(l);
+            }
+        }
+        for k in outcome.follow_up {
+            self.outbox.enqueue(k);
+        }
+        for (resource, reason) in &outcome.rejected {
+            self.out.push_back(Output::Event(Event::UpdateRejected {
+                resource: *resource,
+                code: reason.code(),
+            }));
+        }
+        // A pool move the secondary refused stays (or returns) with the primary (§7.7).
+        if let BindingUpdate::Prefix { lease, .. } = &sent.update {
+            if let Resource::Prefix(block) = lease.resource {
+                let accepted = !outcome.rejected.iter().any(|(r, _)| *r == lease.resource);
+                for pool in self.prefix_pools.iter_mut() {
+                    if pool.parent().contains(&block) {
+                        let _ = pool.on_move_reply(block, lease.status, accepted);
+                    }
+                }
+                self.refresh_policy();
+            }
+        }
+    }
+
+    /// The primary hands prefix blocks to the secondary, or asks some back (§4.2.2).
+    pub(super) fn rebalance(&mut self, now: Time, trigger: RebalanceTrigger) {
+        let used: Vec<Ipv6Net> = self
+            .dhcp
+            .leases()
+            .iter()
+            .filter_map(|l| match l.resource {
+                Resource::Prefix(p)
+                    if !matches!(l.status, BindingStatus::Free | BindingStatus::FreeBackup) =>
+                {
+                    Some(p)
+                }
+                _ => None,
+            })
+            .collect();
+        let used_in = |b: Ipv6Net| used.iter().filter(|p| b.contains(*p)).count() as u64;
+        let mut moves: Vec<(Ipv6Net, BindingStatus, u32)> = Vec::new();
+        for (i, pool) in self.prefix_pools.iter().enumerate() {
+            let plan = pool.plan_rebalance(&used_in, trigger);
+            let _ = i;
+            let subnet_id = self
+                .dhcp
+                .config()
+                .subnets
+                .iter()
+                .find(|s| s.pd_pools.iter().any(|p| p.prefix.contains(&pool.parent())))
+                .map_or(0, |s| s.id);
+            moves.extend(
+                plan.give_to_secondary
+                    .iter()
+                    .map(|b| (*b, BindingStatus::FreeBackup, subnet_id)),
+            );
+            moves.extend(
+                plan.take_back
+                    .iter()
+                    .map(|b| (*b, BindingStatus::Free, subnet_id)),
+            );
+        }
+        if moves.is_empty() {
+            return;
+        }
+        for (block, status, subnet_id) in moves {
+            if status == BindingStatus::FreeBackup {
+                for pool in self.prefix_pools.iter_mut() {
+                    if pool.parent().contains(&block) {
+                        let _ = pool.set_owner(block, Role::Secondary);
+                    }
+                }
+            }
+            let record = Lease {
+                resource: Resource::Prefix(block),
+                status,
+                duid: Duid::default(),
+                iaid: 0,
+                subnet_id,
+                preferred_lifetime: 0,
+                valid_lifetime: 0,
+                t1: 0,
+                t2: 0,
+                cltt: Time::ZERO,
+                start_time_of_state: now,
+                state_expiration: None,
+                failover: FailoverFields {
+                    update_pending: true,
+                    ..FailoverFields::default()
+                },
+            };
+            self.outbox.enqueue(UpdateKey::Prefix(block));
+            self.store(record);
+        }
+        self.refresh_policy();
+    }
+}
