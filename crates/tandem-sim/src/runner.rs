@@ -14,6 +14,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::{Ipv6Addr, SocketAddrV6};
 
+use ipnet::Ipv6Net;
 use tandem_core::config::{AddressPool, PdPool, Subnet};
 use tandem_core::{BindingStatus, Duid, Lease, Resource, RxInfo, ServerConfig, Time};
 use tandem_failover::endpoint::{EndpointConfig, EndpointRecord};
@@ -189,15 +190,23 @@ pub struct World {
     chaos_over: bool,
 }
 
-fn server_config() -> ServerConfig {
+/// One link with an address pool and a prefix pool, each about twice the client count so
+/// both partners' halves have room (and little enough that addresses get reused).
+fn server_config(clients: u32) -> ServerConfig {
     let mut s = Subnet::new(1, "2001:db8:1::/64".parse().expect("literal"));
     s.interface = Some("sim0".into());
+    let size = (clients * 2).max(256);
+    let first: Ipv6Addr = "2001:db8:1::1000".parse().expect("literal");
     s.pools.push(AddressPool {
-        first: "2001:db8:1::1000".parse().expect("literal"),
-        last: "2001:db8:1::10ff".parse().expect("literal"),
+        first,
+        last: Ipv6Addr::from(u128::from(first) + u128::from(size) - 1),
     });
+    // /56s out of a prefix with room for `size` of them.
+    let bits = 32 - (size - 1).leading_zeros();
+    let len = u8::try_from(56 - bits).unwrap_or(40).max(40);
     s.pd_pools.push(PdPool {
-        prefix: "2001:db8:100::/48".parse().expect("literal"),
+        prefix: Ipv6Net::new("2001:db8:100::".parse().expect("literal"), len)
+            .expect("valid length"),
         delegated_len: 56,
     });
     s.preferred_lifetime = 300;
@@ -346,7 +355,7 @@ impl World {
             .flatten()
             .and_then(|b| EndpointRecord::decode(&b).ok());
         let server = FailoverServer::new(
-            server_config(),
+            server_config(self.cfg.clients),
             node.duid.clone(),
             leases,
             record,

@@ -135,13 +135,22 @@ impl FailoverServer {
         }
         let table = LeaseTable::from_leases(leases);
         let mut client_ias: HashMap<Duid, BTreeSet<(IaType, u32)>> = HashMap::new();
+        let mut blocks: Vec<&Lease> = Vec::new();
         for l in table.iter() {
             if !l.duid.is_empty() {
                 client_ias
                     .entry(l.duid.clone())
                     .or_default()
                     .insert((l.ia_type(), l.iaid));
-            } else if let Resource::Prefix(p) = l.resource {
+            } else if matches!(l.resource, Resource::Prefix(_)) {
+                blocks.push(l);
+            }
+        }
+        // Pool-move records may nest (a /52 handed over, later a /55 inside it taken back):
+        // replay them in the order they happened, larger blocks first on a tie.
+        blocks.sort_by_key(|l| (l.start_time_of_state, l.resource));
+        for l in blocks {
+            if let Resource::Prefix(p) = l.resource {
                 for pool in prefix_pools.iter_mut() {
                     if pool.parent().contains(&p) {
                         let _ = pool.apply_status(p, l.status);
@@ -150,7 +159,9 @@ impl FailoverServer {
             }
         }
         let mut outbox = Outbox::new(1);
-        outbox.restore_from(table.iter());
+        let mut pending: Vec<&Lease> = table.iter().filter(|l| l.failover.update_pending).collect();
+        pending.sort_by_key(|l| l.resource); // deterministic resend order
+        outbox.restore_from(pending);
         let ep = Endpoint::start(pair.endpoint.clone(), record, now);
         let mut s = FailoverServer {
             dhcp: Dhcpv6Server::new(config, server_duid, table),
@@ -581,6 +592,10 @@ impl FailoverServer {
             .filter(|l| may_free_without_ack(ServerState::PartnerDown, l, mclt, now))
             .cloned()
             .collect();
+        // The table is a hash map; sort so the order of the updates (and every run of the
+        // simulator) does not depend on hashing.
+        let mut due = due;
+        due.sort_by_key(|l| l.resource);
         for mut l in due {
             if crate::binding::apply_event(&mut l, LeaseEvent::PartnerDownMcltElapsed, now).is_ok()
             {
