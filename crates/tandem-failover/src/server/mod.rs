@@ -632,3 +632,6 @@ fn build_update(
             .and_then(|l| build_prefix_update_from_lease(l, now)),
     }
 }
+
+#[cfg(test)]
+mod tests;
