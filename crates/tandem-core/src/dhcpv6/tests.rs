@@ -1062,6 +1062,32 @@ fn expiry_reclaim_keeps_record_for_affinity_then_frees_rfc8156_s7_2() {
     assert_eq!(s.next_timeout(), None);
 }
 
+/// Under failover (policy keeps lapsed leases) the EXPIRED record has no timeout: it waits
+/// for the partner's acknowledgement, never for a timer (RFC 8156 §7.2).
+#[test]
+fn failover_policy_keeps_expired_records_rfc8156_s7_2() {
+    struct Keep;
+    impl LeasePolicy for Keep {
+        fn keeps_lapsed_leases(&self) -> bool {
+            true
+        }
+    }
+    let mut s = server();
+    s.set_policy(Box::new(Keep));
+    let addr = acquire(&mut s, T0, &cid(1), 1);
+    let ch = s.reclaim_expired(T0 + 7200);
+    let [LeaseChange::Upsert(l)] = ch.as_slice() else {
+        panic!("{ch:?}")
+    };
+    assert_eq!((l.status, l.state_expiration), (BindingStatus::Expired, None));
+    assert_eq!(s.next_timeout(), None);
+    assert!(s.reclaim_expired(T0 + 1_000_000).is_empty());
+    assert_eq!(
+        s.leases().get(&Resource::Address(addr)).map(|l| l.status),
+        Some(BindingStatus::Expired)
+    );
+}
+
 // ------------------------------------------------------------------ scale
 
 #[test]
