@@ -428,3 +428,49 @@ fn partner_down_command_and_recovery_s8_4_s8_5() {
     ));
     assert!(went(1, ServerState::PotentialConflict, ServerState::Normal));
 }
+
+mod hostile_peer {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_message() -> impl Strategy<Value = Vec<u8>> {
+        // A valid header with a failover type, then arbitrary option bytes, or any bytes.
+        prop_oneof![
+            (
+                24u8..=35,
+                any::<[u8; 7]>(),
+                proptest::collection::vec(any::<u8>(), 0..200)
+            )
+                .prop_map(|(t, h, body)| {
+                    let mut v = vec![t];
+                    v.extend_from_slice(&h);
+                    v.extend_from_slice(&body);
+                    v
+                }),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// No sequence of peer bytes makes the server panic or stop serving clients
+        /// (the connection may be dropped; §6.1, "Nothing lost" in DESIGN.md).
+        #[test]
+        fn no_panic_and_clients_still_served(msgs in proptest::collection::vec(any_message(), 1..12)) {
+            let mut p = normal_pair();
+            for m in &msgs {
+                if p.up {
+                    p.s[1].handle_peer_bytes(T0 + 3, m);
+                    p.pump(T0 + 3);
+                }
+            }
+            // Whatever happened to the link, the secondary still answers a client: Renew
+            // in NORMAL or anything in COMMUNICATIONS-INTERRUPTED. Bring it to the latter.
+            p.cut(T0 + 4);
+            prop_assert!(p.s[1].state() != ServerState::Startup);
+            let (a, _) = bind(&mut p, 1, 9, T0 + 5);
+            prop_assert_eq!(a.octets()[15] & 1, 0);
+        }
+    }
+}
