@@ -628,3 +628,16 @@ fn recover_stall_drops_connection_s8_5_2() {
     assert!(closed);
     assert_eq!(p.state(), Recover);
 }
+
+/// Both ends configured as primary: each sends CONNECT and neither accepts the other's
+/// (a CONNECT is only valid toward a secondary, §6.1): the link never comes up.
+#[test]
+fn two_primaries_never_connect_s6_1() {
+    let mut d = Duo::with(cfg(Role::Primary), None, cfg(Role::Primary), None, T0);
+    d.connect(T0);
+    assert!(!d.sides[0].ep.comm_ok() && !d.sides[1].ep.comm_ok());
+    assert!(d.sides.iter().any(|s| s
+        .log
+        .iter()
+        .any(|e| matches!(e, Effect::ProtocolError(p) if p.contains("Connect")))));
+}
