@@ -11,10 +11,12 @@
 
 mod clock;
 mod commit;
+pub mod ctl;
 mod counters;
 mod dhcp_engine;
 mod driver;
 mod engine;
+pub mod pair;
 pub mod server_duid;
 mod store_sink;
 

@@ -1,0 +1,407 @@
+//! The driver of a failover pair member: one task owns a
+//! [`tandem_failover::server::FailoverServer`] and feeds it client datagrams, partner
+//! messages, timers and operator commands; it carries out the core's outputs in order.
+//!
+//! The one rule (DESIGN.md, "the core's contract"): an output marked *after persist* (client
+//! replies, BNDUPD, BNDREPLY, STATE …) leaves only once every lease change and endpoint
+//! record the core emitted before it is committed. Persists collected while handling one
+//! input form one batch for the group-commit writer; outputs wait on that batch's id. A
+//! failed commit withholds client replies (the client retries) and drops the partner link,
+//! so the partner resends what was not acknowledged.
+
+mod status;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_core::{RxInfo, Time};
+use tandem_failover::endpoint::EndpointRecord;
+use tandem_failover::server::{Event, FailoverServer, Output, PersistItem};
+use tandem_net::{Dhcp6Socket, RecvMeta, SendMeta};
+use tandem_store::{Batch, GroupCommitWriter, StoreError};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::clock::Clock;
+use crate::counters::Counters;
+
+pub use status::PairStatus;
+
+/// Largest DHCPv6 datagram read.
+const MAX_DATAGRAM: usize = 65_535;
+/// Never sleep longer than this between timer checks (endpoint timers count seconds).
+const MAX_TIMER_SLEEP: Duration = Duration::from_secs(1);
+
+/// What the partner link reports (the transport: TCP, optionally TLS, 2-byte framing).
+#[derive(Debug)]
+pub enum PeerEvent {
+    Connected,
+    /// One failover message, without its 2-byte length.
+    Frame(Vec<u8>),
+    Disconnected(String),
+}
+
+/// What the driver asks of the partner link.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PeerCommand {
+    /// One failover message, without its 2-byte length.
+    Send(Vec<u8>),
+    /// Close the connection (after what was sent before); the link reconnects later.
+    Close(String),
+}
+
+/// Operator requests (the control socket).
+#[derive(Debug)]
+pub enum CtlRequest {
+    Status(oneshot::Sender<PairStatus>),
+    PartnerDown(oneshot::Sender<Result<(), String>>),
+}
+
+/// Why the driver stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum PairError {
+    #[error("the lease store writer went away with {0} commits pending")]
+    CommitsLost(usize),
+}
+
+/// Something that may leave once batch `gate` is durable.
+#[derive(Debug)]
+enum Release {
+    Client(Vec<u8>, SendMeta),
+    Peer(Vec<u8>),
+    ClosePeer(String),
+}
+
+/// Counters beyond the client ones.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PeerCounters {
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub protocol_errors: u64,
+    pub updates_rejected: u64,
+    pub commit_failures: u64,
+}
+
+/// The pair member's driver.
+pub struct PairDriver {
+    pub core: FailoverServer,
+    pub socket: Arc<Dhcp6Socket>,
+    /// Interface names by ifindex, as the configuration names them.
+    pub interfaces: BTreeMap<u32, String>,
+    pub writer: GroupCommitWriter,
+    pub peer_tx: mpsc::Sender<PeerCommand>,
+    pub peer_rx: mpsc::Receiver<PeerEvent>,
+    pub ctl_rx: mpsc::Receiver<CtlRequest>,
+    pub clock: Clock,
+    pub counters: Arc<Counters>,
+}
+
+struct Loop {
+    d: PairDriver,
+    gated: VecDeque<(u64, Release)>,
+    next_id: u64,
+    done_upto: u64,
+    in_flight: usize,
+    done_tx: mpsc::UnboundedSender<(u64, Result<(), StoreError>)>,
+    peer: PeerCounters,
+    started: Time,
+}
+
+impl PairDriver {
+    /// Runs until `shutdown` completes; then says DISCONNECT to the partner, waits for the
+    /// pending commits and what waited on them, and returns the core.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<FailoverServer, PairError> {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let socket = self.socket.clone();
+        let started = (self.clock)();
+        let mut lp = Loop {
+            d: self,
+            gated: VecDeque::new(),
+            next_id: 1,
+            done_upto: 0,
+            in_flight: 0,
+            done_tx,
+            peer: PeerCounters::default(),
+            started,
+        };
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut running = true;
+        lp.flush(None);
+        loop {
+            if !running && lp.in_flight == 0 && lp.gated.is_empty() {
+                break;
+            }
+            let timer_at = lp.timer_deadline();
+            tokio::select! {
+                biased;
+                () = &mut shutdown, if running => {
+                    running = false;
+                    info!("shutting down: telling the partner, flushing pending commits");
+                    let now = (lp.d.clock)();
+                    lp.d.core.shutdown(now);
+                    lp.flush(None);
+                }
+                done = done_rx.recv() => match done {
+                    Some((id, result)) => lp.on_commit(id, result).await,
+                    None => return Err(PairError::CommitsLost(lp.in_flight)),
+                },
+                ev = lp.d.peer_rx.recv(), if running => lp.on_peer(ev),
+                req = lp.d.ctl_rx.recv(), if running => {
+                    if let Some(req) = req {
+                        lp.on_ctl(req);
+                    }
+                }
+                received = socket.recv(&mut buf), if running => match received {
+                    Ok((n, meta)) => {
+                        let bytes = buf.get(..n).unwrap_or(&[]);
+                        lp.on_datagram(bytes, meta).await;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "receive failed");
+                        lp.d.counters.drop_for("receive_error");
+                    }
+                },
+                () = tokio::time::sleep_until(timer_at), if running => {
+                    let now = (lp.d.clock)();
+                    lp.d.core.handle_timeout(now);
+                    lp.flush(None);
+                }
+            }
+            lp.release_ready().await;
+        }
+        info!(counters = ?lp.d.counters.snapshot(), peer = ?lp.peer, "pair driver stopped");
+        Ok(lp.d.core)
+    }
+}
+
+impl Loop {
+    fn timer_deadline(&self) -> Instant {
+        let now_i = Instant::now();
+        let latest = now_i + MAX_TIMER_SLEEP;
+        match self.d.core.poll_timeout() {
+            Some(t) => {
+                let now = (self.d.clock)();
+                (now_i + Duration::from_secs(t.secs_since(now))).min(latest)
+            }
+            None => latest,
+        }
+    }
+
+    async fn on_datagram(&mut self, bytes: &[u8], meta: RecvMeta) {
+        self.d.counters.update(|c| c.received += 1);
+        if meta.truncated {
+            self.d.counters.drop_for("truncated");
+            return;
+        }
+        let rx = RxInfo {
+            src: meta.src,
+            dst: meta.dst,
+            interface: self
+                .d
+                .interfaces
+                .get(&meta.ifindex)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let now = (self.d.clock)();
+        let outcome = self.d.core.handle_client(now, bytes, &rx);
+        if let Some(reason) = outcome.drop {
+            debug!(reason = reason.as_str(), peer = %meta.src, "no reply");
+            self.d.counters.drop_for(reason.as_str());
+        }
+        self.flush(Some(&meta));
+    }
+
+    fn on_peer(&mut self, ev: Option<PeerEvent>) {
+        let now = (self.d.clock)();
+        match ev {
+            Some(PeerEvent::Connected) => {
+                info!("partner connected");
+                self.d.core.handle_connected(now);
+            }
+            Some(PeerEvent::Frame(bytes)) => {
+                self.peer.messages_received += 1;
+                self.d.core.handle_peer_bytes(now, &bytes);
+            }
+            Some(PeerEvent::Disconnected(why)) => {
+                info!(reason = %why, "partner connection lost");
+                self.d.core.handle_disconnected(now);
+            }
+            None => {
+                // The link task is gone: no partner any more, as if disconnected for good.
+                self.d.core.handle_disconnected(now);
+            }
+        }
+        self.flush(None);
+    }
+
+    fn on_ctl(&mut self, req: CtlRequest) {
+        let now = (self.d.clock)();
+        match req {
+            CtlRequest::Status(tx) => {
+                let s = PairStatus::of(&self.d.core, now, &self.peer, self.started);
+                let _ = tx.send(s);
+            }
+            CtlRequest::PartnerDown(tx) => {
+                let r = self.d.core.partner_down_command(now);
+                match &r {
+                    Ok(()) => warn!("operator declared the partner down"),
+                    Err(e) => info!(error = %e, "partner-down refused"),
+                }
+                let _ = tx.send(r);
+                self.flush(None);
+            }
+        }
+    }
+
+    /// Carries out the core's outputs: persists become one batch, what must wait for it
+    /// is gated on its id, connection housekeeping goes at once when nothing is queued.
+    fn flush(&mut self, meta: Option<&RecvMeta>) {
+        let mut batch = Batch::default();
+        let mut pending = Vec::new();
+        let mut now_peer = Vec::new();
+        while let Some(o) = self.d.core.poll_output() {
+            match o {
+                Output::Persist(PersistItem::Lease(c)) => batch.leases.push(c),
+                Output::Persist(PersistItem::Endpoint(r)) => {
+                    batch = batch.put_meta(EndpointRecord::META_KEY, r.encode());
+                }
+                Output::ClientReply(r) => {
+                    let to = match meta {
+                        Some(m) => {
+                            let mut to = SendMeta::reply_to(m);
+                            to.dst = r.dest;
+                            to
+                        }
+                        None => SendMeta {
+                            dst: r.dest,
+                            ifindex: 0,
+                            src: None,
+                        },
+                    };
+                    pending.push(Release::Client(r.bytes, to));
+                }
+                Output::Peer { msg, after_persist } => {
+                    let bytes = msg.emit();
+                    if !after_persist && self.gated.is_empty() && pending.is_empty() {
+                        now_peer.push(bytes);
+                    } else {
+                        pending.push(Release::Peer(bytes));
+                    }
+                }
+                Output::ClosePeer { reason } => pending.push(Release::ClosePeer(reason)),
+                Output::Event(e) => self.on_event(e),
+            }
+        }
+        for bytes in now_peer {
+            self.send_peer(bytes);
+        }
+        let gate = if batch.is_empty() {
+            self.next_id - 1
+        } else {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.in_flight += 1;
+            let tx = self.done_tx.clone();
+            self.d.writer.submit(
+                batch,
+                Box::new(move |result| {
+                    let _ = tx.send((id, result));
+                }),
+            );
+            id
+        };
+        for r in pending {
+            self.gated.push_back((gate, r));
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::StateChanged { from, to } => info!(%from, %to, "failover state changed"),
+            Event::Alarm(a) => warn!(alarm = %a, "failover alarm"),
+            Event::ProtocolError(p) => {
+                self.peer.protocol_errors += 1;
+                warn!(error = %p, "partner protocol error");
+            }
+            Event::UpdateRejected { resource, code } => {
+                self.peer.updates_rejected += 1;
+                warn!(?resource, code, "partner rejected a binding update");
+            }
+            Event::Unexpected(u) => debug!(what = %u, "unexpected partner message"),
+            Event::LinkUp => info!("failover communications OK"),
+            Event::LinkDown => info!("failover communications interrupted"),
+        }
+    }
+
+    async fn on_commit(&mut self, id: u64, result: Result<(), StoreError>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.done_upto = self.done_upto.max(id);
+        if let Err(e) = result {
+            self.peer.commit_failures += 1;
+            self.d.counters.update(|c| c.commit_failures += 1);
+            error!(error = %e, "lease commit failed: replies withheld, partner link reset");
+            // Nothing that waited on this batch may leave.
+            let mut dropped = 0;
+            while self.gated.front().is_some_and(|(g, _)| *g <= id) {
+                if let Some((_, Release::Client(..))) = self.gated.pop_front() {
+                    dropped += 1;
+                }
+            }
+            for _ in 0..dropped {
+                self.d.counters.drop_for("commit_failed");
+            }
+            let _ = self
+                .d
+                .peer_tx
+                .try_send(PeerCommand::Close("lease commit failed".into()));
+        } else {
+            self.d.counters.update(|c| c.commits += 1);
+        }
+    }
+
+    /// Sends everything whose batch is durable, in order.
+    async fn release_ready(&mut self) {
+        while self
+            .gated
+            .front()
+            .is_some_and(|(g, _)| *g <= self.done_upto)
+        {
+            let Some((_, r)) = self.gated.pop_front() else {
+                break;
+            };
+            match r {
+                Release::Client(bytes, to) => match self.d.socket.send(&bytes, &to).await {
+                    Ok(_) => self.d.counters.update(|c| c.replied += 1),
+                    Err(e) => {
+                        warn!(error = %e, to = %to.dst, "reply send failed");
+                        self.d.counters.drop_for("send_error");
+                    }
+                },
+                Release::Peer(bytes) => self.send_peer(bytes),
+                Release::ClosePeer(reason) => {
+                    let _ = self.d.peer_tx.try_send(PeerCommand::Close(reason));
+                }
+            }
+        }
+    }
+
+    fn send_peer(&mut self, bytes: Vec<u8>) {
+        self.peer.messages_sent += 1;
+        if let Err(e) = self.d.peer_tx.try_send(PeerCommand::Send(bytes)) {
+            // A full queue means the link is far behind; the core resends after reconnect.
+            warn!(error = %e, "partner link queue full: message dropped, resetting link");
+            let _ = self
+                .d
+                .peer_tx
+                .try_send(PeerCommand::Close("send queue overflow".into()));
+        }
+    }
+}
