@@ -45,6 +45,10 @@ pub struct SimConfig {
     pub mutate_reply_before_sync: bool,
     /// How long an fsync takes, in ms (min, max).
     pub sync_ms: (u64, u64),
+    /// Deliberately misconfigured pair, to prove the exclusivity check can fail: both
+    /// servers are primaries (they never connect) and go to PARTNER-DOWN when STARTUP ends,
+    /// so both hand out the primary's half of one pool.
+    pub mutate_two_primaries: bool,
 }
 
 impl SimConfig {
@@ -57,6 +61,7 @@ impl SimConfig {
             loss: 0.01,
             mutate_reply_before_sync: false,
             sync_ms: (1, 8),
+            mutate_two_primaries: false,
         }
     }
 }
@@ -354,12 +359,17 @@ impl World {
             .ok()
             .flatten()
             .and_then(|b| EndpointRecord::decode(&b).ok());
+        let mut pair = pair_config(node.role, self.auto_pd);
+        if self.cfg.mutate_two_primaries {
+            pair.endpoint.role = Role::Primary;
+            pair.endpoint.partner_down_on_first_start = true;
+        }
         let server = FailoverServer::new(
             server_config(self.cfg.clients),
             node.duid.clone(),
             leases,
             record,
-            pair_config(node.role, self.auto_pd),
+            pair,
             now,
         )
         .expect("valid pools");

@@ -223,11 +223,17 @@ impl SimClient {
                 self.wake_at = now + 1000;
             }
             Phase::Soliciting { offers, .. } => {
-                if let Some((server, sid, _)) = offers
-                    .iter()
-                    .max_by_key(|o| (o.2, usize::MAX - o.0))
-                    .cloned()
-                {
+                // Highest preference wins; among equals the client picks at random
+                // (RFC 8415 §18.2.9 leaves it open), so every server sees new clients.
+                let best = offers.iter().map(|o| o.2).max();
+                let top: Vec<_> = offers.iter().filter(|o| Some(o.2) == best).collect();
+                let choice = match top.len() {
+                    0 => None,
+                    n => top
+                        .get(rng.range(0, n as u64) as usize)
+                        .map(|o| (*o).clone()),
+                };
+                if let Some((server, sid, _)) = choice {
                     self.new_xid();
                     self.phase = Phase::Requesting {
                         server,

@@ -122,3 +122,22 @@ fn same_seed_same_run() {
         assert_eq!(a.client_replies, b.client_replies, "seed {seed}");
     }
 }
+
+/// The checks can fail: two servers both configured as primary, each starting alone in
+/// PARTNER-DOWN, hand the same addresses to different clients, and invariant (a) says so.
+#[test]
+fn exclusivity_check_catches_two_primaries() {
+    use tandem_sim::runner::{SimConfig, World};
+    let mut cfg = SimConfig::for_seed(1);
+    cfg.mutate_two_primaries = true;
+    // Lossy enough that the two servers' allocation cursors drift apart.
+    cfg.loss = 0.3;
+    cfg.chaos_secs = 600;
+    cfg.settle_secs = 0;
+    let r = World::new(cfg).run();
+    assert!(
+        r.violations.iter().any(|v| v.contains("(a)")),
+        "{}",
+        r.explain()
+    );
+}

@@ -134,7 +134,18 @@ pub fn decide(
     match conflict_rule(local.status, upd.status) {
         ConflictRule::Accept => {
             let (u, l) = (update_time(upd), local_time(local));
-            ok(clearly_later(u, l) || (same_time(u, l) && tie_accepts(local.status, upd.status)))
+            // In a tie, a RELEASED/ABANDONED never ends an ACTIVE lease that is (by the raw
+            // clocks) newer: the client may have released at the partner and then bound
+            // again here a moment later (found by tandem-sim seed 1812). Keeping the lease
+            // costs only address space until it expires; dropping it could hand it out twice.
+            let newer_active_wins = local.status == BindingStatus::Active
+                && matches!(
+                    upd.status,
+                    BindingStatus::Released | BindingStatus::Abandoned
+                )
+                && u < l;
+            ok(clearly_later(u, l)
+                || (same_time(u, l) && tie_accepts(local.status, upd.status) && !newer_active_wins))
         }
         // Same clock on both sides of the comparison: no fuzz.
         ConflictRule::Time1 => ok(local.state_expiration.is_some_and(|end| now > end)),
