@@ -1079,7 +1079,10 @@ fn failover_policy_keeps_expired_records_rfc8156_s7_2() {
     let [LeaseChange::Upsert(l)] = ch.as_slice() else {
         panic!("{ch:?}")
     };
-    assert_eq!((l.status, l.state_expiration), (BindingStatus::Expired, None));
+    assert_eq!(
+        (l.status, l.state_expiration),
+        (BindingStatus::Expired, None)
+    );
     assert_eq!(s.next_timeout(), None);
     assert!(s.reclaim_expired(T0 + 1_000_000).is_empty());
     assert_eq!(
