@@ -11,8 +11,8 @@
 
 mod clock;
 mod commit;
-pub mod ctl;
 mod counters;
+pub mod ctl;
 mod dhcp_engine;
 mod driver;
 mod engine;

@@ -100,10 +100,10 @@ fn member(
 
 /// The partner link: whatever one side sends arrives at the other; a Close drops the
 /// connection and brings it back 200 ms later, like the real link's reconnect.
-fn link() -> (
-    [(mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>); 2],
-    mpsc::Sender<bool>,
-) {
+/// One end of the in-memory partner link, as a member's driver sees it.
+type LinkEnd = (mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>);
+
+fn link() -> ([LinkEnd; 2], mpsc::Sender<bool>) {
     let (cmd_a_tx, mut cmd_a) = mpsc::channel::<PeerCommand>(1024);
     let (cmd_b_tx, mut cmd_b) = mpsc::channel::<PeerCommand>(1024);
     let (ev_a_tx, ev_a_rx) = mpsc::channel::<PeerEvent>(1024);
