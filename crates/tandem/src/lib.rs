@@ -2,5 +2,6 @@
 //! kept out of `main.rs` so tests can use them.
 
 pub mod config;
+pub mod ctl;
 pub mod logging;
 pub mod serve;

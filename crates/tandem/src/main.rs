@@ -34,11 +34,70 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Ask a running failover server for its state, or tell it its partner is down.
+    ///
+    /// Talks to the server's control socket (<data_dir>/tandem.ctl, root only).
+    Ctl {
+        /// Find the socket from the server's configuration file.
+        #[arg(short, long, value_name = "FILE", conflicts_with = "socket")]
+        config: Option<PathBuf>,
+        /// The control socket itself.
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlAction {
+    /// Own state, partner state, time in state, unacknowledged updates, pool balance.
+    Status,
+    /// Declare the partner down (RFC 8156 §8.8.2): allowed from NORMAL,
+    /// COMMUNICATIONS-INTERRUPTED and RESOLUTION-INTERRUPTED. Only when the partner is
+    /// really down: if both servers are in PARTNER-DOWN, one address or prefix can be
+    /// given to two clients.
+    PartnerDown,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Ctl {
+            config,
+            socket,
+            json,
+            action,
+        } => {
+            let socket = match (socket, config) {
+                (Some(s), _) => s,
+                (None, Some(c)) => match tandem::config::load(&c) {
+                    Ok(cfg) => tandem::ctl::socket_path(&cfg.data_dir),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                (None, None) => {
+                    eprintln!("tandem ctl: give --config FILE or --socket PATH");
+                    return ExitCode::from(2);
+                }
+            };
+            let command = match action {
+                CtlAction::Status => "status",
+                CtlAction::PartnerDown => "partner-down",
+            };
+            match tandem::ctl::run(&socket, command, json) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tandem ctl: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::CheckConfig { file } => match tandem::config::load(&file) {
             Ok(cfg) => {
                 println!("configuration OK: {}", cfg.summary());

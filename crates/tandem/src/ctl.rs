@@ -1,0 +1,120 @@
+//! `tandem ctl`: talk to a running server over its control socket.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use tandem_server::ctl::{request, CtlAnswer};
+use tandem_server::pair::PairStatus;
+
+/// The control socket of a server whose data directory is `data_dir`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("tandem.ctl")
+}
+
+/// Sends `command` and prints the answer; `json` prints it raw.
+pub fn run(socket: &Path, command: &str, json: bool) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let answer: CtlAnswer = rt
+        .block_on(request(socket, command))
+        .with_context(|| format!("cannot reach the server at {}", socket.display()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).context("encoding the answer")?
+        );
+    }
+    if !answer.ok {
+        bail!(
+            "{}",
+            answer
+                .error
+                .unwrap_or_else(|| "request refused".to_string())
+        );
+    }
+    if !json {
+        match &answer.status {
+            Some(s) => print!("{}", render(s)),
+            None => println!("ok"),
+        }
+    }
+    Ok(())
+}
+
+/// The human form of a status.
+pub fn render(s: &PairStatus) -> String {
+    let comm = if s.communications_ok {
+        "communications OK"
+    } else {
+        "communications interrupted"
+    };
+    format!(
+        "role        {}\n\
+         state       {} (for {})\n\
+         partner     {}, {comm}\n\
+         mclt        {} s\n\
+         updates     {} queued, {} sent and unacknowledged\n\
+         leases      {} active, {} records\n\
+         prefixes    primary can delegate {}, secondary {}\n\
+         problems    {} protocol errors, {} updates rejected by the partner, {} failed commits\n\
+         uptime      {}\n",
+        s.role,
+        s.state,
+        duration(s.state_for_secs),
+        s.partner_state.as_deref().unwrap_or("unknown"),
+        s.mclt,
+        s.updates_queued,
+        s.updates_unacked,
+        s.active_leases,
+        s.leases,
+        s.prefixes_primary,
+        s.prefixes_secondary,
+        s.protocol_errors,
+        s.updates_rejected,
+        s.commit_failures,
+        duration(s.uptime_secs),
+    )
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_field() {
+        let s = PairStatus {
+            role: "secondary".into(),
+            state: "PARTNER-DOWN".into(),
+            state_for_secs: 4000,
+            partner_state: Some("COMMUNICATIONS-INTERRUPTED".into()),
+            communications_ok: false,
+            mclt: 3600,
+            updates_queued: 3,
+            updates_unacked: 1,
+            active_leases: 10,
+            leases: 12,
+            prefixes_primary: 100,
+            prefixes_secondary: 50,
+            protocol_errors: 2,
+            updates_rejected: 0,
+            commit_failures: 0,
+            uptime_secs: 90_000,
+        };
+        let t = render(&s);
+        assert!(t.contains("state       PARTNER-DOWN (for 66m40s)"), "{t}");
+        assert!(t.contains("COMMUNICATIONS-INTERRUPTED, communications interrupted"));
+        assert!(t.contains("3 queued, 1 sent"));
+        assert!(t.contains("primary can delegate 100, secondary 50"));
+        assert!(t.contains("uptime      25h00m"));
+    }
+}
