@@ -587,7 +587,10 @@ impl Dhcpv6Server {
             if l.status == BindingStatus::Active {
                 let mut l = l.clone();
                 l.status = BindingStatus::Expired;
-                l.start_time_of_state = now;
+                // The lease expired when its lifetime ended, not when we got round to it
+                // (after a restart that can be much later; RFC 8156 §7.5.4 compares these
+                // times with the partner's).
+                l.start_time_of_state = l.state_expiration.unwrap_or(now).min(now);
                 l.state_expiration = (!keep).then(|| now.plus(affinity));
                 self.leases.upsert(l.clone());
                 changes.push(LeaseChange::Upsert(l));

@@ -560,7 +560,14 @@ impl FailoverServer {
     pub fn handle_timeout(&mut self, now: Time) {
         let fx = self.ep.handle_timeout(now);
         self.effects(now, fx);
-        if self.dhcp.next_timeout().is_some_and(|t| t <= now) {
+        // While it waits for the partner's updates (STARTUP, RECOVER, POTENTIAL-CONFLICT) a
+        // server must not expire leases from what may be stale data: its EXPIRED would look
+        // newer than the renewal the partner is about to send (found by tandem-sim seed 6550).
+        let waiting_for_partner = matches!(
+            self.ep.state(),
+            ServerState::Startup | ServerState::Recover | ServerState::PotentialConflict
+        );
+        if !waiting_for_partner && self.dhcp.next_timeout().is_some_and(|t| t <= now) {
             let changes = self.dhcp.reclaim_expired(now);
             self.adopt_local_changes(now, changes);
         }
