@@ -8,6 +8,7 @@ use ipnet::Ipv6Net;
 use tandem_core::config::{AddressPool, OptionSet, PdPool, Reservation, ServerConfig, Subnet};
 use tandem_core::Duid;
 
+use super::failover::{self, FailoverSettings};
 use super::file::{
     ConfigFile, CustomOption, OptionsSection, PoolEntry, ReservationEntry, Subnet6Section,
 };
@@ -16,12 +17,15 @@ use super::file::{
 const OPTION_SNTP_SERVERS: u16 = 31;
 
 /// One thing wrong with the configuration, at `path` (e.g. `subnet6[1].pools[0]`).
+/// Also used for warnings ([`RunConfig::warnings`]) and pair mismatches (`check_pair`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub path: String,
     pub message: String,
     /// Line in the file, filled in by the loader when the path is found there.
     pub line: Option<usize>,
+    /// The file it is in, when that is not implied (set by `check_pair`, which looks at two).
+    pub file: Option<String>,
 }
 
 impl Problem {
@@ -30,7 +34,21 @@ impl Problem {
             path: path.into(),
             message: message.into(),
             line: None,
+            file: None,
         }
+    }
+}
+
+/// `file:line: path: message`, leaving out what is unknown.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: ")?,
+            (Some(file), None) => write!(f, "{file}: ")?,
+            (None, Some(line)) => write!(f, "line {line}: ")?,
+            (None, None) => {}
+        }
+        write!(f, "{}: {}", self.path, self.message)
     }
 }
 
@@ -49,17 +67,41 @@ pub struct RunConfig {
     pub file: ConfigFile,
     /// What the DHCPv6 core serves, already validated.
     pub core: ServerConfig,
+    /// `[failover]`, checked; None runs a single server.
+    pub failover: Option<FailoverSettings>,
+    /// Notes that do not stop the server (with lines when loaded from text): print them
+    /// in `check-config` and log them at startup.
+    pub warnings: Vec<Problem>,
+    /// Name of the file in messages (set by `load`/`load_str`).
+    pub origin: String,
+    /// The file's text, to find lines for problems found later (`check_pair`).
+    pub(super) source: String,
 }
 
 impl RunConfig {
+    /// What `tandem_failover::server::FailoverServer::new` takes; None without `[failover]`.
+    pub fn pair_config(&self) -> Option<tandem_failover::server::PairConfig> {
+        self.failover.as_ref().map(FailoverSettings::pair_config)
+    }
+
     /// The one-line summary `check-config` prints.
     pub fn summary(&self) -> String {
+        let pair = match &self.failover {
+            Some(f) => format!(
+                ", failover {} of {:?} with {}{}",
+                f.role,
+                f.relationship,
+                f.peer,
+                if f.is_insecure() { " (no TLS)" } else { "" }
+            ),
+            None => String::new(),
+        };
         let subnets = self.file.subnet6.len();
         let pools: usize = self.file.subnet6.iter().map(|s| s.pools.len()).sum();
         let pd_pools: usize = self.file.subnet6.iter().map(|s| s.pd_pools.len()).sum();
         let reservations: usize = self.file.subnet6.iter().map(|s| s.reservations.len()).sum();
         format!(
-            "{subnets} subnet{}, {pools} address pool{}, {pd_pools} prefix pool{}, {reservations} reservation{}, {} interface{}",
+            "{subnets} subnet{}, {pools} address pool{}, {pd_pools} prefix pool{}, {reservations} reservation{}, {} interface{}{pair}",
             plural(subnets),
             plural(pools),
             plural(pd_pools),
@@ -79,7 +121,8 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Checks `file` and builds the run configuration, or lists every problem found:
-/// the file-level checks here plus `tandem_core`'s `validate()`, all at once.
+/// the file-level checks here, `[failover]`'s, and `tandem_core`'s `validate()`, all at
+/// once. Relative paths (data_dir, TLS files) are taken from `base_dir`.
 pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Problem>> {
     let mut problems = Vec::new();
     check_server(file, &mut problems);
@@ -106,11 +149,13 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         }
     }
     let core = to_core(file);
-    problems.extend(core.validate().into_iter().map(|p| Problem {
-        path: file_path_of(&p.path),
-        message: p.message,
-        line: None,
-    }));
+    problems.extend(
+        core.validate()
+            .into_iter()
+            .map(|p| Problem::new(file_path_of(&p.path), p.message)),
+    );
+    let mut warnings = Vec::new();
+    failover::check(file, &core, base_dir, &mut problems, &mut warnings);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -128,6 +173,13 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         log_level: file.server.log_level.clone(),
         file: file.clone(),
         core,
+        failover: file
+            .failover
+            .as_ref()
+            .map(|f| failover::settings(f, base_dir)),
+        warnings,
+        origin: String::new(),
+        source: String::new(),
     })
 }
 

@@ -5,9 +5,10 @@
 //! here (addresses, prefixes, hex bytes), so a bad value is reported with its line
 //! too; rules that relate several values (a pool inside its subnet, no overlaps)
 //! are checked after this, in [`super::build`] and `tandem_core`'s `validate()`.
-//! `examples/tandem.toml` documents every key.
+//! `examples/tandem.toml` documents every key; `examples/pair-primary.toml` and
+//! `examples/pair-secondary.toml` add `[failover]`.
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 
 use ipnet::Ipv6Net;
@@ -23,6 +24,9 @@ pub struct ConfigFile {
     pub options: OptionsSection,
     #[serde(default)]
     pub subnet6: Vec<Subnet6Section>,
+    /// `[failover]`: present when this server is one half of an RFC 8156 pair.
+    #[serde(default)]
+    pub failover: Option<FailoverSection>,
 }
 
 /// `[server]`: how this process runs.
@@ -170,6 +174,83 @@ pub struct ReservationEntry {
     pub address: Option<Ipv6Addr>,
     #[serde(default)]
     pub prefix: Option<Ipv6Net>,
+}
+
+/// This server's part in the pair (RFC 8156 §6.1, digest §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// Connects to the partner and defines the MCLT.
+    Primary,
+    /// Listens for the primary's connection and adopts its MCLT.
+    Secondary,
+}
+
+/// `[failover]`: the partner and the protocol's knobs. Absent keys take the defaults
+/// documented on each field; ranges are checked in [`super::build`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSection {
+    pub role: RoleName,
+    /// RELATIONSHIP_NAME sent in CONNECT (§6.2); both sides must agree. Default "tandem".
+    #[serde(default)]
+    pub relationship: Option<String>,
+    /// The partner's address: where the primary connects, and the only address the
+    /// secondary accepts a connection from (§6.2 identifies the endpoint by it).
+    pub peer_address: IpAddr,
+    /// TCP port of the failover link, the same on both sides. Default 647 (§5.1).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Our end of the link: the secondary listens on it, the primary connects from it.
+    /// Default: the unspecified address of `peer_address`'s family.
+    #[serde(default)]
+    pub listen_address: Option<IpAddr>,
+    /// Maximum Client Lead Time, seconds (§4.4). Default 3600, at least 30 (§1).
+    #[serde(default)]
+    pub mclt: Option<u32>,
+    /// Seconds in COMMUNICATIONS-INTERRUPTED before declaring the partner down on our own
+    /// (§8.9). Absent or 0: only an operator can.
+    #[serde(default)]
+    pub auto_partner_down: Option<u32>,
+    /// Our FO_KEEPALIVE_TIME, seconds (§6.5). Default 60, at least 4.
+    #[serde(default)]
+    pub keepalive: Option<u32>,
+    /// MAX_UNACKED_BNDUPD we accept from the partner (§6.1.1). Default 100, at least 1.
+    #[serde(default)]
+    pub max_unacked_bndupd: Option<u32>,
+    /// Seconds STARTUP waits for the partner (§8.3). Default 10.
+    #[serde(default)]
+    pub startup: Option<u32>,
+    /// Percent of each prefix pool's free space the secondary holds (§4.2.2). Default 50.
+    #[serde(default)]
+    pub secondary_prefix_share: Option<u8>,
+    /// Rebalance prefix pools only when the secondary is this many prefixes short. Default 16.
+    #[serde(default)]
+    pub rebalance_threshold: Option<u64>,
+    /// `[failover.tls]`; required (TLS files or `insecure = true`).
+    #[serde(default)]
+    pub tls: Option<FailoverTlsSection>,
+}
+
+/// `[failover.tls]`: mutual TLS on the partner link (digest §8.9, RFC 7653 §8.2/§9.1).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverTlsSection {
+    /// Our certificate chain (PEM); relative paths are taken from the config file's directory.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// Our private key (PEM).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// CA certificate(s) (PEM) that the partner's certificate must chain to.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// Name the partner's certificate must carry. Default "tandem-<partner role>".
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Run the partner link without TLS; cert, key, ca and server_name must then be absent.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// Hex bytes as operators write DUIDs: `00:03:00:01:...`, `00-03-...` or `000300...`.

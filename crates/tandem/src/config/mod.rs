@@ -6,14 +6,18 @@
 //! 2. meaning (`build`): every problem at once, each with its path and line.
 
 pub mod build;
+pub mod failover;
 pub mod file;
 mod locate;
+mod pair;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use build::{Problem, RunConfig};
+pub use failover::{FailoverSettings, FailoverTls};
 pub use file::ConfigFile;
+pub use pair::check_pair;
 
 /// Why a configuration cannot be used.
 #[derive(Debug)]
@@ -95,15 +99,27 @@ pub fn load(path: &Path) -> Result<RunConfig, ConfigError> {
 /// paths inside it are taken relative to `base_dir`.
 pub fn load_str(text: &str, origin: &str, base_dir: &Path) -> Result<RunConfig, ConfigError> {
     let file = parse_str(text, origin)?;
-    build::build(&file, base_dir).map_err(|mut problems| {
-        for p in &mut problems {
-            p.line = locate::offset_of(text, &p.path).map(|o| locate::line_col(text, o).0);
+    let line_of = |path: &str| locate::offset_of(text, path).map(|o| locate::line_col(text, o).0);
+    match build::build(&file, base_dir) {
+        Ok(mut cfg) => {
+            for w in &mut cfg.warnings {
+                w.line = line_of(&w.path);
+                w.file = Some(origin.to_string());
+            }
+            cfg.origin = origin.to_string();
+            cfg.source = text.to_string();
+            Ok(cfg)
         }
-        ConfigError::Invalid {
-            origin: origin.to_string(),
-            problems,
+        Err(mut problems) => {
+            for p in &mut problems {
+                p.line = line_of(&p.path);
+            }
+            Err(ConfigError::Invalid {
+                origin: origin.to_string(),
+                problems,
+            })
         }
-    })
+    }
 }
 
 /// Stage 1 only: TOML syntax and types.

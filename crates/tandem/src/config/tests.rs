@@ -75,8 +75,8 @@ fn unknown_field_names_key_path_and_line() {
 
 #[test]
 fn unknown_section_is_rejected() {
-    let msg = err_text(&format!("{MINIMAL}\n[failover]\npeer = \"x\"\n"));
-    assert!(msg.contains("failover"), "{msg}");
+    let msg = err_text(&format!("{MINIMAL}\n[failovr]\npeer = \"x\"\n"));
+    assert!(msg.contains("failovr"), "{msg}");
     assert!(msg.contains("test.toml:"), "{msg}");
 }
 
@@ -255,4 +255,796 @@ fn bad_log_level_is_a_problem() {
     );
     let msg = err_text(&text);
     assert!(msg.contains("server.log_level"), "{msg}");
+}
+
+// ---------------------------------------------------------------- [failover] (RFC 8156)
+
+use std::net::{IpAddr, SocketAddr};
+
+use tandem_failover::endpoint::EndpointConfig;
+use tandem_failover::server::PairConfig;
+use tandem_failover::Role;
+
+/// MINIMAL plus a prefix pool, for the checks that concern prefix pools.
+fn minimal_pd() -> String {
+    MINIMAL.replace(
+        "pools = [{ first",
+        "pd_pools = [{ prefix = \"2001:db8:100::/48\", delegated_len = 56 }]\npools = [{ first",
+    )
+}
+
+/// MINIMAL with a `[failover]` section made of `keys`, and `tls` as `[failover.tls]`.
+fn with_failover(keys: &str, tls: &str) -> String {
+    format!(
+        "{}\n[failover]\n{keys}\n[failover.tls]\n{tls}\n",
+        minimal_pd()
+    )
+}
+
+const PRIMARY_KEYS: &str = "role = \"primary\"\npeer_address = \"2001:db8:ff::2\"";
+const INSECURE: &str = "insecure = true";
+
+fn problems_of(text: &str) -> Vec<Problem> {
+    match load_text(text) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        Err(e) => panic!("expected semantic problems, got {e}"),
+        Ok(_) => panic!("config must be rejected:\n{text}"),
+    }
+}
+
+fn assert_problem(problems: &[Problem], path: &str, words: &str) {
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == path && p.message.contains(words)),
+        "no problem at {path} mentioning {words:?} in {problems:#?}"
+    );
+}
+
+fn assert_no_problem_at(problems: &[Problem], path: &str) {
+    assert!(
+        problems.iter().all(|p| p.path != path),
+        "unexpected problem at {path}: {problems:#?}"
+    );
+}
+
+/// A directory holding the TLS files the pair examples name (content is not checked).
+fn pki_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pki")).unwrap();
+    for f in [
+        "ca.crt",
+        "primary.crt",
+        "primary.key",
+        "secondary.crt",
+        "secondary.key",
+    ] {
+        std::fs::write(dir.path().join("pki").join(f), "not checked\n").unwrap();
+    }
+    dir
+}
+
+fn example_text(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn load_example(name: &str, base: &Path) -> Result<RunConfig, ConfigError> {
+    load_str(&example_text(name), name, base)
+}
+
+#[test]
+fn single_server_has_no_failover() {
+    let cfg = load_text(MINIMAL).unwrap();
+    assert!(cfg.failover.is_none());
+    assert!(cfg.pair_config().is_none());
+    assert!(cfg.warnings.is_empty());
+}
+
+#[test]
+fn pair_examples_load_with_their_tls_files() {
+    // RFC 8156 §6.1 roles, §5.1 port 647, §4.4 MCLT, §10 TLS: the shipped pair.
+    let dir = pki_dir();
+    let p = load_example("pair-primary.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_example("pair-secondary.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let fp = p.failover.as_ref().unwrap();
+    let fs = s.failover.as_ref().unwrap();
+    assert_eq!((fp.role, fs.role), (Role::Primary, Role::Secondary));
+    assert_eq!(
+        fp.peer,
+        "[2001:db8:ff::2]:647".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        fp.local,
+        "[2001:db8:ff::1]:647".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(fs.peer, fp.local);
+    assert_eq!(fs.local, fp.peer);
+    assert_eq!(
+        fp.tls,
+        FailoverTls::Mutual {
+            cert: dir.path().join("pki/primary.crt"),
+            key: dir.path().join("pki/primary.key"),
+            ca: dir.path().join("pki/ca.crt"),
+            server_name: "tandem-secondary".to_string(),
+        }
+    );
+    assert!(
+        matches!(&fs.tls, FailoverTls::Mutual { server_name, .. } if server_name == "tandem-primary")
+    );
+    assert!(!fp.is_insecure());
+    // Same lease space as the single-server example.
+    let single = load(&example_path()).unwrap();
+    assert_eq!(p.core.subnets, single.core.subnets);
+    assert_eq!(s.core.subnets, single.core.subnets);
+    assert!(p.summary().contains("failover primary"), "{}", p.summary());
+    let problems = check_pair(&p, &s);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn pair_examples_report_missing_tls_files() {
+    // check-config checks existence and readability of cert/key/ca (RFC 8156 §10 TLS).
+    let empty = tempfile::tempdir().unwrap();
+    let err = load_example("pair-primary.toml", empty.path()).unwrap_err();
+    let ConfigError::Invalid { problems, .. } = &err else {
+        panic!("{err}");
+    };
+    for key in ["cert", "key", "ca"] {
+        assert_problem(problems, &format!("failover.tls.{key}"), "cannot read");
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("primary.crt"), "{msg}");
+    let cert_line = example_text("pair-primary.toml")
+        .lines()
+        .position(|l| l.starts_with("cert = "))
+        .unwrap()
+        + 1;
+    assert!(
+        msg.contains(&format!("pair-primary.toml:{cert_line}: failover.tls.cert")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn failover_defaults_and_pair_config() {
+    // Defaults: RFC 8156 §6.5 keepalive 60, §5.1 port 647, MCLT 3600 (§4.4.1 example).
+    let cfg = load_text(&with_failover(PRIMARY_KEYS, INSECURE)).unwrap();
+    let f = cfg.failover.clone().unwrap();
+    assert_eq!(f.relationship, "tandem");
+    assert_eq!(
+        f.peer,
+        "[2001:db8:ff::2]:647".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(f.local, "[::]:647".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        (
+            f.mclt,
+            f.auto_partner_down,
+            f.keepalive,
+            f.max_unacked_bndupd,
+            f.startup
+        ),
+        (3600, None, 60, 100, 10)
+    );
+    assert_eq!((f.secondary_prefix_share, f.rebalance_threshold), (50, 16));
+    assert!(f.is_insecure());
+    let mut endpoint = EndpointConfig::new(Role::Primary, "tandem", 3600);
+    endpoint.startup_secs = 10;
+    assert_eq!(
+        cfg.pair_config(),
+        Some(PairConfig {
+            endpoint,
+            secondary_prefix_share: 50,
+            rebalance_threshold: 16,
+        })
+    );
+    // RFC 8156 §10: running without TLS is allowed but always noted.
+    assert_problem(&cfg.warnings, "failover.tls.insecure", "without TLS");
+}
+
+#[test]
+fn failover_values_reach_the_pair_config() {
+    let keys = "role = \"secondary\"\nrelationship = \"lab\"\npeer_address = \"2001:db8:ff::1\"\nport = 6470\nlisten_address = \"2001:db8:ff::2\"\nauto_partner_down = 600\nkeepalive = 20\nmax_unacked_bndupd = 7\nstartup = 3";
+    let cfg = load_text(&with_failover(keys, INSECURE)).unwrap();
+    let f = cfg.failover.as_ref().unwrap();
+    assert_eq!(
+        f.local,
+        "[2001:db8:ff::2]:6470".parse::<SocketAddr>().unwrap()
+    );
+    let pc = cfg.pair_config().unwrap();
+    assert_eq!(pc.endpoint.role, Role::Secondary);
+    assert_eq!(pc.endpoint.local.relationship, "lab");
+    assert_eq!(pc.endpoint.local.keepalive, 20);
+    assert_eq!(pc.endpoint.local.max_unacked, 7);
+    assert_eq!(pc.endpoint.auto_partner_down, Some(600));
+    assert_eq!(pc.endpoint.startup_secs, 3);
+}
+
+#[test]
+fn auto_partner_down_zero_means_off() {
+    // RFC 8156 §8.9: automatic PARTNER-DOWN is optional; 0 switches it off.
+    let cfg = load_text(&with_failover(
+        &format!("{PRIMARY_KEYS}\nauto_partner_down = 0"),
+        INSECURE,
+    ))
+    .unwrap();
+    assert_eq!(cfg.pair_config().unwrap().endpoint.auto_partner_down, None);
+}
+
+#[test]
+fn ipv4_peer_defaults_to_an_ipv4_local_address() {
+    let cfg = load_text(&with_failover(
+        "role = \"primary\"\npeer_address = \"192.0.2.2\"",
+        INSECURE,
+    ))
+    .unwrap();
+    let f = cfg.failover.unwrap();
+    assert_eq!(f.local.ip(), "0.0.0.0".parse::<IpAddr>().unwrap());
+    assert_eq!(f.peer, "192.0.2.2:647".parse::<SocketAddr>().unwrap());
+}
+
+#[test]
+fn failover_ranges_are_all_reported_at_their_keys() {
+    // RFC 8156 §1 (MCLT >= 30), §6.5 (keepalive / 4 >= 1 s), §6.1.1 (MAX_UNACKED_BNDUPD).
+    let keys = format!(
+        "{PRIMARY_KEYS}\nrelationship = \"\"\nport = 0\nmclt = 29\nkeepalive = 3\nmax_unacked_bndupd = 0\nsecondary_prefix_share = 101"
+    );
+    let text = with_failover(&keys, INSECURE);
+    let problems = problems_of(&text);
+    assert_problem(&problems, "failover.relationship", "must not be empty");
+    assert_problem(&problems, "failover.port", "port 0");
+    assert_problem(&problems, "failover.mclt", "below the 30 s minimum");
+    assert_problem(&problems, "failover.keepalive", "below 4 s");
+    assert_problem(&problems, "failover.max_unacked_bndupd", "at least 1");
+    assert_problem(&problems, "failover.secondary_prefix_share", "0 to 100");
+    assert_eq!(problems.len(), 6, "{problems:#?}");
+    // Lines point at the keys.
+    let msg = load_text(&text).unwrap_err().to_string();
+    let mclt_line = text.lines().position(|l| l == "mclt = 29").unwrap() + 1;
+    assert!(
+        msg.contains(&format!("test.toml:{mclt_line}: failover.mclt")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn failover_range_boundaries_are_accepted() {
+    let keys = format!(
+        "{PRIMARY_KEYS}\nmclt = 30\nkeepalive = 4\nmax_unacked_bndupd = 1\nsecondary_prefix_share = 100"
+    );
+    let cfg = load_text(&with_failover(&keys, INSECURE)).unwrap();
+    let f = cfg.failover.unwrap();
+    assert_eq!((f.mclt, f.keepalive, f.max_unacked_bndupd), (30, 4, 1));
+}
+
+#[test]
+fn relationship_with_control_characters_is_rejected() {
+    let keys = format!("{PRIMARY_KEYS}\nrelationship = \"a\\nb\"");
+    assert_problem(
+        &problems_of(&with_failover(&keys, INSECURE)),
+        "failover.relationship",
+        "control",
+    );
+}
+
+#[test]
+fn role_is_required_and_must_be_known() {
+    // RFC 8156 §6.1: a server is either primary or secondary.
+    let msg = err_text(&with_failover(
+        "peer_address = \"2001:db8:ff::2\"",
+        INSECURE,
+    ));
+    assert!(msg.contains("role"), "{msg}");
+    let msg = err_text(&with_failover(
+        "role = \"tertiary\"\npeer_address = \"2001:db8:ff::2\"",
+        INSECURE,
+    ));
+    assert!(msg.contains("failover.role"), "{msg}");
+    assert!(msg.contains("tertiary"), "{msg}");
+    let msg = err_text(&with_failover(
+        &format!("{PRIMARY_KEYS}\npeer = \"x\""),
+        INSECURE,
+    ));
+    assert!(msg.contains("peer"), "{msg}");
+    let msg = err_text(&with_failover("role = \"primary\"", INSECURE));
+    assert!(msg.contains("peer_address"), "{msg}");
+}
+
+#[test]
+fn peer_address_must_be_one_unicast_partner() {
+    // RFC 8156 §6.2: the endpoint is identified by the partner's address.
+    for (addr, words) in [
+        ("::", "unicast"),
+        ("ff02::1", "unicast"),
+        ("fe80::1", "link-local"),
+    ] {
+        let keys = format!("role = \"primary\"\npeer_address = \"{addr}\"");
+        assert_problem(
+            &problems_of(&with_failover(&keys, INSECURE)),
+            "failover.peer_address",
+            words,
+        );
+    }
+}
+
+#[test]
+fn peer_address_must_not_be_our_own_address() {
+    let keys = format!("{PRIMARY_KEYS}\nlisten_address = \"2001:db8:ff::2\"");
+    assert_problem(
+        &problems_of(&with_failover(&keys, INSECURE)),
+        "failover.peer_address",
+        "our own failover.listen_address",
+    );
+    let text = with_failover(PRIMARY_KEYS, INSECURE).replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nlisten_address = \"2001:db8:ff::2\"",
+    );
+    assert_problem(
+        &problems_of(&text),
+        "failover.peer_address",
+        "our own server.listen_address",
+    );
+    // Both halves on one host (a loopback test) share ::1: allowed.
+    let keys = "role = \"primary\"\npeer_address = \"::1\"\nlisten_address = \"::1\"";
+    assert!(load_text(&with_failover(keys, INSECURE)).is_ok());
+}
+
+#[test]
+fn listen_address_family_must_match_the_peer() {
+    let keys = "role = \"secondary\"\npeer_address = \"192.0.2.1\"\nlisten_address = \"::\"";
+    assert_problem(
+        &problems_of(&with_failover(keys, INSECURE)),
+        "failover.listen_address",
+        "different address families",
+    );
+    let keys = format!("{PRIMARY_KEYS}\nlisten_address = \"ff02::2\"");
+    assert_problem(
+        &problems_of(&with_failover(&keys, INSECURE)),
+        "failover.listen_address",
+        "multicast",
+    );
+}
+
+#[test]
+fn tls_section_is_required() {
+    // RFC 8156 §10: TLS unless the operator explicitly chooses otherwise.
+    let text = format!("{}\n[failover]\n{PRIMARY_KEYS}\n", minimal_pd());
+    let problems = problems_of(&text);
+    assert_problem(&problems, "failover.tls", "insecure = true");
+    let msg = load_text(&text).unwrap_err().to_string();
+    let line = text.lines().position(|l| l == "[failover]").unwrap() + 1;
+    assert!(
+        msg.contains(&format!("test.toml:{line}: failover.tls")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn insecure_excludes_tls_files() {
+    let tls =
+        "insecure = true\ncert = \"a.crt\"\nkey = \"a.key\"\nca = \"ca.crt\"\nserver_name = \"x\"";
+    let problems = problems_of(&with_failover(PRIMARY_KEYS, tls));
+    for key in ["cert", "key", "ca", "server_name"] {
+        assert_problem(
+            &problems,
+            &format!("failover.tls.{key}"),
+            "insecure = true runs the link without TLS",
+        );
+    }
+}
+
+#[test]
+fn tls_files_are_required_and_must_be_readable_files() {
+    let problems = problems_of(&with_failover(
+        PRIMARY_KEYS,
+        "server_name = \"tandem-secondary\"",
+    ));
+    for key in ["cert", "key", "ca"] {
+        assert_problem(&problems, &format!("failover.tls.{key}"), "missing");
+    }
+    // Relative to the config file's directory, like data_dir; a directory is not a file.
+    let dir = pki_dir();
+    let text = with_failover(
+        PRIMARY_KEYS,
+        "cert = \"pki/primary.crt\"\nkey = \"pki/nope.key\"\nca = \"pki\"",
+    );
+    let err = load_str(&text, "t.toml", dir.path()).unwrap_err();
+    let ConfigError::Invalid { problems, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_no_problem_at(problems, "failover.tls.cert");
+    assert_problem(problems, "failover.tls.key", "cannot read");
+    assert_problem(problems, "failover.tls.ca", "is not a file");
+    // Absolute paths are taken as they are.
+    let abs = dir.path().join("pki/ca.crt");
+    let text = with_failover(
+        PRIMARY_KEYS,
+        &format!(
+            "cert = \"pki/primary.crt\"\nkey = \"pki/primary.key\"\nca = \"{}\"",
+            abs.display()
+        ),
+    );
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other.path().join("pki")).unwrap();
+    std::fs::copy(
+        dir.path().join("pki/primary.crt"),
+        other.path().join("pki/primary.crt"),
+    )
+    .unwrap();
+    std::fs::copy(
+        dir.path().join("pki/primary.key"),
+        other.path().join("pki/primary.key"),
+    )
+    .unwrap();
+    let cfg = load_str(&text, "t.toml", other.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&cfg.failover.unwrap().tls, FailoverTls::Mutual { ca, server_name, .. } if *ca == abs && server_name == "tandem-secondary")
+    );
+}
+
+#[test]
+fn tls_server_name_must_be_a_certificate_name() {
+    let dir = pki_dir();
+    let tls = |name: &str| {
+        format!("cert = \"pki/primary.crt\"\nkey = \"pki/primary.key\"\nca = \"pki/ca.crt\"\nserver_name = \"{name}\"")
+    };
+    for bad in ["", "two words", "-lead.example", "a..b"] {
+        let err = load_str(
+            &with_failover(PRIMARY_KEYS, &tls(bad)),
+            "t.toml",
+            dir.path(),
+        )
+        .expect_err(bad);
+        assert!(
+            err.to_string().contains("failover.tls.server_name"),
+            "{bad:?}: {err}"
+        );
+    }
+    for good in ["tandem-secondary", "dhcp2.example.org.", "2001:db8:ff::2"] {
+        load_str(
+            &with_failover(PRIMARY_KEYS, &tls(good)),
+            "t.toml",
+            dir.path(),
+        )
+        .unwrap_or_else(|e| panic!("{good:?}: {e}"));
+    }
+}
+
+#[test]
+fn failover_address_pool_needs_two_addresses() {
+    // RFC 8156 §4.2.1.1: odd addresses to the primary, even to the secondary.
+    let one = MINIMAL.replace(
+        r#"pools = [{ first = "2001:db8:1::1000", last = "2001:db8:1::1fff" }]"#,
+        r#"pools = [{ first = "2001:db8:1::7", last = "2001:db8:1::7" }, { prefix = "2001:db8:1::9/128" }, { first = "2001:db8:1::10", last = "2001:db8:1::11" }]"#,
+    );
+    // Fine for a single server...
+    assert!(load_text(&one).is_ok());
+    // ...not for a pair.
+    let text = format!("{one}\n[failover]\n{PRIMARY_KEYS}\n[failover.tls]\n{INSECURE}\n");
+    let problems = problems_of(&text);
+    assert_problem(&problems, "subnet6[0].pools[0]", "at least 2 addresses");
+    assert_problem(&problems, "subnet6[0].pools[1]", "at least 2 addresses");
+    assert_no_problem_at(&problems, "subnet6[0].pools[2]");
+}
+
+#[test]
+fn failover_prefix_pool_needs_two_prefixes_and_a_trackable_size() {
+    // RFC 8156 §4.2.2: each prefix pool is shared between the two servers.
+    let pd = |pools: &str| {
+        let text = MINIMAL.replace(
+            "pools = [{ first",
+            &format!("pd_pools = [{pools}]\npools = [{{ first"),
+        );
+        format!("{text}\n[failover]\n{PRIMARY_KEYS}\n[failover.tls]\n{INSECURE}\n")
+    };
+    let problems = problems_of(&pd(
+        r#"{ prefix = "2001:db8:100::/56", delegated_len = 56 }, { prefix = "2001:db8:8000::/33", delegated_len = 128 }, { prefix = "2001:db8:300::/56", delegated_len = 57 }"#,
+    ));
+    assert_problem(
+        &problems,
+        "subnet6[0].pd_pools[0]",
+        "at least 2 delegated prefixes",
+    );
+    assert_problem(&problems, "subnet6[0].pd_pools[1].delegated_len", "2^62");
+    assert_no_problem_at(&problems, "subnet6[0].pd_pools[2]");
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+}
+
+#[test]
+fn failover_forbids_leases_shorter_than_30_seconds() {
+    // RFC 8156 §1.
+    let short = MINIMAL
+        .replace("preferred_lifetime = 3000", "preferred_lifetime = 20")
+        .replace("valid_lifetime = 4000", "valid_lifetime = 29");
+    assert!(load_text(&short).is_ok());
+    let text = format!("{short}\n[failover]\n{PRIMARY_KEYS}\n[failover.tls]\n{INSECURE}\n");
+    assert_problem(&problems_of(&text), "subnet6[0].valid_lifetime", "30");
+    let ok = short.replace("valid_lifetime = 29", "valid_lifetime = 30");
+    let text = format!("{ok}\n[failover]\n{PRIMARY_KEYS}\n[failover.tls]\n{INSECURE}\n");
+    assert!(load_text(&text).is_ok());
+}
+
+fn warnings_of(keys: &str) -> Vec<Problem> {
+    let cfg = load_text(&with_failover(keys, INSECURE)).unwrap_or_else(|e| panic!("{e}"));
+    cfg.warnings
+        .into_iter()
+        .filter(|w| w.path != "failover.tls.insecure")
+        .collect()
+}
+
+#[test]
+fn secondary_mclt_is_noted_because_the_primary_wins() {
+    // RFC 8156 §6.1.2: the secondary adopts the MCLT from CONNECT.
+    let sec = "role = \"secondary\"\npeer_address = \"2001:db8:ff::1\"";
+    let w = warnings_of(&format!("{sec}\nmclt = 600"));
+    assert_problem(&w, "failover.mclt", "primary's MCLT");
+    let text = with_failover(&format!("{sec}\nmclt = 600"), INSECURE);
+    let mclt_line = text.lines().position(|l| l == "mclt = 600").unwrap() + 1;
+    assert_eq!(
+        w[0].to_string(),
+        format!("test.toml:{mclt_line}: failover.mclt: {}", w[0].message),
+        "warnings carry file and line"
+    );
+    assert!(warnings_of(&format!("{sec}\nmclt = 3600")).is_empty());
+    assert!(warnings_of(&format!("{PRIMARY_KEYS}\nmclt = 600")).is_empty());
+    // The primary decides the prefix split (§4.2.2).
+    let w = warnings_of(&format!(
+        "{sec}\nsecondary_prefix_share = 40\nrebalance_threshold = 3"
+    ));
+    assert_problem(&w, "failover.secondary_prefix_share", "only the primary");
+    assert_problem(&w, "failover.rebalance_threshold", "only the primary");
+}
+
+#[test]
+fn extreme_prefix_share_is_noted() {
+    // RFC 8156 §4.2.2: in COMMUNICATIONS-INTERRUPTED each side delegates only its own.
+    let w = warnings_of(&format!("{PRIMARY_KEYS}\nsecondary_prefix_share = 0"));
+    assert_problem(&w, "failover.secondary_prefix_share", "the secondary never");
+    let w = warnings_of(&format!("{PRIMARY_KEYS}\nsecondary_prefix_share = 100"));
+    assert_problem(&w, "failover.secondary_prefix_share", "the primary gives");
+    assert!(warnings_of(&format!("{PRIMARY_KEYS}\nsecondary_prefix_share = 1")).is_empty());
+    // Without prefix pools the share means nothing.
+    let text = format!(
+        "{MINIMAL}\n[failover]\n{PRIMARY_KEYS}\nsecondary_prefix_share = 0\n[failover.tls]\n{INSECURE}\n"
+    );
+    let cfg = load_text(&text).unwrap();
+    assert!(cfg
+        .warnings
+        .iter()
+        .all(|w| w.path != "failover.secondary_prefix_share"));
+}
+
+// ---------------------------------------------------------------- check_pair
+
+fn pair() -> (RunConfig, RunConfig, tempfile::TempDir) {
+    let dir = pki_dir();
+    let p = load_example("pair-primary.toml", dir.path()).unwrap();
+    let s = load_example("pair-secondary.toml", dir.path()).unwrap();
+    (p, s, dir)
+}
+
+/// The secondary example with `from` replaced by `to`.
+fn secondary_with(dir: &Path, from: &str, to: &str) -> RunConfig {
+    let text = example_text("pair-secondary.toml");
+    assert!(text.contains(from), "{from:?} not in the example");
+    load_str(&text.replacen(from, to, 1), "pair-secondary.toml", dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn assert_pair_problem(problems: &[Problem], file: &str, path: &str, words: &str) {
+    assert!(
+        problems.iter().any(|p| p.file.as_deref() == Some(file)
+            && p.path == path
+            && p.message.contains(words)
+            && p.line.is_some()),
+        "no problem in {file} at {path} mentioning {words:?} in {problems:#?}"
+    );
+}
+
+#[test]
+fn check_pair_accepts_the_examples_in_either_order() {
+    let (p, s, _dir) = pair();
+    assert!(check_pair(&p, &s).is_empty());
+    assert!(check_pair(&s, &p).is_empty());
+}
+
+#[test]
+fn check_pair_needs_failover_on_both() {
+    let (p, _s, _dir) = pair();
+    let single = load(&example_path()).unwrap();
+    let problems = check_pair(&p, &single);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(problems[0].message.contains("no [failover]"));
+    assert!(problems[0]
+        .file
+        .as_deref()
+        .is_some_and(|f| f.ends_with("tandem.toml")));
+}
+
+#[test]
+fn check_pair_roles_must_differ() {
+    // RFC 8156 §6.1: one primary, one secondary.
+    let (p, _s, dir) = pair();
+    let s = secondary_with(dir.path(), "role = \"secondary\"", "role = \"primary\"");
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "failover.role",
+        "both",
+    );
+}
+
+#[test]
+fn check_pair_relationship_and_port_must_match() {
+    // RFC 8156 §6.2 relationship name; §5.1 one port.
+    let (p, _s, dir) = pair();
+    let s = secondary_with(
+        dir.path(),
+        "relationship = \"tandem\"",
+        "relationship = \"other\"",
+    );
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "failover.relationship",
+        "refuses",
+    );
+    let s = secondary_with(dir.path(), "port = 647", "port = 6470");
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "failover.port",
+        "6470",
+    );
+}
+
+#[test]
+fn check_pair_peer_addresses_must_name_each_other() {
+    // RFC 8156 §6.2: the secondary knows the primary by its address.
+    let (p, _s, dir) = pair();
+    let s = secondary_with(
+        dir.path(),
+        "peer_address = \"2001:db8:ff::1\"",
+        "peer_address = \"2001:db8:ff::9\"",
+    );
+    let problems = check_pair(&p, &s);
+    assert_pair_problem(
+        &problems,
+        "pair-secondary.toml",
+        "failover.peer_address",
+        "accepts the primary only from peer_address",
+    );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let s = secondary_with(
+        dir.path(),
+        "listen_address = \"2001:db8:ff::2\"",
+        "listen_address = \"2001:db8:ff::3\"",
+    );
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-primary.toml",
+        "failover.peer_address",
+        "does not listen on",
+    );
+    // With "::" the secondary's file does not say its address: nothing to compare.
+    let s = secondary_with(
+        dir.path(),
+        "listen_address = \"2001:db8:ff::2\"",
+        "listen_address = \"::\"",
+    );
+    assert!(check_pair(&p, &s).is_empty());
+}
+
+#[test]
+fn check_pair_tls_must_be_on_both_or_off_both() {
+    // RFC 8156 §10.
+    let (p, _s, dir) = pair();
+    let text = example_text("pair-secondary.toml");
+    let start = text.find("cert = ").unwrap();
+    let end = text.find("# insecure = true").unwrap();
+    let insecure = format!("{}insecure = true\n{}", &text[..start], &text[end..]);
+    let s =
+        load_str(&insecure, "pair-secondary.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.failover.as_ref().unwrap().is_insecure());
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "failover.tls.insecure",
+        "without TLS",
+    );
+    assert_pair_problem(
+        &check_pair(&s, &p),
+        "pair-secondary.toml",
+        "failover.tls.insecure",
+        "without TLS",
+    );
+}
+
+#[test]
+fn check_pair_mclt_mismatch_points_at_the_secondary() {
+    // RFC 8156 §6.1.2: the primary's MCLT wins.
+    let (p, _s, dir) = pair();
+    let s = secondary_with(dir.path(), "# mclt = 3600", "mclt = 600");
+    for problems in [check_pair(&p, &s), check_pair(&s, &p)] {
+        assert_pair_problem(
+            &problems,
+            "pair-secondary.toml",
+            "failover.mclt",
+            "600 s differs from 3600 s",
+        );
+    }
+}
+
+#[test]
+fn check_pair_pools_must_be_identical() {
+    // RFC 8156 §4.2: both servers split the same pools.
+    let (p, _s, dir) = pair();
+    let s = secondary_with(dir.path(), "2001:db8:1::ffff", "2001:db8:1::fffe");
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "subnet6[0].pools",
+        "address pools",
+    );
+    let s = secondary_with(dir.path(), "delegated_len = 56", "delegated_len = 60");
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "subnet6[0].pd_pools",
+        "prefix pools",
+    );
+    let s = secondary_with(
+        dir.path(),
+        "prefix = \"2001:db8:200::/56\"",
+        "prefix = \"2001:db8:201::/56\"",
+    );
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "subnet6[0].reservations",
+        "reservations",
+    );
+    let s = secondary_with(dir.path(), "id = 1", "id = 2");
+    let problems = check_pair(&p, &s);
+    assert_pair_problem(
+        &problems,
+        "pair-primary.toml",
+        "subnet6[0].id",
+        "subnet id 1",
+    );
+    assert_pair_problem(
+        &problems,
+        "pair-secondary.toml",
+        "subnet6[0].id",
+        "subnet id 2",
+    );
+}
+
+#[test]
+fn check_pair_subnet_prefix_must_match() {
+    let (p, _s, dir) = pair();
+    // Move the whole subnet (prefix, pool, reservation) to another /64.
+    let text = example_text("pair-secondary.toml").replace("2001:db8:1::", "2001:db8:2::");
+    let s = load_str(&text, "pair-secondary.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let problems = check_pair(&p, &s);
+    assert_pair_problem(
+        &problems,
+        "pair-secondary.toml",
+        "subnet6[0].prefix",
+        "2001:db8:2::/64",
+    );
+}
+
+#[test]
+fn problem_display_names_file_and_line() {
+    let mut p = Problem::new("failover.mclt", "too small");
+    assert_eq!(p.to_string(), "failover.mclt: too small");
+    p.line = Some(7);
+    p.file = Some("a.toml".into());
+    assert_eq!(p.to_string(), "a.toml:7: failover.mclt: too small");
 }
