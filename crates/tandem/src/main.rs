@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// tandem: a DHCPv6 server (RFC 8415) that keeps every lease it acknowledges on disk.
-///
-/// This build runs a single server; failover pairs (RFC 8156) are not available yet.
+/// tandem: a DHCPv6 server (RFC 8415) that keeps every lease it acknowledges on disk,
+/// alone or as one of a failover pair (RFC 8156, `[failover]` in the configuration).
 #[derive(Debug, Parser)]
 #[command(name = "tandem", version)]
 struct Cli {
@@ -33,6 +32,10 @@ enum Command {
         /// The configuration file to check.
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// The partner's configuration file: also check that the two make a pair (roles,
+        /// relationship, addresses, TLS, MCLT and identical pools).
+        #[arg(long, value_name = "FILE")]
+        partner: Option<PathBuf>,
     },
     /// Ask a running failover server for its state, or tell it its partner is down.
     ///
@@ -98,16 +101,43 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::CheckConfig { file } => match tandem::config::load(&file) {
-            Ok(cfg) => {
+        Command::CheckConfig { file, partner } => {
+            let cfg = match tandem::config::load(&file) {
+                Ok(cfg) => cfg,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
+            if let Some(partner) = partner {
+                let other = match tandem::config::load(&partner) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let problems = tandem::config::check_pair(&cfg, &other);
+                if !problems.is_empty() {
+                    for p in &problems {
+                        eprintln!("{p}");
+                    }
+                    eprintln!(
+                        "{} problem(s): these two files do not make a pair",
+                        problems.len()
+                    );
+                    return ExitCode::FAILURE;
+                }
                 println!("configuration OK: {}", cfg.summary());
-                ExitCode::SUCCESS
+                println!("partner OK: {}", other.summary());
+                return ExitCode::SUCCESS;
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+            println!("configuration OK: {}", cfg.summary());
+            ExitCode::SUCCESS
+        }
         Command::Serve { config } => {
             let cfg = match tandem::config::load(&config) {
                 Ok(cfg) => cfg,
@@ -119,6 +149,9 @@ fn main() -> ExitCode {
             if let Err(e) = tandem::logging::init(&cfg.log_level) {
                 eprintln!("cannot set up logging: {e:#}");
                 return ExitCode::FAILURE;
+            }
+            for w in &cfg.warnings {
+                tracing::warn!("{w}");
             }
             match tandem::serve::run(cfg) {
                 Ok(()) => ExitCode::SUCCESS,
