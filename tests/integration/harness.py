@@ -131,17 +131,37 @@ class Topology:
         return p
 
     def wait_link_local(self, ns, dev, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            out = self.ns(ns, ["ip", "-6", "addr", "show", "dev", dev, "scope", "link"]).stdout
-            if "fe80::" in out and "tentative" not in out:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"no link-local address on {dev} in {ns}")
+        wait_link_local_in(self, ns, dev, timeout)
 
     def client_addresses(self):
         out = self.ns(self.cli_ns, ["ip", "-6", "-o", "addr", "show", "dev", self.cli_if, "scope", "global"]).stdout
         return set(re.findall(r"inet6 ([0-9a-f:]+)/", out))
+
+
+def wait_link_local_in(topo, ns, dev, timeout=10):
+    """Until `dev` in `ns` has a usable (non-tentative) link-local address."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = topo.ns(ns, ["ip", "-6", "addr", "show", "dev", dev, "scope", "link"]).stdout
+        if "fe80::" in out and "tentative" not in out:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"no link-local address on {dev} in {ns}")
+
+
+def read_leases(path):
+    """Leases in a tandem SQLite database: {"addr" or "prefix/len": row dict}."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute("SELECT kind, addr, plen, status, hex(duid), iaid, cltt, valid FROM leases").fetchall()
+    finally:
+        conn.close()
+    out = {}
+    for kind, addr, plen, status, duid, iaid, cltt, valid in rows:
+        ip = ipaddress.IPv6Address(bytes(addr))
+        key = str(ip) if kind == 0 else f"{ip}/{plen}"
+        out[key] = dict(status=status, duid=duid.lower(), iaid=iaid, cltt=cltt, expires=cltt + valid)
+    return out
 
 
 def tandem_config(topo, data_dir, preferred=3000, valid=4000, renew=1000, rebind=2000):
@@ -244,18 +264,7 @@ class Tandem(ServerProcess):
 
     def leases(self):
         """Leases in tandem's SQLite database: {"addr" or "prefix/len": row dict}."""
-        path = os.path.join(self.data_dir, "leases.db")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            rows = conn.execute("SELECT kind, addr, plen, status, hex(duid), iaid, cltt, valid FROM leases").fetchall()
-        finally:
-            conn.close()
-        out = {}
-        for kind, addr, plen, status, duid, iaid, cltt, valid in rows:
-            ip = ipaddress.IPv6Address(bytes(addr))
-            key = str(ip) if kind == 0 else f"{ip}/{plen}"
-            out[key] = dict(status=status, duid=duid.lower(), iaid=iaid, cltt=cltt, expires=cltt + valid)
-        return out
+        return read_leases(os.path.join(self.data_dir, "leases.db"))
 
 
 def make_server(topo, data_dir, cpu=None, **lifetimes):

@@ -26,7 +26,11 @@ pub fn run(cfg: RunConfig) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     rt.block_on(async {
         let stop = shutdown_signal().context("cannot install signal handlers")?;
-        serve(cfg, stop).await
+        if cfg.failover.is_some() {
+            crate::serve_pair::serve(cfg, stop).await
+        } else {
+            serve(cfg, stop).await
+        }
     })
 }
 

@@ -1,0 +1,239 @@
+"""A tandem failover pair in network namespaces: primary, secondary and a client on one
+link (a bridge), plus a separate server-to-server link that the tests can cut.
+
+    it-<id>-pri  --pri0--+                      +--fo-- it-<id>-sec (2001:db8:ff::2)
+    (2001:db8:1::1,      |  bridge in it-<id>-br |
+     2001:db8:ff::1)     +--sec0-- it-<id>-sec   |
+                         +--cli0-- it-<id>-cli   (dhclient, perfdhcp)
+
+The failover link is a veth pair directly between the two server namespaces; "cutting" it
+sets both ends down (packets vanish, as in a real partition). Nothing routes out.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from harness import PD_LEN, POOL, SUBNET, run, tandem_binary, wait_link_local_in
+
+PD_POOL = "2001:db8:100::/48"
+LINK_ADDRS = {"pri": "2001:db8:1::1", "sec": "2001:db8:1::2"}
+FO_ADDRS = {"pri": "2001:db8:ff::1", "sec": "2001:db8:ff::2"}
+
+_seq = 0
+
+
+class PairTopology:
+    def __init__(self, tag):
+        global _seq
+        _seq += 1
+        sfx = f"{os.getpid() % 100000}{_seq}"
+        self.id = sfx
+        self.nss = {k: f"it-{sfx}-{k}" for k in ("pri", "sec", "cli", "br")}
+        self.cli_ns = self.nss["cli"]
+        self.cli_if = f"it{sfx}c"[:15]
+        self.srv_if = {"pri": f"it{sfx}p"[:15], "sec": f"it{sfx}s"[:15]}
+        self.fo_if = {"pri": f"it{sfx}fp"[:15], "sec": f"it{sfx}fs"[:15]}
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix=f"tandem-pair-{tag}-")
+        os.chmod(self.tmp, 0o755)
+
+    def ns(self, ns, cmd, check=True, **kw):
+        return run(["ip", "netns", "exec", ns] + cmd, check=check, **kw)
+
+    def spawn(self, ns, cmd, stdout=None, stderr=None, env=None):
+        p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=stdout or subprocess.DEVNULL,
+                             stderr=stderr or subprocess.DEVNULL, env=env)
+        self.procs.append(p)
+        return p
+
+    def __enter__(self):
+        try:
+            for ns in self.nss.values():
+                os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+                open(f"/etc/netns/{ns}/resolv.conf", "w").close()
+                run(["ip", "netns", "add", ns])
+                self.ns(ns, ["ip", "link", "set", "lo", "up"])
+            br = self.nss["br"]
+            self.ns(br, ["ip", "link", "add", "br0", "type", "bridge"])
+            self.ns(br, ["ip", "link", "set", "br0", "up"])
+            # Client link: each member and the client hang off the bridge.
+            for who, dev, ns in (("pri", self.srv_if["pri"], self.nss["pri"]),
+                                 ("sec", self.srv_if["sec"], self.nss["sec"]),
+                                 ("cli", self.cli_if, self.nss["cli"])):
+                peer = f"b{self.id}{who}"[:15]
+                run(["ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", peer, "netns", br])
+                self.ns(br, ["ip", "link", "set", peer, "master", "br0"])
+                self.ns(br, ["ip", "link", "set", peer, "up"])
+                self.ns(ns, ["ip", "link", "set", dev, "up"])
+                if who in LINK_ADDRS:
+                    self.ns(ns, ["ip", "-6", "addr", "add", f"{LINK_ADDRS[who]}/64", "dev", dev, "nodad"])
+            # Server-to-server link.
+            run(["ip", "link", "add", self.fo_if["pri"], "netns", self.nss["pri"], "type", "veth",
+                 "peer", "name", self.fo_if["sec"], "netns", self.nss["sec"]])
+            for who in ("pri", "sec"):
+                self.ns(self.nss[who], ["ip", "-6", "addr", "add", f"{FO_ADDRS[who]}/64", "dev",
+                                        self.fo_if[who], "nodad"])
+                self.ns(self.nss[who], ["ip", "link", "set", self.fo_if[who], "up"])
+            wait_link_local_in(self, self.nss["cli"], self.cli_if)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        for ns in self.nss.values():
+            run(["ip", "netns", "del", ns], check=False)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+        if os.environ.get("IT_KEEP") is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def cut(self):
+        for who in ("pri", "sec"):
+            self.ns(self.nss[who], ["ip", "link", "set", self.fo_if[who], "down"])
+
+    def heal(self):
+        for who in ("pri", "sec"):
+            self.ns(self.nss[who], ["ip", "link", "set", self.fo_if[who], "up"])
+            self.ns(self.nss[who], ["ip", "-6", "addr", "replace", f"{FO_ADDRS[who]}/64", "dev",
+                                    self.fo_if[who], "nodad"])
+
+    def client_addresses(self):
+        import re
+        out = self.ns(self.cli_ns, ["ip", "-6", "-o", "addr", "show", "dev", self.cli_if, "scope", "global"]).stdout
+        return set(re.findall(r"inet6 ([0-9a-f:]+)/", out))
+
+
+def member_config(topo, who, data_dir, mclt=30, auto_partner_down=None, valid=120, renew=10, rebind=20):
+    role = "primary" if who == "pri" else "secondary"
+    other = "sec" if who == "pri" else "pri"
+    apd = f"auto_partner_down = {auto_partner_down}" if auto_partner_down else ""
+    text = f"""
+[server]
+interfaces = ["{topo.srv_if[who]}"]
+data_dir = "{data_dir}"
+log_level = "info,tandem_server=debug"
+
+[[subnet6]]
+id = 1
+prefix = "{SUBNET}"
+interface = "{topo.srv_if[who]}"
+preferred_lifetime = {valid // 2}
+valid_lifetime = {valid}
+renew_time = {renew}
+rebind_time = {rebind}
+pools = [{{ first = "{POOL[0]}", last = "{POOL[1]}" }}]
+pd_pools = [{{ prefix = "{PD_POOL}", delegated_len = {PD_LEN} }}]
+
+[failover]
+role = "{role}"
+relationship = "it"
+peer_address = "{FO_ADDRS[other]}"
+listen_address = "{FO_ADDRS[who]}"
+mclt = {mclt}
+keepalive = 6
+startup = 3
+{apd}
+
+[failover.tls]
+insecure = true
+"""
+    path = os.path.join(topo.tmp, f"{who}.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Member:
+    """One tandem pair member in its namespace."""
+
+    def __init__(self, topo, who, **kw):
+        self.topo, self.who = topo, who
+        self.data_dir = os.path.join(topo.tmp, f"{who}-data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.config = member_config(topo, who, self.data_dir, **kw)
+        self.log_path = os.path.join(topo.tmp, f"{who}.log")
+        self.proc = None
+
+    def start(self):
+        # A kill -9 leaves the control socket file behind; the new process replaces it.
+        try:
+            os.unlink(os.path.join(self.data_dir, "tandem.ctl"))
+        except FileNotFoundError:
+            pass
+        log = open(self.log_path, "a")
+        self.proc = self.topo.spawn(self.topo.nss[self.who], [tandem_binary(), "serve", "--config", self.config],
+                                    stdout=log, stderr=log, env=dict(os.environ, NO_COLOR="1"))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.who} exited with {self.proc.returncode}:\n{self.log()}")
+            if os.path.exists(os.path.join(self.data_dir, "tandem.ctl")):
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.who} did not come up:\n{self.log()}")
+
+    def log(self):
+        return self.log_text()[-5000:]
+
+    def log_text(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def state_changes(self, since=0):
+        """The states entered, in order, from the log (from byte offset `since`)."""
+        import re
+        return re.findall(r"failover state changed from=\S+ to=(\S+)", self.log_text()[since:])
+
+    def ctl(self, *args, check=True):
+        out = self.topo.ns(self.topo.nss[self.who], [tandem_binary(), "ctl", "--socket",
+                                                     os.path.join(self.data_dir, "tandem.ctl"), "--json", *args],
+                           check=False)
+        if check and out.returncode != 0:
+            raise AssertionError(f"tandem ctl {' '.join(args)} on {self.who} failed: {out.stdout}{out.stderr}")
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    def status(self):
+        return self.ctl("status")["status"]
+
+    def wait_state(self, state, timeout=30):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.who} died:\n{self.log()}")
+            try:
+                last = self.status()
+            except (AssertionError, ValueError):
+                last = None
+            if last and last["state"] == state:
+                return last
+            time.sleep(0.3)
+        raise AssertionError(f"{self.who} not {state} within {timeout}s (last: {last})\n{self.log()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def leases(self):
+        from harness import read_leases
+        return read_leases(os.path.join(self.data_dir, "leases.db"))

@@ -1,0 +1,121 @@
+"""Failover pair scenarios (issue 4): two tandem processes, a client link and a
+server-to-server link that can be cut, real dhclient and perfdhcp clients."""
+
+import time
+
+from clients import Dhclient, perfdhcp
+from harness import ACTIVE
+from pair import Member, PairTopology
+
+
+def _pair(topo, **kw):
+    sec = Member(topo, "sec", **kw).start()
+    pri = Member(topo, "pri", **kw).start()
+    pri.wait_state("NORMAL")
+    sec.wait_state("NORMAL")
+    return pri, sec
+
+
+def _active(leases):
+    return {k: v for k, v in leases.items() if v["status"] == ACTIVE}
+
+
+def _wait(pred, what, timeout=30, detail=lambda: ""):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}\n{detail()}")
+
+
+def pair_normal_and_secondary_knows_the_binding():
+    """Both reach NORMAL; dhclient gets an address and a prefix from the primary; the
+    secondary's store and `tandem ctl status` show both bindings."""
+    with PairTopology("n") as topo:
+        pri, sec = _pair(topo)
+        client = Dhclient(topo, "c1", address=True, prefix=True).start()
+        addrs, prefixes = client.wait_bound(want_address=True, want_prefix=True)
+        (addr,), (prefix,) = addrs, prefixes
+        assert int(addr.split(":")[-1], 16) % 2 == 1, f"{addr}: the primary hands out odd addresses"
+        _wait(lambda: sec.status()["active_leases"] >= 2, "the secondary to know both bindings",
+              detail=lambda: f"{sec.status()}\n{sec.log()}")
+        on_sec = _active(sec.leases())
+        assert addr in on_sec and prefix in on_sec, f"secondary store: {on_sec}"
+        st = pri.status()
+        assert st["updates_unacked"] == 0 and st["partner_state"] == "NORMAL", st
+        client.stop()
+        return f"{addr} and {prefix} from the primary, both ACTIVE in the secondary's store"
+
+
+def pair_primary_killed_secondary_takes_over_and_primary_recovers():
+    """kill -9 the primary: the secondary goes COMMUNICATIONS-INTERRUPTED, then PARTNER-DOWN
+    (auto partner-down); the client rebinds and keeps its address and prefix; new clients
+    are served. Restart the primary: RECOVER ... NORMAL, and it learns the new bindings."""
+    with PairTopology("k") as topo:
+        pri, sec = _pair(topo, auto_partner_down=5, valid=60, renew=4, rebind=8)
+        client = Dhclient(topo, "c1", address=True, prefix=True).start()
+        addrs, prefixes = client.wait_bound(want_address=True, want_prefix=True)
+        _wait(lambda: sec.status()["active_leases"] >= 2, "the secondary to know the binding")
+        pri.kill9()
+        sec.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=20)
+        sec.wait_state("PARTNER-DOWN", timeout=30)
+        # Two rebind periods: the client must still hold exactly what it had.
+        time.sleep(20)
+        now_addrs, now_prefixes = client.last_lease()
+        assert (now_addrs, now_prefixes) == (addrs, prefixes), \
+            f"lease changed: {addrs}/{prefixes} -> {now_addrs}/{now_prefixes}\n{client.log()}"
+        assert addrs.issubset(topo.client_addresses()), topo.client_addresses()
+        # New clients are served by the secondary alone.
+        stats, out = perfdhcp(topo, clients=1000, exchanges=50, rate=20, extra=["-u"], timeout=60)
+        rr = stats.get("REQUEST-REPLY", {})
+        assert rr.get("received packets", 0) >= 45, f"secondary did not serve new clients:\n{out[-1500:]}"
+        made_while_down = set(_active(sec.leases())) - addrs - prefixes
+        # Restart the primary: it recovers from the secondary.
+        log_mark = len(pri.log_text())
+        pri.start()
+        pri.wait_state("NORMAL", timeout=90)
+        sec.wait_state("NORMAL")
+        seen = pri.state_changes(since=log_mark)
+        want = ["RECOVER", "RECOVER-WAIT", "RECOVER-DONE", "NORMAL"]
+        assert [s for s in seen if s in want] == want, f"primary went {seen}\n{pri.log()}"
+        assert "POTENTIAL-CONFLICT" not in seen, seen
+        learned = set(_active(pri.leases()))
+        missing = made_while_down - learned
+        assert not missing, f"primary did not learn {len(missing)} bindings, e.g. {sorted(missing)[:3]}"
+        client.stop()
+        return (f"kept {sorted(addrs)[0]} and {sorted(prefixes)[0]} through PARTNER-DOWN; "
+                f"{int(rr['received packets'])} new clients served; primary went {' -> '.join(seen)} "
+                f"and learned {len(made_while_down)} bindings")
+
+
+def pair_partition_both_serve_then_converge():
+    """Cut the server-to-server link while perfdhcp clients run: both keep serving; heal:
+    both back to NORMAL; no address or prefix is ACTIVE for two clients in the merged stores."""
+    with PairTopology("x") as topo:
+        pri, sec = _pair(topo)
+        topo.cut()
+        pri.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=30)
+        sec.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=30)
+        stats, out = perfdhcp(topo, clients=100_000, exchanges=400, rate=50, extra=["-u"], timeout=90)
+        served = {who: len(_active(m.leases())) for who, m in (("primary", pri), ("secondary", sec))}
+        assert served["primary"] > 0 and served["secondary"] > 0, f"both must serve during the cut: {served}"
+        topo.heal()
+        pri.wait_state("NORMAL", timeout=60)
+        sec.wait_state("NORMAL", timeout=60)
+        _wait(lambda: pri.status()["updates_unacked"] + pri.status()["updates_queued"] == 0
+              and sec.status()["updates_unacked"] + sec.status()["updates_queued"] == 0,
+              "updates to drain", timeout=60)
+        a, b = _active(pri.leases()), _active(sec.leases())
+        clash = [r for r in set(a) & set(b) if a[r]["duid"] != b[r]["duid"]]
+        assert not clash, f"{len(clash)} resources held by two clients, e.g. {clash[:3]}"
+        assert set(a) == set(b), f"stores differ: {len(set(a) ^ set(b))} resources"
+        return f"served {served} during the cut; {len(a)} bindings identical on both after the heal"
+
+
+PAIR_SCENARIOS = [
+    pair_normal_and_secondary_knows_the_binding,
+    pair_primary_killed_secondary_takes_over_and_primary_recovers,
+    pair_partition_both_serve_then_converge,
+]
