@@ -114,8 +114,48 @@ def pair_partition_both_serve_then_converge():
         return f"served {served} during the cut; {len(a)} bindings identical on both after the heal"
 
 
+
+
+def pair_malformed_failover_message_disconnects():
+    """A malformed failover message closes the connection with DISCONNECT and a log line;
+    client service goes on (RFC 8156 §6.1, issue 4)."""
+    with PairTopology("m") as topo:
+        pri, sec = _pair(topo)
+        pri.kill9()
+        sec.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=30)
+        # From the primary's address (the only one the secondary accepts): a frame whose
+        # failover header is cut short.
+        probe = (
+            "import socket,sys\n"
+            "s=socket.socket(socket.AF_INET6,socket.SOCK_STREAM)\n"
+            "s.bind(('2001:db8:ff::1',0)); s.settimeout(10)\n"
+            "s.connect(('2001:db8:ff::2',647))\n"
+            "s.sendall(bytes([0,3,31,0,0]))\n"
+            "data=b''\n"
+            "while True:\n"
+            "    try:\n"
+            "        c=s.recv(4096)\n"
+            "    except socket.timeout:\n"
+            "        break\n"
+            "    if not c: break\n"
+            "    data+=c\n"
+            "print(data.hex())\n"
+        )
+        out = topo.ns(topo.nss["pri"], ["python3", "-c", probe], check=False)
+        reply = bytes.fromhex(out.stdout.strip() or "")
+        # 2-byte length, then the failover header: msg-type 33 = DISCONNECT.
+        assert len(reply) >= 3 and reply[2] == 33, f"expected DISCONNECT, got {reply.hex()}\n{out.stderr}"
+        assert "malformed message from partner" in sec.log_text(), sec.log()
+        assert sec.status()["protocol_errors"] >= 1
+        client = Dhclient(topo, "c1").start()
+        (addr,), _ = client.wait_bound()
+        client.stop()
+        return f"DISCONNECT ({len(reply)} bytes) and a log line; {addr} still served by the secondary"
+
+
 PAIR_SCENARIOS = [
     pair_normal_and_secondary_knows_the_binding,
     pair_primary_killed_secondary_takes_over_and_primary_recovers,
     pair_partition_both_serve_then_converge,
+    pair_malformed_failover_message_disconnects,
 ]
