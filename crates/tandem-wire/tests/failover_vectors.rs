@@ -206,15 +206,15 @@ fn bndupd_for_a_pool_block_s7_4() {
 #[test]
 fn bndreply_with_a_rejected_lease_s7_6() {
     let good = hex("
-        19 000007 32dc91af
-        002d 0048
-          0001 000a 00030001020000000007
-          0003 0036
-            00000001 00000000 00000000
-            0005 0026
-              20010db8000100000000000000001001
-              00000000 00000000
-              000d 000a 0013 6f7574646174 6564  #       STATUS_CODE 19 OutdatedBindingInformation \"outdated\"
+        19 000007 32dc91af                        # BNDREPLY to xid 7
+        002d 0048                                 # CLIENT_DATA, 72 bytes
+          0001 000a 00030001020000000007          #   CLIENTID
+          0003 0036                               #   IA_NA, 54 bytes
+            00000001 00000000 00000000            #     IAID 1
+            0005 0026                             #     IAADDR, 38 bytes
+              20010db8000100000000000000001001    #       2001:db8:1::1001
+              00000000 00000000                   #       lifetimes
+              000d 000a 0013 6f75746461746564     #       STATUS_CODE 19 (outdated)
     ");
     let m = check(&good, FailoverMsgType::BndReply, 7);
     let cd = m.client_data();
