@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import PD_LEN, POOL, SUBNET, run, tandem_binary, wait_link_local_in
+from harness import PD_LEN, POOL, REPO, SUBNET, run, tandem_binary, wait_link_local_in
 
 PD_POOL = "2001:db8:100::/48"
 LINK_ADDRS = {"pri": "2001:db8:1::1", "sec": "2001:db8:1::2"}
@@ -28,7 +28,7 @@ _seq = 0
 
 
 class PairTopology:
-    def __init__(self, tag):
+    def __init__(self, tag, srv_if=None):
         global _seq
         _seq += 1
         sfx = f"{os.getpid() % 100000}{_seq}"
@@ -36,7 +36,8 @@ class PairTopology:
         self.nss = {k: f"it-{sfx}-{k}" for k in ("pri", "sec", "cli", "br")}
         self.cli_ns = self.nss["cli"]
         self.cli_if = f"it{sfx}c"[:15]
-        self.srv_if = {"pri": f"it{sfx}p"[:15], "sec": f"it{sfx}s"[:15]}
+        # Each member's client-side interface; one name for both is fine (own namespaces).
+        self.srv_if = {"pri": srv_if or f"it{sfx}p"[:15], "sec": srv_if or f"it{sfx}s"[:15]}
         self.fo_if = {"pri": f"it{sfx}fp"[:15], "sec": f"it{sfx}fs"[:15]}
         self.procs = []
         self.tmp = tempfile.mkdtemp(prefix=f"tandem-pair-{tag}-")
@@ -80,6 +81,7 @@ class PairTopology:
                                         self.fo_if[who], "nodad"])
                 self.ns(self.nss[who], ["ip", "link", "set", self.fo_if[who], "up"])
             wait_link_local_in(self, self.nss["cli"], self.cli_if)
+            make_pki(self)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -116,8 +118,23 @@ class PairTopology:
         return set(re.findall(r"inet6 ([0-9a-f:]+)/", out))
 
 
-def member_config(topo, who, data_dir, mclt=30, auto_partner_down=None, valid=120, renew=10, rebind=20):
+def make_pki(topo, name="pki"):
+    """A test CA and member certificates (scripts/make-test-ca.sh) under the topology's dir."""
+    d = os.path.join(topo.tmp, name)
+    run(["bash", os.path.join(REPO, "scripts", "make-test-ca.sh"), d])
+    return d
+
+
+def member_config(topo, who, data_dir, mclt=30, auto_partner_down=None, valid=120, renew=10, rebind=20,
+                  pki="pki", insecure=False):
     role = "primary" if who == "pri" else "secondary"
+    if insecure:
+        tls = "insecure = true"
+    else:
+        pki_dir = os.path.join(topo.tmp, pki)
+        name = "primary" if who == "pri" else "secondary"
+        tls = (f'cert = "{pki_dir}/{name}.crt"\nkey = "{pki_dir}/{name}.key"\nca = "{pki_dir}/ca.crt"\n'
+               f'server_name = "tandem-{"secondary" if who == "pri" else "primary"}"')
     other = "sec" if who == "pri" else "pri"
     apd = f"auto_partner_down = {auto_partner_down}" if auto_partner_down else ""
     text = f"""
@@ -148,7 +165,7 @@ startup = 3
 {apd}
 
 [failover.tls]
-insecure = true
+{tls}
 """
     path = os.path.join(topo.tmp, f"{who}.toml")
     with open(path, "w") as f:

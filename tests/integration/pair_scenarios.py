@@ -120,7 +120,9 @@ def pair_malformed_failover_message_disconnects():
     """A malformed failover message closes the connection with DISCONNECT and a log line;
     client service goes on (RFC 8156 §6.1, issue 4)."""
     with PairTopology("m") as topo:
-        pri, sec = _pair(topo)
+        # Plain TCP here so the probe can speak raw bytes; with TLS the same bytes would
+        # arrive through the TLS session and reach the same decoder.
+        pri, sec = _pair(topo, insecure=True)
         pri.kill9()
         sec.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=30)
         # From the primary's address (the only one the secondary accepts): a frame whose
@@ -153,9 +155,30 @@ def pair_malformed_failover_message_disconnects():
         return f"DISCONNECT ({len(reply)} bytes) and a log line; {addr} still served by the secondary"
 
 
+def pair_wrong_certificate_is_refused():
+    """A partner whose certificate comes from another CA is refused, by both ends; with the
+    right one the same pair connects (TLS is on by default)."""
+    from pair import make_pki
+    with PairTopology("t") as topo:
+        make_pki(topo, "impostor")
+        sec = Member(topo, "sec").start()
+        pri = Member(topo, "pri", pki="impostor").start()
+        time.sleep(8)
+        for m in (pri, sec):
+            st = m.status()
+            assert not st["communications_ok"] and st["state"] != "NORMAL", f"{m.who} talked: {st}"
+        assert "TLS handshake" in sec.log_text(), sec.log()
+        assert "TLS handshake" in pri.log_text(), pri.log()
+        pri.kill9()
+        pri = Member(topo, "pri").start()
+        pri.wait_state("NORMAL", timeout=60)
+        return "impostor refused on both ends (TLS handshake failed); the real primary connects"
+
+
 PAIR_SCENARIOS = [
     pair_normal_and_secondary_knows_the_binding,
     pair_primary_killed_secondary_takes_over_and_primary_recovers,
     pair_partition_both_serve_then_converge,
     pair_malformed_failover_message_disconnects,
+    pair_wrong_certificate_is_refused,
 ]

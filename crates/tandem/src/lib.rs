@@ -4,6 +4,6 @@
 pub mod config;
 pub mod ctl;
 pub mod logging;
-pub mod peer_plain;
+pub mod peer_link;
 pub mod serve;
 pub mod serve_pair;

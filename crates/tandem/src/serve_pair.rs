@@ -4,6 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+
+use crate::peer_link::{load_tls, Security};
 use tandem_core::Duid;
 use tandem_failover::endpoint::EndpointRecord;
 use tandem_failover::server::FailoverServer;
@@ -65,20 +67,25 @@ pub async fn serve(cfg: RunConfig, stop: impl Future<Output = ()>) -> anyhow::Re
     let socket = bind_socket(&cfg, &links)?;
     let writer = GroupCommitWriter::start(store).context("cannot start the lease writer")?;
 
-    let (peer_tx, peer_rx) = match &fo.tls {
+    let security = match &fo.tls {
         FailoverTls::Insecure => {
             warn!(
                 partner = %fo.peer,
                 "failover link WITHOUT TLS (insecure = true): anyone on the path can read \
                  and forge lease updates"
             );
-            crate::peer_plain::spawn(fo.role, fo.local, fo.peer)
-                .with_context(|| format!("cannot listen for the partner on {}", fo.local))?
+            Security::Plain
         }
-        FailoverTls::Mutual { .. } => {
-            bail!("TLS for the failover link is not built yet; set [failover.tls] insecure = true")
-        }
+        FailoverTls::Mutual {
+            cert,
+            key,
+            ca,
+            server_name,
+        } => load_tls(cert, key, ca, server_name)
+            .context("cannot set up TLS for the failover link")?,
     };
+    let (peer_tx, peer_rx) = crate::peer_link::spawn(fo.role, fo.local, fo.peer, security)
+        .with_context(|| format!("cannot listen for the partner on {}", fo.local))?;
 
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
     let ctl_path = crate::ctl::socket_path(&cfg.data_dir);

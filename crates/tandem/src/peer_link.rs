@@ -1,0 +1,272 @@
+//! The partner link: TCP with 2-byte length framing (RFC 8156 §5.1 via RFC 5460 §5.1),
+//! mutually authenticated TLS unless `[failover.tls] insecure = true`. The primary connects
+//! with backoff; the secondary accepts only its configured partner's address and, with TLS,
+//! only a certificate signed by the pair's CA. One connection at a time.
+//!
+//! TLS starts with the first byte (no STARTTLS exchange as in RFC 7653 §8.2, which RFC 8156
+//! points to): both ends are tandem and a plaintext prelude would only add a downgrade
+//! step. A partner configured differently fails the handshake and is logged.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tandem_failover::Role;
+use tandem_server::pair::{PeerCommand, PeerEvent};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tracing::{debug, info, warn};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the link is protected.
+#[derive(Clone)]
+pub enum Security {
+    Plain,
+    Tls {
+        acceptor: TlsAcceptor,
+        connector: TlsConnector,
+        server_name: ServerName<'static>,
+    },
+}
+
+/// Loads our certificate and key and the pair's CA (PEM files) for mutual TLS.
+pub fn load_tls(cert: &Path, key: &Path, ca: &Path, server_name: &str) -> anyhow::Result<Security> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("cannot read certificate {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+    if certs.is_empty() {
+        return Err(anyhow!("{} holds no certificate", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca)
+        .with_context(|| format!("cannot read CA {}", ca.display()))?
+    {
+        let c = c.with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
+        roots
+            .add(c)
+            .with_context(|| format!("{} is not a usable CA certificate", ca.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(anyhow!("{} holds no CA certificate", ca.display()));
+    }
+    let roots = Arc::new(roots);
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .context("cannot build the partner certificate verifier")?;
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs.clone(), key.clone_key())
+        .with_context(|| format!("{} does not match its certificate", "the private key"))?;
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .context("the private key does not match the certificate")?;
+    let server_name = ServerName::try_from(server_name.to_string())
+        .map_err(|_| anyhow!("{server_name:?} is not a valid TLS server name"))?;
+    Ok(Security::Tls {
+        acceptor: TlsAcceptor::from(Arc::new(server)),
+        connector: TlsConnector::from(Arc::new(client)),
+        server_name,
+    })
+}
+
+fn codec() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_length(2)
+        .max_frame_length(65_535)
+        .new_codec()
+}
+
+/// Starts the link task; returns the driver's ends.
+pub fn spawn(
+    role: Role,
+    local: SocketAddr,
+    peer: SocketAddr,
+    security: Security,
+) -> std::io::Result<(mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>)> {
+    let (cmd_tx, cmd_rx) = mpsc::channel(4096);
+    let (ev_tx, ev_rx) = mpsc::channel(4096);
+    match role {
+        Role::Primary => {
+            tokio::spawn(connect_loop(local, peer, security, cmd_rx, ev_tx));
+        }
+        Role::Secondary => {
+            let listener = std::net::TcpListener::bind(local)?;
+            listener.set_nonblocking(true)?;
+            let listener = TcpListener::from_std(listener)?;
+            info!(%local, partner = %peer.ip(), "listening for the failover partner");
+            tokio::spawn(accept_loop(listener, peer, security, cmd_rx, ev_tx));
+        }
+    }
+    Ok((cmd_tx, ev_rx))
+}
+
+async fn connect_loop(
+    local: SocketAddr,
+    peer: SocketAddr,
+    security: Security,
+    mut cmds: mpsc::Receiver<PeerCommand>,
+    events: mpsc::Sender<PeerEvent>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let why = match connect(local, peer).await {
+            Ok(tcp) => match &security {
+                Security::Plain => Some(session(tcp, &mut cmds, &events).await),
+                Security::Tls {
+                    connector,
+                    server_name,
+                    ..
+                } => match tokio::time::timeout(
+                    HANDSHAKE_TIMEOUT,
+                    connector.connect(server_name.clone(), tcp),
+                )
+                .await
+                {
+                    Ok(Ok(tls)) => Some(session(tls, &mut cmds, &events).await),
+                    Ok(Err(e)) => {
+                        warn!(%peer, error = %e, "TLS handshake with the partner failed");
+                        None
+                    }
+                    Err(_) => {
+                        warn!(%peer, "TLS handshake with the partner timed out");
+                        None
+                    }
+                },
+            },
+            Err(e) => {
+                debug!(%peer, error = %e, "cannot reach the failover partner");
+                None
+            }
+        };
+        if let Some(why) = why {
+            backoff = Duration::from_secs(1);
+            if events.send(PeerEvent::Disconnected(why)).await.is_err() {
+                return;
+            }
+        }
+        // Drop what was queued for a connection that no longer exists.
+        while cmds.try_recv().is_ok() {}
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn connect(local: SocketAddr, peer: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = if peer.is_ipv6() {
+        TcpSocket::new_v6()?
+    } else {
+        TcpSocket::new_v4()?
+    };
+    if !local.ip().is_unspecified() {
+        sock.bind(SocketAddr::new(local.ip(), 0))?;
+    }
+    let s = tokio::time::timeout(Duration::from_secs(10), sock.connect(peer))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    peer: SocketAddr,
+    security: Security,
+    mut cmds: mpsc::Receiver<PeerCommand>,
+    events: mpsc::Sender<PeerEvent>,
+) {
+    loop {
+        let (tcp, from) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!(error = %e, "failover accept failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        if from.ip() != peer.ip() {
+            warn!(%from, expected = %peer.ip(), "refused a failover connection from a stranger");
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        while cmds.try_recv().is_ok() {}
+        let why = match &security {
+            Security::Plain => session(tcp, &mut cmds, &events).await,
+            Security::Tls { acceptor, .. } => {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => session(tls, &mut cmds, &events).await,
+                    Ok(Err(e)) => {
+                        warn!(%from, error = %e, "refused the partner: TLS handshake failed");
+                        continue;
+                    }
+                    Err(_) => {
+                        warn!(%from, "refused the partner: TLS handshake timed out");
+                        continue;
+                    }
+                }
+            }
+        };
+        if events.send(PeerEvent::Disconnected(why)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one connection; returns why it ended.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    cmds: &mut mpsc::Receiver<PeerCommand>,
+    events: &mpsc::Sender<PeerEvent>,
+) -> String {
+    info!("failover partner connected");
+    if events.send(PeerEvent::Connected).await.is_err() {
+        return "driver gone".into();
+    }
+    let mut framed = Framed::new(stream, codec());
+    loop {
+        tokio::select! {
+            frame = framed.next() => match frame {
+                Some(Ok(b)) => {
+                    if events.send(PeerEvent::Frame(b.to_vec())).await.is_err() {
+                        return "driver gone".into();
+                    }
+                }
+                Some(Err(e)) => return format!("bad frame from the partner: {e}"),
+                None => return "partner closed the connection".into(),
+            },
+            cmd = cmds.recv() => match cmd {
+                Some(PeerCommand::Send(m)) => {
+                    if let Err(e) = framed.send(bytes::Bytes::from(m)).await {
+                        return format!("send failed: {e}");
+                    }
+                }
+                Some(PeerCommand::Close(reason)) => {
+                    let _ = SinkExt::<bytes::Bytes>::close(&mut framed).await;
+                    return reason;
+                }
+                None => return "driver gone".into(),
+            },
+        }
+    }
+}
