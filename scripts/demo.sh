@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Build tandem and show it serving real DHCPv6 clients in network namespaces:
-# dhclient -6 gets an address, dhclient -6 -P a delegated prefix; prints what the
-# client got and tandem's lease table, then stops everything and deletes the
-# namespaces. Run as root on Debian.
+# Build tandem and show a failover pair serving a real DHCPv6 client in network
+# namespaces: primary and secondary (examples/pair-*.toml, TLS between them, SQLite
+# lease stores) reach NORMAL, dhclient -6 gets an address and a prefix, both lease
+# tables and `tandem ctl status` are shown, the primary is killed and the secondary
+# takes over; then everything is stopped and the namespaces deleted. Root, Debian.
 #
-#   sudo scripts/demo.sh           # run and clean up
-#   sudo scripts/demo.sh --keep    # keep it running until Ctrl-C
+#   sudo scripts/demo.sh             # the pair; run and clean up
+#   sudo scripts/demo.sh --keep      # keep it running until Ctrl-C
+#   sudo scripts/demo.sh --single    # one server (examples/tandem.toml) instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $(id -u) -ne 0 ]]; then
@@ -18,4 +20,7 @@ if [[ -z "${TANDEM_BIN:-}" ]]; then
     cargo build --release --locked -p tandem
     export TANDEM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/tandem"
 fi
-exec python3 tests/integration/demo.py "$@"
+if [[ " $* " == *" --single "* ]]; then
+    exec python3 tests/integration/demo.py "$@"
+fi
+exec python3 tests/integration/demo_pair.py "$@"

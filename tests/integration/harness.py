@@ -153,14 +153,18 @@ def read_leases(path):
     """Leases in a tandem SQLite database: {"addr" or "prefix/len": row dict}."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        rows = conn.execute("SELECT kind, addr, plen, status, hex(duid), iaid, cltt, valid FROM leases").fetchall()
+        rows = conn.execute("SELECT kind, addr, plen, status, hex(duid), iaid, cltt, valid, state_expiration "
+                            "FROM leases").fetchall()
     finally:
         conn.close()
     out = {}
-    for kind, addr, plen, status, duid, iaid, cltt, valid in rows:
+    for kind, addr, plen, status, duid, iaid, cltt, valid, state_expiration in rows:
         ip = ipaddress.IPv6Address(bytes(addr))
         key = str(ip) if kind == 0 else f"{ip}/{plen}"
-        out[key] = dict(status=status, duid=duid.lower(), iaid=iaid, cltt=cltt, expires=cltt + valid)
+        # A failover partner's copy has no client transaction time of its own (cltt 0):
+        # the state's expiration is the lease end on both.
+        expires = state_expiration if state_expiration is not None else cltt + valid
+        out[key] = dict(status=status, duid=duid.lower(), iaid=iaid, cltt=cltt, expires=expires)
     return out
 
 
