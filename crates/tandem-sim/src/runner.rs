@@ -576,10 +576,11 @@ impl World {
                 break;
             }
         }
-        // Let updates in flight land (TCP and fsync take milliseconds), with no new client
-        // traffic and no timers, before comparing the two databases.
+        // Let updates in flight land (TCP and fsync take milliseconds; an ack can release a
+        // follow-up update), with no new client traffic and no timers, until the link is
+        // quiet, before comparing the two databases.
         while let Some(Reverse((t, _, ev))) = self.queue.pop() {
-            if t > end + 5_000 {
+            if t > end + 60_000 {
                 break;
             }
             if matches!(ev, Ev::Peer { .. } | Ev::PeerReset { .. } | Ev::Sync { .. }) {

@@ -126,6 +126,14 @@ pub fn decide(
     let Some(local) = local else {
         return Verdict::Accept; // nothing to conflict with
     };
+    // The update says what we already hold (typically the partner echoing a state it
+    // accepted from us inside a whole-client BNDUPD): accept it whatever its times say.
+    // Rejecting it as outdated made the two servers re-send one client to each other
+    // without end (found by tandem-sim seed 17907).
+    let same_client = upd_client.map_or(local.duid.is_empty(), |d| *d == local.duid);
+    if same_client && local.status == upd.status && local.state_expiration == upd.state_expiration {
+        return Verdict::Accept;
+    }
     let outdated = Verdict::Reject(FailoverStatus::OutdatedBindingInformation);
     let time2 = upd
         .cltt
@@ -230,19 +238,33 @@ fn store(
     };
     let old_cltt = old.as_ref().map(|l| l.cltt).filter(|c| *c != Time::ZERO);
     let cltt = later(upd.partner_raw_cltt, old_cltt).unwrap_or(Time::ZERO);
+    // Both servers granted this client the same lease at about the same time (e.g. its
+    // Rebind reached both): it may hold the longer of the two grants, so an accepted
+    // update never shortens a local ACTIVE lease of the same client (found by tandem-sim
+    // seed 21854).
+    let keep_local_end = old.as_ref().filter(|l| {
+        l.status == BindingStatus::Active
+            && upd.status == BindingStatus::Active
+            && l.duid == duid
+            && l.state_expiration > upd.state_expiration
+    });
+    let (preferred, valid, state_expiration) = match keep_local_end {
+        Some(l) => (l.preferred_lifetime, l.valid_lifetime, l.state_expiration),
+        None => (upd.preferred, upd.valid, upd.state_expiration),
+    };
     Lease {
         resource: upd.resource,
         status: upd.status,
         duid,
         iaid,
         subnet_id,
-        preferred_lifetime: upd.preferred,
-        valid_lifetime: upd.valid,
+        preferred_lifetime: preferred,
+        valid_lifetime: valid,
         t1,
         t2,
         cltt,
         start_time_of_state: upd.start_time_of_state,
-        state_expiration: upd.state_expiration,
+        state_expiration,
         failover: FailoverFields {
             // partner's PARTNER_LIFETIME → our expiration-time; for a top-level IAPREFIX
             // only "if any" (keep the old bound otherwise, it still protects reuse).

@@ -95,9 +95,16 @@ fn check_accept_cell(locals: &[BindingStatus], recvs: &[BindingStatus]) {
                     older_tie,
                     "{l} <- {r} older tie"
                 );
+                // An older update that says exactly what we hold (same status, no timeout
+                // on either side) is accepted as agreement (tandem-sim seed 17907).
+                let older = if l == r && l != Active {
+                    Verdict::Accept
+                } else {
+                    OUTDATED
+                };
                 assert_eq!(
                     judge(l, r, LOCAL_TIME - 100, now, role),
-                    OUTDATED,
+                    older,
                     "{l} <- {r} older"
                 );
             }
@@ -886,4 +893,67 @@ fn take_back_of_a_block_with_a_delegated_prefix_inside_is_refused_s4_2_2() {
     // t = 5001: the delegation ran out → accepted.
     let out = receive_update(&upd, &Scope, &db.get(), Role::Secondary, Time(5001));
     assert_eq!(out.changes.len(), 1);
+}
+
+/// An update equal to our record (status, expiration, client) is agreement, whatever its
+/// times: rejecting it made two servers bounce one client's BNDUPD forever (sim seed 17907).
+#[test]
+fn identical_content_is_accepted_even_when_older_storm_prevention() {
+    let mut l = local(Free);
+    l.duid = client(1);
+    assert_eq!(
+        decide(
+            Some(&l),
+            &upd(Free, 10),
+            Some(&client(1)),
+            Role::Primary,
+            Time(LOCAL_TIME + 10)
+        ),
+        Verdict::Accept
+    );
+    // Another client's FREE record with the same status is not "the same content".
+    assert_eq!(
+        decide(
+            Some(&l),
+            &upd(Free, 10),
+            Some(&client(2)),
+            Role::Primary,
+            Time(LOCAL_TIME + 10)
+        ),
+        OUTDATED
+    );
+}
+
+/// Both servers granted the same client the same lease (its Rebind reached both): the
+/// stored lease keeps the later end (sim seed 21854).
+#[test]
+fn accepted_active_never_shortens_the_same_clients_lease_s7_5_5() {
+    let mut l = local(Active); // ends at LOCAL_EXPIRY = 5000
+    l.duid = client(1);
+    let mut u = upd(Active, LOCAL_TIME + 2); // ends at 4602: shorter
+    u.state_expiration = Some(Time(4602));
+    let update = BindingUpdate::Client {
+        duid: client(1),
+        base_time: Time(LOCAL_TIME + 2),
+        ias: vec![IaUpdate {
+            ia_type: IaType::Na,
+            iaid: 1,
+            t1: 0,
+            t2: 0,
+            leases: vec![u],
+        }],
+    };
+    let scope = |_: &Resource| Some(1u32);
+    let lookup = |_: &Resource| Some(l.clone());
+    let r = receive_update(
+        &update,
+        &scope,
+        &lookup,
+        Role::Secondary,
+        Time(LOCAL_TIME + 3),
+    );
+    let [LeaseChange::Upsert(stored)] = r.changes.as_slice() else {
+        panic!("{:?}", r.changes)
+    };
+    assert_eq!(stored.state_expiration, Some(Time(LOCAL_EXPIRY)));
 }
