@@ -26,6 +26,9 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tracing::{debug, info, warn};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// TCP_USER_TIMEOUT: unacknowledged data older than this kills the connection even when the
+/// partner vanished without a reset (the failover keep-alive notices too, later).
+const USER_TIMEOUT: Duration = Duration::from_secs(20);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the link is protected.
@@ -185,8 +188,23 @@ async fn connect(local: SocketAddr, peer: SocketAddr) -> std::io::Result<TcpStre
     let s = tokio::time::timeout(Duration::from_secs(10), sock.connect(peer))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    s.set_nodelay(true)?;
+    tune(&s);
     Ok(s)
+}
+
+/// NODELAY (small messages, sent at once), TCP keep-alive and TCP_USER_TIMEOUT.
+fn tune(s: &TcpStream) {
+    let sock = socket2::SockRef::from(s);
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5));
+    let r = sock
+        .set_tcp_nodelay(true)
+        .and_then(|_| sock.set_tcp_keepalive(&ka))
+        .and_then(|_| sock.set_tcp_user_timeout(Some(USER_TIMEOUT)));
+    if let Err(e) = r {
+        warn!(error = %e, "cannot tune the failover TCP connection");
+    }
 }
 
 async fn accept_loop(
@@ -209,7 +227,7 @@ async fn accept_loop(
             warn!(%from, expected = %peer.ip(), "refused a failover connection from a stranger");
             continue;
         }
-        let _ = tcp.set_nodelay(true);
+        tune(&tcp);
         while cmds.try_recv().is_ok() {}
         let why = match &security {
             Security::Plain => session(tcp, &mut cmds, &events).await,
