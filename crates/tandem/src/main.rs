@@ -181,6 +181,25 @@ mod tests {
         let c = Cli::try_parse_from(["tandem", "serve", "--config", "x.toml"]).unwrap();
         assert!(matches!(c.command, Command::Serve { config } if config.as_os_str() == "x.toml"));
         let c = Cli::try_parse_from(["tandem", "check-config", "y.toml"]).unwrap();
-        assert!(matches!(c.command, Command::CheckConfig { file } if file.as_os_str() == "y.toml"));
+        assert!(
+            matches!(c.command, Command::CheckConfig { file, partner: None } if file.as_os_str() == "y.toml")
+        );
+        let c = Cli::try_parse_from(["tandem", "check-config", "a.toml", "--partner", "b.toml"])
+            .unwrap();
+        assert!(
+            matches!(c.command, Command::CheckConfig { partner: Some(p), .. } if p.as_os_str() == "b.toml")
+        );
+        let c = Cli::try_parse_from(["tandem", "ctl", "--socket", "/run/t.ctl", "status"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Command::Ctl {
+                action: CtlAction::Status,
+                ..
+            }
+        ));
+        assert!(
+            Cli::try_parse_from(["tandem", "ctl", "--socket", "s", "--config", "c", "status"])
+                .is_err()
+        );
     }
 }
