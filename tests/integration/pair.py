@@ -202,6 +202,21 @@ class Member:
             time.sleep(0.1)
         raise RuntimeError(f"{self.who} did not come up:\n{self.log()}")
 
+    def start_plain(self):
+        """Start without waiting for the control socket (a configuration without [failover])."""
+        log = open(self.log_path, "a")
+        self.proc = self.topo.spawn(self.topo.nss[self.who], [tandem_binary(), "serve", "--config", self.config],
+                                    stdout=log, stderr=log, env=dict(os.environ, NO_COLOR="1"))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.who} exited with {self.proc.returncode}:\n{self.log()}")
+            out = self.topo.ns(self.topo.nss[self.who], ["ss", "-u", "-l", "-n", "-H"]).stdout
+            if ":547 " in out:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.who} did not bind port 547:\n{self.log()}")
+
     def log(self):
         return self.log_text()[-5000:]
 

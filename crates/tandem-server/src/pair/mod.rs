@@ -34,6 +34,9 @@ pub use status::PairStatus;
 const MAX_DATAGRAM: usize = 65_535;
 /// Never sleep longer than this between timer checks (endpoint timers count seconds).
 const MAX_TIMER_SLEEP: Duration = Duration::from_secs(1);
+/// Nor shorter: the core's times are whole seconds, so a deadline "now" can stay due for
+/// up to a second (e.g. expiry held back during RECOVER); without a floor the loop spins.
+const MIN_TIMER_SLEEP: Duration = Duration::from_millis(50);
 
 /// What the partner link reports (the transport: TCP, optionally TLS, 2-byte framing).
 #[derive(Debug)]
@@ -185,13 +188,14 @@ impl Loop {
     fn timer_deadline(&self) -> Instant {
         let now_i = Instant::now();
         let latest = now_i + MAX_TIMER_SLEEP;
-        match self.d.core.poll_timeout() {
+        let at = match self.d.core.poll_timeout() {
             Some(t) => {
                 let now = (self.d.clock)();
                 (now_i + Duration::from_secs(t.secs_since(now))).min(latest)
             }
             None => latest,
-        }
+        };
+        at.max(now_i + MIN_TIMER_SLEEP)
     }
 
     async fn on_datagram(&mut self, bytes: &[u8], meta: RecvMeta) {

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""perfdhcp -6 against three systems in the same namespaces, same run (issue 4 benchmark):
+
+* tandem-pair: a tandem primary and secondary, failover on, mutual TLS, SQLite stores;
+* tandem-one:  the same primary without [failover] (a single tandem);
+* kea-ha:      two kea-dhcp6 2.2 in hot-standby (libdhcp_ha + libdhcp_lease_cmds,
+               multi-threaded with the HA dedicated HTTP listener), memfile persist.
+
+For each, the offered rate steps up (RATES, STEP_SECONDS each, a fresh pair per step) and
+the highest rate with no drop is reported, with the ratios the issue asks for: the pair
+against one tandem, and the pair against Kea HA. Clients reach the primary (the active
+server in both designs). Results: bench/results/pair-<time>.json. Root; run through
+bench/pair-vs-kea-ha.sh.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from clients import parse_perfdhcp  # noqa: E402
+from harness import PD_LEN, POOL, SUBNET, cleanup_on_signals  # noqa: E402
+from pair import FO_ADDRS, PD_POOL, Member, PairTopology  # noqa: E402
+
+RATES = [int(r) for r in os.environ.get("RATES", "500,1000,2000,3000,4000,6000,8000").split(",")]
+STEP_SECONDS = int(os.environ.get("STEP_SECONDS", "10"))
+SYSTEMS = os.environ.get("SYSTEMS", "tandem-pair,tandem-one,kea-ha").split(",")
+PERF_CPU = os.environ.get("PERF_CPU", "1")
+SERVER_CPU = os.environ.get("SERVER_CPU", "0")
+HOOKS = os.environ.get("KEA_HOOKS", "/usr/lib/x86_64-linux-gnu/kea/hooks")
+
+
+class KeaHa:
+    """One kea-dhcp6 of a hot-standby pair in a PairTopology member namespace."""
+
+    def __init__(self, topo, who):
+        self.topo, self.who = topo, who
+        self.dir = os.path.join(topo.tmp, f"kea-{who}")
+        os.makedirs(self.dir, exist_ok=True)
+        pd_prefix, pd_plen = PD_POOL.split("/")
+        peers = [
+            {"name": "pri", "url": f"http://[{FO_ADDRS['pri']}]:8000/", "role": "primary", "auto-failover": True},
+            {"name": "sec", "url": f"http://[{FO_ADDRS['sec']}]:8000/", "role": "standby", "auto-failover": True},
+        ]
+        cfg = {"Dhcp6": {
+            "interfaces-config": {"interfaces": [topo.srv_if[who]]},
+            "data-directory": self.dir,
+            "lease-database": {"type": "memfile", "persist": True, "name": os.path.join(self.dir, "leases6.csv"),
+                               "lfc-interval": 0},
+            "multi-threading": {"enable-multi-threading": True, "thread-pool-size": 2, "packet-queue-size": 256},
+            "preferred-lifetime": 3000, "valid-lifetime": 4000, "renew-timer": 1000, "rebind-timer": 2000,
+            "subnet6": [{"id": 1, "subnet": SUBNET, "interface": topo.srv_if[who],
+                         "pools": [{"pool": f"{POOL[0]}-{POOL[1]}"}],
+                         "pd-pools": [{"prefix": pd_prefix, "prefix-len": int(pd_plen), "delegated-len": PD_LEN}]}],
+            "hooks-libraries": [
+                {"library": os.path.join(HOOKS, "libdhcp_lease_cmds.so")},
+                {"library": os.path.join(HOOKS, "libdhcp_ha.so"), "parameters": {"high-availability": [{
+                    "this-server-name": who, "mode": "hot-standby",
+                    "heartbeat-delay": 10000, "max-response-delay": 60000, "max-ack-delay": 5000,
+                    "max-unacked-clients": 0, "sync-timeout": 60000,
+                    "multi-threading": {"enable-multi-threading": True, "http-dedicated-listener": True,
+                                        "http-listener-threads": 2, "http-client-threads": 2},
+                    "peers": peers}]}},
+            ],
+            "loggers": [{"name": "kea-dhcp6", "severity": "WARN",
+                         "output_options": [{"output": os.path.join(self.dir, "kea.log")}]}],
+        }}
+        self.config = os.path.join(self.dir, "kea-dhcp6.conf")
+        with open(self.config, "w") as f:
+            json.dump(cfg, f, indent=2)
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, KEA_PIDFILE_DIR=self.dir, KEA_LOCKFILE_DIR=self.dir)
+        out = open(os.path.join(self.dir, "kea.stdout"), "a")
+        self.proc = self.topo.spawn(self.topo.nss[self.who], ["taskset", "-c", SERVER_CPU, "kea-dhcp6", "-c",
+                                                              self.config], env=env, stdout=out, stderr=out)
+        return self
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "kea.log")) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+
+def wait_kea_ready(topo, members, timeout=60):
+    """Until the primary answers a Solicit (HA done with its startup sync)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = topo.ns(topo.cli_ns, ["timeout", "10", "perfdhcp", "-6", "-l", topo.cli_if, "-R", "10", "-n", "3",
+                                    "-r", "1", "-p", "5"], check=False)
+        st = parse_perfdhcp(out.stdout + out.stderr).get("SOLICIT-ADVERTISE", {})
+        if st.get("received packets", 0) > 0:
+            return
+        time.sleep(1)
+    raise RuntimeError("Kea HA pair did not start answering:\n" + members[0].log())
+
+
+def start_system(topo, system):
+    if system == "tandem-pair":
+        sec = Member(topo, "sec", mclt=3600, valid=4000, renew=1000, rebind=2000).start()
+        pri = Member(topo, "pri", mclt=3600, valid=4000, renew=1000, rebind=2000).start()
+        pri.wait_state("NORMAL", timeout=60)
+        sec.wait_state("NORMAL", timeout=60)
+        return [pri, sec]
+    if system == "tandem-one":
+        pri = Member(topo, "pri", valid=4000, renew=1000, rebind=2000)
+        # The same configuration without [failover]: one tandem alone.
+        with open(pri.config) as f:
+            text = f.read()
+        with open(pri.config, "w") as f:
+            f.write(text.split("[failover]")[0])
+        pri.start_plain()
+        return [pri]
+    if system == "kea-ha":
+        pri, sec = KeaHa(topo, "pri").start(), KeaHa(topo, "sec").start()
+        wait_kea_ready(topo, [pri, sec])
+        return [pri, sec]
+    raise ValueError(system)
+
+
+def step(system, rate, step_no):
+    with PairTopology(f"b{step_no}") as topo:
+        members = start_system(topo, system)
+        if system.startswith("tandem"):
+            for m in members:
+                subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CPU, str(m.proc.pid)], capture_output=True)
+        cmd = ["ip", "netns", "exec", topo.cli_ns, "taskset", "-c", PERF_CPU, "perfdhcp", "-6", "-l", topo.cli_if,
+               "-R", "100000000", "-r", str(rate), "-p", str(STEP_SECONDS), "-e", "address-only",
+               "-W", "1000000", "-s", str(step_no)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP_SECONDS + 60)
+        stats = parse_perfdhcp(out.stdout + out.stderr)
+        sa, rr = stats.get("SOLICIT-ADVERTISE", {}), stats.get("REQUEST-REPLY", {})
+        offered = sa.get("sent packets", 0) / STEP_SECONDS
+        clean = bool(sa and rr) and offered >= 0.95 * rate and all(
+            s.get("drops", 1) == 0 and s.get("received packets") == s.get("sent packets") for s in (sa, rr))
+        return dict(system=system, rate=rate, clean=clean, offered=offered,
+                    replies=rr.get("received packets", 0), sa_drops=sa.get("drops"), rr_drops=rr.get("drops"),
+                    rr_avg_ms=rr.get("avg delay"))
+
+
+def main():
+    results = []
+    best = {s: 0 for s in SYSTEMS}
+    step_no = 0
+    for rate in RATES:
+        for system in SYSTEMS:
+            if best[system] < 0:
+                continue  # already failed a lower rate
+            step_no += 1
+            r = step(system, rate, step_no)
+            results.append(r)
+            print(f"{system:12} {rate:6}/s  {'clean' if r['clean'] else 'DROPS'}  replies {r['replies']:.0f} "
+                  f"RR avg {r['rr_avg_ms']} ms", flush=True)
+            if r["clean"]:
+                best[system] = rate
+            else:
+                best[system] = -best[system] - 1 if best[system] >= 0 else best[system]
+    clean = {s: (b if b >= 0 else -b - 1) for s, b in best.items()}
+    print("\nhighest clean rate (Solicit..Reply exchanges per second offered):")
+    for s in SYSTEMS:
+        print(f"  {s:12} {clean[s]}")
+    if clean.get("tandem-one") and "tandem-pair" in clean:
+        print(f"  pair / one tandem: {clean['tandem-pair'] / clean['tandem-one']:.2f}   (goal >= 0.90)")
+    if clean.get("kea-ha") and "tandem-pair" in clean:
+        print(f"  pair / Kea HA:     {clean['tandem-pair'] / clean['kea-ha']:.2f}   (goal >= 4)")
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    path = os.path.join(HERE, "results", f"pair-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    with open(path, "w") as f:
+        json.dump(dict(rates=RATES, step_seconds=STEP_SECONDS, steps=results, best=clean), f, indent=2)
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces)")
+    cleanup_on_signals()
+    main()
