@@ -191,7 +191,16 @@ async fn reply_with_changes_waits_for_the_commit() {
     ];
     got.sort();
     assert_eq!(got, vec![b"RC1".to_vec(), b"RC2".to_vec()]);
-    let c = h.counters.snapshot();
+    // The counter is bumped just after the send returns: give the driver a moment (this
+    // raced under load in CI).
+    let mut c = h.counters.snapshot();
+    for _ in 0..100 {
+        if c.replied == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        c = h.counters.snapshot();
+    }
     assert_eq!((c.commits, c.replied, c.pending), (2, 2, 0));
 }
 
