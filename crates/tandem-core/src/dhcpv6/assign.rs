@@ -135,6 +135,13 @@ impl Dhcpv6Server {
             .into_iter()
             .filter(|l| l.subnet_id == subnet.id && l.status != BindingStatus::Abandoned)
             .filter(|l| self.appropriate(req.subnet, &key.0, &l.resource))
+            // A record that went back to a pool (FREE / FREE-BACKUP) is no longer the
+            // client's: handing it out again is a new allocation, and the lease policy
+            // decides whose pool it is in (RFC 8156 §4.2; found by tandem-sim seed 32593).
+            .filter(|l| {
+                !matches!(l.status, BindingStatus::Free | BindingStatus::FreeBackup)
+                    || self.policy.may_allocate(&l.resource, Some(l), now)
+            })
             .collect();
         own.sort_by_key(|l| {
             (
