@@ -18,12 +18,14 @@ fn check(seeds: impl Iterator<Item = u64>) {
     let mut replies = 0;
     let mut crashes = 0;
     let mut partitions = 0;
+    let mut conservative = 0;
     for seed in seeds {
         n += 1;
         let r = run_seed(seed);
         replies += r.client_replies;
         crashes += r.crashes;
         partitions += r.partitions;
+        conservative += r.conservative_differences;
         if !r.ok() {
             if failed.is_empty() {
                 eprintln!("{}", r.explain());
@@ -32,7 +34,8 @@ fn check(seeds: impl Iterator<Item = u64>) {
         }
     }
     eprintln!(
-        "{n} seeds: {} failed {failed:?}; {replies} client replies, {crashes} crashes, {partitions} partitions",
+        "{n} seeds: {} failed {failed:?}; {replies} client replies, {crashes} crashes, \
+         {partitions} partitions, {conservative} leases kept longer on one side at the end",
         failed.len()
     );
     assert!(failed.is_empty(), "failing seeds: {failed:?}");

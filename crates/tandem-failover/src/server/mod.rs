@@ -300,8 +300,13 @@ impl FailoverServer {
             }
         }
         for (iaid, r) in listed {
-            let unknown = self.dhcp.leases().get(&r).is_none_or(|l| {
-                matches!(l.status, BindingStatus::Free | BindingStatus::FreeBackup)
+            // No binding here: no record, one back in a pool, or this same client's lapsed
+            // one (it released or let it expire here, then the partner gave it back to it
+            // while we could not hear; found by tandem-sim seed 34698).
+            let unknown = self.dhcp.leases().get(&r).is_none_or(|l| match l.status {
+                BindingStatus::Free | BindingStatus::FreeBackup => true,
+                BindingStatus::Expired | BindingStatus::Released => l.duid == duid,
+                _ => false,
             });
             let Some(subnet_id) = peer::subnet_of(self.dhcp.config(), &r) else {
                 continue;
