@@ -474,3 +474,56 @@ mod hostile_peer {
         }
     }
 }
+
+/// A client released its address here, the partner (out of reach) gave it back to the
+/// same client, and the client now rebinds here: it keeps the address (sim seed 34698).
+#[test]
+fn rebind_restores_the_same_clients_released_lease_lease_stability() {
+    let mut p = normal_pair();
+    let (a, _) = bind(&mut p, 0, 7, T0 + 2);
+    p.cut(T0 + 3);
+    let sid = p.s[0].dhcp().server_duid().clone();
+    let ia = |valid| Ia {
+        iaid: 1,
+        t1: 0,
+        t2: 0,
+        options: vec![DhcpOption::IaAddr(IaAddr {
+            addr: a,
+            preferred: valid,
+            valid,
+            options: vec![],
+        })],
+    };
+    p.client(
+        0,
+        T0 + 4,
+        &client_msg(MessageType::Release, 7, Some(&sid), Some(ia(0))),
+    )
+    .expect("release answered");
+    assert_eq!(
+        p.s[0].leases().get(&Resource::Address(a)).map(|l| l.status),
+        Some(BindingStatus::Released)
+    );
+    let reply = p
+        .client(
+            0,
+            T0 + 20,
+            &client_msg(MessageType::Rebind, 7, None, Some(ia(600))),
+        )
+        .expect("rebind answered");
+    let (got, valid) = addr_of(&reply).unwrap();
+    assert_eq!(got, a);
+    assert!(valid > 0);
+    // Another client claiming it gets nothing of the sort.
+    let reply = p
+        .client(
+            0,
+            T0 + 21,
+            &client_msg(MessageType::Rebind, 8, None, Some(ia(600))),
+        )
+        .expect("rebind answered");
+    assert!(reply.ia_nas()[0]
+        .ia_addrs()
+        .iter()
+        .all(|x| x.addr != a || x.valid == 0));
+}
