@@ -17,7 +17,7 @@ mod interface;
 mod socket;
 
 pub use interface::{interface_index, interface_name};
-pub use socket::{BindOptions, Dhcp6Socket, RecvMeta, SendMeta};
+pub use socket::{BindOptions, Dhcp6Socket, RecvBatch, RecvMeta, SendMeta};
 
 use std::io;
 use std::net::Ipv6Addr;

@@ -6,8 +6,8 @@ use std::os::fd::AsRawFd;
 
 use nix::libc;
 use nix::sys::socket::{
-    recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockaddrIn6,
+    recvmmsg, recvmsg, sendmmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned,
+    MsgFlags, MultiHeaders, RecvMsg, SockaddrIn6,
 };
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -38,6 +38,49 @@ impl Default for BindOptions {
 
 /// Receive buffer asked for; the kernel grants at most net.core.rmem_max.
 const RECV_BUFFER_BYTES: usize = 4 << 20;
+
+/// Most datagrams one `sendmmsg` call carries (Linux caps a call at UIO_MAXIOV = 1024).
+const SEND_BATCH_MAX: usize = 64;
+
+/// Buffers for [`Dhcp6Socket::recv_batch`]: `slots` datagrams of up to `slot_len` bytes
+/// each, filled by one `recvmmsg` call, so that a burst costs one system call instead of
+/// one per datagram.
+#[derive(Debug)]
+pub struct RecvBatch {
+    slots: Vec<Vec<u8>>,
+    /// Per slot filled by the last receive: its length and metadata, or why the datagram
+    /// is unusable (no pktinfo).
+    got: Vec<(usize, Result<RecvMeta, NetError>)>,
+}
+
+impl RecvBatch {
+    /// Room for `slots` datagrams of up to `slot_len` bytes (longer ones are flagged
+    /// truncated, like [`Dhcp6Socket::recv`]).
+    pub fn new(slots: usize, slot_len: usize) -> Self {
+        RecvBatch {
+            slots: vec![vec![0u8; slot_len]; slots.max(1)],
+            got: Vec::with_capacity(slots.max(1)),
+        }
+    }
+
+    /// Number of datagrams the last receive delivered.
+    pub fn len(&self) -> usize {
+        self.got.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.got.is_empty()
+    }
+
+    /// The datagrams of the last receive, in arrival order: bytes and metadata, or the
+    /// error that makes one unusable.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Result<&RecvMeta, &NetError>)> {
+        self.got
+            .iter()
+            .zip(&self.slots)
+            .map(|((n, meta), slot)| (slot.get(..*n).unwrap_or(slot), meta.as_ref()))
+    }
+}
 
 /// Where a datagram came from and how it reached us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +193,57 @@ impl Dhcp6Socket {
             .map_err(NetError::Recv)?
     }
 
+    /// Waits until at least one datagram is readable, then takes as many as are queued
+    /// (up to the batch's slot count) with one `recvmmsg`; read them with
+    /// [`RecvBatch::iter`]. Returns how many arrived.
+    pub async fn recv_batch(&self, batch: &mut RecvBatch) -> Result<usize, NetError> {
+        let fd = self.sock.as_raw_fd();
+        batch.got.clear();
+        let RecvBatch { slots, got } = batch;
+        self.sock
+            .async_io(Interest::READABLE, || recv_many(fd, slots, got))
+            .await
+            .map_err(NetError::Recv)
+    }
+
+    /// Sends every datagram of `msgs` (as [`Self::send`] would), using one `sendmmsg` per
+    /// run of datagrams that leave with the same interface and source. Returns one result
+    /// per datagram, in order: a datagram the kernel refuses does not stop the others.
+    pub async fn send_batch(&self, msgs: &[(&[u8], SendMeta)]) -> Vec<Result<usize, NetError>> {
+        let fd = self.sock.as_raw_fd();
+        let mut results = Vec::with_capacity(msgs.len());
+        let mut rest = msgs;
+        while let Some((first, _)) = rest.first().map(|m| (m, ())) {
+            let key = (first.1.ifindex, first.1.src);
+            let run = rest
+                .iter()
+                .take(SEND_BATCH_MAX)
+                .take_while(|m| (m.1.ifindex, m.1.src) == key)
+                .count()
+                .max(1);
+            let chunk = rest.get(..run).unwrap_or(rest);
+            let sent = self
+                .sock
+                .async_io(Interest::WRITABLE, || send_many(fd, chunk))
+                .await;
+            match sent {
+                // sendmmsg sends whole datagrams, in order; the rest go in the next call.
+                Ok(k) => {
+                    let k = k.clamp(1, chunk.len());
+                    results.extend(chunk.iter().take(k).map(|m| Ok(m.0.len())));
+                    rest = rest.get(k..).unwrap_or_default();
+                }
+                // An error is about the first datagram of the call (later ones were not
+                // tried): report it and go on with the next.
+                Err(e) => {
+                    results.push(Err(NetError::Send(e)));
+                    rest = rest.get(1..).unwrap_or_default();
+                }
+            }
+        }
+        results
+    }
+
     /// Sends one datagram with `IPV6_PKTINFO` selecting interface and source.
     pub async fn send(&self, buf: &[u8], meta: &SendMeta) -> Result<usize, NetError> {
         let fd = self.sock.as_raw_fd();
@@ -190,6 +284,100 @@ fn recv_once(
     )))
 }
 
+/// Metadata of one received datagram; `Err` when the pktinfo is missing.
+fn recv_meta(msg: &RecvMsg<'_, '_, SockaddrIn6>) -> io::Result<Result<RecvMeta, NetError>> {
+    let src = msg.address.map(SocketAddrV6::from);
+    let mut pktinfo = None;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::Ipv6PacketInfo(pi) = c {
+            pktinfo = Some(pi);
+        }
+    }
+    let (Some(src), Some(pi)) = (src, pktinfo) else {
+        return Ok(Err(NetError::MissingPktInfo));
+    };
+    Ok(Ok(RecvMeta {
+        src,
+        dst: Ipv6Addr::from(pi.ipi6_addr.s6_addr),
+        ifindex: pi.ipi6_ifindex,
+        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
+    }))
+}
+
+/// One non-blocking `recvmmsg` into `slots`; `WouldBlock` (nothing queued) goes back to
+/// tokio's readiness tracking.
+fn recv_many(
+    fd: std::os::fd::RawFd,
+    slots: &mut [Vec<u8>],
+    got: &mut Vec<(usize, Result<RecvMeta, NetError>)>,
+) -> io::Result<usize> {
+    // Fresh headers per call: the kernel shrinks each header's name and control lengths
+    // to what it wrote, and nix does not restore them.
+    let mut headers = MultiHeaders::<SockaddrIn6>::preallocate(
+        slots.len(),
+        Some(nix::cmsg_space!(libc::in6_pktinfo)),
+    );
+    let mut iovs: Vec<[IoSliceMut; 1]> = slots
+        .iter_mut()
+        .map(|s| [IoSliceMut::new(s.as_mut_slice())])
+        .collect();
+    let msgs =
+        recvmmsg(fd, &mut headers, &mut iovs, MsgFlags::empty(), None).map_err(io::Error::from)?;
+    got.clear();
+    for msg in msgs {
+        let meta = recv_meta(&msg)?;
+        got.push((msg.bytes, meta));
+    }
+    Ok(got.len())
+}
+
+/// The destination address and `IPV6_PKTINFO` contents for `meta`.
+fn send_target(meta: &SendMeta) -> (SockaddrIn6, Option<libc::in6_pktinfo>) {
+    let mut dst = meta.dst;
+    // A link-local destination is ambiguous without its link.
+    if dst.scope_id() == 0 && is_link_scoped(dst.ip()) {
+        dst.set_scope_id(meta.ifindex);
+    }
+    let pi = (meta.ifindex != 0 || meta.src.is_some()).then(|| libc::in6_pktinfo {
+        ipi6_addr: libc::in6_addr {
+            s6_addr: meta.src.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
+        },
+        ipi6_ifindex: meta.ifindex,
+    });
+    (SockaddrIn6::from(dst), pi)
+}
+
+/// One non-blocking `sendmmsg` of `msgs`, which all share interface and source (the
+/// control message is common to the call). Returns how many datagrams went out.
+fn send_many(fd: std::os::fd::RawFd, msgs: &[(&[u8], SendMeta)]) -> io::Result<usize> {
+    let Some(first) = msgs.first() else {
+        return Ok(0);
+    };
+    let (_, pi) = send_target(&first.1);
+    let addrs: Vec<Option<SockaddrIn6>> = msgs.iter().map(|m| Some(send_target(&m.1).0)).collect();
+    let iovs: Vec<[IoSlice; 1]> = msgs.iter().map(|m| [IoSlice::new(m.0)]).collect();
+    match &pi {
+        Some(pi) => {
+            let cmsgs = [ControlMessage::Ipv6PacketInfo(pi)];
+            let mut headers = MultiHeaders::<SockaddrIn6>::preallocate(
+                msgs.len(),
+                Some(nix::cmsg_space!(libc::in6_pktinfo)),
+            );
+            let sent = sendmmsg(fd, &mut headers, &iovs, &addrs, cmsgs, MsgFlags::empty())
+                .map_err(io::Error::from)?;
+            // nix reports the number sent only through its result iterator.
+            Ok(sent.count())
+        }
+        None => {
+            let mut headers = MultiHeaders::<SockaddrIn6>::preallocate(msgs.len(), None);
+            let cmsgs: [ControlMessage; 0] = [];
+            let sent = sendmmsg(fd, &mut headers, &iovs, &addrs, cmsgs, MsgFlags::empty())
+                .map_err(io::Error::from)?;
+            Ok(sent.count())
+        }
+    }
+}
+
 /// One non-blocking `sendmsg` with the interface / source chosen by `meta`.
 fn send_once(fd: std::os::fd::RawFd, buf: &[u8], meta: &SendMeta) -> io::Result<usize> {
     let mut dst = meta.dst;
@@ -223,6 +411,17 @@ fn is_link_scoped(ip: &Ipv6Addr) -> bool {
 mod tests {
     use super::*;
     use crate::interface_index;
+
+    fn to_client(client: &std::net::UdpSocket) -> SendMeta {
+        let SocketAddr::V6(dst) = client.local_addr().unwrap() else {
+            panic!("client is IPv6")
+        };
+        SendMeta {
+            dst,
+            ifindex: 0,
+            src: None,
+        }
+    }
 
     fn loopback_opts() -> BindOptions {
         BindOptions {
@@ -262,6 +461,82 @@ mod tests {
         assert_eq!(&rbuf[..rn], b"reply");
         assert_eq!(from.port(), port);
         assert_eq!(from.ip(), std::net::IpAddr::V6(Ipv6Addr::LOCALHOST));
+    }
+
+    /// RFC 8415 §18.4 needs the arrival link and destination of every datagram, also when
+    /// a burst is taken with one `recvmmsg`; replies sent with one `sendmmsg` all arrive.
+    #[tokio::test]
+    async fn batches_keep_per_datagram_pktinfo_and_order() {
+        let server = Dhcp6Socket::bind(&loopback_opts()).unwrap();
+        let port = server.local_addr().unwrap().port();
+        let client = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        for i in 0..5u8 {
+            client.send_to(&[i; 3], ("::1", port)).unwrap();
+        }
+        let mut batch = RecvBatch::new(8, 16);
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            let n = server.recv_batch(&mut batch).await.unwrap();
+            assert_eq!(n, batch.len());
+            for (bytes, meta) in batch.iter() {
+                let meta = meta.unwrap();
+                assert_eq!(meta.dst, Ipv6Addr::LOCALHOST);
+                assert_eq!(meta.ifindex, interface_index("lo").unwrap());
+                assert_eq!(SocketAddr::V6(meta.src), client.local_addr().unwrap());
+                assert!(!meta.truncated);
+                got.push(bytes.to_vec());
+            }
+        }
+        let want: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 3]).collect();
+        assert_eq!(got, want, "arrival order is kept");
+
+        client.send_to(&[9u8; 40], ("::1", port)).unwrap();
+        server.recv_batch(&mut batch).await.unwrap();
+        let (bytes, meta) = batch.iter().next().unwrap();
+        assert!(meta.unwrap().truncated);
+        assert_eq!(bytes.len(), 16);
+
+        let to = to_client(&client);
+        let replies: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; 2]).collect();
+        let msgs: Vec<(&[u8], SendMeta)> = replies.iter().map(|r| (r.as_slice(), to)).collect();
+        let results = server.send_batch(&msgs).await;
+        assert_eq!(results.len(), 70);
+        assert!(results.iter().all(|r| matches!(r, Ok(2))), "{results:?}");
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut rbuf = [0u8; 16];
+        for i in 0..70u8 {
+            let (n, from) = client.recv_from(&mut rbuf).unwrap();
+            assert_eq!(&rbuf[..n], &[i, i], "more than one sendmmsg call, in order");
+            assert_eq!(from.port(), port);
+        }
+    }
+
+    /// A datagram the kernel refuses is reported alone; the rest of the batch still goes.
+    #[tokio::test]
+    async fn send_batch_reports_a_refused_datagram_and_sends_the_rest() {
+        let server = Dhcp6Socket::bind(&loopback_opts()).unwrap();
+        let client = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let ok = to_client(&client);
+        // No interface has this index: sendmsg fails for this one only.
+        let bad = SendMeta {
+            ifindex: 999_999,
+            ..ok
+        };
+        let msgs: Vec<(&[u8], SendMeta)> = vec![(b"a", ok), (b"b", bad), (b"c", ok)];
+        let results = server.send_batch(&msgs).await;
+        assert!(matches!(results[0], Ok(1)), "{results:?}");
+        assert!(matches!(results[1], Err(NetError::Send(_))), "{results:?}");
+        assert!(matches!(results[2], Ok(1)), "{results:?}");
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut rbuf = [0u8; 4];
+        for want in [b"a", b"c"] {
+            let (n, _) = client.recv_from(&mut rbuf).unwrap();
+            assert_eq!(&rbuf[..n], want);
+        }
     }
 
     #[tokio::test]

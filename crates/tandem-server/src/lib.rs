@@ -21,7 +21,7 @@ pub mod server_duid;
 mod store_sink;
 
 pub use clock::{system_now, Clock};
-pub use commit::{CommitDone, CommitError, CommitSink};
+pub use commit::{CommitAllDone, CommitDone, CommitError, CommitSink};
 pub use counters::{Counters, CountersSnapshot};
 pub use dhcp_engine::DhcpEngine;
 pub use driver::{Driver, DriverError, Stopped};

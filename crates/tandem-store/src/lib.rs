@@ -27,7 +27,7 @@ mod row;
 mod sqlite;
 
 pub use batch::Batch;
-pub use group_commit::{CommitCallback, GroupCommitStats, GroupCommitWriter};
+pub use group_commit::{CommitCallback, GroupCallback, GroupCommitStats, GroupCommitWriter};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
