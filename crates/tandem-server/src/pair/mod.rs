@@ -19,7 +19,7 @@ use std::time::Duration;
 use tandem_core::{RxInfo, Time};
 use tandem_failover::endpoint::EndpointRecord;
 use tandem_failover::server::{Event, FailoverServer, Output, PersistItem};
-use tandem_net::{Dhcp6Socket, RecvMeta, SendMeta};
+use tandem_net::{Dhcp6Socket, RecvBatch, RecvMeta, SendMeta};
 use tandem_store::{Batch, GroupCommitWriter, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -32,6 +32,12 @@ pub use status::PairStatus;
 
 /// Largest DHCPv6 datagram read.
 const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams taken per `recvmmsg`: a burst is handled, committed with one group commit
+/// and answered with `sendmmsg`, as in the single-server driver.
+const RECV_BATCH: usize = 32;
+/// Stop reading client datagrams while this many outputs wait for their commit, so a
+/// stalled disk turns into UDP drops (clients retry) rather than unbounded memory.
+const MAX_GATED: usize = 20_000;
 /// Never sleep longer than this between timer checks (endpoint timers count seconds).
 const MAX_TIMER_SLEEP: Duration = Duration::from_secs(1);
 /// Nor shorter: the core's times are whole seconds, so a deadline "now" can stay due for
@@ -105,6 +111,12 @@ pub struct PairDriver {
 struct Loop {
     d: PairDriver,
     gated: VecDeque<(u64, Release)>,
+    /// Persists of the inputs handled since the last [`Loop::commit_staged`], and what
+    /// must wait for them: one burst of datagrams becomes one batch for the writer.
+    staged: Batch,
+    staged_releases: Vec<Release>,
+    /// Client replies released, sent together by [`Loop::send_replies`].
+    outbox: Vec<(Vec<u8>, SendMeta)>,
     next_id: u64,
     done_upto: u64,
     in_flight: usize,
@@ -126,6 +138,9 @@ impl PairDriver {
         let mut lp = Loop {
             d: self,
             gated: VecDeque::new(),
+            staged: Batch::default(),
+            staged_releases: Vec::new(),
+            outbox: Vec::new(),
             next_id: 1,
             done_upto: 0,
             in_flight: 0,
@@ -133,14 +148,17 @@ impl PairDriver {
             peer: PeerCounters::default(),
             started,
         };
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut batch = RecvBatch::new(RECV_BATCH, MAX_DATAGRAM);
         let mut shutdown = std::pin::pin!(shutdown);
         let mut running = true;
         lp.flush(None);
         loop {
+            lp.commit_staged();
+            lp.release_ready().await;
             if !running && lp.in_flight == 0 && lp.gated.is_empty() {
                 break;
             }
+            let can_read = running && lp.gated.len() < MAX_GATED;
             let timer_at = lp.timer_deadline();
             tokio::select! {
                 biased;
@@ -152,7 +170,13 @@ impl PairDriver {
                     lp.flush(None);
                 }
                 done = done_rx.recv() => match done {
-                    Some((id, result)) => lp.on_commit(id, result).await,
+                    Some((id, result)) => {
+                        lp.on_commit(id, result);
+                        // A group commit completes several batches at once.
+                        while let Ok((id, result)) = done_rx.try_recv() {
+                            lp.on_commit(id, result);
+                        }
+                    }
                     None => return Err(PairError::CommitsLost(lp.in_flight)),
                 },
                 ev = lp.d.peer_rx.recv(), if running => lp.on_peer(ev),
@@ -161,10 +185,17 @@ impl PairDriver {
                         lp.on_ctl(req);
                     }
                 }
-                received = socket.recv(&mut buf), if running => match received {
-                    Ok((n, meta)) => {
-                        let bytes = buf.get(..n).unwrap_or(&[]);
-                        lp.on_datagram(bytes, meta).await;
+                received = socket.recv_batch(&mut batch), if can_read => match received {
+                    Ok(_) => {
+                        for (bytes, meta) in batch.iter() {
+                            match meta {
+                                Ok(meta) => lp.on_datagram(bytes, meta),
+                                Err(e) => {
+                                    warn!(error = %e, "receive failed");
+                                    lp.d.counters.drop_for("receive_error");
+                                }
+                            }
+                        }
                     }
                     Err(e) => {
                         warn!(error = %e, "receive failed");
@@ -177,7 +208,6 @@ impl PairDriver {
                     lp.flush(None);
                 }
             }
-            lp.release_ready().await;
         }
         info!(counters = ?lp.d.counters.snapshot(), peer = ?lp.peer, "pair driver stopped");
         Ok(lp.d.core)
@@ -198,7 +228,7 @@ impl Loop {
         at.max(now_i + MIN_TIMER_SLEEP)
     }
 
-    async fn on_datagram(&mut self, bytes: &[u8], meta: RecvMeta) {
+    fn on_datagram(&mut self, bytes: &[u8], meta: &RecvMeta) {
         self.d.counters.update(|c| c.received += 1);
         if meta.truncated {
             self.d.counters.drop_for("truncated");
@@ -220,7 +250,7 @@ impl Loop {
             debug!(reason = reason.as_str(), peer = %meta.src, "no reply");
             self.d.counters.drop_for(reason.as_str());
         }
-        self.flush(Some(&meta));
+        self.flush(Some(meta));
     }
 
     fn on_peer(&mut self, ev: Option<PeerEvent>) {
@@ -265,17 +295,17 @@ impl Loop {
         }
     }
 
-    /// Carries out the core's outputs: persists become one batch, what must wait for it
-    /// is gated on its id, connection housekeeping goes at once when nothing is queued.
+    /// Collects the core's outputs: persists join the staged batch, what must wait for it
+    /// joins the staged releases (both go out in [`Self::commit_staged`], after the rest
+    /// of the burst); connection housekeeping goes at once when nothing is queued.
     fn flush(&mut self, meta: Option<&RecvMeta>) {
-        let mut batch = Batch::default();
-        let mut pending = Vec::new();
         let mut now_peer = Vec::new();
         while let Some(o) = self.d.core.poll_output() {
             match o {
-                Output::Persist(PersistItem::Lease(c)) => batch.leases.push(c),
+                Output::Persist(PersistItem::Lease(c)) => self.staged.leases.push(c),
                 Output::Persist(PersistItem::Endpoint(r)) => {
-                    batch = batch.put_meta(EndpointRecord::META_KEY, r.encode());
+                    self.staged = std::mem::take(&mut self.staged)
+                        .put_meta(EndpointRecord::META_KEY, r.encode());
                 }
                 Output::ClientReply(r) => {
                     let to = match meta {
@@ -290,23 +320,35 @@ impl Loop {
                             src: None,
                         },
                     };
-                    pending.push(Release::Client(r.bytes, to));
+                    self.staged_releases.push(Release::Client(r.bytes, to));
                 }
                 Output::Peer { msg, after_persist } => {
                     let bytes = msg.emit();
-                    if !after_persist && self.gated.is_empty() && pending.is_empty() {
+                    if !after_persist && self.gated.is_empty() && self.staged_releases.is_empty() {
                         now_peer.push(bytes);
                     } else {
-                        pending.push(Release::Peer(bytes));
+                        self.staged_releases.push(Release::Peer(bytes));
                     }
                 }
-                Output::ClosePeer { reason } => pending.push(Release::ClosePeer(reason)),
+                Output::ClosePeer { reason } => {
+                    self.staged_releases.push(Release::ClosePeer(reason))
+                }
                 Output::Event(e) => self.on_event(e),
             }
         }
         for bytes in now_peer {
             self.send_peer(bytes);
         }
+    }
+
+    /// Hands the staged persists to the writer as one batch (one fsync for a whole burst)
+    /// and gates the staged releases on it; with nothing to persist they wait only for
+    /// what was submitted before them.
+    fn commit_staged(&mut self) {
+        if self.staged_releases.is_empty() && self.staged.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.staged);
         let gate = if batch.is_empty() {
             self.next_id - 1
         } else {
@@ -322,7 +364,7 @@ impl Loop {
             );
             id
         };
-        for r in pending {
+        for r in std::mem::take(&mut self.staged_releases) {
             self.gated.push_back((gate, r));
         }
     }
@@ -345,7 +387,7 @@ impl Loop {
         }
     }
 
-    async fn on_commit(&mut self, id: u64, result: Result<(), StoreError>) {
+    fn on_commit(&mut self, id: u64, result: Result<(), StoreError>) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.done_upto = self.done_upto.max(id);
         if let Err(e) = result {
@@ -371,7 +413,8 @@ impl Loop {
         }
     }
 
-    /// Sends everything whose batch is durable, in order.
+    /// Sends everything whose batch is durable, in order (client replies together, with
+    /// `sendmmsg`, after the partner messages released with them).
     async fn release_ready(&mut self) {
         while self
             .gated
@@ -382,19 +425,40 @@ impl Loop {
                 break;
             };
             match r {
-                Release::Client(bytes, to) => match self.d.socket.send(&bytes, &to).await {
-                    Ok(_) => self.d.counters.update(|c| c.replied += 1),
-                    Err(e) => {
-                        warn!(error = %e, to = %to.dst, "reply send failed");
-                        self.d.counters.drop_for("send_error");
-                    }
-                },
+                Release::Client(bytes, to) => self.outbox.push((bytes, to)),
                 Release::Peer(bytes) => self.send_peer(bytes),
                 Release::ClosePeer(reason) => {
                     let _ = self.d.peer_tx.try_send(PeerCommand::Close(reason));
                 }
             }
         }
+        self.send_replies().await;
+    }
+
+    async fn send_replies(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let outbox = std::mem::take(&mut self.outbox);
+        let msgs: Vec<(&[u8], SendMeta)> =
+            outbox.iter().map(|(b, to)| (b.as_slice(), *to)).collect();
+        // Counted before the send (a client may read its reply, and then our counters,
+        // before the call returns) and corrected for failures after.
+        let n = msgs.len() as u64;
+        self.d.counters.update(|c| c.replied += n);
+        let results = self.d.socket.send_batch(&msgs).await;
+        for ((_, to), result) in outbox.iter().zip(results) {
+            if let Err(e) = result {
+                warn!(error = %e, to = %to.dst, "reply send failed");
+                self.d
+                    .counters
+                    .update(|c| c.replied = c.replied.saturating_sub(1));
+                self.d.counters.drop_for("send_error");
+            }
+        }
+        drop(msgs);
+        self.outbox = outbox;
+        self.outbox.clear();
     }
 
     fn send_peer(&mut self, bytes: Vec<u8>) {
