@@ -38,6 +38,10 @@ REPEAT = int(os.environ.get("REPEAT", "1"))
 # fails for that rather than for lack of server capacity. 0 keeps the system default.
 RMEM_DEFAULT = int(os.environ.get("RMEM_DEFAULT", str(8 << 20)))
 SERVER_CPU = int(os.environ.get("SERVER_CPU", "0"))
+# Percent of one core each server may use (a CPU cgroup quota), 0 = no limit. perfdhcp
+# saturates its own core near 12,000-17,000 exchanges/s, before tandem does; with the
+# same quota for both servers the max clean rate is the server's capacity on that budget.
+SERVER_CPU_QUOTA = int(os.environ.get("SERVER_CPU_QUOTA", "0"))
 PERF_CPU = int(os.environ.get("PERF_CPU", "1"))
 SERVERS = os.environ.get("SERVERS", "tandem,kea").split(",")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -69,6 +73,46 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+class CpuQuota:
+    """A CPU cgroup (v2 cpu.max, or v1 cfs quota) limiting its processes to `percent`
+    of one core; processes join with add(pid) (all their threads move along)."""
+
+    def __init__(self, percent):
+        self.percent, self.path = percent, None
+        if percent <= 0:
+            return
+        period = 100_000
+        quota = period * percent // 100
+        v2 = "/sys/fs/cgroup/cgroup.controllers"
+        if os.path.exists(v2) and "cpu" in open(v2).read().split():
+            self.path = "/sys/fs/cgroup/tandem-bench"
+            os.makedirs(self.path, exist_ok=True)
+            with open(os.path.join(self.path, "cpu.max"), "w") as f:
+                f.write(f"{quota} {period}")
+        elif os.path.isdir("/sys/fs/cgroup/cpu"):
+            self.path = "/sys/fs/cgroup/cpu/tandem-bench"
+            os.makedirs(self.path, exist_ok=True)
+            with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
+                f.write(str(period))
+            with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
+                f.write(str(quota))
+        else:
+            sys.exit("SERVER_CPU_QUOTA needs a cgroup cpu controller")
+
+    def add(self, pid):
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+
+    def remove(self):
+        if self.path:
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass
+
+
+QUOTA = None
 _steps_run = 0
 
 
@@ -80,6 +124,8 @@ def one_step(topo, make, lease_type, rate):
     os.makedirs(data)
     server = make(topo, data, cpu=SERVER_CPU).start()
     try:
+        if QUOTA:
+            QUOTA.add(server.proc.pid)
         time.sleep(0.5)
         srv_udp0, cli_udp0 = udp6_counters(topo, topo.srv_ns), udp6_counters(topo, topo.cli_ns)
         srv_cpu0 = cpu_seconds(server.proc.pid)
@@ -215,6 +261,8 @@ def main():
     servers = {name: makers[name] for name in SERVERS}
     load_before = os.getloadavg()
     old_rmem = set_rmem_default(RMEM_DEFAULT)
+    global QUOTA
+    QUOTA = CpuQuota(SERVER_CPU_QUOTA)
     try:
         with Topology("bench") as topo:
             for sweep_no in range(1, REPEAT + 1):
@@ -230,10 +278,11 @@ def main():
     finally:
         if old_rmem is not None:
             set_rmem_default(old_rmem)
+        QUOTA.remove()
     load_after = os.getloadavg()
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     doc = dict(rates=RATES, step_seconds=STEP_SECONDS, server_cpu=SERVER_CPU, perf_cpu=PERF_CPU,
-               refine=REFINE, repeat=REPEAT, rmem_default=RMEM_DEFAULT,
+               refine=REFINE, repeat=REPEAT, rmem_default=RMEM_DEFAULT, server_cpu_quota=SERVER_CPU_QUOTA,
                nproc=os.cpu_count(), loadavg_before=load_before, loadavg_after=load_after, results=results)
     with open(out_path, "w") as f:
         json.dump(doc, f, indent=2)
@@ -300,6 +349,8 @@ def print_summary(doc):
                       f"drops SA {f['sa_drops']} RR {f['rr_drops']}, "
                       f"lost in socket buffers: server {f['server_rcvbuf_drops']}, perfdhcp {f['perfdhcp_rcvbuf_drops']}; "
                       f"CPU server {f['server_cpu_pct']:.0f}%, perfdhcp {f['perfdhcp_cpu_pct'] or 0:.0f}%")
+    if doc.get("server_cpu_quota"):
+        print(f"each server limited to {doc['server_cpu_quota']}% of one core (SERVER_CPU_QUOTA)")
     lb, la = doc.get("loadavg_before"), doc.get("loadavg_after")
     if lb and la:
         print(f"load average before {lb[0]:.2f}, after {la[0]:.2f} "

@@ -24,13 +24,17 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from clients import parse_perfdhcp  # noqa: E402
 from harness import PD_LEN, POOL, SUBNET, cleanup_on_signals  # noqa: E402
 from pair import FO_ADDRS, PD_POOL, Member, PairTopology  # noqa: E402
+from bench import RMEM_DEFAULT, cpu_seconds, set_rmem_default  # noqa: E402
 
-RATES = [int(r) for r in os.environ.get("RATES", "500,1000,2000,3000,4000,6000,8000").split(",")]
+RATES = [int(r) for r in os.environ.get("RATES", "1000,2000,4000,6000,8000,10000,12000,14000,16000").split(",")]
 STEP_SECONDS = int(os.environ.get("STEP_SECONDS", "10"))
 SYSTEMS = os.environ.get("SYSTEMS", "tandem-pair,tandem-one,kea-ha").split(",")
 PERF_CPU = os.environ.get("PERF_CPU", "1")
 SERVER_CPU = os.environ.get("SERVER_CPU", "0")
 HOOKS = os.environ.get("KEA_HOOKS", "/usr/lib/x86_64-linux-gnu/kea/hooks")
+# Kea HA runs multi-threaded with the HA dedicated HTTP listener: its recommended setup
+# for HA performance, and the only one where the peers talk without kea-ctrl-agent.
+KEA_MT = True
 
 
 class KeaHa:
@@ -50,7 +54,7 @@ class KeaHa:
             "data-directory": self.dir,
             "lease-database": {"type": "memfile", "persist": True, "name": os.path.join(self.dir, "leases6.csv"),
                                "lfc-interval": 0},
-            "multi-threading": {"enable-multi-threading": True, "thread-pool-size": 2, "packet-queue-size": 256},
+            "multi-threading": {"enable-multi-threading": KEA_MT, "thread-pool-size": 2, "packet-queue-size": 256},
             "preferred-lifetime": 3000, "valid-lifetime": 4000, "renew-timer": 1000, "rebind-timer": 2000,
             "subnet6": [{"id": 1, "subnet": SUBNET, "interface": topo.srv_if[who],
                          "pools": [{"pool": f"{POOL[0]}-{POOL[1]}"}],
@@ -61,7 +65,7 @@ class KeaHa:
                     "this-server-name": who, "mode": "hot-standby",
                     "heartbeat-delay": 10000, "max-response-delay": 60000, "max-ack-delay": 5000,
                     "max-unacked-clients": 0, "sync-timeout": 60000,
-                    "multi-threading": {"enable-multi-threading": True, "http-dedicated-listener": True,
+                    "multi-threading": {"enable-multi-threading": KEA_MT, "http-dedicated-listener": KEA_MT,
                                         "http-listener-threads": 2, "http-client-threads": 2},
                     "peers": peers}]}},
             ],
@@ -130,10 +134,15 @@ def step(system, rate, step_no):
         if system.startswith("tandem"):
             for m in members:
                 subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CPU, str(m.proc.pid)], capture_output=True)
+        pids = [m.proc.pid for m in members]
+        cpu0 = sum(cpu_seconds(p) for p in pids)
+        t0 = time.time()
         cmd = ["ip", "netns", "exec", topo.cli_ns, "taskset", "-c", PERF_CPU, "perfdhcp", "-6", "-l", topo.cli_if,
                "-R", "100000000", "-r", str(rate), "-p", str(STEP_SECONDS), "-e", "address-only",
                "-W", "1000000", "-s", str(step_no)]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP_SECONDS + 60)
+        # Both members share SERVER_CPU: this is the pair's CPU, 100% = that one core.
+        server_cpu = 100 * (sum(cpu_seconds(p) for p in pids) - cpu0) / (time.time() - t0)
         stats = parse_perfdhcp(out.stdout + out.stderr)
         sa, rr = stats.get("SOLICIT-ADVERTISE", {}), stats.get("REQUEST-REPLY", {})
         offered = sa.get("sent packets", 0) / STEP_SECONDS
@@ -141,7 +150,7 @@ def step(system, rate, step_no):
             s.get("drops", 1) == 0 and s.get("received packets") == s.get("sent packets") for s in (sa, rr))
         return dict(system=system, rate=rate, clean=clean, offered=offered,
                     replies=rr.get("received packets", 0), sa_drops=sa.get("drops"), rr_drops=rr.get("drops"),
-                    rr_avg_ms=rr.get("avg delay"))
+                    rr_avg_ms=rr.get("avg delay"), server_cpu_pct=round(server_cpu, 1))
 
 
 def main():
@@ -152,11 +161,18 @@ def main():
         for system in SYSTEMS:
             if best[system] < 0:
                 continue  # already failed a lower rate
-            step_no += 1
-            r = step(system, rate, step_no)
-            results.append(r)
-            print(f"{system:12} {rate:6}/s  {'clean' if r['clean'] else 'DROPS'}  replies {r['replies']:.0f} "
-                  f"RR avg {r['rr_avg_ms']} ms", flush=True)
+            # A step with drops runs once more (a scheduling stall on a shared machine is
+            # not a capacity limit); the system stops climbing at a rate that fails twice.
+            for attempt in (1, 2):
+                step_no += 1
+                r = step(system, rate, step_no)
+                r["attempt"] = attempt
+                results.append(r)
+                print(f"{system:12} {rate:6}/s  {'clean' if r['clean'] else 'DROPS'}  offered {r['offered']:.0f}/s "
+                      f"replies {r['replies']:.0f} RR avg {r['rr_avg_ms']} ms, servers' CPU {r['server_cpu_pct']}%"
+                      f"{' (retry)' if attempt == 2 else ''}", flush=True)
+                if r["clean"]:
+                    break
             if r["clean"]:
                 best[system] = rate
             else:
@@ -180,4 +196,9 @@ if __name__ == "__main__":
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
     cleanup_on_signals()
-    main()
+    old_rmem = set_rmem_default(RMEM_DEFAULT)
+    try:
+        main()
+    finally:
+        if old_rmem is not None:
+            set_rmem_default(old_rmem)

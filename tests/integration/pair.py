@@ -80,7 +80,9 @@ class PairTopology:
                 self.ns(self.nss[who], ["ip", "-6", "addr", "add", f"{FO_ADDRS[who]}/64", "dev",
                                         self.fo_if[who], "nodad"])
                 self.ns(self.nss[who], ["ip", "link", "set", self.fo_if[who], "up"])
-            wait_link_local_in(self, self.nss["cli"], self.cli_if)
+            # Kea binds its link-local address at start; tandem does not need it yet.
+            for who, dev in (("cli", self.cli_if), ("pri", self.srv_if["pri"]), ("sec", self.srv_if["sec"])):
+                wait_link_local_in(self, self.nss[who], dev)
             make_pki(self)
         except BaseException:
             self.__exit__(None, None, None)
