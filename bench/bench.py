@@ -86,6 +86,9 @@ class CpuQuota:
         v2 = "/sys/fs/cgroup/cgroup.controllers"
         if os.path.exists(v2) and "cpu" in open(v2).read().split():
             self.path = "/sys/fs/cgroup/tandem-bench"
+            # A child gets cpu.max only when its parent delegates the cpu controller.
+            with open("/sys/fs/cgroup/cgroup.subtree_control", "w") as f:
+                f.write("+cpu")
             os.makedirs(self.path, exist_ok=True)
             with open(os.path.join(self.path, "cpu.max"), "w") as f:
                 f.write(f"{quota} {period}")
