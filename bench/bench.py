@@ -186,11 +186,23 @@ def one_step(topo, make, lease_type, rate):
                 raw_tail=out[-600:] if not clean else "")
 
 
+def with_one_retry(run_step):
+    """Runs a step, and once more if it showed drops (a scheduling stall on a shared
+    machine is not a capacity limit). Yields each result with its `attempt` number; the
+    last one yielded is the verdict for that rate."""
+    for attempt in (1, 2):
+        r = run_step()
+        r["attempt"] = attempt
+        yield r
+        if r["clean"]:
+            return
+
+
 def run_rate(topo, servers, name, lease_type, rate, steps, sweep_no):
     """One rate for one server: a step that shows drops is run once more."""
-    for attempt in (1, 2):
-        r = one_step(topo, servers[name], lease_type, rate)
-        r["attempt"], r["sweep"] = attempt, sweep_no
+    for r in with_one_retry(lambda: one_step(topo, servers[name], lease_type, rate)):
+        attempt = r["attempt"]
+        r["sweep"] = sweep_no
         steps[name].append(r)
         verdict = "ok   " if r["clean"] else ("SHORT" if r.get("short") else "DROPS")
         print(f"  {name:6} {lease_type:13} rate {rate:6}/s: {verdict} offered {r['offered_rate']:7.0f}/s "
@@ -200,8 +212,6 @@ def run_rate(topo, servers, name, lease_type, rate, steps, sweep_no):
               f"({fmt(r['server_us_per_exchange'], '.0f')} us/exch), "
               f"perfdhcp CPU {r['perfdhcp_cpu_pct'] or 0:.0f}%{' (retry)' if attempt == 2 else ''}",
               flush=True)
-        if r["clean"]:
-            return r
     return r
 
 
