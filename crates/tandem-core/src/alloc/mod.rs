@@ -1,20 +1,33 @@
 //! Dynamic allocation from address and prefix pools without ever enumerating them.
 //!
 //! A pool is an arithmetic range: offset `i` maps to `first + i` (addresses) or to
-//! `base + (i << (128 - delegated_len))` (prefixes). Free space is implicit — there is
-//! no record of an unused resource. Each pool keeps a cursor over offsets that moves
-//! forward, and a short free list of resources that came back (released/expired and
-//! forgotten) which are tried first. A request probes at most `budget` offsets; if none
-//! is usable the pool counts as full for that request. Cost is therefore bounded per
-//! request, independent of pool size and of how many leases exist.
+//! `base + (i << (128 - delegated_len))` (prefixes). Free space is implicit — there is no
+//! record of an unused resource. What *is* kept is where records exist: the offsets that
+//! have a lease record, as merged runs ([`RunSet`]), so the next never-used resource after
+//! any point is found in O(log n) however full or fragmented the pool is.
+//!
+//! A request searches [`Region`]s of the pool that the lease policy names, best first
+//! (failover: this server's own share before its partner's, RFC 8156 §8.4.1). In each
+//! region it takes, in order: space that has no record at all (from a cursor that moves
+//! forward, so a lapsed lease stays with its client as long as possible), then resources
+//! that came back (a short free list), then — at most `budget` probes — other records the
+//! caller may hand out (another client's lapsed lease). Cost per request is bounded by the
+//! budget and O(log n) per region, independent of pool size.
+//!
+//! Addresses are kept in two lanes, even and odd (RFC 8156 §4.2.1.1 splits a pool between
+//! the partners by the lowest bit), so a server that may use only one half finds its next
+//! free address as fast as a server that may use both.
 
-use std::collections::VecDeque;
+mod runs;
+
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv6Addr;
 
 use ipnet::Ipv6Net;
 
 use crate::config::{AddressPool, PdPool};
 use crate::lease::Resource;
+pub use runs::RunSet;
 
 /// How many returned resources a pool remembers for quick reuse.
 const FREE_LIST_MAX: usize = 4096;
@@ -30,10 +43,67 @@ pub struct AllocStats {
     pub exhausted: u64,
 }
 
+/// What kind of space a pool holds, as the lease policy sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolSpace {
+    Addresses,
+    /// A delegable prefix (the configured pool prefix).
+    Prefixes(Ipv6Net),
+}
+
+/// A part of a pool a server may allocate from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    /// Everything.
+    Whole,
+    /// Addresses whose lowest bit is this (0 or 1).
+    Parity(u8),
+    /// Prefixes inside this block (a CIDR inside the pool prefix).
+    Block(Ipv6Net),
+}
+
 #[derive(Clone, Debug)]
 enum Shape {
-    Addresses { first: u128 },
-    Prefixes { base: u128, delegated_len: u8 },
+    /// Lanes by the address's lowest bit; keys are `address >> 1`.
+    Addresses {
+        first: u128,
+        last: u128,
+    },
+    Prefixes {
+        base: u128,
+        delegated_len: u8,
+    },
+}
+
+/// One walk over a lane during a search.
+#[derive(Clone, Copy, Debug)]
+struct Walk {
+    lane: Lane,
+    start: u128,
+    at: Option<u128>,
+    wrapped: bool,
+}
+
+impl Walk {
+    /// Continue after `key`, wrapping once to the lane's start; done when back at `start`.
+    fn step_past(&mut self, key: u128) {
+        self.at = if key < self.lane.hi && !(self.wrapped && key + 1 >= self.start) {
+            Some(key + 1)
+        } else if !self.wrapped && self.start > self.lane.lo {
+            self.wrapped = true;
+            Some(self.lane.lo)
+        } else {
+            None
+        };
+    }
+}
+
+/// One contiguous key range of one lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Lane {
+    class: usize,
+    lo: u128,
+    hi: u128,
 }
 
 /// Allocation state for one configured pool.
@@ -42,18 +112,27 @@ pub struct PoolAllocator {
     shape: Shape,
     /// Number of resources in the pool, saturated at `u128::MAX`.
     count: u128,
-    cursor: u128,
+    /// Keys that have a lease record, per lane (prefix pools use lane 0 only).
+    occupied: [RunSet; 2],
+    /// Next key to try, per lane range.
+    cursors: HashMap<Lane, u128>,
     free: VecDeque<Resource>,
 }
+
+/// Cursors kept for at most this many lane ranges (rebalancing can split a share into many
+/// blocks over time); beyond it they are forgotten, which only costs a restart from the
+/// start of the block.
+const MAX_CURSORS: usize = 4096;
 
 impl PoolAllocator {
     pub fn for_address_pool(p: &AddressPool) -> Self {
         let first = u128::from(p.first);
         let last = u128::from(p.last).max(first);
         PoolAllocator {
-            shape: Shape::Addresses { first },
+            shape: Shape::Addresses { first, last },
             count: (last - first).saturating_add(1),
-            cursor: 0,
+            occupied: Default::default(),
+            cursors: HashMap::new(),
             free: VecDeque::new(),
         }
     }
@@ -67,7 +146,8 @@ impl PoolAllocator {
                 delegated_len: dlen,
             },
             count: 1u128.checked_shl(bits).unwrap_or(u128::MAX),
-            cursor: 0,
+            occupied: Default::default(),
+            cursors: HashMap::new(),
             free: VecDeque::new(),
         }
     }
@@ -77,18 +157,51 @@ impl PoolAllocator {
         self.count
     }
 
-    fn at(&self, offset: u128) -> Resource {
+    /// Whether `r` is one of this pool's resources.
+    pub fn contains(&self, r: &Resource) -> bool {
+        self.key_of(r).is_some()
+    }
+
+    /// (lane, key) of a resource of this pool.
+    fn key_of(&self, r: &Resource) -> Option<(usize, u128)> {
+        match (&self.shape, r) {
+            (Shape::Addresses { first, last }, Resource::Address(a)) => {
+                let a = u128::from(*a);
+                (*first..=*last)
+                    .contains(&a)
+                    .then_some(((a & 1) as usize, a >> 1))
+            }
+            (
+                Shape::Prefixes {
+                    base,
+                    delegated_len,
+                },
+                Resource::Prefix(p),
+            ) => {
+                if p.prefix_len() != *delegated_len || p.trunc() != *p {
+                    return None;
+                }
+                let n = u128::from(p.network());
+                let off = n
+                    .checked_sub(*base)?
+                    .checked_shr(128 - u32::from(*delegated_len))
+                    .unwrap_or(0);
+                (off < self.count).then_some((0, off))
+            }
+            _ => None,
+        }
+    }
+
+    fn resource_at(&self, class: usize, key: u128) -> Resource {
         match self.shape {
-            Shape::Addresses { first } => {
-                Resource::Address(Ipv6Addr::from(first.wrapping_add(offset)))
+            Shape::Addresses { .. } => {
+                Resource::Address(Ipv6Addr::from((key << 1) | class as u128))
             }
             Shape::Prefixes {
                 base,
                 delegated_len,
             } => {
-                let step = offset
-                    .checked_shl(128 - u32::from(delegated_len))
-                    .unwrap_or(0);
+                let step = key.checked_shl(128 - u32::from(delegated_len)).unwrap_or(0);
                 let net = Ipv6Addr::from(base.wrapping_add(step));
                 // delegated_len <= 128 by construction, so this cannot fail; fall back to /128.
                 Resource::Prefix(
@@ -98,176 +211,272 @@ impl PoolAllocator {
         }
     }
 
-    /// Whether `r` is one of this pool's resources.
-    pub fn contains(&self, r: &Resource) -> bool {
-        match (self.shape.clone(), r) {
-            (Shape::Addresses { first }, Resource::Address(a)) => {
-                let a = u128::from(*a);
-                a >= first && a - first < self.count
+    /// The lane ranges a region covers (empty when it lies outside the pool).
+    fn lanes(&self, region: &Region) -> Vec<Lane> {
+        match (&self.shape, region) {
+            (Shape::Addresses { first, last }, Region::Whole) => (0..2)
+                .filter_map(|c| parity_lane(*first, *last, c))
+                .collect(),
+            (Shape::Addresses { first, last }, Region::Parity(p)) => {
+                parity_lane(*first, *last, usize::from(*p & 1))
+                    .into_iter()
+                    .collect()
             }
+            (Shape::Prefixes { .. }, Region::Whole) => vec![Lane {
+                class: 0,
+                lo: 0,
+                hi: self.count.saturating_sub(1),
+            }],
             (
                 Shape::Prefixes {
                     base,
                     delegated_len,
                 },
-                Resource::Prefix(p),
+                Region::Block(b),
             ) => {
-                if p.prefix_len() != delegated_len || p.trunc() != *p {
-                    return false;
-                }
-                let n = u128::from(p.network());
-                let shift = 128 - u32::from(delegated_len);
-                n >= base && ((n - base).checked_shr(shift).unwrap_or(0)) < self.count
-            }
-            _ => false,
-        }
-    }
-
-    /// Offset of `r` in the pool, if it belongs to it.
-    pub fn offset_of(&self, r: &Resource) -> Option<u128> {
-        if !self.contains(r) {
-            return None;
-        }
-        match (&self.shape, r) {
-            (Shape::Addresses { first }, Resource::Address(a)) => Some(u128::from(*a) - first),
-            (
-                Shape::Prefixes {
-                    base,
-                    delegated_len,
-                },
-                Resource::Prefix(p),
-            ) => (u128::from(p.network()) - base).checked_shr(128 - u32::from(*delegated_len)),
-            _ => None,
-        }
-    }
-
-    /// Moves the cursor past `r` (startup: leases are handed out in cursor order, so
-    /// starting after the highest used offset avoids re-probing the used run).
-    pub fn seek_past(&mut self, r: &Resource) {
-        if let Some(off) = self.offset_of(r) {
-            if off >= self.cursor {
-                self.cursor = if off.saturating_add(1) >= self.count {
-                    0
-                } else {
-                    off + 1
+                let shift = 128 - u32::from(*delegated_len);
+                let lo = u128::from(b.network());
+                let hi = u128::from(b.broadcast());
+                let (Some(lo), Some(hi)) = (lo.checked_sub(*base), hi.checked_sub(*base)) else {
+                    return vec![];
                 };
+                let (lo, hi) = (
+                    lo.checked_shr(shift).unwrap_or(0),
+                    hi.checked_shr(shift).unwrap_or(0).min(self.count - 1),
+                );
+                if b.prefix_len() > *delegated_len || lo > hi {
+                    return vec![];
+                }
+                vec![Lane { class: 0, lo, hi }]
             }
+            _ => vec![],
         }
     }
 
-    /// Remembers a resource that became free so it is offered again before new space.
+    /// Whether `r` lies in `region`.
+    pub fn region_contains(&self, region: &Region, r: &Resource) -> bool {
+        let Some((class, key)) = self.key_of(r) else {
+            return false;
+        };
+        self.lanes(region)
+            .iter()
+            .any(|l| l.class == class && (l.lo..=l.hi).contains(&key))
+    }
+
+    /// A lease record now exists for `r` (whatever its status).
+    pub fn occupy(&mut self, r: &Resource) {
+        if let Some((class, key)) = self.key_of(r) {
+            self.occupied[class].insert(key);
+        }
+    }
+
+    /// The record for `r` is gone: it is never-used space again.
+    pub fn vacate(&mut self, r: &Resource) {
+        if let Some((class, key)) = self.key_of(r) {
+            self.occupied[class].remove(key);
+        }
+    }
+
+    /// Remembers a resource whose record became available (released, expired, returned to a
+    /// pool) so it is offered before other records once never-used space runs out.
     pub fn push_free(&mut self, r: Resource) {
         if self.contains(&r) && self.free.len() < FREE_LIST_MAX {
             self.free.push_back(r);
         }
     }
 
-    /// Finds a usable resource: free list first, then the cursor, at most `budget` probes.
+    /// Finds a usable resource in `regions`, searched together (the lowest resource first),
+    /// with at most `budget` candidates refused per request.
     ///
     /// `usable` says whether a candidate may be given out now (not leased, not reserved,
-    /// allowed by the failover ownership filter ...).
+    /// allowed by the failover lease policy ...).
     pub fn allocate(
         &mut self,
+        regions: &[Region],
         budget: u32,
         usable: &mut dyn FnMut(&Resource) -> bool,
         stats: &mut AllocStats,
     ) -> Option<Resource> {
-        let mut left = u128::from(budget.max(1));
-        while let Some(r) = self.free.pop_front() {
-            if left == 0 {
-                self.free.push_front(r);
+        let lanes: Vec<Lane> = regions.iter().flat_map(|r| self.lanes(r)).collect();
+        let mut budget = u64::from(budget.max(1));
+        // 1. Never-used space, from each lane's cursor; the lowest resource wins so a pool
+        //    used by one server alone fills in order.
+        if let Some(r) = self.search(&lanes, false, &mut budget, usable, stats) {
+            return Some(r);
+        }
+        // 2. Resources that came back, if they lie in the regions.
+        let mut other = VecDeque::new();
+        while budget > 0 {
+            let Some(r) = self.free.pop_front() else {
                 break;
+            };
+            let in_regions = self.key_of(&r).is_some_and(|(c, k)| {
+                lanes
+                    .iter()
+                    .any(|l| l.class == c && (l.lo..=l.hi).contains(&k))
+            });
+            if !in_regions {
+                other.push_back(r);
+                continue;
             }
-            left -= 1;
+            budget -= 1;
             stats.probes += 1;
             if usable(&r) {
+                other.extend(self.free.drain(..));
+                self.free = other;
                 stats.allocations += 1;
                 return Some(r);
             }
         }
-        let tries = left.min(self.count);
-        for _ in 0..tries {
-            let r = self.at(self.cursor);
-            self.cursor = if self.cursor.saturating_add(1) >= self.count {
-                0
-            } else {
-                self.cursor + 1
-            };
-            stats.probes += 1;
-            if usable(&r) {
-                stats.allocations += 1;
-                return Some(r);
-            }
+        other.extend(self.free.drain(..));
+        self.free = other;
+        // 3. Other records (another client's lapsed lease ...).
+        if let Some(r) = self.search(&lanes, true, &mut budget, usable, stats) {
+            return Some(r);
         }
         stats.exhausted += 1;
         None
     }
+
+    /// Walks the lanes from their cursors (wrapping once), over keys without a record
+    /// (`records == false`) or with one, offering each to `usable` until one is taken or
+    /// the budget is spent. Jumps over whole runs, so the cost is per candidate, not per key.
+    fn search(
+        &mut self,
+        lanes: &[Lane],
+        records: bool,
+        budget: &mut u64,
+        usable: &mut dyn FnMut(&Resource) -> bool,
+        stats: &mut AllocStats,
+    ) -> Option<Resource> {
+        let mut walks: Vec<Walk> = lanes
+            .iter()
+            .map(|l| Walk {
+                lane: *l,
+                start: self.cursor(l),
+                at: Some(self.cursor(l)),
+                wrapped: false,
+            })
+            .collect();
+        while *budget > 0 {
+            // The next candidate of every lane; the lowest resource goes first (keys before
+            // the cursor, reached by wrapping, after all others).
+            let mut best: Option<(usize, u128)> = None;
+            for i in 0..walks.len() {
+                let w = walks[i];
+                let Some(from) = w.at else { continue };
+                let Some((k, wrapped)) = self.next_key(&w.lane, w.start, from, w.wrapped, records)
+                else {
+                    walks[i].at = None;
+                    continue;
+                };
+                walks[i].at = Some(k);
+                walks[i].wrapped = wrapped;
+                let rank = |j: usize, key: u128| {
+                    (
+                        walks[j].wrapped,
+                        self.resource_order(walks[j].lane.class, key),
+                    )
+                };
+                if best.is_none_or(|(j, bk)| rank(i, k) < rank(j, bk)) {
+                    best = Some((i, k));
+                }
+            }
+            let (i, key) = best?;
+            let lane = walks[i].lane;
+            let r = self.resource_at(lane.class, key);
+            stats.probes += 1;
+            *budget -= 1;
+            if usable(&r) {
+                self.advance(lane, key);
+                stats.allocations += 1;
+                return Some(r);
+            }
+            // Held by an offer or a reservation, or refused by the policy: look further.
+            walks[i].step_past(key);
+        }
+        None
+    }
+
+    /// The next key at or after `from` in a walk that began at `start` (with or without a
+    /// record, as asked), and whether the walk has wrapped to reach it.
+    fn next_key(
+        &self,
+        lane: &Lane,
+        start: u128,
+        from: u128,
+        wrapped: bool,
+        records: bool,
+    ) -> Option<(u128, bool)> {
+        let runs = &self.occupied[lane.class];
+        let find = |lo: u128, hi: u128| {
+            if lo > hi {
+                None
+            } else if records {
+                runs.first_present(lo, hi)
+            } else {
+                runs.first_absent(lo, hi)
+            }
+        };
+        if !wrapped {
+            if let Some(k) = find(from, lane.hi) {
+                return Some((k, false));
+            }
+            return (start > lane.lo)
+                .then(|| find(lane.lo, start - 1))
+                .flatten()
+                .map(|k| (k, true));
+        }
+        (start > 0)
+            .then(|| find(from, start - 1))
+            .flatten()
+            .map(|k| (k, true))
+    }
+
+    /// Sort key that orders candidates of different lanes by the resource they stand for.
+    fn resource_order(&self, class: usize, key: u128) -> u128 {
+        match self.shape {
+            Shape::Addresses { .. } => (key << 1) | class as u128,
+            Shape::Prefixes { .. } => key,
+        }
+    }
+
+    fn cursor(&self, lane: &Lane) -> u128 {
+        self.cursors
+            .get(lane)
+            .copied()
+            .filter(|k| (lane.lo..=lane.hi).contains(k))
+            .unwrap_or(lane.lo)
+    }
+
+    fn advance(&mut self, lane: Lane, key: u128) {
+        if self.cursors.len() >= MAX_CURSORS && !self.cursors.contains_key(&lane) {
+            self.cursors.clear();
+        }
+        let next = if key >= lane.hi { lane.lo } else { key + 1 };
+        self.cursors.insert(lane, next);
+    }
+}
+
+/// The keys (`address >> 1`) of the addresses in `[first, last]` whose lowest bit is `class`.
+fn parity_lane(first: u128, last: u128, class: usize) -> Option<Lane> {
+    let c = class as u128;
+    let lo_addr = if first & 1 == c {
+        first
+    } else {
+        first.checked_add(1)?
+    };
+    let hi_addr = if last & 1 == c {
+        last
+    } else {
+        last.checked_sub(1)?
+    };
+    (lo_addr <= hi_addr).then_some(Lane {
+        class,
+        lo: lo_addr >> 1,
+        hi: hi_addr >> 1,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn slash_40_split_into_56_has_65536_prefixes_and_maps_offsets() {
-        let p = PoolAllocator::for_pd_pool(&PdPool {
-            prefix: "2001:db8:100::/40".parse().unwrap(),
-            delegated_len: 56,
-        });
-        assert_eq!(p.size(), 65536);
-        assert_eq!(
-            p.at(1),
-            Resource::Prefix("2001:db8:100:100::/56".parse().unwrap())
-        );
-        assert!(p.contains(&p.at(65535)));
-        assert!(!p.contains(&Resource::Prefix("2001:db9::/56".parse().unwrap())));
-        assert!(!p.contains(&Resource::Prefix("2001:db8:100::/64".parse().unwrap())));
-    }
-
-    #[test]
-    fn whole_slash_64_pool_allocates_without_iterating() {
-        let mut p = PoolAllocator::for_address_pool(&AddressPool {
-            first: "2001:db8::".parse().unwrap(),
-            last: "2001:db8::ffff:ffff:ffff:ffff".parse().unwrap(),
-        });
-        assert_eq!(p.size(), 1u128 << 64);
-        let mut used = HashSet::new();
-        let mut stats = AllocStats::default();
-        for _ in 0..1000 {
-            let r = p
-                .allocate(16, &mut |r| !used.contains(r), &mut stats)
-                .unwrap();
-            used.insert(r);
-        }
-        assert_eq!(stats.probes, 1000);
-    }
-
-    #[test]
-    fn tiny_pool_exhausts_then_reuses_freed_resource() {
-        let mut p = PoolAllocator::for_address_pool(&AddressPool {
-            first: "2001:db8::1".parse().unwrap(),
-            last: "2001:db8::2".parse().unwrap(),
-        });
-        let mut used = HashSet::new();
-        let mut stats = AllocStats::default();
-        for _ in 0..2 {
-            let r = p
-                .allocate(100, &mut |r| !used.contains(r), &mut stats)
-                .unwrap();
-            used.insert(r);
-        }
-        assert!(p
-            .allocate(100, &mut |r| !used.contains(r), &mut stats)
-            .is_none());
-        // Bounded by the pool size, not the budget.
-        assert_eq!(stats.probes, 2 + 2);
-        let back = Resource::Address("2001:db8::2".parse().unwrap());
-        used.remove(&back);
-        p.push_free(back);
-        assert_eq!(
-            p.allocate(100, &mut |r| !used.contains(r), &mut stats),
-            Some(back)
-        );
-    }
-}
+mod tests;

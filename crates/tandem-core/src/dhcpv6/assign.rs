@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::alloc::{PoolSpace, Region};
 use crate::config::Subnet;
 use crate::lease::{BindingStatus, Duid, IaType, Lease, LeaseChange, Resource};
 use crate::table::{ClientKey, LeaseTable};
@@ -119,6 +120,9 @@ impl Dhcpv6Server {
         }
     }
 
+    /// Chooses the resource for one client IA: its own binding, its reservation, then new
+    /// space as the lease policy ranks it (a hint or an Advertise of the best rank first,
+    /// then the pools' free space of that rank, then the next rank).
     pub(super) fn pick(
         &mut self,
         req: &Request,
@@ -129,20 +133,24 @@ impl Dhcpv6Server {
         let subnet = self.subnet(req.subnet)?.clone();
         let want_pd = key.2 == IaType::Pd;
         // 1. The client's own binding (active first, then its lapsed record: affinity).
+        //    A record that went back to a pool (FREE / FREE-BACKUP) is no longer the
+        //    client's: handing it out again is a new allocation, and the lease policy
+        //    decides whose pool it is in (RFC 8156 §4.2; found by tandem-sim seed 32593).
         let mut own: Vec<&Lease> = self
             .leases
             .for_client(&key.0, key.1, key.2)
             .into_iter()
             .filter(|l| l.subnet_id == subnet.id && l.status != BindingStatus::Abandoned)
             .filter(|l| self.appropriate(req.subnet, &key.0, &l.resource))
-            // A record that went back to a pool (FREE / FREE-BACKUP) is no longer the
-            // client's: handing it out again is a new allocation, and the lease policy
-            // decides whose pool it is in (RFC 8156 §4.2; found by tandem-sim seed 32593).
-            .filter(|l| {
-                !matches!(l.status, BindingStatus::Free | BindingStatus::FreeBackup)
-                    || self.policy.may_allocate(&l.resource, Some(l), now)
-            })
             .collect();
+        let (returned, mut own): (Vec<&Lease>, Vec<&Lease>) = {
+            let all = std::mem::take(&mut own);
+            all.into_iter()
+                .partition(|l| matches!(l.status, BindingStatus::Free | BindingStatus::FreeBackup))
+        };
+        // A lapsed one (EXPIRED, RELEASED) only as the lease policy allows: failover may
+        // know that another client holds it by now (RFC 8156 §8.4.1, §8.7.1).
+        own.retain(|l| l.is_active_at(now) || self.policy.may_adopt(&l.resource, Some(l), now));
         own.sort_by_key(|l| {
             (
                 !l.is_active_at(now),
@@ -153,6 +161,7 @@ impl Dhcpv6Server {
         if let Some(l) = own.first() {
             return Some(l.resource);
         }
+        let returned: Vec<Resource> = returned.iter().map(|l| l.resource).collect();
         // 2. A reservation for this DUID.
         for r in reserved_for(&subnet, &key.0) {
             if matches!(r, Resource::Prefix(_)) == want_pd
@@ -161,42 +170,75 @@ impl Dhcpv6Server {
                 return Some(r);
             }
         }
-        // 3. Hints the client sent, when free and in one of this link's pools.
-        for h in hints {
-            if self.appropriate(req.subnet, &key.0, h)
-                && Self::usable_for(&self.leases, &self.offers, key, h, now)
-                && self.policy.may_allocate(h, self.leases.get(h), now)
-            {
-                return Some(*h);
-            }
-        }
-        // 4. What we advertised to it a moment ago.
-        if let Some(r) = self.offers_by_client.get(key).copied() {
-            if self.appropriate(req.subnet, &key.0, &r)
-                && Self::usable_for(&self.leases, &self.offers, key, &r, now)
-            {
-                return Some(r);
-            }
-        }
-        // 5. Fresh space from the pools.
+        // 3. New space, rank by rank: what we advertised to it a moment ago, its old record
+        //    that went back to a pool, the hints it sent, then the pools' free space.
+        let advertised = self.offers_by_client.get(key).copied();
+        let wanted: Vec<Resource> = advertised
+            .into_iter()
+            .chain(returned)
+            .chain(hints.iter().copied())
+            .filter(|r| matches!(r, Resource::Prefix(_)) == want_pd)
+            .collect();
+        let sp = self.pools.get(req.subnet)?;
+        let list = if want_pd { &sp.pd } else { &sp.na };
+        let spaces: Vec<PoolSpace> = if want_pd {
+            subnet
+                .pd_pools
+                .iter()
+                .map(|p| PoolSpace::Prefixes(p.prefix))
+                .collect()
+        } else {
+            vec![PoolSpace::Addresses; list.len()]
+        };
+        // ranks[pool][rank] = regions.
+        let ranks: Vec<Vec<Vec<Region>>> = spaces
+            .iter()
+            .map(|s| self.policy.allocation_ranks(*s, now))
+            .collect();
+        let rank_of = |r: &Resource| -> Option<usize> {
+            list.iter().zip(&ranks).find_map(|(pool, pr)| {
+                pr.iter()
+                    .position(|regions| regions.iter().any(|g| pool.region_contains(g, r)))
+            })
+        };
+        let mut wanted_ranked: Vec<(usize, Resource)> = wanted
+            .iter()
+            .filter(|r| {
+                self.appropriate(req.subnet, &key.0, r)
+                    && Self::usable_for(&self.leases, &self.offers, key, r, now)
+                    && self.policy.may_allocate(r, self.leases.get(r), now)
+            })
+            .filter_map(|r| rank_of(r).map(|k| (k, *r)))
+            .collect();
+        // Stable: within a rank, the order above (advertised, returned, hints).
+        wanted_ranked.sort_by_key(|(k, _)| *k);
+        let deepest = ranks.iter().map(Vec::len).max().unwrap_or(0);
         let budget = self.config.probe_budget;
-        let Self {
-            pools,
-            leases,
-            offers,
-            policy,
-            alloc_stats,
-            ..
-        } = self;
-        let sp = pools.get_mut(req.subnet)?;
-        let list = if want_pd { &mut sp.pd } else { &mut sp.na };
-        for pool in list.iter_mut() {
-            let mut usable = |r: &Resource| {
-                Self::usable_for(leases, offers, key, r, now)
-                    && policy.may_allocate(r, leases.get(r), now)
-            };
-            if let Some(r) = pool.allocate(budget, &mut usable, alloc_stats) {
-                return Some(r);
+        for rank in 0..deepest {
+            if let Some((_, r)) = wanted_ranked.iter().find(|(k, _)| *k == rank) {
+                return Some(*r);
+            }
+            let Self {
+                pools,
+                leases,
+                offers,
+                policy,
+                alloc_stats,
+                ..
+            } = self;
+            let sp = pools.get_mut(req.subnet)?;
+            let list = if want_pd { &mut sp.pd } else { &mut sp.na };
+            for (pool, pr) in list.iter_mut().zip(&ranks) {
+                let Some(regions) = pr.get(rank) else {
+                    continue;
+                };
+                let mut usable = |r: &Resource| {
+                    Self::usable_for(leases, offers, key, r, now)
+                        && policy.may_allocate(r, leases.get(r), now)
+                };
+                if let Some(r) = pool.allocate(regions, budget, &mut usable, alloc_stats) {
+                    return Some(r);
+                }
             }
         }
         None
@@ -243,7 +285,7 @@ impl Dhcpv6Server {
         let same_active = existing.is_some_and(|l| {
             l.status == BindingStatus::Active && l.duid == key.0 && l.iaid == key.1
         });
-        let lease = Lease {
+        let mut lease = Lease {
             resource: r,
             status: BindingStatus::Active,
             duid: key.0.clone(),
@@ -262,6 +304,14 @@ impl Dhcpv6Server {
             state_expiration: Some(now.plus(u64::from(valid))),
             failover: existing.map(|l| l.failover.clone()).unwrap_or_default(),
         };
+        // A renewal may give less than before (the failover MCLT cap, RFC 8156 §4.4), but
+        // the record never ends before what the client was told earlier: this Reply may be
+        // lost, and the client may then use the resource as long as it was told before.
+        if same_active {
+            if let Some(told) = existing.and_then(|l| l.state_expiration) {
+                lease.state_expiration = lease.state_expiration.map(|e| e.max(told));
+            }
+        }
         Grant {
             resource: r,
             preferred,
@@ -321,7 +371,7 @@ impl Dhcpv6Server {
                     l.t1 = t1;
                     l.t2 = t2;
                     self.forget_offer(&l.resource);
-                    self.leases.upsert(l.clone());
+                    self.put(l.clone());
                     changes.push(LeaseChange::Upsert(l));
                 }
             }

@@ -1,6 +1,7 @@
 //! Per-message server behaviour: RFC 8415 §18.3.1–§18.3.8.
 
 use crate::lease::{BindingStatus, LeaseChange, Resource};
+use crate::table::ClientKey;
 
 use super::assign::{client_key, ia_resources, ia_ta_unsupported};
 use super::codec::{find, msg, opt, status, status_option, Ia, RawOption};
@@ -89,8 +90,14 @@ impl Dhcpv6Server {
             let own = self.own_resources(&key, req.subnet, req.now);
             let listed = ia_resources(o.code, &ia);
             let mut grants = Vec::new();
+            let mut adopted = Vec::new();
             for r in &listed {
-                if !own.contains(r) {
+                if own.contains(r) {
+                    continue;
+                }
+                if self.adoptable(req, &key, r) {
+                    adopted.push(*r);
+                } else {
                     // Not this client's (or not for this link): tell it to stop using it.
                     grants.push(Grant {
                         resource: *r,
@@ -99,6 +106,9 @@ impl Dhcpv6Server {
                         commit: None,
                     });
                 }
+            }
+            for r in &adopted {
+                grants.push(self.grant(req, &key, *r, true));
             }
             for r in &own {
                 if self.appropriate(req.subnet, &req.duid, r) {
@@ -162,6 +172,30 @@ impl Dhcpv6Server {
         (msg::REPLY, opts, changes)
     }
 
+    /// Whether a resource the client lists but holds no binding for here may become its
+    /// binding (RFC 8415 §18.3.4/§18.3.5 let a server create it): right for the link, held
+    /// by no other client (no record, an available one, or this client's own lapsed one),
+    /// and allowed by the lease policy (failover: RFC 8156 §4.2,
+    /// §8.4.1, §8.7.1).
+    fn adoptable(&self, req: &Request, key: &ClientKey, r: &Resource) -> bool {
+        let unheld = match self.leases.get(r) {
+            None => true,
+            Some(l) => match l.status {
+                BindingStatus::Free | BindingStatus::FreeBackup => true,
+                BindingStatus::Expired | BindingStatus::Released => {
+                    l.duid == key.0 && l.iaid == key.1
+                }
+                _ => false,
+            },
+        };
+        // An Advertise to another client is no lease (RFC 8415 §18.3.1): the client that
+        // holds one comes first; the other will be offered something else.
+        unheld
+            && self.appropriate(req.subnet, &req.duid, r)
+            && self.on_link(req.subnet, r)
+            && self.policy.may_adopt(r, self.leases.get(r), req.now)
+    }
+
     /// RFC 8415 §18.3.7 (Release) and §18.3.8 (Decline).
     pub(super) fn release_or_decline(
         &mut self,
@@ -209,7 +243,7 @@ impl Dhcpv6Server {
                 l.start_time_of_state = now;
                 l.cltt = now;
                 l.state_expiration = Some(now.plus(if decline { quarantine } else { affinity }));
-                self.leases.upsert(l.clone());
+                self.put(l.clone());
                 changes.push(LeaseChange::Upsert(l));
             }
             if !found {

@@ -1,5 +1,6 @@
 //! The hook failover plugs into: who may allocate what, for how long, and whom to answer.
 
+use crate::alloc::{PoolSpace, Region};
 use crate::lease::{Lease, Resource};
 use crate::time::Time;
 
@@ -23,6 +24,29 @@ pub trait LeasePolicy: Send {
     fn may_allocate(&self, resource: &Resource, existing: Option<&Lease>, now: Time) -> bool {
         let _ = (resource, existing, now);
         true
+    }
+
+    /// Where in a pool to look for new resources, best first: every resource of
+    /// `ranks[0]` is tried before any of `ranks[1]` (RFC 8156 §8.4.1: a server in
+    /// PARTNER-DOWN uses up its own pool before its partner's), client hints included.
+    /// Resources outside every rank are never allocated; those inside are still subject to
+    /// [`LeasePolicy::may_allocate`].
+    fn allocation_ranks(&self, space: PoolSpace, now: Time) -> Vec<Vec<Region>> {
+        let _ = (space, now);
+        vec![vec![Region::Whole]]
+    }
+
+    /// A client asks for `resource`, which this server holds no binding for: it lists it in
+    /// a Renew or Rebind (RFC 8415 §18.3.4, §18.3.5 let a server create the binding), or it
+    /// is the client's own lapsed lease, to be given back. `existing` is no record, an
+    /// available one, or this client's own EXPIRED/RELEASED one; the resource is already
+    /// known to be right for the link and held by no other client here. A stand-alone
+    /// server gives a client its own lapsed lease back (affinity) and adopts nothing else:
+    /// every binding it made is in its own records, so the client is told to stop using
+    /// what it claims and asks again.
+    fn may_adopt(&self, resource: &Resource, existing: Option<&Lease>, now: Time) -> bool {
+        let _ = (resource, now);
+        existing.is_some()
     }
 
     /// The valid lifetime actually granted for `resource` at `now`, at most `proposed`

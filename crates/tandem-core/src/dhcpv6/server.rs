@@ -188,7 +188,7 @@ impl std::fmt::Debug for Dhcpv6Server {
 impl Dhcpv6Server {
     /// A stand-alone server. `config` should have passed [`ServerConfig::validate`].
     pub fn new(config: ServerConfig, server_duid: Duid, leases: LeaseTable) -> Self {
-        let mut pools: Vec<SubnetPools> = config
+        let pools: Vec<SubnetPools> = config
             .subnets
             .iter()
             .map(|s| SubnetPools {
@@ -200,43 +200,16 @@ impl Dhcpv6Server {
                 pd: s.pd_pools.iter().map(PoolAllocator::for_pd_pool).collect(),
             })
             .collect();
-        // Start each cursor after the highest offset in use, so a restart with many
-        // leases does not re-probe the used run (one pass over the leases, not the pools).
-        let mut highest: HashMap<(usize, bool, usize), (u128, Resource)> = HashMap::new();
-        for l in leases.iter() {
-            for (si, sp) in pools.iter().enumerate() {
-                for (is_pd, list) in [(false, &sp.na), (true, &sp.pd)] {
-                    for (pi, p) in list.iter().enumerate() {
-                        if let Some(off) = p.offset_of(&l.resource) {
-                            let e = highest.entry((si, is_pd, pi)).or_insert((off, l.resource));
-                            if off > e.0 {
-                                *e = (off, l.resource);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        for ((si, is_pd, pi), (_, r)) in highest {
-            let list = if is_pd {
-                &mut pools[si].pd
-            } else {
-                &mut pools[si].na
-            };
-            if let Some(p) = list.get_mut(pi) {
-                p.seek_past(&r);
-            }
-        }
         let subnet_index = config
             .subnets
             .iter()
             .enumerate()
             .map(|(i, s)| (s.id, i))
             .collect();
-        Dhcpv6Server {
+        let mut server = Dhcpv6Server {
             config,
             server_duid,
-            leases,
+            leases: LeaseTable::new(),
             pools,
             subnet_index,
             policy: Box::new(Standalone),
@@ -244,6 +217,58 @@ impl Dhcpv6Server {
             offers_by_client: HashMap::new(),
             alloc_stats: AllocStats::default(),
             drops: BTreeMap::new(),
+        };
+        // One pass over the leases (not the pools): each pool learns where records are.
+        for l in leases.iter() {
+            server.track(&l.resource, l.subnet_id, Some(l));
+        }
+        server.leases = leases;
+        server
+    }
+
+    /// Stores a lease in the table, keeping the pools' view of used space in step.
+    pub(super) fn put(&mut self, lease: Lease) {
+        self.track(&lease.resource, lease.subnet_id, Some(&lease));
+        self.leases.upsert(lease);
+    }
+
+    /// Forgets the record for `r`: never-used space again.
+    pub(super) fn forget(&mut self, r: &Resource) {
+        if let Some(old) = self.leases.remove(r) {
+            self.track(r, old.subnet_id, None);
+        }
+    }
+
+    /// Tells the pool holding `r` that it now has this record (or none).
+    fn track(&mut self, r: &Resource, subnet_id: u32, record: Option<&Lease>) {
+        let home = self.subnet_index.get(&subnet_id).copied();
+        let holds = |sp: &SubnetPools| sp.na.iter().chain(sp.pd.iter()).any(|p| p.contains(r));
+        let Some(i) = home
+            .filter(|i| self.pools.get(*i).is_some_and(holds))
+            .or_else(|| self.pools.iter().position(holds))
+        else {
+            return;
+        };
+        let sp = &mut self.pools[i];
+        for p in sp.na.iter_mut().chain(sp.pd.iter_mut()) {
+            if !p.contains(r) {
+                continue;
+            }
+            match record {
+                None => p.vacate(r),
+                Some(l) => {
+                    p.occupy(r);
+                    if matches!(
+                        l.status,
+                        BindingStatus::Free
+                            | BindingStatus::FreeBackup
+                            | BindingStatus::Expired
+                            | BindingStatus::Released
+                    ) {
+                        p.push_free(*r);
+                    }
+                }
+            }
         }
     }
 
@@ -267,7 +292,10 @@ impl Dhcpv6Server {
 
     /// Applies a change decided elsewhere (a partner's binding update) to the table.
     pub fn apply_external(&mut self, change: &LeaseChange) {
-        self.leases.apply(change);
+        match change {
+            LeaseChange::Upsert(l) => self.put(l.clone()),
+            LeaseChange::Remove(r) => self.forget(r),
+        }
     }
 
     pub fn alloc_stats(&self) -> AllocStats {
@@ -592,7 +620,7 @@ impl Dhcpv6Server {
                 // times with the partner's).
                 l.start_time_of_state = l.state_expiration.unwrap_or(now).min(now);
                 l.state_expiration = (!keep).then(|| now.plus(affinity));
-                self.leases.upsert(l.clone());
+                self.put(l.clone());
                 changes.push(LeaseChange::Upsert(l));
             } else if keep {
                 // Failover: the record stays until the partner acknowledges it; a
@@ -603,21 +631,12 @@ impl Dhcpv6Server {
                     l.start_time_of_state = now;
                 }
                 l.state_expiration = None;
-                self.leases.upsert(l.clone());
+                self.put(l.clone());
                 changes.push(LeaseChange::Upsert(l));
             } else {
-                let sid = l.subnet_id;
-                self.leases.remove(&r);
+                // Back to never-used space: the pool finds it again.
+                self.forget(&r);
                 changes.push(LeaseChange::Remove(r));
-                if let Some(sp) = self
-                    .subnet_index
-                    .get(&sid)
-                    .and_then(|i| self.pools.get_mut(*i))
-                {
-                    for p in sp.na.iter_mut().chain(sp.pd.iter_mut()) {
-                        p.push_free(r);
-                    }
-                }
             }
         }
         self.offers.retain(|_, (_, until)| now < *until);

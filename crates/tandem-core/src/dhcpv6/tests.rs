@@ -8,7 +8,7 @@ use super::codec::{
 };
 use super::*;
 use crate::config::{AddressPool, OptionSet, PdPool, Reservation, ServerConfig, Subnet};
-use crate::lease::{BindingStatus, Duid, LeaseChange, Resource};
+use crate::lease::{BindingStatus, Duid, Lease, LeaseChange, Resource};
 use crate::table::LeaseTable;
 use crate::time::Time;
 
@@ -1451,4 +1451,44 @@ mod no_panic {
             prop_assert!(out.reply.is_some() || out.drop.is_some());
         }
     }
+}
+
+/// Caps every lifetime at a value the test changes (as the failover MCLT cap does).
+struct Cap(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl LeasePolicy for Cap {
+    fn cap_valid_lifetime(&self, _: &Resource, _: Option<&Lease>, proposed: u32, _: Time) -> u32 {
+        proposed.min(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// RFC 8415 §18.3.4 lets a Renew get less than before; the record still lasts as long as the
+/// client was told before, since the shorter Reply may never reach it (nothing lost).
+#[test]
+fn a_shorter_renewal_never_ends_the_record_before_the_earlier_grant_rfc8415_s18_3_4() {
+    let cap = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(u32::MAX));
+    let mut s = server();
+    s.set_policy(Box::new(Cap(cap.clone())));
+    let c = cid(77);
+    let addr = acquire(&mut s, T0, &c, 1);
+    let first: Lease = s.leases().get(&Resource::Address(addr)).unwrap().clone();
+    cap.store(60, std::sync::atomic::Ordering::Relaxed);
+    let out = s.handle(
+        T0 + 10,
+        &message(
+            msg::RENEW,
+            Some(&c),
+            Some(&server_duid()),
+            vec![ia_na(1, &[addr])],
+        ),
+        &rx(),
+    );
+    let told = addrs(&ias(&reply_of(&out), opt::IA_NA)[0])[0].valid;
+    assert_eq!(told, 60, "the client is told the shorter lifetime");
+    let now_rec = s.leases().get(&Resource::Address(addr)).unwrap();
+    assert_eq!(now_rec.valid_lifetime, 60);
+    assert_eq!(now_rec.state_expiration, first.state_expiration);
+    assert!(
+        matches!(&out.changes[..], [LeaseChange::Upsert(l)] if l.state_expiration == first.state_expiration)
+    );
 }

@@ -14,14 +14,18 @@ pub fn pending_free_at(lease: &Lease, mclt: u32) -> Time {
     lease.start_time_of_state + u64::from(mclt)
 }
 
-/// When a lease held (or last held) by one client may go to a *different* client in
-/// PARTNER-DOWN (digest §7.7, conservative reading of §8.4.1):
-/// `max(MCLT + max(client expiry, partner-lifetime, acked-partner-lifetime,
-/// expiration-time), PD entry + MCLT)`.
-pub fn reuse_at(lease: &Lease, partner_down_since: Time, mclt: u32) -> Time {
+/// The latest moment any client may believe it holds this lease, as far as this server can
+/// know: the client's expiry as recorded (for a lapsed lease, when it lapsed), the partner
+/// lifetime sent, the partner lifetime acked, and the expiration time acked to the partner
+/// — the partner may have let the client run up to MCLT past the last of these (§4.4).
+pub fn latest_known_expiry(lease: &Lease) -> Time {
+    use tandem_core::BindingStatus::*;
     let fo = &lease.failover;
-    let latest = [
+    let lapsed_at = matches!(lease.status, Expired | Released | Reset | Abandoned)
+        .then_some(lease.start_time_of_state);
+    [
         lease.state_expiration,
+        lapsed_at,
         fo.partner_lifetime,
         fo.acked_partner_lifetime,
         fo.expiration_time,
@@ -29,8 +33,14 @@ pub fn reuse_at(lease: &Lease, partner_down_since: Time, mclt: u32) -> Time {
     .into_iter()
     .flatten()
     .max()
-    .unwrap_or(Time::ZERO);
-    (latest + u64::from(mclt)).max(partner_down_since + u64::from(mclt))
+    .unwrap_or(Time::ZERO)
+}
+
+/// When a lease held (or last held) by one client may go to a *different* client in
+/// PARTNER-DOWN (§8.4.1, conservative reading, digest §7.7):
+/// `max(latest_known_expiry + MCLT, PD entry + MCLT)`.
+pub fn reuse_at(lease: &Lease, partner_down_since: Time, mclt: u32) -> Time {
+    (latest_known_expiry(lease) + u64::from(mclt)).max(partner_down_since + u64::from(mclt))
 }
 
 #[cfg(test)]
@@ -54,6 +64,15 @@ mod tests {
     fn reuse_never_before_pd_entry_plus_mclt_s8_4_1() {
         let l = lease("2001:db8::1", 1, BindingStatus::Expired, 1000, None);
         assert_eq!(reuse_at(&l, Time(50_000), MCLT), Time(53_600));
+    }
+
+    #[test]
+    fn a_lapsed_lease_counts_from_when_it_lapsed_s8_4_1() {
+        // EXPIRED at 10_000 (no state expiration any more), acked to the partner to 9_000.
+        let mut l = lease("2001:db8::1", 1, BindingStatus::Expired, 10_000, None);
+        l.failover.expiration_time = Some(Time(9_000));
+        assert_eq!(latest_known_expiry(&l), Time(10_000));
+        assert_eq!(reuse_at(&l, Time(5_000), MCLT), Time(13_600));
     }
 
     #[test]

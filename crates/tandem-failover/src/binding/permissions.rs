@@ -3,6 +3,7 @@
 use tandem_core::{Lease, Time};
 
 use super::lifecycle::AllocationKind;
+use crate::allocation::partner_down::{latest_known_expiry, reuse_at};
 use crate::types::{Role, ServerState};
 
 /// How a server treats client messages (§3).
@@ -83,19 +84,30 @@ pub fn may_extend(state: ServerState) -> bool {
 }
 
 /// May an EXPIRED/RELEASED/RESET lease become available without the partner's ack?
-/// Only in PARTNER-DOWN and only once MCLT has passed since it entered that state
-/// (§7.2 event 4).
-pub fn may_free_without_ack(state: ServerState, lease: &Lease, mclt: u32, now: Time) -> bool {
+/// Only in PARTNER-DOWN, once MCLT has passed since it entered that state (§7.2 event 4)
+/// *and* the §8.4.1 waiting time is over: an available lease may go to any client, so it
+/// must not become available while the partner may still have told a client it holds it
+/// (the partner renews up to MCLT past what we acked, §4.4).
+pub fn may_free_without_ack(
+    state: ServerState,
+    lease: &Lease,
+    partner_down_since: Option<Time>,
+    mclt: u32,
+    now: Time,
+) -> bool {
     use tandem_core::BindingStatus::*;
     state == ServerState::PartnerDown
         && matches!(lease.status, Expired | Released | Reset)
         && now >= lease.start_time_of_state + u64::from(mclt)
+        && partner_down_since.is_some_and(|pd| now >= reuse_at(lease, pd, mclt))
 }
 
 /// May a lease last held by one client go to a *different* client now?
 ///
 /// Outside PARTNER-DOWN: only once it is available (FREE/FREE-BACKUP), which requires
-/// the partner's ack (§4.2.2.1). In PARTNER-DOWN: after the §8.4.1 waiting time (digest §7.7).
+/// the partner's ack (§4.2.2.1). In PARTNER-DOWN: after the §8.4.1 waiting time — for an
+/// available record too, as long as a client may still hold it by the partner's word
+/// (digest §7.7).
 pub fn may_reuse_for_other_client(
     state: ServerState,
     lease: &Lease,
@@ -104,11 +116,11 @@ pub fn may_reuse_for_other_client(
     now: Time,
 ) -> bool {
     use tandem_core::BindingStatus::*;
+    let partner_down = state == ServerState::PartnerDown;
     match lease.status {
-        Free | FreeBackup => true,
-        Active if lease.is_active_at(now) && state != ServerState::PartnerDown => false,
-        _ if state == ServerState::PartnerDown => partner_down_since
-            .is_some_and(|pd| now >= crate::allocation::partner_down::reuse_at(lease, pd, mclt)),
+        Free | FreeBackup => !partner_down || now >= latest_known_expiry(lease) + u64::from(mclt),
+        Active if lease.is_active_at(now) && !partner_down => false,
+        _ if partner_down => partner_down_since.is_some_and(|pd| now >= reuse_at(lease, pd, mclt)),
         _ => false,
     }
 }
@@ -296,18 +308,93 @@ mod tests {
 
     #[test]
     fn free_without_ack_only_in_partner_down_after_mclt_s7_2_event4() {
+        let pd = Some(Time(500));
         let l = lease("2001:db8::1", 1, BindingStatus::Expired, 1000, None);
-        assert!(!may_free_without_ack(PartnerDown, &l, 3600, Time(4599)));
-        assert!(may_free_without_ack(PartnerDown, &l, 3600, Time(4600)));
+        assert!(!may_free_without_ack(PartnerDown, &l, pd, 3600, Time(4599)));
+        assert!(may_free_without_ack(PartnerDown, &l, pd, 3600, Time(4600)));
         for s in ALL.into_iter().filter(|s| *s != PartnerDown) {
-            assert!(!may_free_without_ack(s, &l, 3600, Time(1_000_000)), "{s}");
+            assert!(
+                !may_free_without_ack(s, &l, pd, 3600, Time(1_000_000)),
+                "{s}"
+            );
         }
         let a = lease("2001:db8::1", 1, BindingStatus::Active, 1000, Some(2000));
         assert!(!may_free_without_ack(
             PartnerDown,
             &a,
+            pd,
             3600,
             Time(1_000_000)
+        ));
+    }
+
+    /// §8.4.1: the partner may have renewed the client up to MCLT past what we acked to it,
+    /// so a lapsed lease becomes available only MCLT after that too.
+    #[test]
+    fn free_without_ack_waits_for_what_we_acked_to_the_partner_s8_4_1() {
+        let mut l = lease("2001:db8:1::/56", 1, BindingStatus::Expired, 1000, None);
+        l.failover.expiration_time = Some(Time(9000));
+        let pd = Some(Time(500));
+        assert!(!may_free_without_ack(
+            PartnerDown,
+            &l,
+            pd,
+            3600,
+            Time(12_599)
+        ));
+        assert!(may_free_without_ack(
+            PartnerDown,
+            &l,
+            pd,
+            3600,
+            Time(12_600)
+        ));
+        // Never before PD entry + MCLT either.
+        let e = lease("2001:db8:1::/56", 1, BindingStatus::Expired, 1000, None);
+        assert!(!may_free_without_ack(
+            PartnerDown,
+            &e,
+            Some(Time(4000)),
+            3600,
+            Time(7599)
+        ));
+        assert!(!may_free_without_ack(
+            PartnerDown,
+            &e,
+            None,
+            3600,
+            Time(100_000)
+        ));
+    }
+
+    /// §8.4.1 holds for available records too: in PARTNER-DOWN a FREE record whose last
+    /// client may still hold it by the partner's word is not reused before that ends + MCLT.
+    #[test]
+    fn free_record_reuse_in_partner_down_waits_for_the_partners_word_s8_4_1() {
+        let mut f = lease("2001:db8:1::/56", 1, BindingStatus::Free, 1000, None);
+        f.failover.acked_partner_lifetime = Some(Time(9000));
+        let pd = Some(Time(500));
+        assert!(!may_reuse_for_other_client(
+            PartnerDown,
+            &f,
+            pd,
+            3600,
+            Time(12_599)
+        ));
+        assert!(may_reuse_for_other_client(
+            PartnerDown,
+            &f,
+            pd,
+            3600,
+            Time(12_600)
+        ));
+        // Outside PARTNER-DOWN the partner's ack made it FREE: no wait.
+        assert!(may_reuse_for_other_client(
+            Normal,
+            &f,
+            None,
+            3600,
+            Time(1001)
         ));
     }
 

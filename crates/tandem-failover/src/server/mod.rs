@@ -240,9 +240,11 @@ impl FailoverServer {
 
     // ------------------------------------------------------------------ clients
 
-    /// One client datagram (RFC 8415), answered as the failover state allows.
+    /// One client datagram (RFC 8415), answered as the failover state allows: whom to
+    /// answer, what to allocate, which unknown bindings to adopt and for how long is the
+    /// lease policy's ([`PairPolicy`]), applied by the core to the decoded request, relayed
+    /// or not.
     pub fn handle_client(&mut self, now: Time, bytes: &[u8], rx: &RxInfo) -> Outcome {
-        self.adopt_unknown_bindings(now, bytes);
         let mut o = self.dhcp.handle(now, bytes, rx);
         let changes = std::mem::take(&mut o.changes);
         self.adopt_local_changes(now, changes);
@@ -251,90 +253,6 @@ impl FailoverServer {
         }
         self.pump_updates(now);
         o
-    }
-
-    /// Lease stability (RFC 7031 req. 4, RFC 8156 §4.3): with lazy updates the partner may
-    /// have granted a lease we never heard of before it failed. When the client renews or
-    /// rebinds a resource of our pools for which we hold no binding (no record, or only an
-    /// available one), we take the client's word for it: the partner hands out each
-    /// resource to one client only, and no one else holds it here. RFC 8415 §18.3.4/§18.3.5
-    /// allow a server to create the binding; the MCLT caps the lifetime it gets.
-    fn adopt_unknown_bindings(&mut self, now: Time, bytes: &[u8]) {
-        use tandem_wire::v6::{Message, MessageType, OptionsExt};
-        if !crate::binding::may_extend(self.ep.state()) {
-            return;
-        }
-        let Ok(m) = Message::parse(bytes) else {
-            return; // relayed or malformed: the core decides
-        };
-        let names_us = m.server_id() == Some(&self.dhcp.server_duid().0[..]);
-        let asks = match m.msg_type {
-            MessageType::Rebind => m.server_id().is_none(),
-            MessageType::Renew => names_us,
-            _ => false,
-        };
-        let answers = match crate::binding::answer_mode(self.ep.state(), self.role()) {
-            crate::binding::AnswerMode::Responsive => true,
-            crate::binding::AnswerMode::RenewResponsive => names_us,
-            crate::binding::AnswerMode::Unresponsive => false,
-        };
-        let Some(duid) = m.client_id().map(|d| Duid(d.to_vec())) else {
-            return;
-        };
-        if !asks || !answers || duid.is_empty() {
-            return;
-        }
-        let mut listed = Vec::new();
-        for ia in m.ia_nas() {
-            listed.extend(
-                ia.ia_addrs()
-                    .iter()
-                    .map(|a| (ia.iaid, Resource::Address(a.addr))),
-            );
-        }
-        for ia in m.ia_pds() {
-            for p in ia.ia_prefixes() {
-                if let Ok(net) = ipnet::Ipv6Net::new(p.prefix, p.prefix_len) {
-                    listed.push((ia.iaid, Resource::Prefix(net)));
-                }
-            }
-        }
-        for (iaid, r) in listed {
-            // No binding here: no record, one back in a pool, or this same client's lapsed
-            // one (it released or let it expire here, then the partner gave it back to it
-            // while we could not hear; found by tandem-sim seed 34698).
-            let unknown = self.dhcp.leases().get(&r).is_none_or(|l| match l.status {
-                BindingStatus::Free | BindingStatus::FreeBackup => true,
-                BindingStatus::Expired | BindingStatus::Released => l.duid == duid,
-                _ => false,
-            });
-            let Some(subnet_id) = peer::subnet_of(self.dhcp.config(), &r) else {
-                continue;
-            };
-            if !unknown {
-                continue;
-            }
-            let old = self.dhcp.leases().get(&r).cloned();
-            let adopted = Lease {
-                resource: r,
-                status: BindingStatus::Active,
-                duid: duid.clone(),
-                iaid,
-                subnet_id,
-                preferred_lifetime: 0,
-                valid_lifetime: 0,
-                t1: 0,
-                t2: 0,
-                cltt: now,
-                start_time_of_state: now,
-                // Only long enough for the core to see it as this client's binding; the
-                // grant that follows sets the real lifetime.
-                state_expiration: Some(now + 1),
-                failover: old.map(|l| l.failover).unwrap_or_default(),
-            };
-            self.remember(&adopted);
-            self.dhcp.apply_external(&LeaseChange::Upsert(adopted));
-        }
     }
 
     /// Lease changes the DHCPv6 core made: add the failover bookkeeping (§7.3), persist,
@@ -444,30 +362,29 @@ impl FailoverServer {
     }
 
     fn send(&mut self, now: Time, msg: FailoverMessage) {
+        self.ep.note_sent(now);
+        self.push_peer(msg);
+    }
+
+    /// Queues a message for the partner. It waits for the persists before it unless it is
+    /// connection housekeeping that carries no state *and* nothing was persisted for this
+    /// input before it (a CONNECTREPLY after adopting the primary's MCLT agrees to what
+    /// must be durable first).
+    fn push_peer(&mut self, msg: FailoverMessage) {
         use FailoverMsgType as T;
-        let after_persist = !matches!(
+        let housekeeping = matches!(
             msg.msg_type,
             T::Connect | T::ConnectReply | T::Contact | T::Disconnect
         );
-        self.ep.note_sent(now);
+        let after_persist =
+            !housekeeping || self.out.iter().any(|o| matches!(o, Output::Persist(_)));
         self.out.push_back(Output::Peer { msg, after_persist });
     }
 
     fn effects(&mut self, now: Time, fx: Vec<Effect>) {
         for e in fx {
             match e {
-                Effect::Send(m) => {
-                    self.out.push_back(Output::Peer {
-                        after_persist: !matches!(
-                            m.msg_type,
-                            FailoverMsgType::Connect
-                                | FailoverMsgType::ConnectReply
-                                | FailoverMsgType::Contact
-                                | FailoverMsgType::Disconnect
-                        ),
-                        msg: m,
-                    });
-                }
+                Effect::Send(m) => self.push_peer(m),
                 Effect::Persist(r) => self.persist(PersistItem::Endpoint(r)),
                 Effect::Close { reason } => {
                     self.out.push_back(Output::ClosePeer { reason });
@@ -589,19 +506,20 @@ impl FailoverServer {
         self.pump_updates(now);
     }
 
-    /// PARTNER-DOWN: EXPIRED/RELEASED/RESET leases become available once MCLT has passed
-    /// since their state began, without the partner's ack (§7.2 event 4). The partner still
-    /// has to learn it, so they stay update-pending.
+    /// PARTNER-DOWN: EXPIRED/RELEASED/RESET leases become available without the partner's
+    /// ack once MCLT has passed since their state began (§7.2 event 4) and the §8.4.1 wait
+    /// is over. The partner still has to learn it, so they stay update-pending.
     fn free_in_partner_down(&mut self, now: Time) {
         if self.ep.state() != ServerState::PartnerDown {
             return;
         }
         let mclt = self.ep.mclt();
+        let since = self.ep.partner_down_since();
         let due: Vec<Lease> = self
             .dhcp
             .leases()
             .iter()
-            .filter(|l| may_free_without_ack(ServerState::PartnerDown, l, mclt, now))
+            .filter(|l| may_free_without_ack(ServerState::PartnerDown, l, since, mclt, now))
             .cloned()
             .collect();
         // The table is a hash map; sort so the order of the updates (and every run of the
@@ -647,3 +565,5 @@ fn build_update(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_safety;

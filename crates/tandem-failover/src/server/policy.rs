@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use tandem_core::alloc::{PoolSpace, Region};
 use tandem_core::dhcpv6::LeasePolicy;
 use tandem_core::{BindingStatus, Lease, Resource, Time};
 
 use crate::allocation::proportional::PrefixPool;
 use crate::binding::{
-    address_owner, answer_mode, may_allocate, may_reuse_for_other_client, AllocationKind,
-    AnswerMode,
+    address_owner, answer_mode, may_allocate, may_extend, may_reuse_for_other_client,
+    AllocationKind, AnswerMode,
 };
 use crate::mclt::client_valid_lifetime;
 use crate::types::{Role, ServerState};
@@ -72,6 +73,62 @@ impl LeasePolicy for PairPolicy {
             self.mclt,
             now,
         )
+    }
+
+    /// Own share first, everywhere (§4.2); the partner's delegable prefixes after it, in
+    /// PARTNER-DOWN once MCLT has passed since entering it (§8.4.1: "MUST first use its
+    /// own pool"). Addresses: the own half only (§4.2.1; digest §14 #6).
+    fn allocation_ranks(&self, space: PoolSpace, now: Time) -> Vec<Vec<Region>> {
+        match space {
+            PoolSpace::Addresses => {
+                let bit = match self.role {
+                    Role::Primary => 1,
+                    Role::Secondary => 0,
+                };
+                vec![vec![Region::Parity(bit)]]
+            }
+            PoolSpace::Prefixes(prefix) => {
+                let Some(pool) = self
+                    .prefix_pools
+                    .iter()
+                    .find(|p| p.parent() == prefix.trunc())
+                else {
+                    return vec![];
+                };
+                let own = pool.blocks_of(self.role).map(Region::Block).collect();
+                let partner_usable = self.state == ServerState::PartnerDown
+                    && self
+                        .partner_down_since
+                        .is_some_and(|pd| now >= pd + u64::from(self.mclt));
+                if partner_usable {
+                    let other = pool.blocks_of(self.role.partner()).map(Region::Block);
+                    vec![own, other.collect()]
+                } else {
+                    vec![own]
+                }
+            }
+        }
+    }
+
+    /// Adopting a binding this server never heard of may only take what no other client can
+    /// hold (RFC 8156 §8.4.1): its own share, whose every allocation is in its own durable
+    /// records; the partner's share only in PARTNER-DOWN once MCLT has passed since it began
+    /// (by then any lease the partner gave that we never learnt of has ended); never in
+    /// RECOVER-DONE, which renews only leases it knows (§8.7.1). A stale claim (a restored
+    /// or cloned client) cannot be told from a genuine one, so lease stability yields to
+    /// "one address, one client": the client is told to stop and asks again.
+    fn may_adopt(&self, resource: &Resource, existing: Option<&Lease>, now: Time) -> bool {
+        if self.state == ServerState::RecoverDone || !may_extend(self.state) {
+            return false;
+        }
+        let Some(owner) = self.owner(resource, existing) else {
+            return false;
+        };
+        owner == self.role
+            || (self.state == ServerState::PartnerDown
+                && self
+                    .partner_down_since
+                    .is_some_and(|pd| now >= pd + u64::from(self.mclt)))
     }
 
     fn cap_valid_lifetime(

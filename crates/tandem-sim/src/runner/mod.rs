@@ -1,0 +1,1316 @@
+//! One simulated run: two failover servers, N clients, a fault schedule drawn from the seed,
+//! and the invariants of the issue checked as the run goes:
+//!
+//! * (a) no address or prefix is valid for two clients at once (checked on every reply a
+//!   client accepts, against every other client's still-valid holdings);
+//! * (b) no lease a client was told of is lost across a crash (checked at every crash against
+//!   the crashed server's durable store);
+//! * (c) lease stability: a Renew/Rebind answer never takes away a still-valid lease the
+//!   answering server knew (it holds the client's ACTIVE binding), nor one it could have
+//!   adopted safely (its own share, held by no one else there); a binding whose update
+//!   never arrived may be refused (RFC 8156 §8.4.1: a claim cannot be told from a stale one);
+//! * (d) after the final heal both servers reach NORMAL and hold the same active bindings;
+//! * (e) a server that may allocate never answers NoPrefixAvail while its own share of the
+//!   prefix pool has room for more than every client there is;
+//! * (f) a server in RECOVER-DONE creates no binding (RFC 8156 §8.7.1).
+//!
+//! Clients are direct or behind a relay; a few are stale (they claim other clients'
+//! leases, as a restored or cloned machine would). Faults: crashes (also right after a
+//! reply, its update unsent, and in the middle of a write), partitions (also followed by a
+//! crash of one side), long outages with operator partner-down past the lease time + MCLT;
+//! some runs use a large prefix pool.
+//!
+//! Everything is deterministic in the seed: same seed, same run, same trace.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::net::{Ipv6Addr, SocketAddrV6};
+
+use ipnet::Ipv6Net;
+use tandem_core::config::{AddressPool, PdPool, Subnet};
+use tandem_core::{BindingStatus, Duid, Lease, Resource, RxInfo, ServerConfig, Time};
+use tandem_failover::endpoint::{EndpointConfig, EndpointRecord};
+use tandem_failover::server::{Event as SrvEvent, FailoverServer, Output, PairConfig, PersistItem};
+use tandem_failover::{Role, ServerState};
+use tandem_store::{Batch, LeaseStore, MemoryStore};
+
+mod checks;
+
+use crate::rng::SimRng;
+use crate::sim_client::{show, ClientEvent, Dest, Ms, SimClient};
+
+/// Simulated time starts here (Unix seconds).
+const EPOCH: u64 = 1_800_000_000;
+const MCLT: u32 = 60;
+
+/// What one run does.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub clients: u32,
+    /// Seconds of faults; then everything heals and the pair must converge.
+    pub chaos_secs: u64,
+    /// Seconds allowed for convergence after the heal.
+    pub settle_secs: u64,
+    /// Datagram loss between clients and servers.
+    pub loss: f64,
+    /// Deliberately broken server driver, to prove the checks can fail: client replies
+    /// leave before their leases are synced.
+    pub mutate_reply_before_sync: bool,
+    /// How long an fsync takes, in ms (min, max).
+    pub sync_ms: (u64, u64),
+    /// Deliberately misconfigured pair, to prove the exclusivity check can fail: both
+    /// servers are primaries (they never connect) and go to PARTNER-DOWN when STARTUP ends,
+    /// so both hand out the primary's half of one pool.
+    pub mutate_two_primaries: bool,
+    /// Clients that, now and then, claim another client's leases (restored or cloned).
+    pub stale_clients: u32,
+    /// A quarter of the clients talk through a relay agent.
+    pub relays: bool,
+}
+
+impl SimConfig {
+    pub fn for_seed(seed: u64) -> Self {
+        SimConfig {
+            seed,
+            clients: 40,
+            chaos_secs: 1800,
+            settle_secs: 900,
+            loss: 0.01,
+            mutate_reply_before_sync: false,
+            sync_ms: (1, 8),
+            mutate_two_primaries: false,
+            stale_clients: 3,
+            relays: true,
+        }
+    }
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub seed: u64,
+    /// auto partner-down on (short partitions) or off (operator partner-down only).
+    pub auto_partner_down: bool,
+    pub violations: Vec<String>,
+    /// The last events before the end (or before the first violation).
+    pub trace: Vec<String>,
+    pub client_replies: u64,
+    pub rebinds_kept: u64,
+    pub crashes: u64,
+    pub partitions: u64,
+    pub operator_partner_down: u64,
+    pub final_states: Vec<ServerState>,
+    pub active_bindings: usize,
+    /// Every server-level event of the run (states, crashes, partitions, link closes).
+    pub server_log: Vec<String>,
+    /// Leases ACTIVE on one side only after the heal where the other side holds the same
+    /// client's lapsed record: the longer of two grants kept (safe, see `final_checks`).
+    pub conservative_differences: usize,
+    /// Renew/Rebind answers that took a lease the answering server did not know (its update
+    /// never arrived, or a stale claim): allowed, the client asks anew.
+    pub unknown_claims_refused: u64,
+    pub stale_claims: u64,
+    pub replies_via_relay: u64,
+    /// Whether this run used the large prefix pool.
+    pub large_prefix_pool: bool,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Everything needed to understand and replay a failure.
+    pub fn explain(&self) -> String {
+        let mut s = format!(
+            "seed {} FAILED ({} violations; auto_partner_down={})\n\
+             replay: SIM_SEED={} cargo test -p tandem-sim --test seeds replay -- --nocapture\n",
+            self.seed,
+            self.violations.len(),
+            self.auto_partner_down,
+            self.seed
+        );
+        for v in self.violations.iter().take(10) {
+            s.push_str(&format!("  violation: {v}\n"));
+        }
+        s.push_str("server events:\n");
+        for t in &self.server_log {
+            s.push_str(&format!("  {t}\n"));
+        }
+        s.push_str("last events:\n");
+        for t in &self.trace {
+            s.push_str(&format!("  {t}\n"));
+        }
+        s
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    ClientWake(u32),
+    ToServer {
+        server: usize,
+        client: u32,
+        bytes: Vec<u8>,
+        multicast: bool,
+        relayed: bool,
+    },
+    ToClient {
+        client: u32,
+        server: usize,
+        bytes: Vec<u8>,
+    },
+    Peer {
+        to: usize,
+        epoch: u64,
+        bytes: Vec<u8>,
+    },
+    PeerReset {
+        to: usize,
+        epoch: u64,
+    },
+    Timer {
+        node: usize,
+        gen: u64,
+    },
+    Sync {
+        node: usize,
+        gen: u64,
+    },
+    Restart(usize),
+    Partition,
+    Heal,
+    OperatorPartnerDown(usize),
+    ConnectTick,
+    Fault,
+    /// Crash this node (during a partition), back after the given ms.
+    CrashFor(usize, Ms),
+    StaleClaim,
+    /// A stale claim at this server.
+    StaleClaimAt(usize),
+}
+
+struct Node {
+    role: Role,
+    duid: Duid,
+    store: MemoryStore,
+    server: Option<FailoverServer>,
+    /// Connection epoch this side believes it is in.
+    conn: Option<u64>,
+    /// Released after the next sync.
+    held: Vec<Output>,
+    timer_gen: u64,
+    sync_gen: u64,
+    sync_pending: bool,
+    /// Crash right after the next client reply leaves, and come back after this long.
+    crash_after_reply: Option<Ms>,
+}
+
+/// The world of one run.
+pub struct World {
+    cfg: SimConfig,
+    rng: SimRng,
+    now: Ms,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(Ms, u64, Ev)>>,
+    nodes: Vec<Node>,
+    clients: Vec<SimClient>,
+    partitioned: bool,
+    next_epoch: u64,
+    /// Delivery time of the last message queued toward each node (TCP is FIFO).
+    link_last: [Ms; 2],
+    /// Peer messages caught by a partition: TCP retransmits them once it heals (unless the
+    /// connection is given up first).
+    stalled: Vec<(usize, u64, Vec<u8>)>,
+    auto_pd: bool,
+    /// resource → (client, valid_until) of current holders, for (a).
+    holders: BTreeMap<Resource, Vec<(u32, Ms)>>,
+    /// (client, resource) → (teller server, valid_until) of the newest tell, for (b).
+    told: BTreeMap<(u32, Resource), (usize, Ms)>,
+    trace: VecDeque<String>,
+    report: Report,
+    chaos_over: bool,
+    large_pd: bool,
+    /// (client, server) → the listed resources the server owed stability for when it last
+    /// processed that client's Renew/Rebind, for (c).
+    owed: BTreeMap<(u32, usize), Vec<Resource>>,
+}
+
+/// One link with an address pool and a prefix pool, each about twice the client count so
+/// both partners' halves have room (and little enough that addresses get reused).
+fn server_config(clients: u32, large_pd: bool) -> ServerConfig {
+    let mut s = Subnet::new(1, "2001:db8:1::/64".parse().expect("literal"));
+    s.interface = Some("sim0".into());
+    let size = (clients * 2).max(256);
+    let first: Ipv6Addr = "2001:db8:1::1000".parse().expect("literal");
+    s.pools.push(AddressPool {
+        first,
+        last: Ipv6Addr::from(u128::from(first) + u128::from(size) - 1),
+    });
+    // /56s out of a prefix with room for `size` of them, or a /40 (65,536 of them: a
+    // share is far from the bottom of the pool, RFC 8156 §4.2.2).
+    let bits = 32 - (size - 1).leading_zeros();
+    let len = if large_pd {
+        40
+    } else {
+        u8::try_from(56 - bits).unwrap_or(40).max(40)
+    };
+    s.pd_pools.push(PdPool {
+        prefix: Ipv6Net::new("2001:db8:100::".parse().expect("literal"), len)
+            .expect("valid length"),
+        delegated_len: 56,
+    });
+    s.preferred_lifetime = 300;
+    s.valid_lifetime = 600;
+    s.t1 = Some(150);
+    s.t2 = Some(240);
+    ServerConfig {
+        subnets: vec![s],
+        accept_unicast: true,
+        affinity_time: 600,
+        decline_quarantine: Some(300),
+        ..ServerConfig::default()
+    }
+}
+
+fn pair_config(role: Role, auto_pd: bool) -> PairConfig {
+    let mut e = EndpointConfig::new(role, "sim", MCLT);
+    e.local.keepalive = 10;
+    e.local.max_unacked = 8;
+    e.startup_secs = 5;
+    e.auto_partner_down = auto_pd.then_some(30);
+    e.recover_stall_secs = 60;
+    PairConfig {
+        endpoint: e,
+        secondary_prefix_share: 30,
+        rebalance_threshold: 4,
+    }
+}
+
+fn server_addr(i: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10 + i as u16)
+}
+
+/// The relay agent on the clients' link (RFC 8415 §19): link-address in the subnet.
+const RELAY_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xfe);
+const RELAY_LINK: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+
+/// A client message as the relay forwards it.
+fn relay_forward(c: u32, bytes: &[u8]) -> Vec<u8> {
+    use tandem_wire::v6::{DhcpOption, MessageType, RelayMessage};
+    RelayMessage {
+        msg_type: MessageType::RelayForw,
+        hop_count: 0,
+        link_address: RELAY_LINK,
+        peer_address: *client_addr(c).ip(),
+        options: vec![
+            DhcpOption::InterfaceId(b"sim0".to_vec()),
+            DhcpOption::RelayMsg(bytes.to_vec()),
+        ],
+    }
+    .emit()
+}
+
+/// The relay takes a RELAY-REPL apart: the client it is for and the client message.
+fn relay_reply(bytes: &[u8]) -> Option<(u32, Vec<u8>)> {
+    let r = tandem_wire::v6::RelayMessage::parse(bytes).ok()?;
+    let inner = r.relay_msg_bytes()?.to_vec();
+    Some((client_of(&SocketAddrV6::new(r.peer_address, 546, 0, 0)), inner))
+}
+
+/// The client message inside a datagram (relayed or not).
+fn client_message(bytes: &[u8]) -> Option<tandem_wire::v6::Message> {
+    use tandem_wire::v6::Packet;
+    let mut p = Packet::parse(bytes).ok()?;
+    for _ in 0..4 {
+        match p {
+            Packet::Message(m) => return Some(m),
+            Packet::Relay(r) => p = r.inner().ok()?,
+        }
+    }
+    None
+}
+
+/// Addresses and prefixes listed in a client message's IAs.
+fn listed(m: &tandem_wire::v6::Message) -> Vec<Resource> {
+    use tandem_wire::v6::OptionsExt;
+    let mut v = Vec::new();
+    for ia in m.ia_nas() {
+        v.extend(ia.ia_addrs().iter().map(|a| Resource::Address(a.addr)));
+    }
+    for ia in m.ia_pds() {
+        for p in ia.ia_prefixes() {
+            if let Ok(n) = Ipv6Net::new(p.prefix, p.prefix_len) {
+                v.push(Resource::Prefix(n));
+            }
+        }
+    }
+    v
+}
+
+fn client_addr(c: u32) -> SocketAddrV6 {
+    let lo = (c & 0xffff) as u16;
+    let hi = (c >> 16) as u16;
+    SocketAddrV6::new(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, hi, lo), 546, 0, 0)
+}
+
+impl World {
+    pub fn new(cfg: SimConfig) -> Self {
+        let mut rng = SimRng::new(cfg.seed);
+        let auto_pd = rng.chance(0.5);
+        let large_pd = rng.chance(0.25);
+        let nodes = [Role::Primary, Role::Secondary]
+            .into_iter()
+            .enumerate()
+            .map(|(i, role)| Node {
+                role,
+                duid: Duid(vec![0, 2, 0, 0, 0, 9, b's', b'0' + i as u8]),
+                store: MemoryStore::new(),
+                server: None,
+                conn: None,
+                held: Vec::new(),
+                timer_gen: 0,
+                sync_gen: 0,
+                sync_pending: false,
+                crash_after_reply: None,
+            })
+            .collect();
+        let mut w = World {
+            report: Report {
+                seed: cfg.seed,
+                auto_partner_down: auto_pd,
+                large_prefix_pool: large_pd,
+                ..Report::default()
+            },
+            cfg,
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            clients: Vec::new(),
+            partitioned: false,
+            next_epoch: 1,
+            link_last: [0; 2],
+            stalled: Vec::new(),
+            auto_pd,
+            holders: BTreeMap::new(),
+            told: BTreeMap::new(),
+            trace: VecDeque::new(),
+            chaos_over: false,
+            large_pd,
+            owed: BTreeMap::new(),
+        };
+        for i in 0..2 {
+            w.start_node(i);
+        }
+        for c in 0..w.cfg.clients + w.cfg.stale_clients {
+            let (na, pd) = match c % 3 {
+                0 => (true, false),
+                1 => (false, true),
+                _ => (true, true),
+            };
+            // Stale clients wait for their claim (and act as ordinary clients after it).
+            let start = if c < w.cfg.clients {
+                w.rng.range(5_000, 120_000)
+            } else {
+                Ms::MAX
+            };
+            let mut client = SimClient::new(c, na, pd, start);
+            client.relayed = w.cfg.relays && c % 4 == 3;
+            w.clients.push(client);
+            if start != Ms::MAX {
+                w.at(start, Ev::ClientWake(c));
+            }
+        }
+        if w.cfg.stale_clients > 0 {
+            let t = w.rng.range(120_000, 600_000);
+            w.at(t, Ev::StaleClaim);
+        }
+        w.at(1_000, Ev::ConnectTick);
+        let first = w.rng.range(60_000, 240_000);
+        w.at(first, Ev::Fault);
+        w
+    }
+
+    /// Client-level detail: only the most recent events are kept.
+    fn log(&mut self, s: String) {
+        if self.trace.len() >= 200 {
+            self.trace.pop_front();
+        }
+        self.trace
+            .push_back(format!("t={}.{:03}s {s}", self.now / 1000, self.now % 1000));
+    }
+
+    /// Server-level events (states, crashes, links): kept for the whole run.
+    fn log_server(&mut self, s: String) {
+        let line = format!("t={}.{:03}s {s}", self.now / 1000, self.now % 1000);
+        self.report.server_log.push(line.clone());
+        self.log(s);
+    }
+
+    fn violation(&mut self, v: String) {
+        self.log(format!("VIOLATION {v}"));
+        if self.report.violations.is_empty() {
+            self.report.trace = self.trace.iter().cloned().collect();
+        }
+        self.report
+            .violations
+            .push(format!("t={}s {v}", self.now / 1000));
+    }
+
+    fn at(&mut self, t: Ms, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse((t, self.seq, ev)));
+    }
+
+    fn core_now(&self) -> Time {
+        Time(EPOCH + self.now / 1000)
+    }
+
+    // ------------------------------------------------------------------ nodes
+
+    fn start_node(&mut self, i: usize) {
+        let now = self.core_now();
+        let node = &mut self.nodes[i];
+        let mut store = node.store.clone();
+        let leases = store.load_all().unwrap_or_default();
+        let record = store
+            .get_meta(EndpointRecord::META_KEY)
+            .ok()
+            .flatten()
+            .and_then(|b| EndpointRecord::decode(&b).ok());
+        let mut pair = pair_config(node.role, self.auto_pd);
+        if self.cfg.mutate_two_primaries {
+            pair.endpoint.role = Role::Primary;
+            pair.endpoint.partner_down_on_first_start = true;
+        }
+        let server = FailoverServer::new(
+            server_config(self.cfg.clients, self.large_pd),
+            node.duid.clone(),
+            leases,
+            record,
+            pair,
+            now,
+        )
+        .expect("valid pools");
+        node.server = Some(server);
+        node.conn = None;
+        node.held.clear();
+        self.log_server(format!("node {i} starts"));
+        self.after_input(i);
+    }
+
+    fn crash(&mut self, i: usize) {
+        if self.nodes[i].server.is_none() {
+            return;
+        }
+        self.report.crashes += 1;
+        self.log_server(format!("node {i} CRASHES"));
+        let node = &mut self.nodes[i];
+        node.store.crash();
+        node.server = None;
+        node.conn = None;
+        node.held.clear();
+        node.sync_pending = false;
+        node.timer_gen += 1;
+        node.sync_gen += 1;
+        self.check_durability(i);
+    }
+
+    /// (b): every still-valid lease this server was the last to tell a client about must be
+    /// in its durable store, for that client, lasting at least as long.
+    fn check_durability(&mut self, i: usize) {
+        let durable: BTreeMap<Resource, Lease> = self.nodes[i]
+            .store
+            .durable_leases()
+            .into_iter()
+            .map(|l| (l.resource, l))
+            .collect();
+        let now_ms = self.now;
+        let mut bad = Vec::new();
+        for ((client, r), (teller, until)) in &self.told {
+            if *teller != i || *until <= now_ms + 2_000 {
+                continue;
+            }
+            let duid = self.clients[*client as usize].duid().to_vec();
+            let ok = durable.get(r).is_some_and(|l| {
+                l.duid.0 == duid
+                    && l.status == BindingStatus::Active
+                    && l.state_expiration
+                        .is_some_and(|e| (e.as_secs() - EPOCH) * 1000 + 2_000 >= *until)
+            });
+            if !ok {
+                bad.push(format!(
+                    "(b) node {i} crashed and lost client {client}'s {} (told valid until {}s): durable record {:?}",
+                    show(r),
+                    until / 1000,
+                    durable.get(r).map(|l| (l.status, l.state_expiration))
+                ));
+            }
+        }
+        for b in bad {
+            self.violation(b);
+        }
+    }
+
+    /// Drains a node's outputs after any input: persists go to the page cache, what may
+    /// leave now leaves, the rest waits for the sync.
+    fn after_input(&mut self, i: usize) {
+        let mut batch = Batch::default();
+        let mut now_sends = Vec::new();
+        {
+            let node = &mut self.nodes[i];
+            let Some(server) = node.server.as_mut() else {
+                return;
+            };
+            while let Some(o) = server.poll_output() {
+                match o {
+                    Output::Persist(PersistItem::Lease(c)) => batch.leases.push(c),
+                    Output::Persist(PersistItem::Endpoint(r)) => {
+                        batch = batch.put_meta(EndpointRecord::META_KEY, r.encode())
+                    }
+                    Output::Peer {
+                        after_persist: false,
+                        ..
+                    } if node.held.is_empty() && batch.is_empty() => now_sends.push(o),
+                    Output::Event(_) => now_sends.push(o),
+                    Output::ClientReply(_) if self.cfg.mutate_reply_before_sync => {
+                        now_sends.push(o)
+                    }
+                    other => node.held.push(other),
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let node = &mut self.nodes[i];
+            node.store.write_unsynced(&batch).expect("storable");
+        }
+        for o in now_sends {
+            self.release(i, o);
+        }
+        let node = &mut self.nodes[i];
+        if (!node.held.is_empty() || node.store.unsynced_batches() > 0) && !node.sync_pending {
+            {
+                node.sync_pending = true;
+                node.sync_gen += 1;
+                let gen = node.sync_gen;
+                let d = self.rng.range(self.cfg.sync_ms.0, self.cfg.sync_ms.1);
+                self.at(self.now + d, Ev::Sync { node: i, gen });
+            }
+        }
+        self.schedule_timer(i);
+    }
+
+    fn schedule_timer(&mut self, i: usize) {
+        let Some(t) = self.nodes[i].server.as_ref().and_then(|s| s.poll_timeout()) else {
+            return;
+        };
+        let ms = (t.as_secs().saturating_sub(EPOCH)) * 1000;
+        let ms = ms.max(self.now + 1);
+        self.nodes[i].timer_gen += 1;
+        let gen = self.nodes[i].timer_gen;
+        self.at(ms, Ev::Timer { node: i, gen });
+    }
+
+    fn release(&mut self, i: usize, o: Output) {
+        match o {
+            Output::ClientReply(r) => {
+                // A reply to the relay (port 547) goes on to the client it names.
+                let (c, bytes) = if r.dest.port() == 547 {
+                    match relay_reply(&r.bytes) {
+                        Some(x) => {
+                            self.report.replies_via_relay += 1;
+                            x
+                        }
+                        None => {
+                            self.violation(format!("node {i}: RELAY-REPL the relay cannot read"));
+                            return;
+                        }
+                    }
+                } else {
+                    (client_of(&r.dest), r.bytes)
+                };
+                if let Some(back) = self.nodes[i].crash_after_reply.take() {
+                    // The reply has left; the update that follows it has not.
+                    self.log_server(format!("node {i} CRASHES right after a reply to client {c}"));
+                    self.crash(i);
+                    self.at(self.now + back, Ev::Restart(i));
+                }
+                if self.rng.chance(self.cfg.loss) {
+                    return;
+                }
+                let d = self.rng.range(1, 30);
+                self.at(
+                    self.now + d,
+                    Ev::ToClient {
+                        client: c,
+                        server: i,
+                        bytes,
+                    },
+                );
+            }
+            Output::Peer { msg, .. } => {
+                let Some(epoch) = self.nodes[i].conn else {
+                    return;
+                };
+                let bytes = msg.emit();
+                if self.partitioned {
+                    self.stalled.push((1 - i, epoch, bytes));
+                    return;
+                }
+                // TCP keeps order: deliver after everything sent before on this link.
+                let d = self.rng.range(1, 10);
+                let when = (self.now + d).max(self.link_last[1 - i]);
+                self.link_last[1 - i] = when;
+                self.at(
+                    when,
+                    Ev::Peer {
+                        to: 1 - i,
+                        epoch,
+                        bytes,
+                    },
+                );
+            }
+            Output::ClosePeer { reason } => {
+                let old = self.nodes[i].conn.take();
+                self.log_server(format!("node {i} closes link: {reason}"));
+                if let (Some(e), false) = (old, self.partitioned) {
+                    let d = self.rng.range(1, 10);
+                    self.at(
+                        self.now + d,
+                        Ev::PeerReset {
+                            to: 1 - i,
+                            epoch: e,
+                        },
+                    );
+                }
+            }
+            Output::Event(e) => {
+                if let SrvEvent::StateChanged { from, to } = e {
+                    self.log_server(format!("node {i} {from} -> {to}"));
+                    if to == ServerState::RecoverWait {
+                        self.maybe_cut_during_recovery(i);
+                    }
+                } else if let SrvEvent::ProtocolError(p) = &e {
+                    self.log_server(format!("node {i} protocol error: {p}"));
+                }
+            }
+            Output::Persist(_) => {}
+        }
+    }
+
+    // ------------------------------------------------------------------ main loop
+
+    pub fn run(mut self) -> Report {
+        let end_chaos = self.cfg.chaos_secs * 1000;
+        let end = end_chaos + self.cfg.settle_secs * 1000;
+        while let Some(Reverse((t, seq, ev))) = self.queue.pop() {
+            if t > end {
+                self.queue.push(Reverse((t, seq, ev)));
+                break;
+            }
+            self.now = t;
+            if !self.chaos_over && t >= end_chaos {
+                self.chaos_over = true;
+                self.heal_all();
+            }
+            self.handle(ev);
+            if self.report.violations.len() > 20 {
+                break;
+            }
+        }
+        // Let updates in flight land (TCP and fsync take milliseconds; an ack can release a
+        // follow-up update), with no new client traffic and no timers, until the link is
+        // quiet, before comparing the two databases.
+        while let Some(Reverse((t, _, ev))) = self.queue.pop() {
+            if t > end + 60_000 {
+                break;
+            }
+            if matches!(ev, Ev::Peer { .. } | Ev::PeerReset { .. } | Ev::Sync { .. }) {
+                self.now = self.now.max(t);
+                self.handle(ev);
+            }
+        }
+        self.now = self.now.max(end);
+        self.final_checks();
+        if self.report.violations.is_empty() {
+            self.report.trace = self.trace.iter().cloned().collect();
+        }
+        self.report
+    }
+
+    fn heal_all(&mut self) {
+        self.log_server("chaos over: heal everything".into());
+        for n in &mut self.nodes {
+            n.crash_after_reply = None;
+        }
+        if self.partitioned {
+            self.handle(Ev::Heal);
+        }
+        for i in 0..2 {
+            if self.nodes[i].server.is_none() {
+                self.start_node(i);
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::ClientWake(c) => self.client_wake(c),
+            Ev::ToServer {
+                server,
+                client,
+                bytes,
+                multicast,
+                relayed,
+            } => {
+                if self.nodes[server].server.is_none() {
+                    return;
+                }
+                let now = self.core_now();
+                let rx = if relayed {
+                    RxInfo {
+                        src: SocketAddrV6::new(RELAY_ADDR, 547, 0, 0),
+                        dst: server_addr(server),
+                        interface: "relay0".into(),
+                    }
+                } else {
+                    RxInfo {
+                        src: client_addr(client),
+                        dst: if multicast {
+                            "ff02::1:2".parse().expect("literal")
+                        } else {
+                            server_addr(server)
+                        },
+                        interface: "sim0".into(),
+                    }
+                };
+                let msg = client_message(&bytes);
+                self.note_owed(server, client, msg.as_ref());
+                let recover_done_before = self.active_of(server, client, ServerState::RecoverDone);
+                let outcome = self.nodes[server]
+                    .server
+                    .as_mut()
+                    .map(|s| s.handle_client(now, &bytes, &rx));
+                self.check_recover_done(server, client, recover_done_before);
+                if let Some(o) = outcome {
+                    self.check_no_prefix_avail(server, &o);
+                }
+                self.after_input(server);
+            }
+            Ev::ToClient {
+                client,
+                server,
+                bytes,
+            } => self.client_reply(client, server, &bytes),
+            Ev::Peer { to, epoch, bytes } => {
+                if self.nodes[to].conn != Some(epoch) {
+                    return;
+                }
+                if self.partitioned {
+                    self.stalled.push((to, epoch, bytes));
+                    return;
+                }
+                let now = self.core_now();
+                if let Some(s) = self.nodes[to].server.as_mut() {
+                    s.handle_peer_bytes(now, &bytes);
+                    self.after_input(to);
+                }
+            }
+            Ev::PeerReset { to, epoch } => {
+                if self.nodes[to].conn == Some(epoch) {
+                    self.nodes[to].conn = None;
+                    let now = self.core_now();
+                    if let Some(s) = self.nodes[to].server.as_mut() {
+                        s.handle_disconnected(now);
+                        self.after_input(to);
+                    }
+                }
+            }
+            Ev::Timer { node, gen } => {
+                if self.nodes[node].timer_gen != gen {
+                    return;
+                }
+                let now = self.core_now();
+                if let Some(s) = self.nodes[node].server.as_mut() {
+                    s.handle_timeout(now);
+                    self.after_input(node);
+                }
+            }
+            Ev::Sync { node, gen } => {
+                let n = &mut self.nodes[node];
+                if n.sync_gen != gen || n.server.is_none() {
+                    return;
+                }
+                n.store.sync();
+                n.sync_pending = false;
+                let held = std::mem::take(&mut n.held);
+                for o in held {
+                    if self.nodes[node].server.is_none() {
+                        break; // crashed while releasing: the rest never left
+                    }
+                    self.release(node, o);
+                }
+            }
+            Ev::Restart(i) => {
+                // A careful operator does not start a server whose partner was declared down
+                // while the two cannot talk: it would resume serving its own pool, which the
+                // partner may be using by now (RFC 8156 §8.3.2, §8.4.1).
+                let partner_down = self.nodes[1 - i]
+                    .server
+                    .as_ref()
+                    .is_some_and(|s| s.state() == ServerState::PartnerDown);
+                if self.partitioned && partner_down && !self.chaos_over {
+                    self.at(self.now + 5_000, Ev::Restart(i));
+                } else if self.nodes[i].server.is_none() {
+                    self.start_node(i);
+                }
+            }
+            Ev::Partition => {
+                // Not while a server starts and its partner is in PARTNER-DOWN: after the
+                // STARTUP timer it would resume its previous state and serve its own pool,
+                // which the partner may be using (RFC 8156 §8.3.2 step 6 — an operator
+                // hazard the README names), so the careful operator of `Restart` also waits
+                // for the link to hold until the two have talked.
+                if self.restarting_beside_partner_down() {
+                    self.at(self.now + 5_000, Ev::Partition);
+                    return;
+                }
+                if !self.partitioned && !self.chaos_over {
+                    self.partitioned = true;
+                    self.report.partitions += 1;
+                    self.log_server("link between the servers CUT".into());
+                }
+            }
+            Ev::Heal => {
+                if self.partitioned {
+                    self.partitioned = false;
+                    self.log_server("link between the servers healed".into());
+                    for (to, epoch, bytes) in std::mem::take(&mut self.stalled) {
+                        let when = (self.now + 1).max(self.link_last[to]);
+                        self.link_last[to] = when;
+                        self.at(when, Ev::Peer { to, epoch, bytes });
+                    }
+                }
+            }
+            Ev::OperatorPartnerDown(i) => {
+                let partner_dead = self.nodes[1 - i].server.is_none();
+                let now = self.core_now();
+                if let (true, Some(s)) = (partner_dead, self.nodes[i].server.as_mut()) {
+                    if s.partner_down_command(now).is_ok() {
+                        self.report.operator_partner_down += 1;
+                        self.log_server(format!("operator: node {i} partner-down"));
+                    }
+                    self.after_input(i);
+                }
+            }
+            Ev::ConnectTick => {
+                self.at(self.now + 2_000, Ev::ConnectTick);
+                let both_up = self.nodes.iter().all(|n| n.server.is_some());
+                let both_idle = self.nodes.iter().all(|n| n.conn.is_none());
+                if both_up && both_idle && !self.partitioned {
+                    let e = self.next_epoch;
+                    self.next_epoch += 1;
+                    let now = self.core_now();
+                    for i in [1, 0] {
+                        self.nodes[i].conn = Some(e);
+                        if let Some(s) = self.nodes[i].server.as_mut() {
+                            s.handle_connected(now);
+                        }
+                        self.after_input(i);
+                    }
+                }
+            }
+            Ev::Fault => self.fault(),
+            Ev::CrashFor(i, down_for) => {
+                if !self.chaos_over && self.nodes[1 - i].server.is_some() {
+                    self.crash(i);
+                    let back = self.now + down_for;
+                    // The link comes back with the server.
+                    self.at(back, Ev::Heal);
+                    self.at(back, Ev::Restart(i));
+                }
+            }
+            Ev::StaleClaim => self.stale_claim(None),
+            Ev::StaleClaimAt(i) => self.stale_claim(Some(i)),
+        }
+    }
+
+    /// Draw the next fault (only during the chaos period).
+    fn fault(&mut self) {
+        if self.chaos_over {
+            return;
+        }
+        let next = self.now + self.rng.range(60_000, 300_000);
+        self.at(next, Ev::Fault);
+        match self.rng.range(0, 6) {
+            0 => {
+                let i = self.rng.range(0, 2) as usize;
+                if self.nodes[1 - i].server.is_none() {
+                    return; // never both down at once
+                }
+                self.crash(i);
+                let back = self.now + self.rng.range(5_000, 400_000);
+                self.at(back, Ev::Restart(i));
+                // A careful operator: declares the partner down only when it really is.
+                if self.rng.chance(0.5) {
+                    let t = self.now + self.rng.range(20_000, 120_000);
+                    self.at(
+                        t.min(back.saturating_sub(1)),
+                        Ev::OperatorPartnerDown(1 - i),
+                    );
+                }
+            }
+            1 => {
+                self.handle(Ev::Partition);
+                // With auto partner-down on, partitions stay shorter than its timer: a longer
+                // one makes both servers take over, which RFC 8156 §8.4.1 warns can hand one
+                // prefix to two clients. Without it, partitions may be long.
+                let len = if self.auto_pd {
+                    self.rng.range(5_000, 25_000)
+                } else {
+                    self.rng.range(5_000, 400_000)
+                };
+                self.at(self.now + len, Ev::Heal);
+            }
+            2 => {
+                // Crash right in the middle of a write: the page cache is lost.
+                let i = self.rng.range(0, 2) as usize;
+                if self.nodes[1 - i].server.is_some() && self.nodes[i].store.unsynced_batches() > 0
+                {
+                    self.crash(i);
+                    let back = self.now + self.rng.range(1_000, 30_000);
+                    self.at(back, Ev::Restart(i));
+                }
+            }
+            3 => {
+                // Crash right after a client reply: the lazy update behind it is never sent
+                // (RFC 8156 §4.3); the operator then declares the partner down.
+                let i = self.rng.range(0, 2) as usize;
+                if self.nodes.iter().all(|n| n.server.is_some()) {
+                    let back = self.rng.range(5_000, 400_000);
+                    self.nodes[i].crash_after_reply = Some(back);
+                    let t = self.now + self.rng.range(20_000, 60_000);
+                    self.at(t, Ev::OperatorPartnerDown(1 - i));
+                }
+            }
+            4 => {
+                // A long outage with operator partner-down: runs far past the lease time + MCLT.
+                let i = self.rng.range(0, 2) as usize;
+                if self.nodes[1 - i].server.is_some() {
+                    self.crash(i);
+                    let back = self.now + self.rng.range(700_000, 1_500_000);
+                    self.at(back, Ev::Restart(i));
+                    let t = self.now + self.rng.range(10_000, 60_000);
+                    self.at(t.min(back - 1), Ev::OperatorPartnerDown(1 - i));
+                }
+            }
+            _ => {
+                // A partition, then one side dies (it renewed clients past what its partner
+                // acked, §4.4) and stays down long; the other is declared partner-down.
+                let i = self.rng.range(0, 2) as usize;
+                if self.nodes.iter().all(|n| n.server.is_some()) {
+                    self.handle(Ev::Partition);
+                    let crash_at = self.now + self.rng.range(5_000, 20_000);
+                    let down_for = self.rng.range(700_000, 1_500_000);
+                    self.at(crash_at, Ev::CrashFor(i, down_for));
+                    let t = crash_at + self.rng.range(10_000, 60_000);
+                    self.at(t, Ev::OperatorPartnerDown(1 - i));
+                }
+            }
+        }
+    }
+
+    /// Whether one server is in STARTUP while the other is in PARTNER-DOWN.
+    fn restarting_beside_partner_down(&self) -> bool {
+        let state = |i: usize| self.nodes[i].server.as_ref().map(|s| s.state());
+        (0..2).any(|i| {
+            state(i) == Some(ServerState::Startup)
+                && state(1 - i) == Some(ServerState::PartnerDown)
+        })
+    }
+
+    /// Sometimes the link goes while a server waits in RECOVER-WAIT: it then sits in
+    /// RECOVER-DONE, answering Renews for what it knows only (§8.7.1), and a stale client
+    /// renews there.
+    fn maybe_cut_during_recovery(&mut self, i: usize) {
+        if self.chaos_over || self.partitioned || !self.rng.chance(0.5) {
+            return;
+        }
+        // With auto partner-down a long cut would put a partner in COMMUNICATIONS-INTERRUPTED
+        // into PARTNER-DOWN as well (RFC 8156 §8.4.1 warns of that); cut only when the partner
+        // already is PARTNER-DOWN.
+        let partner = self.nodes[1 - i].server.as_ref().map(|s| s.state());
+        if self.auto_pd && partner != Some(ServerState::PartnerDown) {
+            return;
+        }
+        self.at(self.now + 1, Ev::Partition);
+        let len = self.rng.range(60_000, 200_000);
+        self.at(self.now + 1 + len, Ev::Heal);
+        let t = self.now + u64::from(MCLT) * 1000 + self.rng.range(1_000, 30_000);
+        self.at(t, Ev::StaleClaimAt(i));
+    }
+
+    /// A stale client claims, at one server, the leases another client holds now.
+    fn stale_claim(&mut self, at: Option<usize>) {
+        if self.chaos_over {
+            return;
+        }
+        if at.is_none() {
+            let next = self.now + self.rng.range(60_000, 300_000);
+            self.at(next, Ev::StaleClaim);
+        }
+        let first = self.cfg.clients;
+        let stale = first + self.rng.range(0, u64::from(self.cfg.stale_clients)) as u32;
+        let holders: Vec<u32> = (0..first)
+            .filter(|c| !self.clients[*c as usize].held.is_empty())
+            .collect();
+        if holders.is_empty() || !self.clients[stale as usize].idle() {
+            return;
+        }
+        let victim = holders[self.rng.range(0, holders.len() as u64) as usize];
+        let claimed: Vec<Resource> = self.clients[victim as usize]
+            .held
+            .iter()
+            .map(|h| h.resource)
+            .collect();
+        let server = at.unwrap_or_else(|| self.rng.range(0, 2) as usize);
+        let sid = self.nodes[server].duid.0.clone();
+        self.report.stale_claims += 1;
+        self.log(format!(
+            "stale client {stale} claims client {victim}'s {} at node {server}",
+            claimed.iter().map(show).collect::<Vec<_>>().join(", ")
+        ));
+        self.clients[stale as usize].claim(self.now, claimed, server, sid);
+        self.at(self.now, Ev::ClientWake(stale));
+    }
+
+    // ------------------------------------------------------------------ clients
+
+    fn client_wake(&mut self, c: u32) {
+        let now = self.now;
+        let ci = c as usize;
+        if self.clients[ci].next_wakeup() > now {
+            return;
+        }
+        let (out, ev) = self.clients[ci].poll(now, &mut self.rng);
+        self.client_events(c, ev);
+        for (dest, bytes) in out {
+            let targets: Vec<usize> = match dest {
+                Dest::All => vec![0, 1],
+                Dest::Server(s) => vec![s],
+            };
+            let relayed = self.clients[ci].relayed;
+            let bytes = if relayed {
+                relay_forward(c, &bytes)
+            } else {
+                bytes
+            };
+            for s in targets {
+                if self.rng.chance(self.cfg.loss) {
+                    continue;
+                }
+                let d = self.rng.range(1, 30);
+                self.at(
+                    now + d,
+                    Ev::ToServer {
+                        server: s,
+                        client: c,
+                        bytes: bytes.clone(),
+                        multicast: dest == Dest::All && !relayed,
+                        relayed,
+                    },
+                );
+            }
+        }
+        let w = self.clients[ci].next_wakeup().max(now + 1);
+        self.at(w, Ev::ClientWake(c));
+    }
+
+    fn client_reply(&mut self, c: u32, server: usize, bytes: &[u8]) {
+        let now = self.now;
+        let ci = c as usize;
+        let before: Vec<Resource> = self.clients[ci].held.iter().map(|h| h.resource).collect();
+        let ev = self.clients[ci].on_reply(now, server, bytes, &mut self.rng);
+        self.report.client_replies += 1;
+        let rebinding_kept = ev
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Told { resource, .. } if before.contains(resource)));
+        if rebinding_kept {
+            self.report.rebinds_kept += 1;
+        }
+        self.client_events(c, ev);
+        let w = self.clients[ci].next_wakeup().max(now + 1);
+        self.at(w, Ev::ClientWake(c));
+    }
+
+    fn client_events(&mut self, c: u32, ev: Vec<ClientEvent>) {
+        let now = self.now;
+        for e in ev {
+            match e {
+                ClientEvent::Told {
+                    resource,
+                    valid_until,
+                    server,
+                } => {
+                    // (a): nobody else may hold it now.
+                    let others: Vec<(u32, Ms)> = self
+                        .holders
+                        .get(&resource)
+                        .into_iter()
+                        .flatten()
+                        .filter(|(o, until)| *o != c && *until > now)
+                        .copied()
+                        .collect();
+                    for (o, until) in others {
+                        self.violation(format!(
+                            "(a) {} given to client {c} by node {server} while client {o} holds it until {}s",
+                            show(&resource),
+                            until / 1000
+                        ));
+                    }
+                    let h = self.holders.entry(resource).or_default();
+                    h.retain(|(o, until)| *o != c && *until > now);
+                    h.push((c, valid_until));
+                    self.told.insert((c, resource), (server, valid_until));
+                    self.log(format!(
+                        "client {c} holds {} until {}s (node {server})",
+                        show(&resource),
+                        valid_until / 1000
+                    ));
+                }
+                ClientEvent::Dropped { resource } => {
+                    if let Some(h) = self.holders.get_mut(&resource) {
+                        h.retain(|(o, _)| *o != c);
+                    }
+                    self.told.remove(&(c, resource));
+                }
+                ClientEvent::StabilityLost {
+                    resource,
+                    server,
+                    detail,
+                } => {
+                    if !self.stability_owed(c, server, &resource) {
+                        self.log(format!(
+                            "client {c}: node {server} refused {} it did not know: {detail}",
+                            show(&resource)
+                        ));
+                        continue;
+                    }
+                    let record = self.nodes[server]
+                        .server
+                        .as_ref()
+                        .and_then(|s| s.leases().get(&resource).cloned());
+                    self.violation(format!(
+                        "(c) client {c} lost {} on rebind/renew to node {server}: {detail}; its record there: {record:?}",
+                        show(&resource)
+                    ));
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ the end
+
+    fn final_checks(&mut self) {
+        let states: Vec<ServerState> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                n.server
+                    .as_ref()
+                    .map_or(ServerState::Startup, |s| s.state())
+            })
+            .collect();
+        self.report.final_states = states.clone();
+        if states != [ServerState::Normal, ServerState::Normal] {
+            self.violation(format!("(d) not both NORMAL after the heal: {states:?}"));
+            return;
+        }
+        let now = self.core_now();
+        let active = |n: &Node| -> BTreeMap<Resource, Vec<u8>> {
+            n.server
+                .as_ref()
+                .map(|s| {
+                    s.leases()
+                        .iter()
+                        .filter(|l| l.is_active_at(now))
+                        .map(|l| (l.resource, l.duid.0.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let a = active(&self.nodes[0]);
+        let b = active(&self.nodes[1]);
+        self.report.active_bindings = a.len();
+        // A lease ACTIVE on one side only is a real divergence, except in one case that is
+        // safe by design: both records are the same client's, and the side that still holds
+        // it ACTIVE kept the longer of two grants (its partner's shorter one reached the
+        // client last, then expired). It only keeps the resource from reuse a little longer.
+        let record = |i: usize, r: &Resource| {
+            self.nodes[i]
+                .server
+                .as_ref()
+                .and_then(|s| s.leases().get(r).cloned())
+        };
+        let mut real = Vec::new();
+        let mut safe = 0;
+        for (r, duid) in a
+            .iter()
+            .filter(|(r, _)| !b.contains_key(*r))
+            .map(|(r, d)| (r, d, 1usize))
+            .chain(
+                b.iter()
+                    .filter(|(r, _)| !a.contains_key(*r))
+                    .map(|(r, d)| (r, d, 0usize)),
+            )
+            .map(|(r, d, other)| ((*r, other), d.clone()))
+        {
+            let (r, other) = r;
+            let same_client_lapsed = record(other, &r).is_some_and(|l| {
+                l.duid.0 == duid
+                    && matches!(l.status, BindingStatus::Expired | BindingStatus::Released)
+            });
+            if same_client_lapsed {
+                safe += 1;
+            } else {
+                real.push(format!("{} (active on node {} only)", show(&r), 1 - other));
+            }
+        }
+        self.report.conservative_differences = safe;
+        if !real.is_empty() {
+            self.violation(format!(
+                "(d) databases differ after the heal: {} vs {} active; {:?}",
+                a.len(),
+                b.len(),
+                real.iter().take(5).collect::<Vec<_>>()
+            ));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some(s) = &n.server {
+                let (pending, outstanding) = s.unacked_updates();
+                if pending + outstanding > 0 {
+                    let out: Vec<String> = s
+                        .outbox()
+                        .outstanding()
+                        .map(|(x, k)| format!("xid {x} {k:?}"))
+                        .collect();
+                    let v = format!("(d) node {i} still has {pending} queued and {outstanding} unanswered updates {out:?}");
+                    self.report.violations.push(v);
+                }
+            }
+        }
+    }
+}
+
+fn client_of(dest: &SocketAddrV6) -> u32 {
+    let s = dest.ip().segments();
+    (u32::from(s[6]) << 16) | u32::from(s[7])
+}
+
+/// Runs one seed with the default configuration.
+pub fn run_seed(seed: u64) -> Report {
+    World::new(SimConfig::for_seed(seed)).run()
+}
