@@ -72,6 +72,8 @@ enum Phase {
 #[derive(Clone, Debug)]
 pub struct SimClient {
     pub index: u32,
+    /// Reaches the servers through a relay agent on its link (RFC 8415 §19).
+    pub relayed: bool,
     duid: Vec<u8>,
     want_na: bool,
     want_pd: bool,
@@ -96,6 +98,7 @@ impl SimClient {
         duid.extend_from_slice(&index.to_be_bytes());
         SimClient {
             index,
+            relayed: false,
             duid,
             want_na,
             want_pd,
@@ -111,6 +114,32 @@ impl SimClient {
             replies: 0,
             malformed: 0,
         }
+    }
+
+    /// A stale client (restored from a backup, cloned, moved from another network): it
+    /// believes it holds `claimed` — resources it was never given — and renews them with
+    /// `server` at once, then rebinds with everyone. Its claims must never take a lease
+    /// from the client that holds it.
+    pub fn claim(&mut self, now: Ms, claimed: Vec<Resource>, server: usize, server_id: Vec<u8>) {
+        self.held = claimed
+            .into_iter()
+            .map(|resource| Held {
+                resource,
+                valid_until: now + 600_000,
+                told_by: server,
+            })
+            .collect();
+        self.server = Some((server, server_id));
+        self.new_xid();
+        self.phase = Phase::Bound;
+        self.t1_at = now;
+        self.t2_at = now + 10_000;
+        self.wake_at = now;
+    }
+
+    /// Whether the client sits idle (no exchange running, nothing held).
+    pub fn idle(&self) -> bool {
+        self.phase == Phase::Idle && self.held.is_empty()
     }
 
     pub fn duid(&self) -> &[u8] {

@@ -19,6 +19,8 @@ fn check(seeds: impl Iterator<Item = u64>) {
     let mut crashes = 0;
     let mut partitions = 0;
     let mut conservative = 0;
+    let (mut stale, mut relayed, mut refused, mut large) = (0, 0, 0, 0);
+    let started = std::time::Instant::now();
     for seed in seeds {
         n += 1;
         let r = run_seed(seed);
@@ -26,6 +28,10 @@ fn check(seeds: impl Iterator<Item = u64>) {
         crashes += r.crashes;
         partitions += r.partitions;
         conservative += r.conservative_differences;
+        stale += r.stale_claims;
+        relayed += r.replies_via_relay;
+        refused += r.unknown_claims_refused;
+        large += u64::from(r.large_prefix_pool);
         if !r.ok() {
             if failed.is_empty() {
                 eprintln!("{}", r.explain());
@@ -34,8 +40,11 @@ fn check(seeds: impl Iterator<Item = u64>) {
         }
     }
     eprintln!(
-        "{n} seeds: {} failed {failed:?}; {replies} client replies, {crashes} crashes, \
-         {partitions} partitions, {conservative} leases kept longer on one side at the end",
+        "{n} seeds in {:.1} s: {} failed {failed:?}; {replies} client replies ({relayed} via a \
+         relay), {crashes} crashes, {partitions} partitions, {stale} stale claims, {refused} \
+         claims of unknown bindings refused, {large} runs with a /40 prefix pool, \
+         {conservative} leases kept longer on one side at the end",
+        started.elapsed().as_secs_f64(),
         failed.len()
     );
     assert!(failed.is_empty(), "failing seeds: {failed:?}");

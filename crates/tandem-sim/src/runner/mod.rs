@@ -316,7 +316,10 @@ fn relay_forward(c: u32, bytes: &[u8]) -> Vec<u8> {
 fn relay_reply(bytes: &[u8]) -> Option<(u32, Vec<u8>)> {
     let r = tandem_wire::v6::RelayMessage::parse(bytes).ok()?;
     let inner = r.relay_msg_bytes()?.to_vec();
-    Some((client_of(&SocketAddrV6::new(r.peer_address, 546, 0, 0)), inner))
+    Some((
+        client_of(&SocketAddrV6::new(r.peer_address, 546, 0, 0)),
+        inner,
+    ))
 }
 
 /// The client message inside a datagram (relayed or not).
@@ -634,7 +637,9 @@ impl World {
                 };
                 if let Some(back) = self.nodes[i].crash_after_reply.take() {
                     // The reply has left; the update that follows it has not.
-                    self.log_server(format!("node {i} CRASHES right after a reply to client {c}"));
+                    self.log_server(format!(
+                        "node {i} CRASHES right after a reply to client {c}"
+                    ));
                     self.crash(i);
                     self.at(self.now + back, Ev::Restart(i));
                 }
@@ -1027,8 +1032,7 @@ impl World {
     fn restarting_beside_partner_down(&self) -> bool {
         let state = |i: usize| self.nodes[i].server.as_ref().map(|s| s.state());
         (0..2).any(|i| {
-            state(i) == Some(ServerState::Startup)
-                && state(1 - i) == Some(ServerState::PartnerDown)
+            state(i) == Some(ServerState::Startup) && state(1 - i) == Some(ServerState::PartnerDown)
         })
     }
 
