@@ -116,7 +116,12 @@ fn relayed_rapid_solicit(n: u8) -> Vec<u8> {
     // OPTION_IA_NA iaid 1, T1 0, T2 0.
     solicit.extend_from_slice(&[0, 3, 0, 12, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
     let mut relay = vec![12, 0];
-    relay.extend_from_slice(&"2001:db8:1::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    relay.extend_from_slice(
+        &"2001:db8:1::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
     relay.extend_from_slice(&"fe80::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
     relay.extend_from_slice(&[0, 9]);
     relay.extend_from_slice(&(solicit.len() as u16).to_be_bytes());
@@ -201,7 +206,11 @@ fn a_lock_left_by_kill_9_does_not_block_the_restart() {
     );
     let lock = dir.path().join("data").join("tandem.lock");
     let holder = std::fs::read_to_string(&lock).unwrap_or_default();
-    assert_eq!(holder.trim(), first.pid().to_string(), "{lock:?} names its holder");
+    assert_eq!(
+        holder.trim(),
+        first.pid().to_string(),
+        "{lock:?} names its holder"
+    );
     first.kill9();
     // The stale file is still there, naming a dead process; only the kernel's lock,
     // released at process death, counts.
@@ -284,7 +293,11 @@ fn second_pair_member_on_one_data_dir_refuses_to_start() {
     let mut first = Server::start(&config, "first.log");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !status().status.success() && Instant::now() < deadline {
-        assert!(first.running(), "the first member exited:\n{}", first.stderr());
+        assert!(
+            first.running(),
+            "the first member exited:\n{}",
+            first.stderr()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
