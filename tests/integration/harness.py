@@ -249,13 +249,18 @@ class Tandem(ServerProcess):
         self.proc = None
         self.log_path = os.path.join(topo.tmp, "tandem.log")
 
-    def start(self):
+    def launch(self):
+        """Start the process without waiting for it to bind (see start)."""
         log = open(self.log_path, "a")
         cmd = [tandem_binary(), "serve", "--config", self.config]
         if self.cpu is not None:
             cmd = ["taskset", "-c", str(self.cpu)] + cmd
         # NO_COLOR: plain log text in the log file and in failure messages.
         self.proc = self.topo.spawn(self.topo.srv_ns, cmd, stdout=log, stderr=log, env=dict(os.environ, NO_COLOR="1"))
+        return self
+
+    def start(self):
+        self.launch()
         wait_bound_547(self.topo, self.proc, "tandem", self.log)
         return self
 

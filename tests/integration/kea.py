@@ -46,13 +46,18 @@ class Kea(ServerProcess):
             json.dump(cfg, f, indent=2)
         self.proc = None
 
-    def start(self):
+    def launch(self):
+        """Start the process without waiting for it to bind (see start)."""
         env = dict(os.environ, KEA_PIDFILE_DIR=self.data_dir, KEA_LOCKFILE_DIR=self.data_dir)
         cmd = ["kea-dhcp6", "-c", self.config]
         if self.cpu is not None:
             cmd = ["taskset", "-c", str(self.cpu)] + cmd
         out = open(os.path.join(self.data_dir, "kea.stdout"), "a")
         self.proc = self.topo.spawn(self.topo.srv_ns, cmd, env=env, stdout=out, stderr=out)
+        return self
+
+    def start(self):
+        self.launch()
         wait_bound_547(self.topo, self.proc, "kea-dhcp6", self.log)
         return self
 

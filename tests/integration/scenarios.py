@@ -6,12 +6,14 @@ IT_TARGET=kea (see harness.py).
 """
 
 import os
+import re
+import subprocess
 import time
 
 from clients import Capture, Dhclient, malformed_packets, outer_message_types, perfdhcp, replied_resources
 import ipaddress
 
-from harness import ACTIVE, RELAY_LINK_ADDR, RELAY_SUBNET, RELEASED, Topology, make_server
+from harness import ACTIVE, RELAY_LINK_ADDR, RELAY_SUBNET, RELEASED, Topology, make_server, target
 
 
 def _data_dir(topo):
@@ -209,6 +211,55 @@ def kill9_loses_no_acknowledged_lease():
         return f"{len(replied)} leases seen in Replies before kill -9, all ACTIVE in the store after restart"
 
 
+def _sockets_547(topo):
+    """`ss` lines of the UDP sockets bound to port 547 in the server namespace, with their processes."""
+    out = topo.ns(topo.srv_ns, ["ss", "-u", "-l", "-n", "-p", "-H"]).stdout
+    return [l for l in out.splitlines() if re.search(r":547\s", l)]
+
+
+def second_server_on_one_data_dir_refuses_to_start():
+    """Two servers on one lease database would each keep their own lease table and give one
+    address to two clients (RFC 8415 §6.3: a lease belongs to one client). A second server
+    started on the first one's data_dir, in the same namespace with the same configuration,
+    exits non-zero naming the first one's PID and binds nothing; dhclient -6 still gets its
+    address from the first; the lease database holds exactly that one lease."""
+    with Topology("l") as topo:
+        data = _data_dir(topo)
+        first = make_server(topo, data).start()
+        second = make_server(topo, data)
+        if target() == "tandem":
+            second.log_path = os.path.join(topo.tmp, "tandem-second.log")
+        second.launch()
+        try:
+            rc = second.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the second server on {data} is still running after 10 s; sockets on "
+                                 f"port 547: {_sockets_547(topo)}\n{second.log()}") from None
+        assert rc != 0, f"the second server exited {rc}, must be non-zero:\n{second.log()}"
+        assert first.proc.poll() is None, f"the first server died:\n{first.log()}"
+        sockets = _sockets_547(topo)
+        assert len(sockets) == 1 and f"pid={first.proc.pid}," in sockets[0], \
+            f"port 547 must be bound once, by the first server (pid {first.proc.pid}): {sockets}"
+        note = ""
+        if target() == "tandem":
+            err = second.log()
+            want = f"data directory {data} is in use by another tandem process (pid {first.proc.pid})"
+            assert want in err, f"want {want!r} in the second server's output:\n{err}"
+            for line in ("listening", "lease database loaded", "generated and stored a new server DUID"):
+                assert line not in err, f"the second server got as far as {line!r}:\n{err}"
+            note = f" ({want})"
+        client = Dhclient(topo, "c1").start()
+        addrs, _ = client.wait_bound(want_address=True)
+        assert len(addrs) == 1, addrs
+        addr = next(iter(addrs))
+        leases = _wait_leases(first, lambda l: addr in l)
+        assert set(leases) == {addr} and leases[addr]["status"] == ACTIVE, \
+            f"the lease database must hold exactly {addr}, ACTIVE: {leases}"
+        assert first.proc.poll() is None, f"the first server died:\n{first.log()}"
+        client.stop()
+        return f"second server exited {rc}{note}; {addr} from the first, the only lease in the store"
+
+
 SCENARIOS = [
     dhclient_address,
     dhclient_prefix,
@@ -218,4 +269,5 @@ SCENARIOS = [
     perfdhcp_address_and_prefix,
     perfdhcp_relayed,
     kill9_loses_no_acknowledged_lease,
+    second_server_on_one_data_dir_refuses_to_start,
 ]

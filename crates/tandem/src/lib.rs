@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod ctl;
+pub mod data_dir;
 pub mod logging;
 pub mod peer_link;
 pub mod serve;

@@ -18,6 +18,9 @@ struct Cli {
 enum Command {
     /// Run the server until SIGTERM or SIGINT, then finish pending commits and exit 0.
     ///
+    /// One data_dir belongs to one process: if another tandem process holds it
+    /// (<data_dir>/tandem.lock), exits 1 naming its pid, before binding anything.
+    ///
     /// Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides server.log_level.
     Serve {
         /// The configuration file (TOML; see examples/tandem.toml).
@@ -27,7 +30,8 @@ enum Command {
     /// Check a configuration file without running anything.
     ///
     /// Prints "configuration OK: ..." and exits 0, or lists every problem found
-    /// (with file, line and key path) on stderr and exits 1.
+    /// (with file, line and key path) on stderr and exits 1. Notes on stderr (still
+    /// exit 0) when a running tandem process holds the configured data_dir.
     CheckConfig {
         /// The configuration file to check.
         #[arg(value_name = "FILE")]
@@ -111,6 +115,20 @@ fn main() -> ExitCode {
             };
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
+            }
+            // Not an error: check-config is run next to the live server it configures.
+            match tandem::data_dir::holder(&cfg.data_dir) {
+                Ok(None) => {}
+                Ok(Some(holder)) => eprintln!(
+                    "note: data directory {} is in use by a running tandem process ({holder}); \
+                     a second `tandem serve` with this data_dir would refuse to start",
+                    cfg.data_dir.display()
+                ),
+                Err(e) => eprintln!(
+                    "note: cannot tell whether data directory {} is in use by a running \
+                     tandem process: {e}",
+                    cfg.data_dir.display()
+                ),
             }
             if let Some(partner) = partner {
                 let other = match tandem::config::load(&partner) {

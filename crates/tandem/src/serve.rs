@@ -13,6 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::info;
 
 use crate::config::RunConfig;
+use crate::data_dir::DataDirLock;
 
 /// File name of the lease database inside `server.data_dir`.
 pub const LEASE_DB: &str = "leases.db";
@@ -47,11 +48,16 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     })
 }
 
-/// Creates the data directory if needed and returns the lease database path.
-pub fn prepare_data_dir(cfg: &RunConfig) -> anyhow::Result<PathBuf> {
+/// Creates the data directory if needed, takes it for this process and returns the lease
+/// database path with the lock. Called first, before the store is opened, a server DUID
+/// generated or any socket bound; keep the lock alive until the server has stopped
+/// (`let (db, _lock) = ...`, not `_`). A second server on the same directory gets an
+/// error naming the first (see [`crate::data_dir`]).
+pub fn prepare_data_dir(cfg: &RunConfig) -> anyhow::Result<(PathBuf, DataDirLock)> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
-    Ok(cfg.data_dir.join(LEASE_DB))
+    let lock = DataDirLock::acquire(&cfg.data_dir)?;
+    Ok((cfg.data_dir.join(LEASE_DB), lock))
 }
 
 /// The interfaces served directly, by kernel index.
@@ -110,7 +116,8 @@ pub fn server_duid(
 
 /// Serves until `stop` completes, then flushes and returns.
 pub async fn serve(cfg: RunConfig, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let db = prepare_data_dir(&cfg)?;
+    // Held until this function returns, after the store is closed.
+    let (db, _lock) = prepare_data_dir(&cfg)?;
     let mut store = SqliteStore::open(&db)
         .with_context(|| format!("cannot open lease database {}", db.display()))?;
     let leases = store

@@ -24,7 +24,8 @@ pub async fn serve(cfg: RunConfig, stop: impl Future<Output = ()>) -> anyhow::Re
     let Some(fo) = cfg.failover.clone() else {
         bail!("no [failover] section");
     };
-    let db = prepare_data_dir(&cfg)?;
+    // Held until this function returns, after the store is closed.
+    let (db, _lock) = prepare_data_dir(&cfg)?;
     let mut store = SqliteStore::open(&db)
         .with_context(|| format!("cannot open lease database {}", db.display()))?;
     let leases = store
