@@ -119,6 +119,13 @@ pub struct Outbox {
     window: Option<u32>,
     sweep: Option<Sweep>,
     xids: XidAllocator,
+    /// Keys the partner rejected on this connection for a reason a resend cannot fix
+    /// (see [`crate::binding::ack::resend_may_succeed`]): [`Outbox::rescan`] skips them
+    /// until they change locally or a new connection starts.
+    held: BTreeSet<UpdateKey>,
+    /// BNDUPDs answered by a BNDREPLY we could not read: treated as unanswered, sent again
+    /// by the next [`Outbox::rescan`] (or on the next connection), never at once.
+    unanswered: BTreeSet<UpdateKey>,
 }
 
 impl Default for Outbox {
@@ -137,6 +144,8 @@ impl Outbox {
             window: None,
             sweep: None,
             xids: XidAllocator::new(first_xid),
+            held: BTreeSet::new(),
+            unanswered: BTreeSet::new(),
         }
     }
 
@@ -148,6 +157,7 @@ impl Outbox {
 
     /// Queue a key (coalesces: a key already queued keeps its place).
     pub fn enqueue(&mut self, key: UpdateKey) {
+        self.held.remove(&key);
         if self.pending_set.insert(key.clone()) {
             self.pending.push_back(key);
         }
@@ -197,8 +207,13 @@ impl Outbox {
                 self.pending.push_front(o.key);
             }
         }
+        for k in std::mem::take(&mut self.unanswered) {
+            self.enqueue(k);
+        }
         self.outstanding_keys.clear();
         self.sweep = None;
+        // The partner may come back reconfigured or restarted: everything may be retried.
+        self.held.clear();
     }
 
     pub fn is_connected(&self) -> bool {
@@ -318,6 +333,56 @@ impl Outbox {
             request_xid,
             remaining,
         });
+    }
+
+    /// The partner rejected the BNDUPD for `key` for a reason that resending the same data
+    /// cannot fix on this connection: the periodic scan leaves it alone (its leases stay
+    /// update-pending; a local change or a new connection sends it again).
+    pub fn hold(&mut self, key: UpdateKey) {
+        self.held.insert(key);
+    }
+
+    pub fn is_held(&self, key: &UpdateKey) -> bool {
+        self.held.contains(key)
+    }
+
+    /// The BNDREPLY for `key` could not be read: nothing was acknowledged. The BNDUPD goes
+    /// out again at the next [`Outbox::rescan`] (whatever the lease flags say, so a pool
+    /// move is retried as it stands), not at once: a partner that always answers like this
+    /// must not make us ping-pong one BNDUPD without end.
+    pub fn retry_later(&mut self, key: UpdateKey) {
+        self.unanswered.insert(key);
+    }
+
+    /// The periodic scan (RFC 8156 §7.5.4): queue every client whose leases are still
+    /// update-pending although nothing of theirs is queued or in flight, i.e. updates the
+    /// partner rejected, and leases we flagged when we rejected a partner's update while ours
+    /// was already pending; plus every key given to [`Outbox::retry_later`]. Called once per
+    /// scan interval, never on a rejection, so a partner that keeps rejecting gets one BNDUPD
+    /// per scan ("thus preventing a possible update storm should the servers be unable to
+    /// agree").
+    ///
+    /// Flagged unassociated prefixes are left out: a pool-move record the secondary refused
+    /// is not retried as it stands, the primary's rebalancing decides again from the pool
+    /// (§4.2.2). Returns how many keys were queued, queued in key order (deterministic).
+    pub fn rescan<'a>(&mut self, leases: impl IntoIterator<Item = &'a Lease>) -> usize {
+        let unanswered = std::mem::take(&mut self.unanswered);
+        let due: BTreeSet<UpdateKey> = leases
+            .into_iter()
+            .filter(|l| l.failover.update_pending && !l.duid.is_empty())
+            .filter_map(UpdateKey::for_lease)
+            .chain(unanswered)
+            .filter(|k| {
+                !self.pending_set.contains(k)
+                    && !self.outstanding_keys.contains(k)
+                    && !self.held.contains(k)
+            })
+            .collect();
+        let n = due.len();
+        for k in due {
+            self.enqueue(k);
+        }
+        n
     }
 
     /// If an UPDREQ/UPDREQALL sweep is complete, return its xid (send UPDDONE with it) and
@@ -495,6 +560,55 @@ mod tests {
         ob.restore_from([&a, &b]);
         assert!(ob.is_pending(&UpdateKey::Client(duid(1))));
         assert!(!ob.is_pending(&UpdateKey::Client(duid(2))));
+    }
+
+    /// RFC 8156 §7.5.4: the periodic scan queues clients whose leases are still flagged and
+    /// have nothing queued or in flight; not unflagged ones, not held ones, not pool-move
+    /// records; `enqueue` (a local change) and a new connection lift a hold.
+    #[test]
+    fn rescan_requeues_flagged_idle_clients_only_s7_5_4() {
+        let flagged = |a: &str, d: u8| {
+            let mut l = lease(a, d, BindingStatus::Active, 1, Some(99));
+            l.failover.update_pending = true;
+            l
+        };
+        let rejected = flagged("2001:db8::1", 1);
+        let in_flight = flagged("2001:db8::3", 2);
+        let held = flagged("2001:db8::5", 3);
+        let acked = lease("2001:db8::7", 4, BindingStatus::Active, 1, Some(99));
+        let mut block = lease("2001:db8:80::/41", 0, BindingStatus::FreeBackup, 1, None);
+        block.failover.update_pending = true;
+        let all = [&rejected, &in_flight, &held, &acked, &block];
+        let mut ob = Outbox::default();
+        ob.connected(10);
+        ob.enqueue(UpdateKey::Client(duid(2)));
+        assert_eq!(ob.poll_send(Time(0), builder).len(), 1);
+        ob.hold(UpdateKey::Client(duid(3)));
+        assert_eq!(ob.rescan(all), 1);
+        assert!(ob.is_pending(&UpdateKey::Client(duid(1))));
+        assert_eq!(ob.pending_count(), 1);
+        // Already queued: a second scan adds nothing.
+        assert_eq!(ob.rescan(all), 0);
+        // A local change lifts the hold.
+        ob.enqueue(UpdateKey::Client(duid(3)));
+        assert!(!ob.is_held(&UpdateKey::Client(duid(3))));
+        // A new connection lifts it too.
+        let mut ob = Outbox::default();
+        ob.connected(10);
+        ob.hold(UpdateKey::Client(duid(3)));
+        assert_eq!(ob.rescan([&held]), 0);
+        ob.disconnected();
+        ob.connected(10);
+        assert_eq!(ob.rescan([&held]), 1);
+        // An unreadable reply: the key (here a pool move, flag or not) waits for the scan.
+        let p = UpdateKey::Prefix("2001:db8:80::/41".parse().unwrap());
+        let mut ob = Outbox::default();
+        ob.connected(10);
+        ob.retry_later(p.clone());
+        assert!(!ob.is_pending(&p));
+        assert_eq!(ob.rescan([]), 1);
+        assert!(ob.is_pending(&p));
+        assert_eq!(ob.rescan([]), 0, "once");
     }
 }
 

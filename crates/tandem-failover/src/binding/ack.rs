@@ -4,14 +4,15 @@ use tandem_core::{BindingStatus, Lease, LeaseChange, Resource, Time};
 
 use super::lifecycle::{settle, LeaseEvent};
 use crate::outbox::UpdateKey;
-use crate::update::{BindingReply, BindingUpdate, LeaseUpdate, RejectReason};
+use crate::update::{BindingReply, BindingUpdate, FailoverStatus, LeaseUpdate, RejectReason};
 
 /// What a BNDREPLY changed locally.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplyOutcome {
     pub changes: Vec<LeaseChange>,
-    /// Leases the partner rejected, with its reason. Outdated ones keep update_pending and go
-    /// out again on the next periodic scan; other reasons need an operator (log them).
+    /// Leases the partner rejected, with its reason. Nothing changes locally (§7.7): they keep
+    /// update_pending; [`resend_may_succeed`] says whether the periodic scan sends them again
+    /// or they wait for a new connection (log them either way).
     pub rejected: Vec<(Resource, RejectReason)>,
     /// Leases in the reply that were not in the update we sent (ignored; log-worthy).
     pub unexpected: Vec<Resource>,
@@ -19,6 +20,26 @@ pub struct ReplyOutcome {
     /// EXPIRED/RELEASED/RESET and cannot allocate them until told, so they are marked
     /// update_pending and their BNDUPD keys must be queued (`Outbox::enqueue`).
     pub follow_up: Vec<UpdateKey>,
+}
+
+/// Whether the same update, sent again later on this connection, may be accepted.
+///
+/// RFC 8156 §7.5.4 rejects with OutdatedBindingInformation when the partner's record is
+/// newer or its lease still runs (time(1)), and with AddressInUse when it holds the lease
+/// for another client: both depend on lease state that moves on (the partner's lease ends,
+/// its own update reaches us), so the periodic scan retries them and the side with the
+/// newest information ends up accepted. The other reasons describe the configuration
+/// (ConfigurationConflict), our message (MissingBindingInformation), the partner's
+/// abilities (DNSUpdateNotSupported) or its condition (ServerShuttingDown,
+/// ExcessiveTimeSkew, anything unknown): the same data would be rejected the same way until
+/// something changes on a new connection.
+pub fn resend_may_succeed(reason: RejectReason) -> bool {
+    matches!(
+        reason,
+        RejectReason::Failover(
+            FailoverStatus::OutdatedBindingInformation | FailoverStatus::AddressInUse
+        )
+    )
 }
 
 /// The local lease still holds exactly the state that was sent (nothing changed meanwhile).

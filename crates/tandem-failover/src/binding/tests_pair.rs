@@ -171,3 +171,23 @@ fn expiry_is_acked_then_lease_returns_to_its_pool_s7_2_events_8_4_6() {
     assert_eq!(s.db[&r].status, BindingStatus::FreeBackup);
     assert!(!p.db[&r].failover.update_pending);
 }
+
+/// RFC 8156 §7.5.4, §5.6: which rejections the periodic scan retries. Outdated and
+/// AddressInUse depend on lease state that moves on; the rest would come back the same.
+#[test]
+fn only_lease_state_rejections_are_worth_resending_s7_5_4() {
+    use super::ack::resend_may_succeed;
+    use crate::update::{FailoverStatus as F, RejectReason};
+    for (code, retry) in [
+        (F::OutdatedBindingInformation, true),
+        (F::AddressInUse, true),
+        (F::ConfigurationConflict, false),
+        (F::MissingBindingInformation, false),
+        (F::DnsUpdateNotSupported, false),
+        (F::ServerShuttingDown, false),
+        (F::ExcessiveTimeSkew, false),
+    ] {
+        assert_eq!(resend_may_succeed(code.into()), retry, "{code:?}");
+    }
+    assert!(!resend_may_succeed(RejectReason::Other(1)));
+}

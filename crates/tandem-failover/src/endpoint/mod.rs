@@ -281,10 +281,29 @@ impl Endpoint {
     }
 
     fn my_report(&self) -> StateReport {
-        let startup = self.state == ServerState::Startup;
+        if self.state == ServerState::Startup {
+            // §8.3.1: in STARTUP the S flag and "the previously recorded failover state",
+            // with what §6.3 sends for that state: when it began and, for PARTNER-DOWN, when
+            // we went there. A partner that is starting too compares that time with its
+            // last operation (§8.3.2 step 5). Without a record: RECOVER since now (§8.2).
+            // STARTUP itself is never a value on the wire (§5.5.19), even from a bad record.
+            let recorded = match self.record.state {
+                ServerState::Startup => self.resume,
+                s => s,
+            };
+            return StateReport {
+                state: recorded,
+                startup: true,
+                communicated: self.record.communicated,
+                since: Some(self.record.state_since),
+                partner_down_time: (recorded == ServerState::PartnerDown)
+                    .then_some(self.record.partner_down_since)
+                    .flatten(),
+            };
+        }
         StateReport {
-            state: if startup { self.resume } else { self.state },
-            startup,
+            state: self.state,
+            startup: false,
             communicated: self.record.communicated,
             since: Some(self.state_since()),
             partner_down_time: self.partner_down_since(),

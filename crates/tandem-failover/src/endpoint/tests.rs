@@ -641,3 +641,103 @@ fn two_primaries_never_connect_s6_1() {
         .iter()
         .any(|e| matches!(e, Effect::ProtocolError(p) if p.contains("Connect")))));
 }
+
+/// The first STATE a side sent (on the wire), as read back.
+fn first_state_sent(side: &Side) -> StateReport {
+    side.log
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(m) if m.msg_type == FailoverMsgType::State => {
+                Some(handshake::read_state(&FailoverMessage::parse(&m.emit()).unwrap()).unwrap())
+            }
+            _ => None,
+        })
+        .expect("a STATE was sent")
+}
+
+/// RFC 8156 §8.3.1, §6.3, §8.3.2 step 5. Split brain: the secondary was put in PARTNER-DOWN
+/// at T0+100 while the primary went on serving (COMMUNICATIONS-INTERRUPTED, last operation
+/// T0+200). Both restart at T0+1000 and meet while still in STARTUP. Each STATE carries the
+/// S flag, the recorded state and *that state's* start time, and the PARTNER-DOWN side its
+/// PARTNER_DOWN_TIME; so the primary sees that the partner took over before its own last
+/// operation and goes to POTENTIAL-CONFLICT, not RECOVER (both may have served clients).
+#[test]
+fn startup_state_carries_recorded_state_start_and_partner_down_time_s8_3_1_s6_3() {
+    let base = Duo::new(T0).sides[0].ep.record().clone();
+    let p_rec = EndpointRecord {
+        state: CommunicationsInterrupted,
+        previous: Some(Normal),
+        state_since: T0 + 90,
+        partner_state: Some(Normal),
+        partner_state_since: Some(T0 + 10),
+        last_operation: T0 + 200,
+        communicated: true,
+        ..base.clone()
+    };
+    let s_rec = EndpointRecord {
+        state: PartnerDown,
+        previous: Some(CommunicationsInterrupted),
+        state_since: T0 + 100,
+        partner_down_since: Some(T0 + 100),
+        partner_state: Some(Normal),
+        partner_state_since: Some(T0 + 10),
+        last_operation: T0 + 150,
+        communicated: true,
+        ..base
+    };
+    let now = T0 + 1000;
+    let mut d = Duo::with(
+        cfg(Role::Primary),
+        Some(p_rec),
+        cfg(Role::Secondary),
+        Some(s_rec),
+        now,
+    );
+    d.connect(now);
+    assert_eq!(
+        first_state_sent(&d.sides[1]),
+        StateReport {
+            state: PartnerDown,
+            startup: true,
+            communicated: true,
+            since: Some(T0 + 100),
+            partner_down_time: Some(T0 + 100),
+        }
+    );
+    assert_eq!(
+        first_state_sent(&d.sides[0]),
+        StateReport {
+            state: CommunicationsInterrupted,
+            startup: true,
+            communicated: true,
+            since: Some(T0 + 90),
+            partner_down_time: None,
+        }
+    );
+    let c = d.changes(0);
+    assert_eq!(c.first(), Some(&(Startup, PotentialConflict)), "{c:?}");
+}
+
+/// RFC 8156 §8.3.1: "the previously recorded failover state" goes in SERVER_STATE, i.e.
+/// NORMAL as stored, with NORMAL's start time (the §8.3.2 step 2 mapping to
+/// COMMUNICATIONS-INTERRUPTED is where STARTUP will lead, not a state it was ever in).
+#[test]
+fn startup_state_reports_the_stored_state_not_where_startup_leads_s8_3_1() {
+    let mut rec = Duo::new(T0).sides[0].ep.record().clone();
+    rec.state = Normal;
+    rec.state_since = T0 + 20;
+    rec.last_operation = T0 + 500;
+    rec.communicated = true;
+    let now = T0 + 1000;
+    let mut d = Duo::with(
+        cfg(Role::Primary),
+        None,
+        cfg(Role::Secondary),
+        Some(rec),
+        now,
+    );
+    d.connect(now);
+    let rep = first_state_sent(&d.sides[1]);
+    assert!(rep.startup);
+    assert_eq!((rep.state, rep.since), (Normal, Some(T0 + 20)));
+}

@@ -29,7 +29,7 @@ use crate::update::{build_client_update, build_prefix_update_from_lease, wire::u
 use policy::PairPolicy;
 
 /// How often PARTNER-DOWN looks for lapsed leases it may free without an ack (§7.2 event 4),
-/// and the primary checks the prefix balance (§4.2.2).
+/// the primary checks the prefix balance (§4.2.2), and rejected updates go out again (§7.5.4).
 const SCAN_INTERVAL_SECS: u64 = 30;
 
 /// Failover settings beyond the endpoint's.
@@ -502,6 +502,7 @@ impl FailoverServer {
                     crate::allocation::proportional::RebalanceTrigger::BalanceCheck,
                 );
             }
+            self.resend_pending_updates();
         }
         self.pump_updates(now);
     }

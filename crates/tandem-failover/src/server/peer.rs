@@ -10,6 +10,7 @@ use tandem_wire::v6::{DhcpOption, StatusCode};
 
 use super::{Event, FailoverServer, Output};
 use crate::allocation::proportional::RebalanceTrigger;
+use crate::binding::ack::resend_may_succeed;
 use crate::binding::{process_reply, receive_update, RelationshipScope};
 use crate::outbox::UpdateKey;
 use crate::types::Role;
@@ -170,8 +171,10 @@ impl FailoverServer {
                         "unreadable BNDREPLY {}: {e}",
                         m.transaction_id
                     ))));
-                // Not acknowledged: send it again later.
-                self.outbox.enqueue(sent.key);
+                // Not acknowledged: the periodic scan sends it again. Not at once: a partner
+                // that always answers like this would have us ping-pong the same BNDUPD
+                // without end (§7.5.4 storm prevention).
+                self.outbox.retry_later(sent.key);
                 return;
             }
         };
@@ -193,6 +196,28 @@ impl FailoverServer {
                 code: reason.code(),
             }));
         }
+        // §7.5.4/§7.7: rejected leases keep update_pending (on storage too: nothing was
+        // written for them) and the periodic scan sends them again, unless every rejection
+        // that still matters is one a resend cannot fix: then only a local change or a new
+        // connection does.
+        let still_pending = |r: &Resource| {
+            self.dhcp
+                .leases()
+                .get(r)
+                .is_some_and(|l| l.failover.update_pending)
+        };
+        let retry = outcome
+            .rejected
+            .iter()
+            .any(|(r, why)| resend_may_succeed(*why) && still_pending(r));
+        if !retry
+            && outcome
+                .rejected
+                .iter()
+                .any(|(_, why)| !resend_may_succeed(*why))
+        {
+            self.outbox.hold(sent.key.clone());
+        }
         // A pool move the secondary refused stays (or returns) with the primary (§7.7).
         if let BindingUpdate::Prefix { lease, .. } = &sent.update {
             if let Resource::Prefix(block) = lease.resource {
@@ -204,6 +229,16 @@ impl FailoverServer {
                 }
                 self.refresh_policy();
             }
+        }
+    }
+
+    /// Part of the periodic scan: queue again the updates the partner rejected whose leases
+    /// are still update-pending, and those it answered unreadably, while communications are OK
+    /// (§7.5.4: "an update will be sent during the next periodic scan, but not immediately").
+    pub(super) fn resend_pending_updates(&mut self) {
+        if self.ep.comm_ok() {
+            let FailoverServer { outbox, dhcp, .. } = self;
+            outbox.rescan(dhcp.leases().iter());
         }
     }
 

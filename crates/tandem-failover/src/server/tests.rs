@@ -588,3 +588,228 @@ fn rebind_restores_the_same_clients_released_lease_lease_stability() {
         .iter()
         .all(|x| x.addr != a || x.valid == 0));
 }
+
+// ---------------------------------------------------------------- rejected updates
+
+mod rejected_updates {
+    //! The partner rejects our BNDUPDs (RFC 8156 §7.5.4, §7.7). Here the secondary's binding
+    //! side is scripted: every BNDUPD the primary sends is answered with a BNDREPLY that
+    //! rejects all of it with one status code, until the test lets the real secondary answer.
+
+    use super::*;
+    use crate::update::wire::{reply_to_wire, update_from_wire};
+    use crate::update::{BindingReply, BindingUpdate, FailoverStatus, IaReply, LeaseReply};
+
+    /// The BNDREPLY rejecting every lease of `m` with `code`.
+    fn reject_all(m: &FailoverMessage, code: FailoverStatus, now: Time) -> FailoverMessage {
+        let upd = update_from_wire(m).expect("our own BNDUPD reads back");
+        let lr = |l: &crate::update::LeaseUpdate| LeaseReply {
+            resource: l.resource,
+            reject: Some(code.into()),
+            binding_status: l.status,
+            state_expiration: l.state_expiration,
+            partner_lifetime_sent: l.partner_lifetime,
+        };
+        let reply = match &upd {
+            BindingUpdate::Client { duid, ias, .. } => BindingReply::Client {
+                duid: duid.clone(),
+                reject: None,
+                ias: ias
+                    .iter()
+                    .map(|ia| IaReply {
+                        ia_type: ia.ia_type,
+                        iaid: ia.iaid,
+                        reject: None,
+                        leases: ia.leases.iter().map(lr).collect(),
+                    })
+                    .collect(),
+            },
+            BindingUpdate::Prefix { lease, .. } => BindingReply::Prefix { lease: lr(lease) },
+        };
+        reply_to_wire(&reply, m.transaction_id, now)
+    }
+
+    /// Like `Pair::pump`, but each BNDUPD from the primary is answered by `script` instead of
+    /// reaching the secondary. Returns the client BNDUPDs the primary sent.
+    fn pump_scripted(
+        p: &mut Pair,
+        now: Time,
+        script: &dyn Fn(&FailoverMessage) -> FailoverMessage,
+    ) -> Vec<FailoverMessage> {
+        let mut sent = Vec::new();
+        for _ in 0..10_000 {
+            p.drain(0);
+            p.drain(1);
+            if let Some(k) = p.wire[1]
+                .iter()
+                .position(|m| m.msg_type == FailoverMsgType::BndUpd)
+            {
+                let m = p.wire[1].remove(k);
+                if matches!(update_from_wire(&m), Ok(BindingUpdate::Client { .. })) {
+                    sent.push(m.clone());
+                }
+                p.wire[0].push(script(&m));
+                continue;
+            }
+            let Some(i) = (0..2).find(|i| !p.wire[*i].is_empty()) else {
+                return sent;
+            };
+            let m = p.wire[i].remove(0);
+            p.s[i].handle_peer_bytes(now, &m.emit());
+        }
+        panic!("message storm");
+    }
+
+    /// Timers second by second from `from` to `to` with the scripted partner; the seconds at
+    /// which the primary sent client BNDUPDs, and how many.
+    fn tick_scripted(
+        p: &mut Pair,
+        from: Time,
+        to: Time,
+        script: &dyn Fn(&FailoverMessage) -> FailoverMessage,
+    ) -> Vec<(Time, usize)> {
+        let mut out = Vec::new();
+        let mut t = from;
+        while t <= to {
+            for i in 0..2 {
+                if p.s[i].poll_timeout().is_some_and(|d| d <= t) {
+                    p.s[i].handle_timeout(t);
+                }
+            }
+            let n = pump_scripted(p, t, script).len();
+            if n > 0 {
+                out.push((t, n));
+            }
+            t = t + 1;
+        }
+        out
+    }
+
+    /// NORMAL pair; at T0+2 client 1 binds at the primary, whose BNDUPD the scripted partner
+    /// answers at T0+3. Returns the lease and the client BNDUPDs sent at T0+3 (after the
+    /// first, i.e. sent straight after the rejection).
+    fn bound_and_rejected(
+        p: &mut Pair,
+        script: &dyn Fn(&FailoverMessage) -> FailoverMessage,
+    ) -> (Resource, Vec<FailoverMessage>) {
+        p.up = false; // the first BNDUPD leaves into the void; we hand it over below
+        let before = p.log[0].len();
+        let (a, _) = bind(p, 0, 1, T0 + 2);
+        p.up = true;
+        let upd = p.log[0][before..]
+            .iter()
+            .find_map(|o| match o {
+                Output::Peer { msg, .. } if msg.msg_type == FailoverMsgType::BndUpd => {
+                    Some(msg.clone())
+                }
+                _ => None,
+            })
+            .expect("lazy BNDUPD after the Reply");
+        p.wire[1].push(upd);
+        let mut sent = pump_scripted(p, T0 + 3, script);
+        assert!(!sent.is_empty(), "the first BNDUPD was answered");
+        sent.remove(0);
+        (Resource::Address(a), sent)
+    }
+
+    fn last_persisted(p: &Pair, r: &Resource) -> Lease {
+        p.log[0]
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                Output::Persist(PersistItem::Lease(LeaseChange::Upsert(l))) if l.resource == *r => {
+                    Some(l.clone())
+                }
+                _ => None,
+            })
+            .expect("lease persisted")
+    }
+
+    /// RFC 8156 §7.5.4: an update the partner rejected as outdated is not sent again at once
+    /// ("thus preventing a possible update storm should the servers be unable to agree")
+    /// but at the next periodic scan, once per scan while the partner keeps rejecting it; the
+    /// lease stays update-pending, in memory and on storage (§7.7: nothing else changes).
+    #[test]
+    fn outdated_rejection_is_resent_once_per_periodic_scan_s7_5_4_s7_7() {
+        let outdated =
+            |m: &FailoverMessage| reject_all(m, FailoverStatus::OutdatedBindingInformation, T0);
+        let mut p = normal_pair();
+        let (r, again) = bound_and_rejected(&mut p, &outdated);
+        assert!(again.is_empty(), "no immediate resend: {again:?}");
+        assert!(p.log[0].contains(&Output::Event(Event::UpdateRejected {
+            resource: r,
+            code: 19
+        })));
+        assert!(p.s[0].leases().get(&r).unwrap().failover.update_pending);
+        assert!(last_persisted(&p, &r).failover.update_pending);
+        // T0+4 … T0+59: the scans at T0+30 and T0+60 (SCAN_INTERVAL_SECS from T0) resend it,
+        // one BNDUPD each; nothing in between.
+        let sent = tick_scripted(&mut p, T0 + 4, T0 + 59, &outdated);
+        assert_eq!(sent, vec![(T0 + 30, 1)]);
+        assert!(p.s[0].leases().get(&r).unwrap().failover.update_pending);
+        // T0+60: this time the real secondary answers and accepts: the flag clears.
+        p.tick(T0 + 60, T0 + 60);
+        assert_eq!(
+            p.s[1].leases().get(&r).map(|l| l.status),
+            Some(BindingStatus::Active)
+        );
+        let l = p.s[0].leases().get(&r).unwrap();
+        assert!(!l.failover.update_pending, "{l:?}");
+        assert!(l.failover.acked_partner_lifetime.is_some());
+    }
+
+    /// RFC 8156 §7.5.4, §5.6: a rejection a resend cannot fix on this connection
+    /// (ConfigurationConflict: the partner's configuration does not cover the lease) is not
+    /// repeated by the periodic scan; the lease stays update-pending and is sent again on
+    /// the next connection (the partner may have been reconfigured and restarted).
+    #[test]
+    fn configuration_conflict_waits_for_the_next_connection_s7_5_4_s5_6() {
+        let conflict =
+            |m: &FailoverMessage| reject_all(m, FailoverStatus::ConfigurationConflict, T0);
+        let mut p = normal_pair();
+        let (r, again) = bound_and_rejected(&mut p, &conflict);
+        assert!(again.is_empty());
+        assert!(p.log[0].contains(&Output::Event(Event::UpdateRejected {
+            resource: r,
+            code: 17
+        })));
+        assert_eq!(tick_scripted(&mut p, T0 + 4, T0 + 40, &conflict), vec![]);
+        assert!(p.s[0].leases().get(&r).unwrap().failover.update_pending);
+        // New connection at T0+41: the next scan (T0+60) sends it, the real secondary accepts.
+        p.cut(T0 + 41);
+        p.connect(T0 + 42);
+        assert_eq!(p.s[0].state(), ServerState::Normal);
+        p.tick(T0 + 43, T0 + 60);
+        assert!(p.s[1].leases().get(&r).is_some());
+        assert!(!p.s[0].leases().get(&r).unwrap().failover.update_pending);
+    }
+
+    /// A BNDREPLY we cannot read acknowledges nothing (§7.7), but answering it with the same
+    /// BNDUPD at once would ping-pong with such a partner without end: the update waits for
+    /// the periodic scan like a rejected one (§7.5.4 storm prevention).
+    #[test]
+    fn unreadable_bndreply_waits_for_the_periodic_scan_s7_7_s7_5_4() {
+        let garbled = |m: &FailoverMessage| {
+            FailoverMessage::new(
+                FailoverMsgType::BndReply,
+                m.transaction_id,
+                T0.to_failover(),
+            )
+        };
+        let mut p = normal_pair();
+        let (r, again) = bound_and_rejected(&mut p, &garbled);
+        assert!(
+            again.is_empty(),
+            "no immediate resend: {} sent",
+            again.len()
+        );
+        assert!(p.log[0]
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::ProtocolError(_)))));
+        assert!(p.s[0].leases().get(&r).unwrap().failover.update_pending);
+        assert_eq!(
+            tick_scripted(&mut p, T0 + 4, T0 + 59, &garbled),
+            vec![(T0 + 30, 1)]
+        );
+    }
+}
