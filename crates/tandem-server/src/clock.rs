@@ -20,12 +20,12 @@ pub fn system_now() -> Time {
 /// core's times are whole seconds, and the clock may turn to the next one at any moment.
 pub(crate) const TIMER_RESOLUTION: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// When a driver sleeping for the core deadline `due` should wake, given that the clock
-/// read `now` at `now_i`, and sleeping `max` at most. `now` began up to a second before
-/// `now_i`, so the clock first reads `due` somewhere in the second before
+/// When an idle driver should wake for the core deadline `due`, given that the clock read
+/// `now` at `now_i`; never later than `max` from `now_i`. `now` began up to a second
+/// before `now_i`, so the clock first reads `due` somewhere in the second before
 /// `now_i + (due - now)`: sleep until that second begins, then read the clock every
-/// [`TIMER_RESOLUTION`] until it gets there. A due timer is not for this to handle: the
-/// drivers run due timers at the top of every loop turn, whatever else is ready.
+/// [`TIMER_RESOLUTION`] until it gets there. This only wakes the loop; the drivers run
+/// a due timer at the top of every loop turn, however busy they are.
 pub(crate) fn wake_for(
     due: Option<Time>,
     now: Time,
