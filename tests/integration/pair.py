@@ -26,7 +26,7 @@ from harness import PD_LEN, POOL, REPO, SUBNET, run, tandem_binary, wait_link_lo
 PD_POOL = "2001:db8:100::/48"
 LINK_ADDRS = {"pri": "2001:db8:1::1", "sec": "2001:db8:1::2"}
 FO_ADDRS = {"pri": "2001:db8:ff::1", "sec": "2001:db8:ff::2"}
-# The failover TCP port (RFC 8156 §5.1) and the nftables table of a silent cut.
+# The failover TCP port (RFC 8156 §6) and the nftables table of a silent cut.
 FO_PORT = 647
 NFT_TABLE = "tandem_it_partition"
 

@@ -117,6 +117,10 @@ def pair_partition_both_serve_then_converge():
 # Failover timers under client load (issue 10): a short keep-alive keeps these quick.
 TIMER_KEEPALIVE = 4
 TIMER_LOAD_RATE = 300  # perfdhcp exchanges (Solicit .. Reply) per second, new clients each
+# The timers count from the partner's last message, which comes a little before the moment
+# the test takes as the cut (it reads the clock just before cutting); allowed for on the
+# early side only.
+LAST_MESSAGE_SLACK = 0.25
 
 
 def _wait_entered(members, state, since, timeout):
@@ -160,26 +164,26 @@ def pair_silent_partition_detected_on_time_under_load():
     COMMUNICATIONS-INTERRUPTED when its own receive timer runs out, at the cut + keepalive
     (4 s) within 1 s, with the load still running.
 
-    The rule (RFC 8156 §6.5; endpoint::Endpoint::rx_deadline): FO_KEEPALIVE_TIMER is reset
-    by every message received and expires after the server's own advertised keep-alive
-    time; the connection is then closed and the server leaves NORMAL for
-    COMMUNICATIONS-INTERRUPTED (§6.4 communications-failed, §8.8.2). Under load the partner's
+    The rule (RFC 8156 §6.5, §6.6; endpoint::Endpoint::rx_deadline): FO_KEEPALIVE_TIMER is
+    reset by every message received and expires after the server's own advertised
+    keep-alive time; the partner is then unreachable, the connection is closed and the
+    server leaves NORMAL for COMMUNICATIONS-INTERRUPTED (§8.8.2). Under load the partner's
     BNDUPDs and BNDREPLYs arrive every few milliseconds (and CONTACT every keepalive/4 =
     1 s when nothing else goes, §6.5), so the last message arrives at the cut; the
     endpoint counts whole seconds, so the timer expires when the clock's second reaches
     last-message-second + 4: between 3 and 4 s after the cut. Expected 4 s, accepted
-    3 s .. 5 s (the 1 s allowed for lateness)."""
+    2.75 s .. 5 s (1 s early from whole seconds less LAST_MESSAGE_SLACK, 1 s late)."""
     k = TIMER_KEEPALIVE
     with PairTopology("sp") as topo:
         pri, sec = _pair(topo, keepalive=k)
         load = _load_running(PerfdhcpLoad(topo, rate=TIMER_LOAD_RATE, seconds=40), (pri, sec))
         since = {m.who: len(m.log_text()) for m in (pri, sec)}
-        topo.silent_cut()
         t_cut = time.time()
+        topo.silent_cut()
         got = _wait_entered((pri, sec), "COMMUNICATIONS-INTERRUPTED", since, timeout=k + 4)
         still_loaded = load.running()
         delays = {who: (t - t_cut if t else None) for who, t in got.items()}
-        on_time = all(d is not None and k - 1 <= d <= k + 1 for d in delays.values())
+        on_time = all(d is not None and k - 1 - LAST_MESSAGE_SLACK <= d <= k + 1 for d in delays.values())
         if not on_time:
             raise AssertionError(
                 f"COMMUNICATIONS-INTERRUPTED not within {k} s ± 1 s of a silent cut under load: "
@@ -204,7 +208,8 @@ def pair_auto_partner_down_on_time_under_load():
     COMMUNICATIONS-INTERRUPTED at once (§8.8.2); its auto-partner-down timer runs from the
     last message it had from the partner (§8.9; endpoint::Endpoint::arm_auto_partner_down),
     which under load is the kill itself: PARTNER-DOWN at that second + 3 s, i.e. 2 to 3 s
-    after the kill. Expected 3 s (detection ~0 s + auto_partner_down), accepted 2 s .. 4 s."""
+    after the kill. Expected 3 s (detection ~0 s + auto_partner_down), accepted 1.75 s .. 4 s
+    (1 s early from whole seconds less LAST_MESSAGE_SLACK, 1 s late)."""
     apd = 3
     with PairTopology("ap") as topo:
         pri, sec = _pair(topo, keepalive=TIMER_KEEPALIVE, auto_partner_down=apd)
@@ -217,7 +222,7 @@ def pair_auto_partner_down_on_time_under_load():
         t_ci = sec.entered_at("COMMUNICATIONS-INTERRUPTED", since["sec"])
         d_ci = None if t_ci is None else t_ci - t_kill
         d_pd = None if got["sec"] is None else got["sec"] - t_kill
-        if d_pd is None or not apd - 1 <= d_pd <= apd + 1:
+        if d_pd is None or not apd - 1 - LAST_MESSAGE_SLACK <= d_pd <= apd + 1:
             raise AssertionError(
                 f"PARTNER-DOWN not within {apd} s ± 1 s of kill -9 under load: after "
                 f"{None if d_pd is None else round(d_pd, 2)} s (COMMUNICATIONS-INTERRUPTED after "
