@@ -234,15 +234,18 @@ impl<E: Engine, C: CommitSink> Loop<E, C> {
     /// Reclaims expired leases if the clock has reached the engine's deadline.
     fn run_due_timers(&mut self) {
         let now = (self.clock)();
-        let Some(due) = self.next_timer().filter(|t| *t <= now) else {
+        if self.next_timer().is_none_or(|t| t > now) {
             return;
-        };
+        }
+        let due = self.engine.next_timeout();
         self.on_timer(now);
         self.commit_staged();
         // `next_timeout` reports only work `reclaim_expired` does; were it to report the
         // same past deadline again, wait for the next second, not spin.
-        self.stuck_timer = (self.engine.next_timeout() == Some(due)).then_some((due, now));
-        if self.stuck_timer.is_some() {
+        self.stuck_timer = due
+            .filter(|d| self.engine.next_timeout() == Some(*d))
+            .map(|d| (d, now));
+        if let Some((due, _)) = self.stuck_timer {
             debug!(%due, %now, "expiry still due after reclaiming");
         }
     }

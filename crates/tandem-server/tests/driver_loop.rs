@@ -19,6 +19,8 @@ use tokio::sync::oneshot;
 struct ScriptedEngine {
     expiry_at: Option<Time>,
     reclaim_calls: Vec<Time>,
+    /// A faulty core: `next_timeout` keeps reporting `expiry_at` after reclaiming.
+    stuck: bool,
 }
 
 fn change() -> LeaseChange {
@@ -58,6 +60,9 @@ impl Engine for ScriptedEngine {
     }
     fn reclaim_expired(&mut self, now: Time) -> Vec<LeaseChange> {
         self.reclaim_calls.push(now);
+        if self.stuck {
+            return vec![];
+        }
         match self.expiry_at {
             Some(t) if t <= now => {
                 self.expiry_at = None;
@@ -353,4 +358,28 @@ async fn expiry_runs_on_time_while_datagrams_keep_arriving() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+/// A core whose `next_timeout` stays in the past after `reclaim_expired` (a broken
+/// contract) must not make the loop spin: it is retried once per second of its clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_still_due_after_reclaiming_is_retried_once_a_second() {
+    let clock = Arc::new(AtomicU64::new(1000));
+    let engine = ScriptedEngine {
+        expiry_at: Some(Time(990)),
+        stuck: true,
+        ..ScriptedEngine::default()
+    };
+    let mut h = start(engine, HeldSink::default(), clock.clone()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.store(1001, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.stop.take().unwrap().send(()).unwrap();
+    let task = h.task.take().unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stopped.engine.reclaim_calls, vec![Time(1000), Time(1001)]);
 }

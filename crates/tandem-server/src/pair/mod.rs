@@ -227,15 +227,18 @@ impl Loop {
     /// Runs the core's timers if the clock has reached their deadline.
     fn run_due_timers(&mut self) {
         let now = (self.d.clock)();
-        let Some(due) = self.next_timer().filter(|t| *t <= now) else {
+        if self.next_timer().is_none_or(|t| t > now) {
             return;
-        };
+        }
+        let due = self.d.core.poll_timeout();
         self.d.core.handle_timeout(now);
         self.flush(None);
         // The core reports only work it does (FailoverServer::poll_timeout); were it to
         // report the same past deadline again, wait for the next second, not spin.
-        self.stuck_timer = (self.d.core.poll_timeout() == Some(due)).then_some((due, now));
-        if self.stuck_timer.is_some() {
+        self.stuck_timer = due
+            .filter(|d| self.d.core.poll_timeout() == Some(*d))
+            .map(|d| (d, now));
+        if let Some((due, _)) = self.stuck_timer {
             debug!(%due, %now, "the core's timer is still due after handle_timeout");
         }
     }
