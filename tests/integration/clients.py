@@ -110,6 +110,48 @@ def perfdhcp(topo, *, clients, exchanges, rate, lease_type="address-only", relay
     return parse_perfdhcp(out), out
 
 
+class PerfdhcpLoad:
+    """perfdhcp -6 in the background at a steady `rate` (exchanges per second, new clients
+    each time), bounded in count (rate * seconds), in time (-p seconds, and `timeout`) and
+    stopped by PID when the test is done with it."""
+
+    def __init__(self, topo, *, rate, seconds, name="load", clients=1_000_000, seed=7):
+        self.topo, self.rate, self.seconds = topo, rate, seconds
+        self.out_path = os.path.join(topo.tmp, name + ".perfdhcp")
+        self.cmd = ["timeout", str(seconds + 30), "perfdhcp", "-6", "-l", topo.cli_if, "-R", str(clients),
+                    "-n", str(rate * seconds), "-r", str(rate), "-p", str(seconds), "-s", str(seed),
+                    "-e", "address-only", "-W", "2000000", "-u"]
+        self.proc = None
+        self.started = self.stopped = None
+
+    def start(self):
+        out = open(self.out_path, "w")
+        self.proc = self.topo.spawn(self.topo.cli_ns, self.cmd, stdout=out, stderr=out)
+        self.started = time.time()
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGINT: perfdhcp prints its statistics and exits. Returns (stats, raw output)."""
+        if self.running():
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.stopped is None:
+            self.stopped = time.time()
+        try:
+            with open(self.out_path) as f:
+                out = f.read()
+        except OSError:
+            out = ""
+        return parse_perfdhcp(out), out
+
+
 def replied_resources(pcap):
     """Every address and "prefix/len" carried in a Reply (message type 7) in a capture.
 

@@ -7,7 +7,10 @@ link (a bridge), plus a separate server-to-server link that the tests can cut.
                          +--cli0-- it-<id>-cli   (dhclient, perfdhcp)
 
 The failover link is a veth pair directly between the two server namespaces; "cutting" it
-sets both ends down (packets vanish, as in a real partition). Nothing routes out.
+sets both ends down (packets vanish, as in a real partition). A "silent" cut leaves the
+link up and drops the failover TCP traffic (port 647) with nftables in both server
+namespaces: no RST, no ICMP, no link-down event, so only the failover keep-alive timers can
+notice. Nothing routes out.
 """
 
 import json
@@ -23,6 +26,9 @@ from harness import PD_LEN, POOL, REPO, SUBNET, run, tandem_binary, wait_link_lo
 PD_POOL = "2001:db8:100::/48"
 LINK_ADDRS = {"pri": "2001:db8:1::1", "sec": "2001:db8:1::2"}
 FO_ADDRS = {"pri": "2001:db8:ff::1", "sec": "2001:db8:ff::2"}
+# The failover TCP port (RFC 8156 §6) and the nftables table of a silent cut.
+FO_PORT = 647
+NFT_TABLE = "tandem_it_partition"
 
 _seq = 0
 
@@ -114,6 +120,23 @@ class PairTopology:
             self.ns(self.nss[who], ["ip", "-6", "addr", "replace", f"{FO_ADDRS[who]}/64", "dev",
                                     self.fo_if[who], "nodad"])
 
+    def silent_cut(self):
+        """Drop (never reject) every failover TCP segment in and out of both servers, in
+        one nftables transaction per namespace: the connections stay ESTABLISHED and
+        nothing tells either side that the partner is gone."""
+        ruleset = (f"table inet {NFT_TABLE} {{\n"
+                   "  chain in { type filter hook input priority 0; policy accept;\n"
+                   f"    tcp dport {FO_PORT} drop\n    tcp sport {FO_PORT} drop\n  }}\n"
+                   "  chain out { type filter hook output priority 0; policy accept;\n"
+                   f"    tcp dport {FO_PORT} drop\n    tcp sport {FO_PORT} drop\n  }}\n"
+                   "}\n")
+        for who in ("pri", "sec"):
+            self.ns(self.nss[who], ["nft", "-f", "-"], input=ruleset)
+
+    def silent_heal(self):
+        for who in ("pri", "sec"):
+            self.ns(self.nss[who], ["nft", "delete", "table", "inet", NFT_TABLE], check=False)
+
     def client_addresses(self):
         import re
         out = self.ns(self.cli_ns, ["ip", "-6", "-o", "addr", "show", "dev", self.cli_if, "scope", "global"]).stdout
@@ -128,7 +151,7 @@ def make_pki(topo, name="pki"):
 
 
 def member_config(topo, who, data_dir, mclt=30, auto_partner_down=None, valid=120, renew=10, rebind=20,
-                  pki="pki", insecure=False):
+                  pki="pki", insecure=False, keepalive=6):
     role = "primary" if who == "pri" else "secondary"
     if insecure:
         tls = "insecure = true"
@@ -162,7 +185,7 @@ relationship = "it"
 peer_address = "{FO_ADDRS[other]}"
 listen_address = "{FO_ADDRS[who]}"
 mclt = {mclt}
-keepalive = 6
+keepalive = {keepalive}
 startup = 3
 {apd}
 
@@ -233,6 +256,17 @@ class Member:
         """The states entered, in order, from the log (from byte offset `since`)."""
         import re
         return re.findall(r"failover state changed from=\S+ to=(\S+)", self.log_text()[since:])
+
+    def entered_at(self, state, since=0):
+        """Wall-clock time (Unix seconds, from the log line's timestamp) at which the member
+        first entered `state` after log byte offset `since`, or None."""
+        import datetime
+        import re
+        m = re.search(r"^(\S+)\s+INFO .*failover state changed from=\S+ to=" + re.escape(state) + r"\b",
+                      self.log_text()[since:], re.M)
+        if not m:
+            return None
+        return datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp()
 
     def ctl(self, *args, check=True):
         out = self.topo.ns(self.topo.nss[self.who], [tandem_binary(), "ctl", "--socket",

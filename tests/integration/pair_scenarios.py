@@ -3,7 +3,7 @@ server-to-server link that can be cut, real dhclient and perfdhcp clients."""
 
 import time
 
-from clients import Dhclient, perfdhcp
+from clients import Dhclient, PerfdhcpLoad, perfdhcp
 from harness import ACTIVE
 from pair import Member, PairTopology
 
@@ -114,6 +114,126 @@ def pair_partition_both_serve_then_converge():
         return f"served {served} during the cut; {len(a)} bindings identical on both after the heal"
 
 
+# Failover timers under client load (issue 10): a short keep-alive keeps these quick.
+TIMER_KEEPALIVE = 4
+TIMER_LOAD_RATE = 300  # perfdhcp exchanges (Solicit .. Reply) per second, new clients each
+# The timers count from the partner's last message, which comes a little before the moment
+# the test takes as the cut (it reads the clock just before cutting); allowed for on the
+# early side only.
+LAST_MESSAGE_SLACK = 0.25
+
+
+def _wait_entered(members, state, since, timeout):
+    """{who: wall-clock time it entered `state`} once every member has, or what there is
+    at the timeout."""
+    deadline = time.time() + timeout
+    while True:
+        got = {m.who: m.entered_at(state, since[m.who]) for m in members}
+        if all(got.values()) or time.time() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def _load_running(load, members):
+    """Starts perfdhcp and returns once Replies flow (the secondary hears of new bindings)."""
+    load.start()
+    sec = [m for m in members if m.who == "sec"][0]
+    base = sec.status()["active_leases"]
+    _wait(lambda: sec.status()["active_leases"] >= base + 2 * TIMER_LOAD_RATE, "the load to flow", timeout=20,
+          detail=lambda: f"{sec.status()}")
+    return load
+
+
+def _late_detail(load, members, state, since, t0, what):
+    """After a failed on-time check: stop the load and say when the members did get there
+    (on the unfixed drivers: right after the load stops)."""
+    load.stop()
+    got = _wait_entered(members, state, since, timeout=40)
+    parts = []
+    for who, t in got.items():
+        if t is None:
+            parts.append(f"{who}: not {state} even 40 s after the load stopped")
+        else:
+            parts.append(f"{who}: {state} {t - t0:.1f} s after {what}, {t - load.stopped:+.1f} s after the load stopped")
+    return "; ".join(parts)
+
+
+def pair_silent_partition_detected_on_time_under_load():
+    """A silent partition (nftables drops the failover TCP traffic both ways: no RST, no
+    ICMP) while perfdhcp runs 300 exchanges/s against the pair: each side must enter
+    COMMUNICATIONS-INTERRUPTED when its own receive timer runs out, at the cut + keepalive
+    (4 s) within 1 s, with the load still running.
+
+    The rule (RFC 8156 §6.5, §6.6; endpoint::Endpoint::rx_deadline): FO_KEEPALIVE_TIMER is
+    reset by every message received and expires after the server's own advertised
+    keep-alive time; the partner is then unreachable, the connection is closed and the
+    server leaves NORMAL for COMMUNICATIONS-INTERRUPTED (§8.8.2). Under load the partner's
+    BNDUPDs and BNDREPLYs arrive every few milliseconds (and CONTACT every keepalive/4 =
+    1 s when nothing else goes, §6.5), so the last message arrives at the cut; the
+    endpoint counts whole seconds, so the timer expires when the clock's second reaches
+    last-message-second + 4: between 3 and 4 s after the cut. Expected 4 s, accepted
+    2.75 s .. 5 s (1 s early from whole seconds less LAST_MESSAGE_SLACK, 1 s late)."""
+    k = TIMER_KEEPALIVE
+    with PairTopology("sp") as topo:
+        pri, sec = _pair(topo, keepalive=k)
+        load = _load_running(PerfdhcpLoad(topo, rate=TIMER_LOAD_RATE, seconds=40), (pri, sec))
+        since = {m.who: len(m.log_text()) for m in (pri, sec)}
+        t_cut = time.time()
+        topo.silent_cut()
+        got = _wait_entered((pri, sec), "COMMUNICATIONS-INTERRUPTED", since, timeout=k + 4)
+        still_loaded = load.running()
+        delays = {who: (t - t_cut if t else None) for who, t in got.items()}
+        on_time = all(d is not None and k - 1 - LAST_MESSAGE_SLACK <= d <= k + 1 for d in delays.values())
+        if not on_time:
+            raise AssertionError(
+                f"COMMUNICATIONS-INTERRUPTED not within {k} s ± 1 s of a silent cut under load: "
+                f"{ {w: (None if d is None else round(d, 2)) for w, d in delays.items()} }; "
+                + _late_detail(load, (pri, sec), "COMMUNICATIONS-INTERRUPTED", since, t_cut, "the cut"))
+        stats, out = load.stop()
+        assert still_loaded, f"perfdhcp ended before the detection: {out[-800:]}"
+        sent = stats.get("REQUEST-REPLY", {}).get("sent packets", 0)
+        assert sent >= TIMER_LOAD_RATE * (load.stopped - load.started) * 0.7, \
+            f"the load was not {TIMER_LOAD_RATE}/s: {sent} Requests in {load.stopped - load.started:.0f} s"
+        topo.silent_heal()
+        return (f"keepalive {k} s: primary {delays['pri']:.2f} s, secondary {delays['sec']:.2f} s after the "
+                f"cut, under {TIMER_LOAD_RATE} exchanges/s ({int(sent)} Requests)")
+
+
+def pair_auto_partner_down_on_time_under_load():
+    """kill -9 the primary while perfdhcp runs 300 exchanges/s against the pair, with
+    auto_partner_down = 3 s: the secondary must enter PARTNER-DOWN 3 s after the kill,
+    within 1 s, with the load (now served by it alone) still running.
+
+    The kernel closes the dead primary's TCP connection, so the secondary enters
+    COMMUNICATIONS-INTERRUPTED at once (§8.8.2); its auto-partner-down timer runs from the
+    last message it had from the partner (§8.9; endpoint::Endpoint::arm_auto_partner_down),
+    which under load is the kill itself: PARTNER-DOWN at that second + 3 s, i.e. 2 to 3 s
+    after the kill. Expected 3 s (detection ~0 s + auto_partner_down), accepted 1.75 s .. 4 s
+    (1 s early from whole seconds less LAST_MESSAGE_SLACK, 1 s late)."""
+    apd = 3
+    with PairTopology("ap") as topo:
+        pri, sec = _pair(topo, keepalive=TIMER_KEEPALIVE, auto_partner_down=apd)
+        load = _load_running(PerfdhcpLoad(topo, rate=TIMER_LOAD_RATE, seconds=40), (pri, sec))
+        since = {"sec": len(sec.log_text())}
+        t_kill = time.time()
+        pri.kill9()
+        got = _wait_entered((sec,), "PARTNER-DOWN", since, timeout=apd + 4)
+        still_loaded = load.running()
+        t_ci = sec.entered_at("COMMUNICATIONS-INTERRUPTED", since["sec"])
+        d_ci = None if t_ci is None else t_ci - t_kill
+        d_pd = None if got["sec"] is None else got["sec"] - t_kill
+        if d_pd is None or not apd - 1 - LAST_MESSAGE_SLACK <= d_pd <= apd + 1:
+            raise AssertionError(
+                f"PARTNER-DOWN not within {apd} s ± 1 s of kill -9 under load: after "
+                f"{None if d_pd is None else round(d_pd, 2)} s (COMMUNICATIONS-INTERRUPTED after "
+                f"{None if d_ci is None else round(d_ci, 2)} s); "
+                + _late_detail(load, (sec,), "PARTNER-DOWN", since, t_kill, "the kill"))
+        assert d_ci is not None and d_ci <= 1, f"COMMUNICATIONS-INTERRUPTED {d_ci} s after the kill"
+        stats, out = load.stop()
+        assert still_loaded, f"perfdhcp ended before PARTNER-DOWN: {out[-800:]}"
+        sent = stats.get("REQUEST-REPLY", {}).get("sent packets", 0)
+        return (f"auto_partner_down {apd} s: COMMUNICATIONS-INTERRUPTED {d_ci:.2f} s, PARTNER-DOWN {d_pd:.2f} s "
+                f"after the kill, under {TIMER_LOAD_RATE} exchanges/s ({int(sent)} Requests)")
 
 
 def pair_malformed_failover_message_disconnects():
@@ -181,4 +301,6 @@ PAIR_SCENARIOS = [
     pair_partition_both_serve_then_converge,
     pair_malformed_failover_message_disconnects,
     pair_wrong_certificate_is_refused,
+    pair_silent_partition_detected_on_time_under_load,
+    pair_auto_partner_down_on_time_under_load,
 ]

@@ -6,13 +6,13 @@ use std::net::SocketAddrV6;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_core::{Duid, LeaseChange};
+use tandem_core::{Duid, LeaseChange, Time};
 use tandem_net::{Dhcp6Socket, RecvBatch, RecvMeta, SendMeta};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::clock::{system_now, Clock};
+use crate::clock::{system_now, wake_for, Clock};
 use crate::commit::{CommitError, CommitSink};
 use crate::counters::Counters;
 use crate::engine::{Engine, Handled};
@@ -28,9 +28,6 @@ const MAX_PENDING: usize = 10_000;
 /// Upper bound on a single sleep of the expiry timer: re-read the clock at least this
 /// often, in case the wall clock jumps.
 const MAX_TIMER_SLEEP: Duration = Duration::from_secs(60);
-/// Lower bound between two expiry runs, so a core whose next timeout is already past
-/// cannot make the loop spin.
-const MIN_TIMER_GAP: Duration = Duration::from_secs(1);
 /// How often the counters are logged at debug level.
 const STATS_EVERY: Duration = Duration::from_secs(60);
 
@@ -106,6 +103,9 @@ struct Loop<E, C> {
     outbox: Vec<(Vec<u8>, SendMeta, tracing::Span, TxContext)>,
     /// Lease changes of this batch of work, submitted together by [`Loop::commit_staged`].
     staged: Vec<(u64, Vec<LeaseChange>)>,
+    /// (deadline, now) of an expiry run after which the engine still reported that same
+    /// past deadline: not run again before the clock's next second.
+    stuck_timer: Option<(Time, Time)>,
 }
 
 impl<E: Engine, C: CommitSink> Driver<E, C> {
@@ -149,18 +149,23 @@ impl<E: Engine, C: CommitSink> Driver<E, C> {
             done_tx,
             outbox: Vec::new(),
             staged: Vec::new(),
+            stuck_timer: None,
         };
         let mut batch = RecvBatch::new(RECV_BATCH, MAX_DATAGRAM);
         let mut shutdown = std::pin::pin!(shutdown);
         let mut accepting = true;
-        let mut timer_at = lp.timer_deadline(Instant::now());
         let mut stats = tokio::time::interval(STATS_EVERY);
         stats.tick().await;
         loop {
             if !accepting && lp.pending.is_empty() {
                 break;
             }
+            // Before any other work: a socket that is never empty must not hold expiry back.
+            if accepting {
+                lp.run_due_timers();
+            }
             let can_read = accepting && lp.pending.len() < MAX_PENDING;
+            let timer_at = lp.timer_wake();
             tokio::select! {
                 biased;
                 () = &mut shutdown, if accepting => {
@@ -199,18 +204,14 @@ impl<E: Engine, C: CommitSink> Driver<E, C> {
                         // replies that need none.
                         lp.commit_staged();
                         lp.flush().await;
-                        timer_at = lp.timer_deadline(Instant::now());
                     }
                     Err(e) => {
                         warn!(error = %e, "receive failed");
                         lp.counters.drop_for("receive_error");
                     }
                 },
-                () = tokio::time::sleep_until(timer_at), if accepting => {
-                    lp.on_timer();
-                    lp.commit_staged();
-                    timer_at = lp.timer_deadline(Instant::now() + MIN_TIMER_GAP);
-                }
+                // Only wakes the loop: the expiry timer runs at its top.
+                () = tokio::time::sleep_until(timer_at), if accepting => {}
                 _ = stats.tick() => {
                     debug!(counters = ?lp.counters.snapshot(), "driver counters");
                 }
@@ -225,17 +226,47 @@ impl<E: Engine, C: CommitSink> Driver<E, C> {
 }
 
 impl<E: Engine, C: CommitSink> Loop<E, C> {
-    /// When the expiry timer should next fire, no earlier than `earliest`.
-    fn timer_deadline(&self, earliest: Instant) -> Instant {
-        let latest = Instant::now() + MAX_TIMER_SLEEP;
-        let at = match self.engine.next_timeout() {
-            Some(t) => {
-                let now = (self.clock)();
-                Instant::now() + Duration::from_secs(t.secs_since(now))
-            }
-            None => latest,
-        };
-        at.clamp(earliest.min(latest), latest)
+    // ------------------------------------------------------------------ timers
+    // All of the driver's timer handling: the engine's absolute expiry deadline
+    // (`next_timeout`, whole seconds), run when the clock reaches it at the top of each
+    // loop turn, and slept for when nothing else wakes the loop.
+
+    /// Reclaims expired leases if the clock has reached the engine's deadline.
+    fn run_due_timers(&mut self) {
+        let now = (self.clock)();
+        if self.next_timer().is_none_or(|t| t > now) {
+            return;
+        }
+        let due = self.engine.next_timeout();
+        self.on_timer(now);
+        self.commit_staged();
+        // `next_timeout` reports only work `reclaim_expired` does; were it to report the
+        // same past deadline again, wait for the next second, not spin.
+        self.stuck_timer = due
+            .filter(|d| self.engine.next_timeout() == Some(*d))
+            .map(|d| (d, now));
+        if let Some((due, _)) = self.stuck_timer {
+            debug!(%due, %now, "expiry still due after reclaiming");
+        }
+    }
+
+    /// The engine's next deadline, as [`Self::run_due_timers`] will act on it.
+    fn next_timer(&self) -> Option<Time> {
+        let t = self.engine.next_timeout()?;
+        Some(match self.stuck_timer {
+            Some((due, ran)) if t == due => t.max(ran + 1),
+            _ => t,
+        })
+    }
+
+    /// When to wake the loop for the next expiry if nothing else does.
+    fn timer_wake(&self) -> Instant {
+        wake_for(
+            self.next_timer(),
+            (self.clock)(),
+            Instant::now(),
+            MAX_TIMER_SLEEP,
+        )
     }
 
     fn on_datagram(&mut self, bytes: &[u8], meta: RecvMeta) {
@@ -298,8 +329,7 @@ impl<E: Engine, C: CommitSink> Loop<E, C> {
         }
     }
 
-    fn on_timer(&mut self) {
-        let now = (self.clock)();
+    fn on_timer(&mut self, now: Time) {
         let changes = self.engine.reclaim_expired(now);
         if changes.is_empty() {
             return;

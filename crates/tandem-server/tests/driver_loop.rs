@@ -13,11 +13,14 @@ use tandem_server::{CommitDone, CommitError, CommitSink, Driver, Engine, Handled
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
-/// Replies "R" + request; a request starting with "C" also changes a lease, "N" gets no reply.
+/// Replies "R" + request; a request starting with "C" also changes a lease, "N" gets no
+/// reply, "S" gets none either and takes 200 µs of CPU (a core working at its capacity).
 #[derive(Default)]
 struct ScriptedEngine {
     expiry_at: Option<Time>,
     reclaim_calls: Vec<Time>,
+    /// A faulty core: `next_timeout` keeps reporting `expiry_at` after reclaiming.
+    stuck: bool,
 }
 
 fn change() -> LeaseChange {
@@ -26,6 +29,16 @@ fn change() -> LeaseChange {
 
 impl Engine for ScriptedEngine {
     fn handle(&mut self, _now: Time, bytes: &[u8], _meta: &RecvMeta) -> Handled {
+        if bytes.starts_with(b"S") {
+            let end = std::time::Instant::now() + Duration::from_micros(200);
+            while std::time::Instant::now() < end {
+                std::hint::spin_loop();
+            }
+            return Handled {
+                drop_reason: Some("scripted_slow"),
+                ..Handled::default()
+            };
+        }
         if bytes.starts_with(b"N") {
             return Handled {
                 drop_reason: Some("scripted_drop"),
@@ -47,6 +60,9 @@ impl Engine for ScriptedEngine {
     }
     fn reclaim_expired(&mut self, now: Time) -> Vec<LeaseChange> {
         self.reclaim_calls.push(now);
+        if self.stuck {
+            return vec![];
+        }
         match self.expiry_at {
             Some(t) if t <= now => {
                 self.expiry_at = None;
@@ -287,4 +303,83 @@ async fn expiry_timer_reclaims_and_persists() {
     assert!(stopped.engine.reclaim_calls.contains(&Time(1001)));
     let c = h.counters.snapshot();
     assert_eq!((c.reclaimed, c.commits, c.replied), (1, 1, 0));
+}
+
+/// Lease expiry (RFC 8415 §18.3 lifetimes; RFC 8156 §7.2 EXPIRED) must not wait for the
+/// client socket to go quiet: with datagrams arriving faster than the core handles them
+/// (there is always one waiting), a lease due now is still reclaimed within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_runs_on_time_while_datagrams_keep_arriving() {
+    let sink = HeldSink::default();
+    let clock = Arc::new(AtomicU64::new(1000));
+    let engine = ScriptedEngine {
+        expiry_at: Some(Time(1005)),
+        ..ScriptedEngine::default()
+    };
+    let mut h = start(engine, sink.clone(), clock.clone()).await;
+    // About 30,000 datagrams/s for 4 s at most (the core takes 5,000/s): the socket is
+    // never empty.
+    let port = h.port;
+    let flood = std::thread::spawn(move || {
+        let s = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let start = std::time::Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed() < Duration::from_secs(4) && sent < 200_000 {
+            for _ in 0..32 {
+                let _ = s.send_to(b"Slow", ("::1", port));
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sent
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.store(1005, Ordering::SeqCst);
+    let due = std::time::Instant::now();
+    while sink.count() == 0 && due.elapsed() < Duration::from_millis(1500) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let waited = due.elapsed();
+    let still_flooding = !flood.is_finished();
+    let reclaimed = sink.count();
+    let sent = flood.join().unwrap();
+    assert!(
+        reclaimed == 1 && waited <= Duration::from_secs(1),
+        "expiry due at 1005 not reclaimed {waited:?} after the clock got there while \
+         datagrams kept arriving ({sent} sent)"
+    );
+    assert!(still_flooding, "the flood ended first: nothing shown");
+    assert!(h.counters.snapshot().dropped.contains_key("scripted_slow"));
+    sink.release_all(Ok(()));
+    h.stop.take().unwrap().send(()).unwrap();
+    let task = h.task.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// A core whose `next_timeout` stays in the past after `reclaim_expired` (a broken
+/// contract) must not make the loop spin: it is retried once per second of its clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_still_due_after_reclaiming_is_retried_once_a_second() {
+    let clock = Arc::new(AtomicU64::new(1000));
+    let engine = ScriptedEngine {
+        expiry_at: Some(Time(990)),
+        stuck: true,
+        ..ScriptedEngine::default()
+    };
+    let mut h = start(engine, HeldSink::default(), clock.clone()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.store(1001, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.stop.take().unwrap().send(()).unwrap();
+    let task = h.task.take().unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stopped.engine.reclaim_calls, vec![Time(1000), Time(1001)]);
 }

@@ -1,12 +1,13 @@
 //! Two pair members in one process: real loopback UDP for the client, an in-memory partner
 //! link, MemoryStores behind the group-commit writer, and the control requests. Checks the
 //! driver's side of the contract: both reach NORMAL, a client bound at the primary is known
-//! to the secondary, partner-down works, and nothing waits forever.
+//! to the secondary, partner-down works, nothing waits forever, and the failover timers
+//! fire on time however busy the client socket is.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tandem_core::config::{AddressPool, Subnet};
 use tandem_core::{Duid, ServerConfig};
@@ -49,6 +50,17 @@ fn member(
     peer_tx: mpsc::Sender<PeerCommand>,
     peer_rx: mpsc::Receiver<PeerEvent>,
 ) -> Member {
+    member_with(role, peer_tx, peer_rx, 60, None)
+}
+
+/// A member with its own keep-alive time and auto partner-down (RFC 8156 §6.5, §8.9).
+fn member_with(
+    role: Role,
+    peer_tx: mpsc::Sender<PeerCommand>,
+    peer_rx: mpsc::Receiver<PeerEvent>,
+    keepalive: u32,
+    auto_partner_down: Option<u32>,
+) -> Member {
     let socket = Dhcp6Socket::bind(&BindOptions {
         addr: Ipv6Addr::LOCALHOST,
         port: 0,
@@ -58,8 +70,11 @@ fn member(
     let addr = SocketAddr::V6(socket.local_addr().unwrap());
     let store = MemoryStore::new();
     let writer = GroupCommitWriter::start(store.clone()).unwrap();
+    let mut endpoint = EndpointConfig::new(role, "test", 60);
+    endpoint.local.keepalive = keepalive;
+    endpoint.auto_partner_down = auto_partner_down;
     let pair = PairConfig {
-        endpoint: EndpointConfig::new(role, "test", 60),
+        endpoint,
         secondary_prefix_share: 50,
         rebalance_threshold: 1,
     };
@@ -98,60 +113,88 @@ fn member(
     }
 }
 
+/// What the test does to the partner link.
+#[derive(Debug, Clone, Copy)]
+enum LinkCmd {
+    /// Drop the connection (both sides hear of it) and keep it down; `false` lets it back.
+    Cut(bool),
+    /// A silent partition: frames vanish both ways and nobody hears of it (no RST, no
+    /// ICMP), like a firewall dropping the TCP segments; `false` delivers again.
+    Silent(bool),
+}
+
+/// Every frame the link delivered: when, from which side (0 = a, 1 = b), and its
+/// failover message type (the header's first byte, RFC 8156 §5.1).
+type FrameLog = Arc<Mutex<Vec<(Instant, usize, u8)>>>;
+
 /// The partner link: whatever one side sends arrives at the other; a Close drops the
 /// connection and brings it back 200 ms later, like the real link's reconnect.
 /// One end of the in-memory partner link, as a member's driver sees it.
 type LinkEnd = (mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>);
 
-fn link() -> ([LinkEnd; 2], mpsc::Sender<bool>) {
+fn link() -> ([LinkEnd; 2], mpsc::Sender<LinkCmd>, FrameLog) {
     let (cmd_a_tx, mut cmd_a) = mpsc::channel::<PeerCommand>(1024);
     let (cmd_b_tx, mut cmd_b) = mpsc::channel::<PeerCommand>(1024);
     let (ev_a_tx, ev_a_rx) = mpsc::channel::<PeerEvent>(1024);
     let (ev_b_tx, ev_b_rx) = mpsc::channel::<PeerEvent>(1024);
-    let (cut_tx, mut cut_rx) = mpsc::channel::<bool>(4);
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<LinkCmd>(4);
+    let frames: FrameLog = Arc::default();
+    let log = frames.clone();
     tokio::spawn(async move {
+        let ev = [ev_a_tx, ev_b_tx];
         let mut up = false;
         let mut cut = false;
+        let mut silent = false;
         let mut retry = tokio::time::interval(Duration::from_millis(200));
         loop {
-            tokio::select! {
-                Some(c) = cut_rx.recv() => {
-                    cut = c;
-                    if cut && up {
-                        up = false;
-                        let _ = ev_a_tx.send(PeerEvent::Disconnected("cut".into())).await;
-                        let _ = ev_b_tx.send(PeerEvent::Disconnected("cut".into())).await;
+            let (from, c) = tokio::select! {
+                Some(c) = ctl_rx.recv() => {
+                    match c {
+                        LinkCmd::Cut(on) => {
+                            cut = on;
+                            if cut && up {
+                                up = false;
+                                for e in &ev {
+                                    let _ = e.send(PeerEvent::Disconnected("cut".into())).await;
+                                }
+                            }
+                        }
+                        LinkCmd::Silent(on) => silent = on,
                     }
+                    continue;
                 }
                 _ = retry.tick() => {
-                    if !up && !cut {
+                    if !up && !cut && !silent {
                         up = true;
-                        let _ = ev_b_tx.send(PeerEvent::Connected).await;
-                        let _ = ev_a_tx.send(PeerEvent::Connected).await;
+                        let _ = ev[1].send(PeerEvent::Connected).await;
+                        let _ = ev[0].send(PeerEvent::Connected).await;
+                    }
+                    continue;
+                }
+                Some(c) = cmd_a.recv() => (0, c),
+                Some(c) = cmd_b.recv() => (1, c),
+            };
+            match c {
+                PeerCommand::Send(_) if silent || !up => {}
+                PeerCommand::Send(b) => {
+                    let t = b.first().copied().unwrap_or(0);
+                    let _ = ev[1 - from].send(PeerEvent::Frame(b)).await;
+                    log.lock().unwrap().push((Instant::now(), from, t));
+                }
+                // A close during a silent partition reaches nobody: the partner's FIN
+                // is dropped too.
+                PeerCommand::Close(_) if silent => {}
+                PeerCommand::Close(r) => {
+                    if up {
+                        up = false;
+                        let _ = ev[0].send(PeerEvent::Disconnected(r.clone())).await;
+                        let _ = ev[1].send(PeerEvent::Disconnected(r)).await;
                     }
                 }
-                Some(c) = cmd_a.recv() => match c {
-                    PeerCommand::Send(b) if up => { let _ = ev_b_tx.send(PeerEvent::Frame(b)).await; }
-                    PeerCommand::Send(_) => {}
-                    PeerCommand::Close(r) => if up {
-                        up = false;
-                        let _ = ev_a_tx.send(PeerEvent::Disconnected(r.clone())).await;
-                        let _ = ev_b_tx.send(PeerEvent::Disconnected(r)).await;
-                    }
-                },
-                Some(c) = cmd_b.recv() => match c {
-                    PeerCommand::Send(b) if up => { let _ = ev_a_tx.send(PeerEvent::Frame(b)).await; }
-                    PeerCommand::Send(_) => {}
-                    PeerCommand::Close(r) => if up {
-                        up = false;
-                        let _ = ev_a_tx.send(PeerEvent::Disconnected(r.clone())).await;
-                        let _ = ev_b_tx.send(PeerEvent::Disconnected(r)).await;
-                    }
-                },
             }
         }
     });
-    ([(cmd_a_tx, ev_a_rx), (cmd_b_tx, ev_b_rx)], cut_tx)
+    ([(cmd_a_tx, ev_a_rx), (cmd_b_tx, ev_b_rx)], ctl_tx, frames)
 }
 
 async fn status(m: &Member) -> PairStatus {
@@ -208,7 +251,7 @@ fn msg(t: MessageType, sid: Option<&[u8]>, addr: Option<Ipv6Addr>) -> Message {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pair_reaches_normal_binds_and_shares_the_binding() {
-    let ([(a_tx, a_rx), (b_tx, b_rx)], cut) = link();
+    let ([(a_tx, a_rx), (b_tx, b_rx)], cut, _) = link();
     let p = member(Role::Primary, a_tx, a_rx);
     let s = member(Role::Secondary, b_tx, b_rx);
     wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
@@ -247,7 +290,7 @@ async fn pair_reaches_normal_binds_and_shares_the_binding() {
     assert!(s.store.get(&tandem_core::Resource::Address(a)).is_some());
 
     // Cut the link: both COMMUNICATIONS-INTERRUPTED; the operator declares the partner down.
-    cut.send(true).await.unwrap();
+    cut.send(LinkCmd::Cut(true)).await.unwrap();
     wait_for(&s, "secondary COMM-INT", |st| {
         st.state == "COMMUNICATIONS-INTERRUPTED"
     })
@@ -260,7 +303,7 @@ async fn pair_reaches_normal_binds_and_shares_the_binding() {
     })
     .await;
     // Heal: through POTENTIAL-CONFLICT back to NORMAL on both.
-    cut.send(false).await.unwrap();
+    cut.send(LinkCmd::Cut(false)).await.unwrap();
     wait_for(&p, "primary NORMAL again", |st| st.state == "NORMAL").await;
     wait_for(&s, "secondary NORMAL again", |st| st.state == "NORMAL").await;
 
@@ -272,4 +315,171 @@ async fn pair_reaches_normal_binds_and_shares_the_binding() {
             .unwrap();
         assert_eq!(core.unacked_updates(), (0, 0));
     }
+}
+
+/// Keep-alive time of the timer tests (the configuration's minimum), and FO_SEND_TIME, the
+/// longest a member stays silent toward a partner with that keep-alive (RFC 8156 §6.5).
+const KEEPALIVE: u32 = 4;
+const SEND_TIME: u32 = KEEPALIVE / tandem_failover::endpoint::CONTACTS_PER_KEEPALIVE;
+
+/// Solicits at about 5,000/s from 256 clients to `to`, for `secs` seconds at most (and
+/// 100,000 datagrams at most). Any steady stream keeps the driver's loop turning; that is
+/// what starved the timers. Returns the number sent.
+fn flood(to: SocketAddr, secs: u64) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        let client = UdpSocket::bind("[::1]:0").await.unwrap();
+        let start = Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed() < Duration::from_secs(secs) && sent < 100_000 {
+            for _ in 0..50 {
+                let mut m = Message::new(MessageType::Solicit, sent as u32 & 0xff_ffff);
+                m.options.push(DhcpOption::ClientId(vec![
+                    0, 3, 0, 1, 2, 0, 0, 0, 1, sent as u8,
+                ]));
+                m.options.push(DhcpOption::IaNa(Ia {
+                    iaid: 1,
+                    t1: 0,
+                    t2: 0,
+                    options: vec![],
+                }));
+                // Replies are never read: the client's buffer fills and the kernel drops
+                // them, as for a client that went away.
+                let _ = client.send_to(&m.emit(), to).await;
+                sent += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sent
+    })
+}
+
+/// Polls the status every 20 ms until `ok` or `within`; the first instant it held.
+async fn first_seen(
+    m: &Member,
+    within: Duration,
+    ok: impl Fn(&PairStatus) -> bool,
+) -> Option<Instant> {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if ok(&status(m).await) {
+            return Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// RFC 8156 §6.5: a member sends something (CONTACT when nothing else) at least every
+/// FO_SEND_TIME = partner keep-alive / 4, whatever else it is busy with. The primary is
+/// flooded with Solicits for 7 s; its partner must keep hearing from it at that pace and
+/// so stay in NORMAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_keepalives_leave_on_time_under_a_client_flood_s6_5() {
+    let ([(a_tx, a_rx), (b_tx, b_rx)], _ctl, frames) = link();
+    let p = member_with(Role::Primary, a_tx, a_rx, KEEPALIVE, None);
+    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
+    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
+    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+
+    let t0 = Instant::now();
+    let load = flood(p.addr, 7);
+    let mut left_normal = None;
+    while t0.elapsed() < Duration::from_secs(7) {
+        let st = status(&s).await;
+        if left_normal.is_none() && !(st.state == "NORMAL" && st.communications_ok) {
+            left_normal = Some((t0.elapsed(), st.state));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t1 = Instant::now();
+    let sent = load.await.unwrap();
+    // Longest silence of the primary toward the secondary during the flood.
+    let mut times: Vec<Instant> = frames
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, from, _)| *from == 0 && *t >= t0 && *t <= t1)
+        .map(|(t, _, _)| *t)
+        .collect();
+    times.insert(0, t0);
+    times.push(t1);
+    let longest = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    eprintln!("longest silence of the flooded primary: {longest:?} ({sent} Solicits)");
+    assert!(
+        sent > 20_000,
+        "the flood was too thin to show anything: {sent} Solicits"
+    );
+    assert!(
+        longest <= Duration::from_secs(u64::from(SEND_TIME) + 1),
+        "the primary went {longest:?} without a message to its partner while flooded with \
+         {sent} Solicits (FO_SEND_TIME is {SEND_TIME} s)"
+    );
+    assert_eq!(
+        left_normal, None,
+        "the secondary lost the primary during the flood (elapsed, state)"
+    );
+}
+
+/// RFC 8156 §6.5, §6.6 and §8.9: a partner that goes silent (no close, no reset) is
+/// noticed when the receive timer runs out, keep-alive seconds after the last message
+/// heard, and auto partner-down follows auto_partner_down seconds after that same last
+/// message, while the client socket is flooded. The endpoint counts whole seconds, so each
+/// may come up to 1 s early; it must not come more than 1 s late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_partner_is_noticed_on_time_under_a_client_flood_s6_6_s8_9() {
+    const AUTO_PARTNER_DOWN: u32 = 6;
+    let ([(a_tx, a_rx), (b_tx, b_rx)], ctl, frames) = link();
+    let p = member_with(
+        Role::Primary,
+        a_tx,
+        a_rx,
+        KEEPALIVE,
+        Some(AUTO_PARTNER_DOWN),
+    );
+    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
+    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
+    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+
+    let load = flood(p.addr, 14);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ctl.send(LinkCmd::Silent(true)).await.unwrap();
+    let cut = Instant::now();
+    let comm_int = first_seen(&p, Duration::from_secs(10), |st| {
+        st.state == "COMMUNICATIONS-INTERRUPTED"
+    })
+    .await;
+    let partner_down =
+        first_seen(&p, Duration::from_secs(4), |st| st.state == "PARTNER-DOWN").await;
+    let flooding = !load.is_finished();
+    let sent = load.await.unwrap();
+    let last_heard = frames
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, from, _)| *from == 1)
+        .map(|(t, _, _)| *t)
+        .max()
+        .unwrap();
+    assert!(last_heard <= cut + Duration::from_millis(100));
+    let after = |t: Option<Instant>| t.map(|t| (t - last_heard).as_secs_f64());
+    let (ci, pd) = (after(comm_int), after(partner_down));
+    eprintln!(
+        "after the partner's last message: COMMUNICATIONS-INTERRUPTED {ci:?} s, \
+         PARTNER-DOWN {pd:?} s ({sent} Solicits)"
+    );
+    let k = f64::from(KEEPALIVE);
+    let apd = f64::from(AUTO_PARTNER_DOWN);
+    assert!(
+        ci.is_some_and(|d| d >= k - 1.0 && d <= k + 1.0),
+        "COMMUNICATIONS-INTERRUPTED {ci:?} s after the partner's last message, not {k} s ± 1 s, \
+         while flooded ({sent} Solicits)"
+    );
+    assert!(
+        pd.is_some_and(|d| d >= apd - 1.0 && d <= apd + 1.0),
+        "PARTNER-DOWN {pd:?} s after the partner's last message, not {apd} s ± 1 s"
+    );
+    assert!(
+        flooding,
+        "the flood ended before PARTNER-DOWN: nothing shown"
+    );
 }

@@ -215,11 +215,15 @@ impl FailoverServer {
         self.out.pop_front()
     }
 
-    /// Earliest time [`Self::handle_timeout`] has work.
+    /// Earliest time [`Self::handle_timeout`] has work. Only work it will do: lease expiry
+    /// held back ([`Self::expiry_held_back`]) is not reported, so a driver that calls
+    /// `handle_timeout` whenever this is due never spins.
     pub fn poll_timeout(&self) -> Option<Time> {
         [
             self.ep.poll_timeout(),
-            self.dhcp.next_timeout(),
+            self.dhcp
+                .next_timeout()
+                .filter(|_| !self.expiry_held_back()),
             Some(self.next_scan),
         ]
         .into_iter()
@@ -479,17 +483,20 @@ impl FailoverServer {
 
     // ------------------------------------------------------------------ timers
 
+    /// While it waits for the partner's updates (STARTUP, RECOVER, POTENTIAL-CONFLICT) a
+    /// server must not expire leases from what may be stale data: its EXPIRED would look
+    /// newer than the renewal the partner is about to send (found by tandem-sim seed 6550).
+    fn expiry_held_back(&self) -> bool {
+        matches!(
+            self.ep.state(),
+            ServerState::Startup | ServerState::Recover | ServerState::PotentialConflict
+        )
+    }
+
     pub fn handle_timeout(&mut self, now: Time) {
         let fx = self.ep.handle_timeout(now);
         self.effects(now, fx);
-        // While it waits for the partner's updates (STARTUP, RECOVER, POTENTIAL-CONFLICT) a
-        // server must not expire leases from what may be stale data: its EXPIRED would look
-        // newer than the renewal the partner is about to send (found by tandem-sim seed 6550).
-        let waiting_for_partner = matches!(
-            self.ep.state(),
-            ServerState::Startup | ServerState::Recover | ServerState::PotentialConflict
-        );
-        if !waiting_for_partner && self.dhcp.next_timeout().is_some_and(|t| t <= now) {
+        if !self.expiry_held_back() && self.dhcp.next_timeout().is_some_and(|t| t <= now) {
             let changes = self.dhcp.reclaim_expired(now);
             self.adopt_local_changes(now, changes);
         }

@@ -813,3 +813,89 @@ mod rejected_updates {
         );
     }
 }
+
+/// A server restarted with a lease that lapsed while it was down, and this stored state.
+fn restarted_with_lapsed_lease(stored: Option<ServerState>) -> FailoverServer {
+    let mut e = EndpointConfig::new(Role::Primary, "t", MCLT);
+    e.local.keepalive = 30;
+    let pair = PairConfig {
+        endpoint: e,
+        secondary_prefix_share: 50,
+        rebalance_threshold: 1,
+    };
+    let lease = Lease {
+        resource: Resource::Address("2001:db8:1::101".parse().unwrap()),
+        status: BindingStatus::Active,
+        duid: Duid(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 1]),
+        iaid: 1,
+        subnet_id: 1,
+        preferred_lifetime: 300,
+        valid_lifetime: 600,
+        t1: 150,
+        t2: 240,
+        cltt: T0 - 700,
+        start_time_of_state: T0 - 700,
+        state_expiration: Some(T0 - 100),
+        failover: Default::default(),
+    };
+    let record = stored.map(|state| EndpointRecord {
+        state,
+        previous: None,
+        state_since: T0 - 1000,
+        partner_state: Some(ServerState::Normal),
+        partner_state_since: Some(T0 - 1000),
+        partner_down_time_of_partner: None,
+        partner_down_since: None,
+        last_operation: T0 - 200,
+        communicated: true,
+        mclt: MCLT,
+    });
+    let duid = Duid(vec![0, 2, 0, 0, 0, 9, 0]);
+    FailoverServer::new(config(), duid, vec![lease], record, pair, T0).unwrap()
+}
+
+/// The driver's contract for timers: `poll_timeout` reports only work `handle_timeout`
+/// then does, so a driver that runs every due timer at once never spins. Lease expiry is
+/// held back while the server waits for its partner's updates (STARTUP §8.3, RECOVER
+/// §8.5, POTENTIAL-CONFLICT §8.10): it must not be reported as due then, and must be once
+/// the server is past that (here COMMUNICATIONS-INTERRUPTED after STARTUP, §8.3.2, §8.9).
+#[test]
+fn poll_timeout_reports_only_work_handle_timeout_does_s8_3_s8_5() {
+    let lease = Resource::Address("2001:db8:1::101".parse().unwrap());
+    for (stored, ends_in, lease_ends) in [
+        (None, ServerState::Recover, BindingStatus::Active),
+        (
+            Some(ServerState::PotentialConflict),
+            ServerState::ResolutionInterrupted,
+            BindingStatus::Expired,
+        ),
+        (
+            Some(ServerState::Normal),
+            ServerState::CommunicationsInterrupted,
+            BindingStatus::Expired,
+        ),
+    ] {
+        let mut s = restarted_with_lapsed_lease(stored);
+        let mut t = T0;
+        while t <= T0 + 60 {
+            if let Some(due) = s.poll_timeout().filter(|d| *d <= t) {
+                let state = s.state();
+                s.handle_timeout(t);
+                while s.poll_output().is_some() {}
+                let next = s.poll_timeout();
+                assert!(
+                    next.is_none_or(|n| n > t),
+                    "{stored:?}: at {t} in {state} poll_timeout said {due}; after handle_timeout \
+                     it still says {next:?}"
+                );
+            }
+            t = t + 1;
+        }
+        assert_eq!(s.state(), ends_in, "{stored:?}");
+        assert_eq!(
+            s.leases().get(&lease).unwrap().status,
+            lease_ends,
+            "{stored:?}"
+        );
+    }
+}

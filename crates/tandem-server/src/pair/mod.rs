@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::clock::Clock;
+use crate::clock::{wake_for, Clock};
 use crate::counters::Counters;
 
 pub use status::PairStatus;
@@ -38,11 +38,9 @@ const RECV_BATCH: usize = 32;
 /// Stop reading client datagrams while this many outputs wait for their commit, so a
 /// stalled disk turns into UDP drops (clients retry) rather than unbounded memory.
 const MAX_GATED: usize = 20_000;
-/// Never sleep longer than this between timer checks (endpoint timers count seconds).
+/// Never sleep longer than this between timer checks (re-reads the clock, in case the
+/// wall clock jumps; endpoint timers count seconds).
 const MAX_TIMER_SLEEP: Duration = Duration::from_secs(1);
-/// Nor shorter: the core's times are whole seconds, so a deadline "now" can stay due for
-/// up to a second (e.g. expiry held back during RECOVER); without a floor the loop spins.
-const MIN_TIMER_SLEEP: Duration = Duration::from_millis(50);
 
 /// What the partner link reports (the transport: TCP, optionally TLS, 2-byte framing).
 #[derive(Debug)]
@@ -123,6 +121,9 @@ struct Loop {
     done_tx: mpsc::UnboundedSender<(u64, Result<(), StoreError>)>,
     peer: PeerCounters,
     started: Time,
+    /// (deadline, now) of a `handle_timeout` after which the core still reported that
+    /// same past deadline: not run again before the clock's next second.
+    stuck_timer: Option<(Time, Time)>,
 }
 
 impl PairDriver {
@@ -147,19 +148,25 @@ impl PairDriver {
             done_tx,
             peer: PeerCounters::default(),
             started,
+            stuck_timer: None,
         };
         let mut batch = RecvBatch::new(RECV_BATCH, MAX_DATAGRAM);
         let mut shutdown = std::pin::pin!(shutdown);
         let mut running = true;
         lp.flush(None);
         loop {
+            // Before any other work: a steady stream of datagrams, commits or partner
+            // messages must not hold the keep-alive and state timers back.
+            if running {
+                lp.run_due_timers();
+            }
             lp.commit_staged();
             lp.release_ready().await;
             if !running && lp.in_flight == 0 && lp.gated.is_empty() {
                 break;
             }
             let can_read = running && lp.gated.len() < MAX_GATED;
-            let timer_at = lp.timer_deadline();
+            let timer_at = lp.timer_wake();
             tokio::select! {
                 biased;
                 () = &mut shutdown, if running => {
@@ -202,11 +209,8 @@ impl PairDriver {
                         lp.d.counters.drop_for("receive_error");
                     }
                 },
-                () = tokio::time::sleep_until(timer_at), if running => {
-                    let now = (lp.d.clock)();
-                    lp.d.core.handle_timeout(now);
-                    lp.flush(None);
-                }
+                // Only wakes the loop: the timers run at its top.
+                () = tokio::time::sleep_until(timer_at), if running => {}
             }
         }
         info!(counters = ?lp.d.counters.snapshot(), peer = ?lp.peer, "pair driver stopped");
@@ -215,18 +219,50 @@ impl PairDriver {
 }
 
 impl Loop {
-    fn timer_deadline(&self) -> Instant {
-        let now_i = Instant::now();
-        let latest = now_i + MAX_TIMER_SLEEP;
-        let at = match self.d.core.poll_timeout() {
-            Some(t) => {
-                let now = (self.d.clock)();
-                (now_i + Duration::from_secs(t.secs_since(now))).min(latest)
-            }
-            None => latest,
-        };
-        at.max(now_i + MIN_TIMER_SLEEP)
+    // ------------------------------------------------------------------ timers
+    // All of the driver's timer handling: the core's one absolute deadline
+    // (`poll_timeout`, whole seconds), run when the clock reaches it at the top of each
+    // loop turn, and slept for when nothing else wakes the loop.
+
+    /// Runs the core's timers if the clock has reached their deadline.
+    fn run_due_timers(&mut self) {
+        let now = (self.d.clock)();
+        if self.next_timer().is_none_or(|t| t > now) {
+            return;
+        }
+        let due = self.d.core.poll_timeout();
+        self.d.core.handle_timeout(now);
+        self.flush(None);
+        // The core reports only work it does (FailoverServer::poll_timeout); were it to
+        // report the same past deadline again, wait for the next second, not spin.
+        self.stuck_timer = due
+            .filter(|d| self.d.core.poll_timeout() == Some(*d))
+            .map(|d| (d, now));
+        if let Some((due, _)) = self.stuck_timer {
+            debug!(%due, %now, "the core's timer is still due after handle_timeout");
+        }
     }
+
+    /// The core's next deadline, as [`Self::run_due_timers`] will act on it.
+    fn next_timer(&self) -> Option<Time> {
+        let t = self.d.core.poll_timeout()?;
+        Some(match self.stuck_timer {
+            Some((due, ran)) if t == due => t.max(ran + 1),
+            _ => t,
+        })
+    }
+
+    /// When to wake the loop for the next timer if nothing else does.
+    fn timer_wake(&self) -> Instant {
+        wake_for(
+            self.next_timer(),
+            (self.d.clock)(),
+            Instant::now(),
+            MAX_TIMER_SLEEP,
+        )
+    }
+
+    // ------------------------------------------------------------------ inputs
 
     fn on_datagram(&mut self, bytes: &[u8], meta: &RecvMeta) {
         self.d.counters.update(|c| c.received += 1);
