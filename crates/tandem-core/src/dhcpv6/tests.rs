@@ -1452,3 +1452,5 @@ mod no_panic {
         }
     }
 }
+
+mod infinite;
