@@ -527,3 +527,5 @@ fn rebind_restores_the_same_clients_released_lease_lease_stability() {
         .iter()
         .all(|x| x.addr != a || x.valid == 0));
 }
+
+mod infinite;
