@@ -231,7 +231,9 @@ impl<E: Engine, C: CommitSink> Loop<E, C> {
         let at = match self.engine.next_timeout() {
             Some(t) => {
                 let now = (self.clock)();
-                Instant::now() + Duration::from_secs(t.secs_since(now))
+                // Capped before the addition: a far (or `Time::NEVER`) deadline must not
+                // overflow the Instant.
+                Instant::now() + Duration::from_secs(t.secs_since(now)).min(MAX_TIMER_SLEEP)
             }
             None => latest,
         };

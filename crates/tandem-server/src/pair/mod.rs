@@ -221,7 +221,9 @@ impl Loop {
         let at = match self.d.core.poll_timeout() {
             Some(t) => {
                 let now = (self.d.clock)();
-                (now_i + Duration::from_secs(t.secs_since(now))).min(latest)
+                // Capped before the addition: a far (or `Time::NEVER`) deadline must not
+                // overflow the Instant.
+                now_i + Duration::from_secs(t.secs_since(now)).min(MAX_TIMER_SLEEP)
             }
             None => latest,
         };
