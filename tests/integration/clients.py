@@ -169,6 +169,20 @@ def replied_resources(pcap):
     return replied
 
 
+def reply_lifetimes(pcap):
+    """(T1, T2, preferred, valid) of every IA_NA address in a Reply (message type 7)."""
+    res = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "dhcpv6.msgtype == 7", "-T", "fields",
+                          "-E", "occurrence=f", "-e", "dhcpv6.iaid.t1", "-e", "dhcpv6.iaid.t2",
+                          "-e", "dhcpv6.iaaddr.pref_lifetime", "-e", "dhcpv6.iaaddr.valid_lifetime"],
+                         capture_output=True, text=True, check=True)
+    out = []
+    for line in res.stdout.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 4 and all(fields):
+            out.append(tuple(int(f, 0) for f in fields))
+    return out
+
+
 def outer_message_types(pcap):
     """{message type of the outermost DHCPv6 header: packet count} for the server's
     messages in a capture (2 Advertise, 7 Reply, 13 Relay-reply; client messages ignored)."""

@@ -10,10 +10,15 @@ import re
 import subprocess
 import time
 
-from clients import Capture, Dhclient, malformed_packets, outer_message_types, perfdhcp, replied_resources
+from clients import (Capture, Dhclient, malformed_packets, outer_message_types, perfdhcp, replied_resources,
+                     reply_lifetimes)
 import ipaddress
 
 from harness import ACTIVE, RELAY_LINK_ADDR, RELAY_SUBNET, RELEASED, Topology, make_server, target
+
+INFINITY = 0xFFFFFFFF
+# How tandem's store keeps the end of an infinite lifetime (i64::MAX, "never").
+STORE_NEVER = 2**63 - 1
 
 
 def _data_dir(topo):
@@ -258,12 +263,37 @@ def second_server_on_one_data_dir_refuses_to_start():
         assert first.proc.poll() is None, f"the first server died:\n{first.log()}"
         client.stop()
         return f"second server exited {rc}{note}; {addr} from the first, the only lease in the store"
+def dhclient_infinite_lifetime():
+    """valid_lifetime = "infinite" (RFC 8415 §7.7): the Reply carries 0xffffffff as
+    preferred and valid lifetime and as T1/T2 (§21.4), dhclient records an infinite lease,
+    and the store keeps one that never expires."""
+    inf = '"infinite"' if target() == "tandem" else INFINITY
+    with Topology("i") as topo:
+        server = make_server(topo, _data_dir(topo), preferred=inf, valid=inf, renew=inf, rebind=inf).start()
+        cap = Capture(topo, "infinite").start()
+        client = Dhclient(topo, "c1").start()
+        addrs, _ = client.wait_bound(want_address=True)
+        addr = next(iter(addrs))
+        cap.stop()
+        replies = reply_lifetimes(cap.path)
+        assert replies and all(r == (INFINITY,) * 4 for r in replies), \
+            f"Reply (T1, T2, preferred, valid) {replies}, want all 0xffffffff\n{server.log()}"
+        lease_text = client.leases_text()
+        assert f"max-life {INFINITY};" in lease_text, lease_text
+        leases = _wait_leases(server, lambda l: addr in l)
+        row = leases.get(addr, {})
+        assert row.get("status") == ACTIVE, f"{addr} not ACTIVE in the store: {leases}"
+        if target() == "tandem":
+            assert row.get("expires") == STORE_NEVER, f"{addr} should never expire: {row}"
+        client.stop()
+        return f"{addr}: Reply T1/T2/preferred/valid 0xffffffff, dhclient max-life {INFINITY}, never expires"
 
 
 SCENARIOS = [
     dhclient_address,
     dhclient_prefix,
     dhclient_renew_then_release,
+    dhclient_infinite_lifetime,
     dhclient_keeps_address_across_restart,
     perfdhcp_addresses,
     perfdhcp_address_and_prefix,

@@ -8,6 +8,7 @@ use std::net::Ipv6Addr;
 use ipnet::Ipv6Net;
 
 use crate::lease::Duid;
+use crate::time::{display_lifetime, lifetime_fraction};
 
 /// Options handed to clients; a subnet's set overrides the global set field by field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -114,15 +115,17 @@ impl Subnet {
         }
     }
 
-    /// T1 actually used: configured, or half the preferred lifetime.
+    /// T1 actually used: configured, or half the preferred lifetime (infinity when the
+    /// preferred lifetime is infinite, RFC 8415 §21.4).
     pub fn effective_t1(&self) -> u32 {
-        self.t1.unwrap_or(self.preferred_lifetime / 2)
+        self.t1
+            .unwrap_or(lifetime_fraction(self.preferred_lifetime, 1, 2))
     }
 
-    /// T2 actually used: configured, or 0.8 × preferred lifetime.
+    /// T2 actually used: configured, or 0.8 × preferred lifetime (or infinity).
     pub fn effective_t2(&self) -> u32 {
         self.t2
-            .unwrap_or(((u64::from(self.preferred_lifetime) * 4) / 5) as u32)
+            .unwrap_or(lifetime_fraction(self.preferred_lifetime, 4, 5))
     }
 }
 
@@ -220,7 +223,8 @@ impl ServerConfig {
                     format!("{at}.preferred_lifetime"),
                     format!(
                         "preferred lifetime {} exceeds valid lifetime {}",
-                        s.preferred_lifetime, s.valid_lifetime
+                        display_lifetime(s.preferred_lifetime),
+                        display_lifetime(s.valid_lifetime)
                     ),
                 );
             }
@@ -232,14 +236,22 @@ impl ServerConfig {
             }
             let (t1, t2) = (s.effective_t1(), s.effective_t2());
             if t1 > t2 {
-                push(format!("{at}.t1"), format!("T1 {t1} exceeds T2 {t2}"));
+                push(
+                    format!("{at}.t1"),
+                    format!(
+                        "T1 {} exceeds T2 {}",
+                        display_lifetime(t1),
+                        display_lifetime(t2)
+                    ),
+                );
             }
             if t2 > s.preferred_lifetime {
                 push(
                     format!("{at}.t2"),
                     format!(
-                        "T2 {t2} exceeds preferred lifetime {}",
-                        s.preferred_lifetime
+                        "T2 {} exceeds preferred lifetime {}",
+                        display_lifetime(t2),
+                        display_lifetime(s.preferred_lifetime)
                     ),
                 );
             }

@@ -135,6 +135,7 @@ impl fmt::Display for BindingStatus {
 }
 
 /// Per-lease failover variables, RFC 8156 §7.3. All absent for a server without a partner.
+/// The three lifetimes are absolute expiries; an infinite one is [`Time::NEVER`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FailoverFields {
     /// Largest lifetime this server ever acknowledged to its partner (a BNDREPLY it sent).
@@ -170,6 +171,8 @@ pub struct Lease {
     /// When `status` took its current value.
     pub start_time_of_state: Time,
     /// When the current status ends (ACTIVE: end of the valid lifetime), if it has a timeout.
+    /// An infinite valid lifetime (RFC 8415 §7.7) ends at [`Time::NEVER`]; `None` is a
+    /// status without a timeout (RELEASED waiting for the partner, FREE, ...).
     pub state_expiration: Option<Time>,
     pub failover: FailoverFields,
 }

@@ -17,4 +17,4 @@ pub use config::{
 pub use dhcpv6::{Dhcpv6Server, DropReason, LeasePolicy, Outcome, Reply, RxInfo, Standalone};
 pub use lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
 pub use table::LeaseTable;
-pub use time::Time;
+pub use time::{Time, INFINITE_LIFETIME};

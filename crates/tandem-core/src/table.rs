@@ -74,7 +74,9 @@ impl LeaseTable {
         if let Some(k) = client_key(&lease) {
             self.by_client.entry(k).or_default().insert(lease.resource);
         }
-        if let Some(t) = lease.state_expiration {
+        // A lease that never expires (infinite lifetime) is never due: keep it out of the
+        // index so `next_expiry` never asks anyone to wait for `Time::NEVER`.
+        if let Some(t) = lease.state_expiration.filter(|t| !t.is_never()) {
             self.by_expiry.insert((t, lease.resource));
         }
         self.by_resource.insert(lease.resource, lease);

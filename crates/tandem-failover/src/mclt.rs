@@ -68,6 +68,10 @@ pub fn latest_client_expiry(
 }
 
 /// The valid lifetime to give the client (§4.4.1): `min(desired, cap - now)`.
+///
+/// An infinite `desired` (RFC 8415 §7.7) is capped like any other: it is only granted
+/// when the cap is [`Time::NEVER`] (PARTNER-DOWN, or the partner acknowledged a partner
+/// lifetime of "never"). A finite cap always yields a finite lifetime.
 pub fn client_valid_lifetime(
     desired: u32,
     acked_partner_lifetime: Option<Time>,
@@ -84,10 +88,7 @@ pub fn client_valid_lifetime(
         partner_lifetime_received,
     ) {
         None => desired,
-        Some(limit) => {
-            let allowed = limit.secs_since(now);
-            u32::try_from(allowed).map_or(desired, |a| desired.min(a))
-        }
+        Some(limit) => desired.min(now.lifetime_until(limit)),
     }
 }
 
@@ -96,9 +97,11 @@ pub fn client_valid_lifetime(
 ///
 /// Proposing "the next renewal plus a full desired lifetime" lets the partner lead the
 /// client: when the client renews at T1 the acked value already covers a full lease.
+/// With an infinite desired or actual lifetime (RFC 8415 §7.7) it is [`Time::NEVER`],
+/// never `now + 0xffffffff`.
 pub fn partner_lifetime_to_send(now: Time, t1: u32, actual_valid: u32, desired: u32) -> Time {
-    let lead = now + u64::from(t1) + u64::from(desired);
-    lead.max(now + u64::from(actual_valid))
+    let lead = now.plus_lifetime(t1).plus_lifetime(desired);
+    lead.max(now.plus_lifetime(actual_valid))
 }
 
 #[cfg(test)]
@@ -210,6 +213,91 @@ mod tests {
         );
         assert!(early > late && late > after);
         assert_eq!(after, H);
+    }
+
+    use tandem_core::INFINITE_LIFETIME as INFINITY;
+    const NEVER: Time = Time::NEVER;
+
+    /// §4.4 applies to an infinite desired lifetime like to any other: outside
+    /// PARTNER-DOWN the client gets at most max(acked, now) + MCLT.
+    #[test]
+    fn infinite_desired_lifetime_is_capped_to_acked_plus_mclt_s4_4_s8_9_1() {
+        assert_eq!(
+            client_valid_lifetime(INFINITY, None, T, H, ServerState::Normal, None),
+            H
+        );
+        assert_eq!(
+            client_valid_lifetime(
+                INFINITY,
+                Some(T + u64::from(D)),
+                T,
+                H,
+                ServerState::Normal,
+                None
+            ),
+            D + H
+        );
+        assert_eq!(
+            client_valid_lifetime(
+                INFINITY,
+                None,
+                T,
+                H,
+                ServerState::CommunicationsInterrupted,
+                Some(T + u64::from(D))
+            ),
+            D + H
+        );
+        // A finite cap, however far, gives a finite lifetime: never 0xffffffff, which the
+        // client would read as infinity (RFC 8415 §7.7).
+        let far = Some(T + 5_000_000_000);
+        assert_eq!(
+            client_valid_lifetime(INFINITY, far, T, H, ServerState::Normal, None),
+            INFINITY - 1
+        );
+        let just = Some(T + u64::from(INFINITY) - u64::from(H));
+        assert_eq!(
+            client_valid_lifetime(INFINITY, just, T, H, ServerState::Normal, None),
+            INFINITY - 1
+        );
+    }
+
+    #[test]
+    fn infinite_lifetime_needs_a_never_ack_or_partner_down_s4_4_s8_4_1() {
+        // §8.4.1: PARTNER-DOWN is not capped.
+        assert_eq!(
+            client_valid_lifetime(INFINITY, None, T, H, ServerState::PartnerDown, None),
+            INFINITY
+        );
+        // The partner acked "never": never + MCLT is still never.
+        assert_eq!(
+            client_valid_lifetime(INFINITY, Some(NEVER), T, H, ServerState::Normal, None),
+            INFINITY
+        );
+        // A finite desire under a never ack is the desire.
+        assert_eq!(
+            client_valid_lifetime(3 * D, Some(NEVER), T, H, ServerState::Normal, None),
+            3 * D
+        );
+    }
+
+    /// §4.4.1 policy with an infinite desired (or actual) lifetime: the partner lifetime is
+    /// "never", not `now + t1 + 0xffffffff` (a finite time that wraps modulo 2^32 on the
+    /// wire).
+    #[test]
+    fn partner_lifetime_for_an_infinite_desire_is_never_s4_4_1() {
+        // First grant: client got MCLT, desire is infinite.
+        assert_eq!(partner_lifetime_to_send(T, H / 2, H, INFINITY), NEVER);
+        // Renewal after a never ack: everything infinite.
+        assert_eq!(
+            partner_lifetime_to_send(T, INFINITY, INFINITY, INFINITY),
+            NEVER
+        );
+        // Finite stays finite.
+        assert_eq!(
+            partner_lifetime_to_send(T, H / 2, H, 3 * D),
+            T + u64::from(H / 2) + u64::from(3 * D)
+        );
     }
 
     #[test]

@@ -464,11 +464,18 @@ pub mod wire {
         BadPrefixLen(u8),
     }
 
+    /// RFC 8156 absolute time; [`Time::NEVER`] is sent as all ones (see
+    /// [`tandem_core::time::FAILOVER_NEVER`]), far finite times saturate below it.
     fn fo(t: Time) -> u32 {
         t.to_failover()
     }
+    /// An instant (base time, start of state, client transaction times).
     fn unfo(v: u32) -> Time {
         Time::from_failover(v)
+    }
+    /// An expiry (state-expiration-time and the partner lifetimes): all ones is never.
+    fn unfo_expiry(v: u32) -> Time {
+        Time::from_failover_expiry(v)
     }
 
     fn lease_options(l: &LeaseUpdate, base: Time) -> Vec<DhcpOption> {
@@ -700,6 +707,10 @@ pub mod wire {
         find(opts, f).map(unfo)
     }
 
+    fn expiry_opt(opts: &[DhcpOption], f: impl Fn(&DhcpOption) -> Option<u32>) -> Option<Time> {
+        find(opts, f).map(unfo_expiry)
+    }
+
     fn prefix_net(p: &IaPrefix) -> Result<Ipv6Net, FromWireError> {
         Ipv6Net::new(p.prefix, p.prefix_len)
             .map(|n| n.trunc())
@@ -753,7 +764,7 @@ pub mod wire {
                 }
             })
             .ok_or_else(|| missing("OPTION_F_START_TIME_OF_STATE", ctx.clone()))?,
-            state_expiration: time_opt(o, |o| {
+            state_expiration: expiry_opt(o, |o| {
                 if let DhcpOption::StateExpirationTime(v) = o {
                     Some(*v)
                 } else {
@@ -769,7 +780,7 @@ pub mod wire {
                 }
             })
             .map(|rel| base - u64::from(rel)),
-            partner_lifetime: time_opt(o, |o| {
+            partner_lifetime: expiry_opt(o, |o| {
                 if let DhcpOption::PartnerLifetime(v) = o {
                     Some(*v)
                 } else {
@@ -783,7 +794,7 @@ pub mod wire {
                     None
                 }
             }),
-            expiration_time: time_opt(o, |o| {
+            expiration_time: expiry_opt(o, |o| {
                 if let DhcpOption::ExpirationTime(v) = o {
                     Some(*v)
                 } else {
@@ -884,14 +895,14 @@ pub mod wire {
             resource,
             reject: status_of(o),
             binding_status: binding_status(o, &resource.to_string())?,
-            state_expiration: time_opt(o, |o| {
+            state_expiration: expiry_opt(o, |o| {
                 if let DhcpOption::StateExpirationTime(v) = o {
                     Some(*v)
                 } else {
                     None
                 }
             }),
-            partner_lifetime_sent: time_opt(o, |o| {
+            partner_lifetime_sent: expiry_opt(o, |o| {
                 if let DhcpOption::PartnerLifetimeSent(v) = o {
                     Some(*v)
                 } else {
@@ -1090,6 +1101,100 @@ pub mod wire {
                 reply_from_wire(&reply_to_wire(&whole, 1, Time(T))).unwrap(),
                 whole
             );
+        }
+
+        /// RFC 8415 §7.7: 0xffffffff is "infinity". RFC 8156 gives absolute times no
+        /// such value, so "never" is sent as 0xffffffff (the last instant the 32-bit field
+        /// can name) and read back as never; it must not wrap modulo 2^32 into the past.
+        #[test]
+        fn never_crosses_the_wire_as_0xffffffff_not_as_a_past_time_s5_5_rfc8415_s7_7() {
+            let never = Time::NEVER;
+            let mut l = sample_lease("2001:db8::1", BindingStatus::Active, true);
+            l.preferred = u32::MAX;
+            l.valid = u32::MAX;
+            l.state_expiration = Some(never);
+            l.partner_lifetime = Some(never);
+            l.expiration_time = Some(never);
+            let upd = BindingUpdate::Client {
+                duid: Duid(vec![1]),
+                base_time: Time(T),
+                ias: vec![IaUpdate {
+                    ia_type: IaType::Na,
+                    iaid: 1,
+                    t1: u32::MAX,
+                    t2: u32::MAX,
+                    leases: vec![l],
+                }],
+            };
+            let m = update_to_wire(&upd, 1, Time(T));
+            let DhcpOption::ClientData(cd) = &m.options[0] else {
+                panic!()
+            };
+            let DhcpOption::IaNa(ia) = &cd[2] else {
+                panic!()
+            };
+            let DhcpOption::IaAddr(a) = &ia.options[0] else {
+                panic!()
+            };
+            for o in [
+                DhcpOption::StateExpirationTime(u32::MAX),
+                DhcpOption::PartnerLifetime(u32::MAX),
+                DhcpOption::ExpirationTime(u32::MAX),
+            ] {
+                assert!(a.options.contains(&o), "{o:?} in {:?}", a.options);
+            }
+            assert_eq!(update_from_wire(&roundtrip_msg(&m)).unwrap(), upd);
+            // The BNDREPLY echo (§7.6) keeps it too, so the sender acks "never" (§7.7).
+            let reply = BindingReply::Client {
+                duid: Duid(vec![1]),
+                reject: None,
+                ias: vec![IaReply {
+                    ia_type: IaType::Na,
+                    iaid: 1,
+                    reject: None,
+                    leases: vec![LeaseReply {
+                        resource: Resource::Address("2001:db8::1".parse().unwrap()),
+                        reject: None,
+                        binding_status: BindingStatus::Active,
+                        state_expiration: Some(never),
+                        partner_lifetime_sent: Some(never),
+                    }],
+                }],
+            };
+            let back = reply_from_wire(&roundtrip_msg(&reply_to_wire(&reply, 1, Time(T)))).unwrap();
+            assert_eq!(back, reply);
+        }
+
+        /// A finite time past the end of the 32-bit range (e.g. now + 0xfffffffe s) is sent
+        /// as the latest finite instant, never wrapped into the past (RFC 8156 §3 counts
+        /// modulo 2^32, which would tell the partner the lease already ended).
+        #[test]
+        fn far_future_times_saturate_instead_of_wrapping_s3() {
+            let mut l = sample_lease("2001:db8::1", BindingStatus::Active, true);
+            let far = Time(T) + u64::from(u32::MAX - 1) * 2;
+            l.state_expiration = Some(far);
+            l.partner_lifetime = Some(far);
+            let upd = BindingUpdate::Client {
+                duid: Duid(vec![1]),
+                base_time: Time(T),
+                ias: vec![IaUpdate {
+                    ia_type: IaType::Na,
+                    iaid: 1,
+                    t1: 0,
+                    t2: 0,
+                    leases: vec![l],
+                }],
+            };
+            let back = update_from_wire(&roundtrip_msg(&update_to_wire(&upd, 1, Time(T)))).unwrap();
+            let got = &back.leases()[0].1;
+            for (what, t) in [
+                ("state expiration", got.state_expiration),
+                ("partner lifetime", got.partner_lifetime),
+            ] {
+                let t = t.unwrap();
+                assert!(t > Time(T) + 100 * 365 * 86_400, "{what} decoded as {t}");
+                assert!(!t.is_never(), "{what}: a finite time must stay finite");
+            }
         }
 
         #[test]

@@ -60,20 +60,50 @@ pub(crate) fn storable_time(t: Time, what: &str) -> Result<i64, StoreError> {
     })
 }
 
-/// Check every value of `lease` against [`storable_time`].
+/// How an expiry column stores [`Time::NEVER`] (the end of an infinite lifetime,
+/// RFC 8415 §7.7): the largest SQLite integer, which no finite time may use.
+pub(crate) const NEVER_COLUMN: i64 = i64::MAX;
+
+/// An expiry as the store keeps it (state expiration and the three RFC 8156 §7.3
+/// lifetimes): [`NEVER_COLUMN`] for [`Time::NEVER`], otherwise as [`storable_time`],
+/// below [`NEVER_COLUMN`] so that it reads back as the same finite time.
+pub(crate) fn storable_expiry(t: Time, what: &str) -> Result<i64, StoreError> {
+    if t.is_never() {
+        return Ok(NEVER_COLUMN);
+    }
+    match storable_time(t, what)? {
+        NEVER_COLUMN => Err(StoreError::Unstorable {
+            what: what.to_string(),
+            why: format!("time {} is the value that means never", t.as_secs()),
+        }),
+        v => Ok(v),
+    }
+}
+
+/// The expiry an expiry column holds (inverse of [`storable_expiry`]).
+pub(crate) fn expiry_from_column(v: i64) -> Option<Time> {
+    if v == NEVER_COLUMN {
+        return Some(Time::NEVER);
+    }
+    u64::try_from(v).ok().map(Time)
+}
+
+/// Check every value of `lease` against [`storable_time`] / [`storable_expiry`].
 pub(crate) fn check_storable(lease: &Lease) -> Result<(), StoreError> {
     let fo = &lease.failover;
     storable_time(lease.cltt, "cltt")?;
     storable_time(lease.start_time_of_state, "start_time_of_state")?;
+    if let Some(t) = fo.partner_raw_cltt {
+        storable_time(t, "partner_raw_cltt")?;
+    }
     for (t, what) in [
         (lease.state_expiration, "state_expiration"),
         (fo.expiration_time, "expiration_time"),
         (fo.acked_partner_lifetime, "acked_partner_lifetime"),
         (fo.partner_lifetime, "partner_lifetime"),
-        (fo.partner_raw_cltt, "partner_raw_cltt"),
     ] {
         if let Some(t) = t {
-            storable_time(t, what)?;
+            storable_expiry(t, what)?;
         }
     }
     Ok(())

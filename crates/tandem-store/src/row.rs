@@ -24,10 +24,19 @@ pub fn key(resource: &Resource) -> (i64, [u8; 16], i64) {
 }
 
 use crate::batch::storable_time as time_value;
+use crate::batch::{expiry_from_column, storable_expiry};
 
 fn opt_time_value(t: Option<Time>, what: &str) -> Result<Value, StoreError> {
     Ok(match t {
         Some(t) => Value::Integer(time_value(t, what)?),
+        None => Value::Null,
+    })
+}
+
+/// An expiry column: NULL = no timeout, `i64::MAX` = never (infinite lifetime).
+fn opt_expiry_value(t: Option<Time>, what: &str) -> Result<Value, StoreError> {
+    Ok(match t {
+        Some(t) => Value::Integer(storable_expiry(t, what)?),
         None => Value::Null,
     })
 }
@@ -53,10 +62,10 @@ pub fn to_values(lease: &Lease) -> Result<Vec<Value>, StoreError> {
             lease.start_time_of_state,
             "start_time_of_state",
         )?),
-        opt_time_value(lease.state_expiration, "state_expiration")?,
-        opt_time_value(fo.expiration_time, "expiration_time")?,
-        opt_time_value(fo.acked_partner_lifetime, "acked_partner_lifetime")?,
-        opt_time_value(fo.partner_lifetime, "partner_lifetime")?,
+        opt_expiry_value(lease.state_expiration, "state_expiration")?,
+        opt_expiry_value(fo.expiration_time, "expiration_time")?,
+        opt_expiry_value(fo.acked_partner_lifetime, "acked_partner_lifetime")?,
+        opt_expiry_value(fo.partner_lifetime, "partner_lifetime")?,
         opt_time_value(fo.partner_raw_cltt, "partner_raw_cltt")?,
         Value::Integer(i64::from(fo.update_pending)),
     ])
@@ -111,6 +120,11 @@ pub fn from_row(row: &Row<'_>) -> Result<Lease, StoreError> {
         })
         .transpose()
     };
+    let opt_expiry_col = |i: usize, name: &str| -> Result<Option<Time>, StoreError> {
+        let v: Option<i64> = row.get(i)?;
+        v.map(|v| expiry_from_column(v).ok_or_else(|| corrupt(format!("{name} {v} is negative"))))
+            .transpose()
+    };
     let status_raw: i64 = row.get(3)?;
     let status = u8::try_from(status_raw)
         .ok()
@@ -129,11 +143,11 @@ pub fn from_row(row: &Row<'_>) -> Result<Lease, StoreError> {
         t2: u32_col(10, "t2")?,
         cltt: time_col(11, "cltt")?,
         start_time_of_state: time_col(12, "start_time_of_state")?,
-        state_expiration: opt_time_col(13, "state_expiration")?,
+        state_expiration: opt_expiry_col(13, "state_expiration")?,
         failover: FailoverFields {
-            expiration_time: opt_time_col(14, "expiration_time")?,
-            acked_partner_lifetime: opt_time_col(15, "acked_partner_lifetime")?,
-            partner_lifetime: opt_time_col(16, "partner_lifetime")?,
+            expiration_time: opt_expiry_col(14, "expiration_time")?,
+            acked_partner_lifetime: opt_expiry_col(15, "acked_partner_lifetime")?,
+            partner_lifetime: opt_expiry_col(16, "partner_lifetime")?,
             partner_raw_cltt: opt_time_col(17, "partner_raw_cltt")?,
             update_pending: update_pending != 0,
         },

@@ -100,6 +100,27 @@ fn round_trips_every_field(b: impl Backend) {
     assert_eq!(sorted(b.open().load_all().unwrap()), sorted(all));
 }
 
+// RFC 8415 §7.7 infinite lifetimes: a lease that never expires keeps "never" in every
+// expiry column (state expiration and the three RFC 8156 §7.3 lifetimes) across a reopen.
+fn round_trips_never_expiring_leases(b: impl Backend) {
+    let never = Time::NEVER;
+    let mut store = b.open();
+    let mut l = full_lease(address(1));
+    l.status = tandem_core::BindingStatus::Active;
+    l.preferred_lifetime = u32::MAX;
+    l.valid_lifetime = u32::MAX;
+    l.t1 = u32::MAX;
+    l.t2 = u32::MAX;
+    l.state_expiration = Some(never);
+    l.failover.expiration_time = Some(never);
+    l.failover.acked_partner_lifetime = Some(never);
+    l.failover.partner_lifetime = Some(never);
+    store.commit(&upserts(std::slice::from_ref(&l))).unwrap();
+    assert_eq!(store.load_all().unwrap(), vec![l.clone()]);
+    drop(store);
+    assert_eq!(b.open().load_all().unwrap(), vec![l]);
+}
+
 fn upsert_replaces_and_remove_forgets(b: impl Backend) {
     let mut store = b.open();
     let a = full_lease(address(1));
@@ -280,6 +301,10 @@ macro_rules! conformance_suite {
             #[test]
             fn round_trips_every_field_rfc8156_7_3() {
                 round_trips_every_field($backend);
+            }
+            #[test]
+            fn round_trips_never_expiring_leases_rfc8415_7_7() {
+                super::round_trips_never_expiring_leases($backend);
             }
             #[test]
             fn upsert_replaces_and_remove_forgets() {

@@ -301,7 +301,8 @@ impl Dhcpv6Server {
             } else {
                 now
             },
-            state_expiration: Some(now.plus(u64::from(valid))),
+            // RFC 8415 §7.7: an infinite valid lifetime never ends (not now + 0xffffffff).
+            state_expiration: Some(now.plus_lifetime(valid)),
             failover: existing.map(|l| l.failover.clone()).unwrap_or_default(),
         };
         // A renewal may give less than before (the failover MCLT cap, RFC 8156 §4.4), but

@@ -207,11 +207,9 @@ impl Dhcpv6Server {
             let s = self.subnet(req.subnet);
             (
                 u64::from(self.config.affinity_time),
-                u64::from(
-                    self.config
-                        .decline_quarantine
-                        .unwrap_or(s.map_or(0, |s| s.valid_lifetime)),
-                ),
+                self.config
+                    .decline_quarantine
+                    .unwrap_or(s.map_or(0, |s| s.valid_lifetime)),
             )
         };
         let mut opts = Vec::new();
@@ -242,7 +240,12 @@ impl Dhcpv6Server {
                 };
                 l.start_time_of_state = now;
                 l.cltt = now;
-                l.state_expiration = Some(now.plus(if decline { quarantine } else { affinity }));
+                // A quarantine as long as an infinite valid lifetime never ends (RFC 8415 §7.7).
+                l.state_expiration = Some(if decline {
+                    now.plus_lifetime(quarantine)
+                } else {
+                    now.plus(affinity)
+                });
                 self.put(l.clone());
                 changes.push(LeaseChange::Upsert(l));
             }

@@ -1492,3 +1492,4 @@ fn a_shorter_renewal_never_ends_the_record_before_the_earlier_grant_rfc8415_s18_
         matches!(&out.changes[..], [LeaseChange::Upsert(l)] if l.state_expiration == first.state_expiration)
     );
 }
+mod infinite;

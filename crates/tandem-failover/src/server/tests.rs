@@ -899,3 +899,4 @@ fn poll_timeout_reports_only_work_handle_timeout_does_s8_3_s8_5() {
         );
     }
 }
+mod infinite;

@@ -123,13 +123,16 @@ pub struct Subnet6Section {
     /// Interface (one of `server.interfaces`) whose directly attached clients are on this link.
     #[serde(default)]
     pub interface: Option<String>,
+    /// Seconds, or `"infinite"` (RFC 8415 §7.7: sent as 0xffffffff), like every lifetime.
+    #[serde(deserialize_with = "lifetime")]
     pub preferred_lifetime: u32,
+    #[serde(deserialize_with = "lifetime")]
     pub valid_lifetime: u32,
     /// T1; when absent the core picks its default (0.5 × preferred lifetime).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_lifetime")]
     pub renew_time: Option<u32>,
     /// T2; when absent the core picks its default (0.8 × preferred lifetime).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_lifetime")]
     pub rebind_time: Option<u32>,
     /// Answer a Solicit carrying Rapid Commit with a committed Reply (RFC 8415 §18.3.1).
     #[serde(default)]
@@ -288,6 +291,40 @@ fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
 
 fn opt_hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
     hex_bytes(d).map(Some)
+}
+
+/// The word for an infinite lifetime in the file.
+pub const INFINITE: &str = "infinite";
+
+/// A lifetime, T1 or T2: whole seconds from 0 to 4294967295, or `"infinite"`, which is
+/// the same as 4294967295 (0xffffffff, "infinity" in RFC 8415 §7.7).
+fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    struct Lifetime;
+    impl serde::de::Visitor<'_> for Lifetime {
+        type Value = u32;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "seconds (0 to {}) or \"{INFINITE}\"", u32::MAX)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u32, E> {
+            u32::try_from(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u32, E> {
+            if v == INFINITE {
+                Ok(tandem_core::INFINITE_LIFETIME)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+    }
+    d.deserialize_any(Lifetime)
+}
+
+fn opt_lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    lifetime(d).map(Some)
 }
 
 #[cfg(test)]

@@ -1048,3 +1048,73 @@ fn problem_display_names_file_and_line() {
     p.file = Some("a.toml".into());
     assert_eq!(p.to_string(), "a.toml:7: failover.mclt: too small");
 }
+
+// ---------------------------------------------------------------- infinite lifetimes
+
+/// MINIMAL with its two lifetimes replaced by the given TOML values.
+fn with_lifetimes(preferred: &str, valid: &str) -> String {
+    MINIMAL
+        .replace(
+            "preferred_lifetime = 3000",
+            &format!("preferred_lifetime = {preferred}"),
+        )
+        .replace(
+            "valid_lifetime = 4000",
+            &format!("valid_lifetime = {valid}"),
+        )
+}
+
+#[test]
+fn infinite_lifetime_is_the_word_infinite_or_4294967295_rfc8415_s7_7() {
+    for v in ["\"infinite\"", "4294967295"] {
+        let cfg = load_text(&with_lifetimes(v, v)).unwrap_or_else(|e| panic!("{v}: {e}"));
+        let s = &cfg.core.subnets[0];
+        assert_eq!(
+            (s.preferred_lifetime, s.valid_lifetime),
+            (u32::MAX, u32::MAX)
+        );
+        // RFC 8415 §21.4: T1/T2 default to infinity when the preferred lifetime is.
+        assert_eq!((s.effective_t1(), s.effective_t2()), (u32::MAX, u32::MAX));
+    }
+    // A finite preferred lifetime under an infinite valid one is fine.
+    let cfg = load_text(&with_lifetimes("3000", "\"infinite\"")).unwrap();
+    assert_eq!(cfg.core.subnets[0].valid_lifetime, u32::MAX);
+    // T1/T2 may be infinite too.
+    let t = with_lifetimes("\"infinite\"", "\"infinite\"").replace(
+        "valid_lifetime = \"infinite\"",
+        "valid_lifetime = \"infinite\"\nrenew_time = 1000\nrebind_time = \"infinite\"",
+    );
+    let cfg = load_text(&t).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (cfg.core.subnets[0].t1, cfg.core.subnets[0].t2),
+        (Some(1000), Some(u32::MAX))
+    );
+}
+
+#[test]
+fn nonsense_lifetimes_are_reported_clearly_rfc8415_s7_7() {
+    // Anything but a number of seconds or "infinite" is rejected at its key and line.
+    for bad in ["\"forever\"", "\"3000\"", "-1", "4294967296", "1.5"] {
+        let msg = err_text(&with_lifetimes("3000", bad));
+        assert!(msg.contains("subnet6[0].valid_lifetime"), "{bad}: {msg}");
+        assert!(msg.starts_with("test.toml:11:"), "{bad}: {msg}");
+        assert!(msg.contains("\"infinite\""), "{bad}: {msg}");
+    }
+    // An infinite preferred lifetime cannot sit under a finite valid one.
+    let p = problems_of(&with_lifetimes("\"infinite\"", "4000"));
+    assert_problem(
+        &p,
+        "subnet6[0].preferred_lifetime",
+        "preferred lifetime infinite exceeds valid lifetime 4000",
+    );
+    // Infinite T2 with a finite preferred lifetime would never rebind before expiry.
+    let t2 = MINIMAL.replace(
+        "valid_lifetime = 4000",
+        "valid_lifetime = 4000\nrebind_time = \"infinite\"",
+    );
+    assert_problem(
+        &problems_of(&t2),
+        "subnet6[0].rebind_time",
+        "T2 infinite exceeds preferred lifetime 3000",
+    );
+}
