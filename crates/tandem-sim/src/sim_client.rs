@@ -137,6 +137,11 @@ impl SimClient {
         self.wake_at = now;
     }
 
+    /// Whether the client is renewing with its server (RFC 8415 §18.2.4).
+    pub fn renewing(&self) -> bool {
+        self.phase == Phase::Renewing
+    }
+
     /// Whether the client sits idle (no exchange running, nothing held).
     pub fn idle(&self) -> bool {
         self.phase == Phase::Idle && self.held.is_empty()
@@ -456,7 +461,13 @@ impl SimClient {
                 self.replies += 1;
                 let was = self.phase.clone();
                 self.apply_reply(now, from, &sid, &m, &was, &mut ev);
-                let _ = rng;
+                // Now and then the machine sleeps (suspend, link down) through its T1 and T2
+                // and wakes shortly before its lease ends: its leases stay valid meanwhile,
+                // and no server may give them to anyone else (RFC 8415 §18.2.10).
+                if self.phase == Phase::Bound && rng.chance(0.1) {
+                    let end = self.earliest_end();
+                    self.wake_at = end.saturating_sub(rng.range(1_000, 30_000)).max(self.t2_at);
+                }
             }
             (Phase::Releasing { decline }, MessageType::Reply) => {
                 self.replies += 1;

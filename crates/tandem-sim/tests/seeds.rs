@@ -19,7 +19,7 @@ fn check(seeds: impl Iterator<Item = u64>) {
     let mut crashes = 0;
     let mut partitions = 0;
     let mut conservative = 0;
-    let (mut stale, mut relayed, mut refused, mut large) = (0, 0, 0, 0);
+    let (mut stale, mut relayed, mut refused, mut large, mut tight) = (0, 0, 0, 0, 0);
     let started = std::time::Instant::now();
     for seed in seeds {
         n += 1;
@@ -31,7 +31,8 @@ fn check(seeds: impl Iterator<Item = u64>) {
         stale += r.stale_claims;
         relayed += r.replies_via_relay;
         refused += r.unknown_claims_refused;
-        large += u64::from(r.large_prefix_pool);
+        large += u64::from(r.pd_pool == tandem_sim::runner::PdPoolSize::Large);
+        tight += u64::from(r.pd_pool == tandem_sim::runner::PdPoolSize::Tight);
         if !r.ok() {
             if failed.is_empty() {
                 eprintln!("{}", r.explain());
@@ -42,7 +43,7 @@ fn check(seeds: impl Iterator<Item = u64>) {
     eprintln!(
         "{n} seeds in {:.1} s: {} failed {failed:?}; {replies} client replies ({relayed} via a \
          relay), {crashes} crashes, {partitions} partitions, {stale} stale claims, {refused} \
-         claims of unknown bindings refused, {large} runs with a /40 prefix pool, \
+         claims of unknown bindings refused, {large} runs with a /40 prefix pool and {tight} with a tight one, \
          {conservative} leases kept longer on one side at the end",
         started.elapsed().as_secs_f64(),
         failed.len()

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::alloc::{PoolSpace, Region};
 use crate::config::Subnet;
-use crate::lease::{BindingStatus, Duid, IaType, Lease, LeaseChange, Resource};
+use crate::lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
 use crate::table::{ClientKey, LeaseTable};
 use crate::time::Time;
 
@@ -256,9 +256,15 @@ impl Dhcpv6Server {
         let (pref_cfg, valid_cfg, sid) = self.subnet(req.subnet).map_or((0, 0, 0), |s| {
             (s.preferred_lifetime, s.valid_lifetime, s.id)
         });
+        // The policy's limit depends on what was acknowledged for *this* binding (RFC 8156
+        // §4.4): a record of another client, or one back in a pool, counts for nothing.
+        let binding = self
+            .leases
+            .get(&r)
+            .filter(|l| l.status == BindingStatus::Active && l.duid == key.0 && l.iaid == key.1);
         let valid = self
             .policy
-            .cap_valid_lifetime(&r, self.leases.get(&r), valid_cfg, now)
+            .cap_valid_lifetime(&r, binding, valid_cfg, now)
             .min(valid_cfg);
         let preferred = pref_cfg.min(valid);
         if !commit {
@@ -303,7 +309,19 @@ impl Dhcpv6Server {
             },
             // RFC 8415 §7.7: an infinite valid lifetime never ends (not now + 0xffffffff).
             state_expiration: Some(now.plus_lifetime(valid)),
-            failover: existing.map(|l| l.failover.clone()).unwrap_or_default(),
+            // A new binding starts with nothing acknowledged by the partner (RFC 8156 §7.3
+            // keeps these per lease; the previous client's ack says nothing of this one:
+            // tandem-sim seed 109, check (g)). What this server acked stays: it bounds how
+            // long the partner may have let the previous client run.
+            failover: match existing {
+                Some(l) if same_active => l.failover.clone(),
+                Some(l) => FailoverFields {
+                    acked_partner_lifetime: None,
+                    partner_lifetime: None,
+                    ..l.failover.clone()
+                },
+                None => FailoverFields::default(),
+            },
         };
         // A renewal may give less than before (the failover MCLT cap, RFC 8156 §4.4), but
         // the record never ends before what the client was told earlier: this Reply may be

@@ -50,8 +50,9 @@ pub trait LeasePolicy: Send {
     }
 
     /// The valid lifetime actually granted for `resource` at `now`, at most `proposed`
-    /// (MCLT limit, RFC 8156 §4.4). `existing` is the record for the resource before this
-    /// grant (its acknowledged partner lifetime raises the limit). The preferred lifetime
+    /// (MCLT limit, RFC 8156 §4.4). `existing` is this client's ACTIVE binding of the
+    /// resource before this grant, if it has one (its acknowledged partner lifetime raises
+    /// the limit); a new binding has none. The preferred lifetime
     /// and T1/T2 shrink to fit.
     fn cap_valid_lifetime(
         &self,

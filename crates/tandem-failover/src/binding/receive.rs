@@ -103,10 +103,14 @@ pub fn update_time(upd: &LeaseUpdate) -> Time {
 }
 
 /// "Local time" (§7.5.4): client-last-transaction-time if there is one, else start-time-of-state.
-/// The lease model stores cltt = 0 for "never talked to a client".
+/// The lease model stores cltt = 0 for "never talked to a client"; for a record learnt from
+/// the partner the client-last-transaction-time known here is the partner's (as it
+/// reported it), not the moment the lease lapsed here from that data (tandem-sim seed 27).
 pub fn local_time(lease: &Lease) -> Time {
     if lease.cltt != Time::ZERO {
         lease.cltt
+    } else if let Some(partners) = lease.failover.partner_raw_cltt {
+        partners
     } else {
         lease.start_time_of_state
     }
@@ -165,6 +169,12 @@ pub fn decide(
             // a lease the client was told of. Figure 4 says accept; we reject as outdated
             // and our newer update goes the other way (digest §14, tandem decision).
             if same_client && clearly_later(local_time(local), update_time(upd)) {
+                return outdated;
+            }
+            // Another client's binding that has already run out is no live conflict: it
+            // never ends the live lease here (tandem-sim seed 1053, tandem decision).
+            let run_out = upd.state_expiration.is_some_and(|end| end <= now);
+            if !same_client && run_out && local.is_active_at(now) {
                 return outdated;
             }
             if same_client || time2 || role == Role::Secondary {
@@ -248,6 +258,9 @@ fn store(
             && l.duid == duid
             && l.state_expiration > upd.state_expiration
     });
+    let same_binding = old.as_ref().is_some_and(|l| {
+        l.status == BindingStatus::Active && upd.status == BindingStatus::Active && l.duid == duid
+    });
     let (preferred, valid, state_expiration) = match keep_local_end {
         Some(l) => (l.preferred_lifetime, l.valid_lifetime, l.state_expiration),
         None => (upd.preferred, upd.valid, upd.state_expiration),
@@ -268,8 +281,13 @@ fn store(
         failover: FailoverFields {
             // partner's PARTNER_LIFETIME → our expiration-time; for a top-level IAPREFIX
             // only "if any" (keep the old bound otherwise, it still protects reuse).
+            // It is the *largest* lifetime ever acknowledged (§7.3): for the same client's
+            // binding it never falls (tandem-sim seed 250); a new binding or an available
+            // lease starts from what this update says.
             expiration_time: if top_level_prefix {
                 upd.partner_lifetime.or(old_fo.expiration_time)
+            } else if same_binding {
+                later(upd.partner_lifetime, old_fo.expiration_time)
             } else {
                 upd.partner_lifetime
             },

@@ -957,3 +957,91 @@ fn accepted_active_never_shortens_the_same_clients_lease_s7_5_5() {
     };
     assert_eq!(stored.state_expiration, Some(Time(LOCAL_EXPIRY)));
 }
+
+/// RFC 8156 §7.5.4 "local time" is the client-last-transaction-time if there is one: for a
+/// record this server only learnt from its partner, that is the partner's CLT_TIME, not the
+/// moment the lease lapsed here. A lapse computed from stale data must not outrank the
+/// partner's later renewal (tandem-sim seed 27, check (g): both rejected each other's
+/// update for ever, and the lease was later freed while the client held it).
+#[test]
+fn expired_learnt_record_yields_to_the_partners_later_renewal_s7_5_4() {
+    let mut l = lease("2001:db8::1", 1, Expired, 1288, None);
+    l.cltt = Time::ZERO; // never talked to the client ourselves
+    l.failover.partner_raw_cltt = Some(Time(688));
+    let renewal = upd(Active, 1271);
+    assert_eq!(
+        decide(Some(&l), &renewal, Some(&l.duid), Role::Primary, Time(1339)),
+        Verdict::Accept
+    );
+    // A stale echo of the old contact is still refused.
+    assert_eq!(
+        decide(
+            Some(&l),
+            &upd(Active, 688),
+            Some(&l.duid),
+            Role::Primary,
+            Time(1339)
+        ),
+        OUTDATED
+    );
+}
+
+/// RFC 8156 §7.3: expiration-time is the *largest* lifetime this server ever acknowledged
+/// to its partner — the partner may already have told the client that much plus MCLT (the
+/// sender keeps the largest acknowledgement, §7.7). A later update of the same binding
+/// with a smaller partner lifetime must not lower it (tandem-sim seed 250, check (g): the
+/// receiver later freed the lease MCLT after the smaller value).
+#[test]
+fn expiration_time_never_falls_for_the_same_binding_s7_3_s7_5_5() {
+    let mut old = lease("2001:db8::1", 1, Active, 1000, Some(1367));
+    old.duid = client(1);
+    old.failover.expiration_time = Some(Time(1937));
+    let db = Db::new(vec![old]);
+    let mut u = upd(Active, 1313);
+    u.state_expiration = Some(Time(1367));
+    u.partner_lifetime = Some(Time(1367));
+    let out = receive_update(
+        &client_update(vec![u]),
+        &in_scope,
+        &db.get(),
+        Role::Primary,
+        Time(1313),
+    );
+    let [LeaseChange::Upsert(s)] = out.changes.as_slice() else {
+        panic!("{:?}", out.changes)
+    };
+    assert_eq!(s.failover.expiration_time, Some(Time(1937)));
+}
+
+/// RFC 8156 §7.5.4 accept(3) lets a secondary take the primary's binding of a lease it holds
+/// for another client — a conflict resolution for two live bindings. An ACTIVE update whose
+/// lease has already run out is no live binding: it must not end the live lease of the
+/// client here (tandem-sim seed 1053: a stale update the restarted primary still had queued
+/// replaced a lease the secondary had given in PARTNER-DOWN, which was then freed).
+#[test]
+fn a_run_out_active_update_never_ends_another_clients_live_lease_s7_5_4() {
+    let mut mine = lease("2001:db8::1", 2, Active, 237, Some(987));
+    mine.cltt = Time(387);
+    let mut stale = upd(Active, 148);
+    stale.state_expiration = Some(Time(208));
+    for role in [Role::Secondary, Role::Primary] {
+        assert_eq!(
+            decide(Some(&mine), &stale, Some(&client(9)), role, Time(393)),
+            OUTDATED,
+            "{role:?}"
+        );
+    }
+    // A live conflicting binding still follows accept(3): the secondary accepts.
+    let mut live = upd(Active, 148);
+    live.state_expiration = Some(Time(1000));
+    assert_eq!(
+        decide(
+            Some(&mine),
+            &live,
+            Some(&client(9)),
+            Role::Secondary,
+            Time(393)
+        ),
+        Verdict::Accept
+    );
+}

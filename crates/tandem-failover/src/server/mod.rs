@@ -486,10 +486,17 @@ impl FailoverServer {
     /// While it waits for the partner's updates (STARTUP, RECOVER, POTENTIAL-CONFLICT) a
     /// server must not expire leases from what may be stale data: its EXPIRED would look
     /// newer than the renewal the partner is about to send (found by tandem-sim seed 6550).
+    /// The same holds until recovery is over (RECOVER-WAIT, RECOVER-DONE, §8.6, §8.7): the
+    /// partner may be in PARTNER-DOWN, renewing without the MCLT cap and telling nobody
+    /// until it is back in NORMAL (tandem-sim seed 42, check (g)).
     fn expiry_held_back(&self) -> bool {
         matches!(
             self.ep.state(),
-            ServerState::Startup | ServerState::Recover | ServerState::PotentialConflict
+            ServerState::Startup
+                | ServerState::Recover
+                | ServerState::RecoverWait
+                | ServerState::RecoverDone
+                | ServerState::PotentialConflict
         )
     }
 

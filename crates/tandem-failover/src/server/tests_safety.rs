@@ -567,3 +567,161 @@ fn server_with_mclt(role: Role, mclt: u32) -> FailoverServer {
     });
     FailoverServer::new(config(), duid, vec![], record, pair, T0).unwrap()
 }
+
+// ---------------------------------------------------------------- recovery and stale expiry
+
+/// RFC 8156 §8.4.1, §8.6, §8.7: a partner in PARTNER-DOWN renews leases without the MCLT cap
+/// and tells nobody until it is back in NORMAL. A server recovering from it (RECOVER-WAIT,
+/// RECOVER-DONE) therefore must not expire leases from what it learnt in RECOVER: its
+/// EXPIRED would look newer than the partner's renewal, the renewal would be refused, and
+/// the lease could later be freed while the client holds it (tandem-sim seed 42, check (g)).
+#[test]
+fn recovering_server_does_not_expire_leases_its_partner_may_have_renewed_s8_6_s8_7() {
+    let mut p = normal_pair();
+    let sid = p.s[0].dhcp().server_duid().clone();
+    let (a, _) = bind(&mut p, 0, 80, T0 + 2);
+    let ia = Ia {
+        iaid: 1,
+        t1: 0,
+        t2: 0,
+        options: vec![DhcpOption::IaAddr(IaAddr {
+            addr: a,
+            preferred: 300,
+            valid: 600,
+            options: vec![],
+        })],
+    };
+    let renew = |p: &mut Pair, t: Time| {
+        let r = p
+            .client(
+                0,
+                t,
+                &client_msg(MessageType::Renew, 80, Some(&sid), Some(ia.clone())),
+            )
+            .expect("renewed");
+        let (_, valid) = addr_of(&r).unwrap();
+        t + u64::from(valid)
+    };
+    renew(&mut p, T0 + 32);
+    // The secondary dies; the primary is declared partner-down.
+    let s_record = p.s[1].endpoint().record().clone();
+    let s_duid = p.s[1].dhcp().server_duid().clone();
+    let s_pair = p.s[1].pair_config().clone();
+    let s_leases: Vec<Lease> = p.s[1].leases().iter().cloned().collect();
+    p.cut(T0 + 40);
+    p.dead[1] = true;
+    p.s[0].partner_down_command(T0 + 41).unwrap();
+    p.pump(T0 + 41);
+    // It comes back at once and recovers; the link goes again during RECOVER-WAIT.
+    p.s[1] =
+        FailoverServer::new(config(), s_duid, s_leases, Some(s_record), s_pair, T0 + 60).unwrap();
+    p.dead[1] = false;
+    p.connect(T0 + 60);
+    assert_eq!(p.s[1].state(), ServerState::RecoverWait);
+    p.cut(T0 + 61);
+    // The primary, still PARTNER-DOWN, renews the client (no MCLT cap) and cannot say so.
+    let until = renew(&mut p, T0 + 300);
+    let r = Resource::Address(a);
+    let known = p.s[1].leases().get(&r).unwrap().state_expiration.unwrap();
+    assert!(known < until);
+    // The secondary's copy runs out while it waits in RECOVER-DONE.
+    p.tick(T0 + 61, known + 5);
+    assert_eq!(p.s[1].state(), ServerState::RecoverDone);
+    // Heal: the primary's renewal must be accepted.
+    p.connect(known + 10);
+    p.tick(known + 10, known + 12);
+    let l = p.s[1].leases().get(&r).unwrap();
+    assert_eq!(l.status, BindingStatus::Active, "{l:?}");
+    assert!(l.state_expiration.is_some_and(|e| e >= until), "{l:?}");
+}
+
+/// RFC 8156 §4.4: the MCLT bound is on what the partner acknowledged for *this* binding. An
+/// address handed to a new client starts with nothing acknowledged, whatever the partner
+/// acked for the client that held it before: its first lease is at most MCLT (tandem-sim
+/// seed 136, check (g): the new client got a full lease the partner knew nothing of).
+#[test]
+fn a_reused_address_starts_with_nothing_acknowledged_s4_4() {
+    let mut c = config();
+    c.subnets[0].pools[0].first = "2001:db8:1::100".parse().unwrap();
+    c.subnets[0].pools[0].last = "2001:db8:1::101".parse().unwrap();
+    let mut p = Pair::with(c, 50);
+    p.connect(T0 + 1);
+    let sid = p.s[0].dhcp().server_duid().clone();
+    let (a, _) = bind(&mut p, 0, 90, T0 + 2);
+    let ia = |valid| Ia {
+        iaid: 1,
+        t1: 0,
+        t2: 0,
+        options: vec![DhcpOption::IaAddr(IaAddr {
+            addr: a,
+            preferred: valid,
+            valid,
+            options: vec![],
+        })],
+    };
+    let r = p
+        .client(
+            0,
+            T0 + 32,
+            &client_msg(MessageType::Renew, 90, Some(&sid), Some(ia(600))),
+        )
+        .unwrap();
+    assert_eq!(
+        addr_of(&r).map(|x| x.1),
+        Some(600),
+        "the renewal got the full lease"
+    );
+    p.client(
+        0,
+        T0 + 40,
+        &client_msg(MessageType::Release, 90, Some(&sid), Some(ia(0))),
+    )
+    .expect("released");
+    assert_eq!(
+        p.s[0].leases().get(&Resource::Address(a)).map(|l| l.status),
+        Some(BindingStatus::Free),
+        "released and acked"
+    );
+    let (b, valid) = bind(&mut p, 0, 91, T0 + 50);
+    assert_eq!(b, a, "the only address of the primary's half");
+    assert!(
+        valid <= MCLT,
+        "a new client's first lease {valid} s exceeds MCLT"
+    );
+}
+
+/// The same rule for the same client: a lease it released (and the partner acked) that it
+/// gets back during a partition is a new binding; neither its first lease nor its renewals
+/// may lean on the acknowledgement of the old one (RFC 8156 §4.4, §8.9.1; tandem-sim seed
+/// 109, check (g): renewed to 526 s the secondary knew nothing of).
+#[test]
+fn a_released_lease_taken_again_starts_with_nothing_acknowledged_s4_4() {
+    let mut p = normal_pair();
+    let sid = p.s[0].dhcp().server_duid().clone();
+    let (a, _) = bind(&mut p, 0, 92, T0 + 2);
+    let ia = |valid| Ia {
+        iaid: 1,
+        t1: 0,
+        t2: 0,
+        options: vec![DhcpOption::IaAddr(IaAddr {
+            addr: a,
+            preferred: valid,
+            valid,
+            options: vec![],
+        })],
+    };
+    let msg = |t, v| client_msg(t, 92, Some(&sid), Some(ia(v)));
+    p.client(0, T0 + 32, &msg(MessageType::Renew, 600)).unwrap();
+    p.client(0, T0 + 40, &msg(MessageType::Release, 0)).unwrap();
+    p.cut(T0 + 41);
+    let r = p
+        .client(0, T0 + 50, &msg(MessageType::Request, 600))
+        .unwrap();
+    assert_eq!(addr_of(&r), Some((a, MCLT)), "a new binding's first lease");
+    let r = p.client(0, T0 + 80, &msg(MessageType::Renew, 600)).unwrap();
+    let (_, valid) = addr_of(&r).unwrap();
+    assert!(
+        valid <= MCLT,
+        "renewed to {valid} s on the old binding's ack"
+    );
+}

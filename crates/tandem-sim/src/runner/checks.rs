@@ -208,3 +208,107 @@ impl World {
         }
     }
 }
+
+impl World {
+    /// (g) No server may be in a position to give a resource some client still holds to
+    /// another client: asked with the server's own rules (who may allocate what in which
+    /// state, RFC 8156 §4.2, §8; when a lease may go to another client, §4.2.2.1, §8.4.1),
+    /// every resource a client holds (with a little margin) must be refused.
+    pub(super) fn check_reusable_while_held(&mut self, i: usize) {
+        use tandem_failover::binding::may_reuse_for_other_client;
+        let Some(s) = self.nodes[i].server.as_ref() else {
+            return;
+        };
+        let now_ms = self.now;
+        let now = self.core_now();
+        let (state, role) = (s.state(), s.role());
+        let (pd, mclt) = (s.endpoint().partner_down_since(), s.endpoint().mclt());
+        let mut bad = Vec::new();
+        for (r, held) in &self.holders {
+            let Some((c, until)) = held.iter().find(|(_, until)| *until > now_ms + 2_000) else {
+                continue;
+            };
+            let Some(owner) = owner(s, r) else { continue };
+            let kind = match r {
+                Resource::Address(_) => AllocationKind::Independent,
+                Resource::Prefix(_) => AllocationKind::Proportional,
+            };
+            if !may_allocate(state, role, owner, kind, pd, mclt, now) {
+                continue;
+            }
+            let record = s.leases().get(r);
+            let reusable =
+                record.is_none_or(|l| may_reuse_for_other_client(state, l, pd, mclt, now));
+            if reusable {
+                bad.push(format!(
+                    "(g) node {i} ({role}, {state}) may give {} to anyone while client {c} holds it until {}s; its record: {:?}",
+                    super::show(r),
+                    until / 1000,
+                    record.map(|l| (l.status, l.state_expiration, &l.failover))
+                ));
+            }
+        }
+        for b in bad {
+            self.violation(b);
+        }
+    }
+}
+
+impl World {
+    /// (h) A server in PARTNER-DOWN offers its partner's prefixes only once its own share is
+    /// used up (RFC 8156 §8.4.1 "MUST first use its own pool"): an Advertise naming one of
+    /// the partner's prefixes while the own share has room for more than every client is a
+    /// violation.
+    pub(super) fn check_own_share_first(&mut self, server: usize, outcome: &Outcome) {
+        let Some(reply) = outcome.reply.as_ref().and_then(|r| client_message(&r.bytes)) else {
+            return;
+        };
+        if reply.msg_type != MessageType::Advertise {
+            return;
+        }
+        let Some(s) = self.nodes[server].server.as_ref() else {
+            return;
+        };
+        if s.state() != ServerState::PartnerDown {
+            return;
+        }
+        let role = s.role();
+        let offered: Vec<ipnet::Ipv6Net> = reply
+            .ia_pds()
+            .iter()
+            .flat_map(|ia| ia.ia_prefixes())
+            .filter(|p| p.valid > 0)
+            .filter_map(|p| ipnet::Ipv6Net::new(p.prefix, p.prefix_len).ok())
+            .filter(|p| {
+                // A prefix this client already has a record of here is not a new allocation.
+                s.leases()
+                    .get(&Resource::Prefix(*p))
+                    .is_none_or(|l| l.duid.0 != reply.client_id().unwrap_or_default())
+                    && owner(s, &Resource::Prefix(*p)) == Some(role.partner())
+            })
+            .collect();
+        if offered.is_empty() {
+            return;
+        }
+        let taken: Vec<ipnet::Ipv6Net> = s
+            .leases()
+            .iter()
+            .filter_map(|l| match l.resource {
+                Resource::Prefix(p) if !l.duid.is_empty() => Some(p),
+                _ => None,
+            })
+            .collect();
+        let used_in = |b: ipnet::Ipv6Net| taken.iter().filter(|p| b.contains(*p)).count() as u64;
+        let room: u64 = s
+            .prefix_pools()
+            .iter()
+            .map(|pool| pool.capacity(role, &used_in))
+            .sum();
+        if room > u64::from(self.cfg.clients + self.cfg.stale_clients) {
+            self.violation(format!(
+                "(h) node {server} ({role}, PARTNER-DOWN) offered the partner's {} with {room} prefixes free in its own share",
+                super::show(&Resource::Prefix(offered[0]))
+            ));
+        }
+    }
+}

@@ -12,7 +12,11 @@
 //! * (d) after the final heal both servers reach NORMAL and hold the same active bindings;
 //! * (e) a server that may allocate never answers NoPrefixAvail while its own share of the
 //!   prefix pool has room for more than every client there is;
-//! * (f) a server in RECOVER-DONE creates no binding (RFC 8156 §8.7.1).
+//! * (f) a server in RECOVER-DONE creates no binding (RFC 8156 §8.7.1);
+//! * (g) no server may, by its own rules, give a resource some client holds to another
+//!   client (checked once a simulated second: the §8.4.1 reuse wait, FREE records included);
+//! * (h) a server in PARTNER-DOWN offers its partner's prefixes only once its own share is
+//!   used up (§8.4.1).
 //!
 //! Clients are direct or behind a relay; a few are stale (they claim other clients'
 //! leases, as a restored or cloned machine would). Faults: crashes (also right after a
@@ -112,8 +116,8 @@ pub struct Report {
     pub unknown_claims_refused: u64,
     pub stale_claims: u64,
     pub replies_via_relay: u64,
-    /// Whether this run used the large prefix pool.
-    pub large_prefix_pool: bool,
+    /// The prefix pool of this run.
+    pub pd_pool: PdPoolSize,
 }
 
 impl Report {
@@ -178,7 +182,9 @@ enum Ev {
         node: usize,
         gen: u64,
     },
-    Restart(usize),
+    /// Restart this node after its crash number `.1` (a restart meant for an earlier crash
+    /// is stale and ignored).
+    Restart(usize, u64),
     Partition,
     Heal,
     OperatorPartnerDown(usize),
@@ -205,6 +211,8 @@ struct Node {
     sync_pending: bool,
     /// Crash right after the next client reply leaves, and come back after this long.
     crash_after_reply: Option<Ms>,
+    /// How many times it crashed (so a restart belongs to one crash).
+    crashes: u64,
 }
 
 /// The world of one run.
@@ -231,15 +239,32 @@ pub struct World {
     trace: VecDeque<String>,
     report: Report,
     chaos_over: bool,
-    large_pd: bool,
+    pd_pool: PdPoolSize,
     /// (client, server) → the listed resources the server owed stability for when it last
     /// processed that client's Renew/Rebind, for (c).
     owed: BTreeMap<(u32, usize), Vec<Resource>>,
+    /// What each client held before (most recent last), for stale claims of old leases.
+    past: BTreeMap<u32, Vec<Resource>>,
+    /// When to run (g) next on each node (once a simulated second).
+    next_reuse_check: [Ms; 2],
 }
 
 /// One link with an address pool and a prefix pool, each about twice the client count so
 /// both partners' halves have room (and little enough that addresses get reused).
-fn server_config(clients: u32, large_pd: bool) -> ServerConfig {
+/// How big the prefix pool of a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PdPoolSize {
+    /// Room for about twice the clients.
+    #[default]
+    Usual,
+    /// A /40: 65,536 prefixes, each share far from the bottom of the pool (RFC 8156 §4.2.2).
+    Large,
+    /// Just enough for the clients: prefixes go back to the pool and are reused, in
+    /// PARTNER-DOWN from the partner's share too (RFC 8156 §8.4.1).
+    Tight,
+}
+
+fn server_config(clients: u32, pd_pool: PdPoolSize) -> ServerConfig {
     let mut s = Subnet::new(1, "2001:db8:1::/64".parse().expect("literal"));
     s.interface = Some("sim0".into());
     let size = (clients * 2).max(256);
@@ -248,13 +273,12 @@ fn server_config(clients: u32, large_pd: bool) -> ServerConfig {
         first,
         last: Ipv6Addr::from(u128::from(first) + u128::from(size) - 1),
     });
-    // /56s out of a prefix with room for `size` of them, or a /40 (65,536 of them: a
-    // share is far from the bottom of the pool, RFC 8156 §4.2.2).
-    let bits = 32 - (size - 1).leading_zeros();
-    let len = if large_pd {
-        40
-    } else {
-        u8::try_from(56 - bits).unwrap_or(40).max(40)
+    // /56s out of a prefix with room for `size` of them (or see PdPoolSize).
+    let room = |n: u32| u8::try_from(56 - (32 - (n.max(2) - 1).leading_zeros())).unwrap_or(40);
+    let len = match pd_pool {
+        PdPoolSize::Usual => room(size).max(40),
+        PdPoolSize::Large => 40,
+        PdPoolSize::Tight => room(clients).max(40),
     };
     s.pd_pools.push(PdPool {
         prefix: Ipv6Net::new("2001:db8:100::".parse().expect("literal"), len)
@@ -362,7 +386,11 @@ impl World {
     pub fn new(cfg: SimConfig) -> Self {
         let mut rng = SimRng::new(cfg.seed);
         let auto_pd = rng.chance(0.5);
-        let large_pd = rng.chance(0.25);
+        let pd_pool = match rng.range(0, 4) {
+            0 => PdPoolSize::Large,
+            1 => PdPoolSize::Tight,
+            _ => PdPoolSize::Usual,
+        };
         let nodes = [Role::Primary, Role::Secondary]
             .into_iter()
             .enumerate()
@@ -377,13 +405,14 @@ impl World {
                 sync_gen: 0,
                 sync_pending: false,
                 crash_after_reply: None,
+                crashes: 0,
             })
             .collect();
         let mut w = World {
             report: Report {
                 seed: cfg.seed,
                 auto_partner_down: auto_pd,
-                large_prefix_pool: large_pd,
+                pd_pool,
                 ..Report::default()
             },
             cfg,
@@ -402,8 +431,10 @@ impl World {
             told: BTreeMap::new(),
             trace: VecDeque::new(),
             chaos_over: false,
-            large_pd,
+            pd_pool,
             owed: BTreeMap::new(),
+            past: BTreeMap::new(),
+            next_reuse_check: [0; 2],
         };
         for i in 0..2 {
             w.start_node(i);
@@ -421,7 +452,9 @@ impl World {
                 Ms::MAX
             };
             let mut client = SimClient::new(c, na, pd, start);
-            client.relayed = w.cfg.relays && c % 4 == 3;
+            // A quarter of the ordinary clients, and every other stale one, sit behind a relay.
+            let stale = c >= w.cfg.clients;
+            client.relayed = w.cfg.relays && (c % 4 == 3 || (stale && c % 2 == 1));
             w.clients.push(client);
             if start != Ms::MAX {
                 w.at(start, Ev::ClientWake(c));
@@ -490,7 +523,7 @@ impl World {
             pair.endpoint.partner_down_on_first_start = true;
         }
         let server = FailoverServer::new(
-            server_config(self.cfg.clients, self.large_pd),
+            server_config(self.cfg.clients, self.pd_pool),
             node.duid.clone(),
             leases,
             record,
@@ -509,7 +542,14 @@ impl World {
         if self.nodes[i].server.is_none() {
             return;
         }
+        // Not a server in PARTNER-DOWN whose partner is just starting: the partner would
+        // leave STARTUP alone and serve without its leases (the operator hazard of
+        // `Restart`; RFC 8156 §8.3.2 step 6).
+        if self.restarting_beside_partner_down() {
+            return;
+        }
         self.report.crashes += 1;
+        self.nodes[i].crashes += 1;
         self.log_server(format!("node {i} CRASHES"));
         let node = &mut self.nodes[i];
         node.store.crash();
@@ -603,6 +643,10 @@ impl World {
                 self.at(self.now + d, Ev::Sync { node: i, gen });
             }
         }
+        if self.now >= self.next_reuse_check[i] {
+            self.next_reuse_check[i] = self.now + 1_000;
+            self.check_reusable_while_held(i);
+        }
         self.schedule_timer(i);
     }
 
@@ -635,13 +679,18 @@ impl World {
                 } else {
                     (client_of(&r.dest), r.bytes)
                 };
-                if let Some(back) = self.nodes[i].crash_after_reply.take() {
-                    // The reply has left; the update that follows it has not.
+                let renewal = self.clients.get(c as usize).is_some_and(|cl| cl.renewing());
+                if let Some(back) = self.nodes[i].crash_after_reply.filter(|_| renewal) {
+                    // The Reply to a Renew has left; the update that follows it has not.
+                    self.nodes[i].crash_after_reply = None;
                     self.log_server(format!(
                         "node {i} CRASHES right after a reply to client {c}"
                     ));
                     self.crash(i);
-                    self.at(self.now + back, Ev::Restart(i));
+                    self.at(self.now + back, Ev::Restart(i, self.nodes[i].crashes));
+                    // The operator notices and declares it down.
+                    let t = self.now + self.rng.range(5_000, 40_000);
+                    self.at(t.min(self.now + back - 1), Ev::OperatorPartnerDown(1 - i));
                 }
                 if self.rng.chance(self.cfg.loss) {
                     return;
@@ -802,6 +851,7 @@ impl World {
                 self.check_recover_done(server, client, recover_done_before);
                 if let Some(o) = outcome {
                     self.check_no_prefix_avail(server, &o);
+                    self.check_own_share_first(server, &o);
                 }
                 self.after_input(server);
             }
@@ -859,16 +909,19 @@ impl World {
                     self.release(node, o);
                 }
             }
-            Ev::Restart(i) => {
-                // A careful operator does not start a server whose partner was declared down
-                // while the two cannot talk: it would resume serving its own pool, which the
-                // partner may be using by now (RFC 8156 §8.3.2, §8.4.1).
-                let partner_down = self.nodes[1 - i]
-                    .server
-                    .as_ref()
-                    .is_some_and(|s| s.state() == ServerState::PartnerDown);
-                if self.partitioned && partner_down && !self.chaos_over {
-                    self.at(self.now + 5_000, Ev::Restart(i));
+            Ev::Restart(i, crash) if crash != self.nodes[i].crashes => {}
+            Ev::Restart(i, crash) => {
+                // A careful operator does not start a server while it cannot talk to its
+                // partner if either of them is in (or went down in) PARTNER-DOWN: after the
+                // STARTUP timer it would resume its previous state without knowing what the
+                // other did meanwhile — serve its own pool, which the partner in PARTNER-DOWN
+                // may have used, or itself resume PARTNER-DOWN beside a partner that is up
+                // (RFC 8156 §8.3.2 step 6, §8.4.1). The partner or the link comes back first.
+                let partner_up = self.nodes[1 - i].server.is_some();
+                let cannot_talk = self.partitioned || !partner_up;
+                let either_down = self.partner_down_state(1 - i) || self.partner_down_state(i);
+                if cannot_talk && either_down && !self.chaos_over {
+                    self.at(self.now + 5_000, Ev::Restart(i, crash));
                 } else if self.nodes[i].server.is_none() {
                     self.start_node(i);
                 }
@@ -935,7 +988,7 @@ impl World {
                     let back = self.now + down_for;
                     // The link comes back with the server.
                     self.at(back, Ev::Heal);
-                    self.at(back, Ev::Restart(i));
+                    self.at(back, Ev::Restart(i, self.nodes[i].crashes));
                 }
             }
             Ev::StaleClaim => self.stale_claim(None),
@@ -958,7 +1011,7 @@ impl World {
                 }
                 self.crash(i);
                 let back = self.now + self.rng.range(5_000, 400_000);
-                self.at(back, Ev::Restart(i));
+                self.at(back, Ev::Restart(i, self.nodes[i].crashes));
                 // A careful operator: declares the partner down only when it really is.
                 if self.rng.chance(0.5) {
                     let t = self.now + self.rng.range(20_000, 120_000);
@@ -987,18 +1040,16 @@ impl World {
                 {
                     self.crash(i);
                     let back = self.now + self.rng.range(1_000, 30_000);
-                    self.at(back, Ev::Restart(i));
+                    self.at(back, Ev::Restart(i, self.nodes[i].crashes));
                 }
             }
             3 => {
-                // Crash right after a client reply: the lazy update behind it is never sent
+                // Crash right after the Reply to a Renew: the lazy update behind it is never sent
                 // (RFC 8156 §4.3); the operator then declares the partner down.
                 let i = self.rng.range(0, 2) as usize;
                 if self.nodes.iter().all(|n| n.server.is_some()) {
-                    let back = self.rng.range(5_000, 400_000);
+                    let back = self.rng.range(5_000, 900_000);
                     self.nodes[i].crash_after_reply = Some(back);
-                    let t = self.now + self.rng.range(20_000, 60_000);
-                    self.at(t, Ev::OperatorPartnerDown(1 - i));
                 }
             }
             4 => {
@@ -1007,7 +1058,7 @@ impl World {
                 if self.nodes[1 - i].server.is_some() {
                     self.crash(i);
                     let back = self.now + self.rng.range(700_000, 1_500_000);
-                    self.at(back, Ev::Restart(i));
+                    self.at(back, Ev::Restart(i, self.nodes[i].crashes));
                     let t = self.now + self.rng.range(10_000, 60_000);
                     self.at(t.min(back - 1), Ev::OperatorPartnerDown(1 - i));
                 }
@@ -1024,6 +1075,22 @@ impl World {
                     let t = crash_at + self.rng.range(10_000, 60_000);
                     self.at(t, Ev::OperatorPartnerDown(1 - i));
                 }
+            }
+        }
+    }
+
+    /// Whether server `j` is in PARTNER-DOWN, or was when it went down.
+    fn partner_down_state(&self, j: usize) -> bool {
+        match self.nodes[j].server.as_ref() {
+            Some(s) => s.state() == ServerState::PartnerDown,
+            None => {
+                let mut store = self.nodes[j].store.clone();
+                store
+                    .get_meta(EndpointRecord::META_KEY)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| EndpointRecord::decode(&b).ok())
+                    .is_some_and(|r| r.state == ServerState::PartnerDown)
             }
         }
     }
@@ -1059,7 +1126,7 @@ impl World {
 
     /// A stale client claims, at one server, the leases another client holds now.
     fn stale_claim(&mut self, at: Option<usize>) {
-        if self.chaos_over {
+        if self.chaos_over || self.cfg.stale_clients == 0 {
             return;
         }
         if at.is_none() {
@@ -1075,16 +1142,24 @@ impl World {
             return;
         }
         let victim = holders[self.rng.range(0, holders.len() as u64) as usize];
-        let claimed: Vec<Resource> = self.clients[victim as usize]
-            .held
-            .iter()
-            .map(|h| h.resource)
-            .collect();
+        // A clone claims what the victim holds now; a client restored from an old backup
+        // claims what it held before (often back in a pool by now: safe to adopt from the
+        // answering server's own share, RFC 8156 §8.4.1).
+        let old = self.past.get(&victim).cloned().unwrap_or_default();
+        let claimed: Vec<Resource> = if !old.is_empty() && self.rng.chance(0.5) {
+            old
+        } else {
+            self.clients[victim as usize]
+                .held
+                .iter()
+                .map(|h| h.resource)
+                .collect()
+        };
         let server = at.unwrap_or_else(|| self.rng.range(0, 2) as usize);
         let sid = self.nodes[server].duid.0.clone();
         self.report.stale_claims += 1;
         self.log(format!(
-            "stale client {stale} claims client {victim}'s {} at node {server}",
+            "stale client {stale} claims client {victim}'s (current or past) {} at node {server}",
             claimed.iter().map(show).collect::<Vec<_>>().join(", ")
         ));
         self.clients[stale as usize].claim(self.now, claimed, server, sid);
@@ -1186,6 +1261,12 @@ impl World {
                     ));
                 }
                 ClientEvent::Dropped { resource } => {
+                    let past = self.past.entry(c).or_default();
+                    past.retain(|r| *r != resource);
+                    past.push(resource);
+                    if past.len() > 4 {
+                        past.remove(0);
+                    }
                     if let Some(h) = self.holders.get_mut(&resource) {
                         h.retain(|(o, _)| *o != c);
                     }
