@@ -260,7 +260,11 @@ impl World {
     /// the partner's prefixes while the own share has room for more than every client is a
     /// violation.
     pub(super) fn check_own_share_first(&mut self, server: usize, outcome: &Outcome) {
-        let Some(reply) = outcome.reply.as_ref().and_then(|r| client_message(&r.bytes)) else {
+        let Some(reply) = outcome
+            .reply
+            .as_ref()
+            .and_then(|r| client_message(&r.bytes))
+        else {
             return;
         };
         if reply.msg_type != MessageType::Advertise {
