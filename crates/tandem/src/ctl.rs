@@ -58,7 +58,8 @@ pub fn render(s: &PairStatus) -> String {
          updates     {} queued, {} sent and unacknowledged\n\
          leases      {} active, {} records\n\
          prefixes    primary can delegate {}, secondary {}\n\
-         problems    {} protocol errors, {} updates rejected by the partner, {} failed commits\n\
+         problems    {} protocol errors, {} updates rejected by the partner, {} failed commits, \
+         {} leases found held twice\n\
          uptime      {}\n",
         s.role,
         s.state,
@@ -74,6 +75,7 @@ pub fn render(s: &PairStatus) -> String {
         s.protocol_errors,
         s.updates_rejected,
         s.commit_failures,
+        s.bindings_displaced,
         duration(s.uptime_secs),
     )
 }
@@ -108,6 +110,7 @@ mod tests {
             protocol_errors: 2,
             updates_rejected: 0,
             commit_failures: 0,
+            bindings_displaced: 1,
             uptime_secs: 90_000,
         };
         let t = render(&s);
@@ -116,5 +119,6 @@ mod tests {
         assert!(t.contains("3 queued, 1 sent"));
         assert!(t.contains("primary can delegate 100, secondary 50"));
         assert!(t.contains("uptime      25h00m"));
+        assert!(t.contains("1 leases found held twice"), "{t}");
     }
 }

@@ -186,6 +186,16 @@ pub fn decide(
     }
 }
 
+/// A live binding of one client that an accepted update gave to another (§7.5.4
+/// accept(3)): the lease was held twice, and the client here is about to lose it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Displaced {
+    pub resource: Resource,
+    pub client: Duid,
+    pub until: Option<Time>,
+    pub by: Duid,
+}
+
 /// Result of processing one BNDUPD.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceivedUpdate {
@@ -199,6 +209,8 @@ pub struct ReceivedUpdate {
     /// be sent right away (after the BNDREPLY). Leases whose flag was already set wait for
     /// the periodic scan (§7.5.4 storm prevention).
     pub resend_now: Vec<Resource>,
+    /// Live bindings of other clients this update replaced (a double assignment found).
+    pub displaced: Vec<Displaced>,
 }
 
 fn reply_for(upd: &LeaseUpdate, reject: Option<FailoverStatus>) -> LeaseReply {
@@ -312,6 +324,7 @@ struct Ctx<'a, S: RelationshipScope, L: Fn(&Resource) -> Option<Lease>> {
     now: Time,
     changes: Vec<LeaseChange>,
     resend_now: Vec<Resource>,
+    displaced: Vec<Displaced>,
 }
 
 impl<S: RelationshipScope, L: Fn(&Resource) -> Option<Lease>> Ctx<'_, S, L> {
@@ -341,6 +354,20 @@ impl<S: RelationshipScope, L: Fn(&Resource) -> Option<Lease>> Ctx<'_, S, L> {
                     (Some(d), Some(ia)) => Some((d, ia.ia_type, ia.iaid, ia.t1, ia.t2)),
                     _ => None,
                 };
+                // accept(3) resolves two live bindings of one lease in the primary's favour;
+                // the client that loses it here must not lose it silently.
+                if let Some(l) = local.as_ref().filter(|l| {
+                    l.is_active_at(self.now)
+                        && upd.status == BindingStatus::Active
+                        && duid.is_some_and(|d| *d != l.duid)
+                }) {
+                    self.displaced.push(Displaced {
+                        resource: l.resource,
+                        client: l.duid.clone(),
+                        until: l.state_expiration,
+                        by: duid.cloned().unwrap_or_default(),
+                    });
+                }
                 let stored = store(local.as_ref(), upd, client, subnet_id, ia.is_none());
                 self.changes.push(LeaseChange::Upsert(stored));
                 None
@@ -384,6 +411,7 @@ where
         now,
         changes: Vec::new(),
         resend_now: Vec::new(),
+        displaced: Vec::new(),
     };
     let reply = match update {
         BindingUpdate::Client { duid, ias, .. } => {
@@ -429,5 +457,6 @@ where
         reply,
         send_reply_after_persist,
         resend_now: ctx.resend_now,
+        displaced: ctx.displaced,
     }
 }

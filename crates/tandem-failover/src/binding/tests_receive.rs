@@ -1045,3 +1045,25 @@ fn a_run_out_active_update_never_ends_another_clients_live_lease_s7_5_4() {
         Verdict::Accept
     );
 }
+
+/// RFC 8156 §7.5.4 accept(3): a secondary takes the primary's binding when one lease is
+/// live for two clients — and says so: the client that loses it is named, never dropped
+/// silently.
+#[test]
+fn a_live_binding_replaced_by_the_partners_is_reported_s7_5_4() {
+    let mut mine = lease("2001:db8::1", 2, Active, 1000, Some(5000));
+    mine.duid = client(2);
+    let db = Db::new(vec![mine.clone()]);
+    let out = receive_update(
+        &client_update(vec![upd(Active, 1100)]),
+        &in_scope,
+        &db.get(),
+        Role::Secondary,
+        Time(1200),
+    );
+    assert!(matches!(out.changes.as_slice(), [LeaseChange::Upsert(l)] if l.duid == client(1)));
+    assert_eq!(out.displaced.len(), 1);
+    assert_eq!(out.displaced[0].client, client(2));
+    assert_eq!(out.displaced[0].by, client(1));
+    assert_eq!(out.displaced[0].until, Some(Time(5000)));
+}

@@ -65,6 +65,14 @@ pub enum Event {
     },
     /// A BNDREPLY or UPDDONE that matches nothing we sent.
     Unexpected(String),
+    /// Two clients held one lease: the partner's binding (RFC 8156 §7.5.4 accept(3))
+    /// replaced `client`'s, which was valid until `until`. Never silent.
+    BindingDisplaced {
+        resource: Resource,
+        client: Duid,
+        until: Option<Time>,
+        by: Duid,
+    },
     LinkUp,
     LinkDown,
 }

@@ -127,6 +127,14 @@ impl FailoverServer {
             let lookup = |r: &Resource| self.dhcp.leases().get(r).cloned();
             receive_update(&update, &scope, &lookup, role, now)
         };
+        for d in received.displaced {
+            self.out.push_back(Output::Event(Event::BindingDisplaced {
+                resource: d.resource,
+                client: d.client,
+                until: d.until,
+                by: d.by,
+            }));
+        }
         let mut pools_changed = false;
         for c in received.changes {
             if let LeaseChange::Upsert(l) = c {

@@ -90,6 +90,8 @@ pub struct PeerCounters {
     pub protocol_errors: u64,
     pub updates_rejected: u64,
     pub commit_failures: u64,
+    /// Double assignments found and resolved in the partner's favour (§7.5.4 accept(3)).
+    pub bindings_displaced: u64,
 }
 
 /// The pair member's driver.
@@ -418,6 +420,19 @@ impl Loop {
                 warn!(?resource, code, "partner rejected a binding update");
             }
             Event::Unexpected(u) => debug!(what = %u, "unexpected partner message"),
+            Event::BindingDisplaced {
+                resource,
+                client,
+                until,
+                by,
+            } => {
+                self.peer.bindings_displaced += 1;
+                error!(
+                    %resource, %client, until = ?until, partner_client = %by,
+                    "one lease held by two clients: the partner's binding replaced ours \
+                     (RFC 8156 §7.5.4); our client will be told to stop using it when it renews"
+                );
+            }
             Event::LinkUp => info!("failover communications OK"),
             Event::LinkDown => info!("failover communications interrupted"),
         }

@@ -29,6 +29,8 @@ pub struct PairStatus {
     pub protocol_errors: u64,
     pub updates_rejected: u64,
     pub commit_failures: u64,
+    /// Leases found held by two clients and resolved for the partner's (§7.5.4).
+    pub bindings_displaced: u64,
     pub uptime_secs: u64,
 }
 
@@ -77,6 +79,7 @@ impl PairStatus {
             prefixes_secondary: capacity[1],
             protocol_errors: peer.protocol_errors,
             updates_rejected: peer.updates_rejected,
+            bindings_displaced: peer.bindings_displaced,
             commit_failures: peer.commit_failures,
             uptime_secs: now.secs_since(started),
         }

@@ -749,6 +749,14 @@ impl World {
                     }
                 } else if let SrvEvent::ProtocolError(p) = &e {
                     self.log_server(format!("node {i} protocol error: {p}"));
+                } else if let SrvEvent::BindingDisplaced {
+                    resource, client, ..
+                } = &e
+                {
+                    self.log_server(format!(
+                        "node {i}: {} of {client} replaced by the partner's binding",
+                        show(resource)
+                    ));
                 }
             }
             Output::Persist(_) => {}
