@@ -219,6 +219,26 @@ pub(super) fn client_msg(
     m
 }
 
+/// An IA_NA (IAID 1) listing one address with these lifetimes.
+pub(super) fn ia_with_lifetimes(addr: Ipv6Addr, preferred: u32, valid: u32) -> Ia {
+    Ia {
+        iaid: 1,
+        t1: 0,
+        t2: 0,
+        options: vec![DhcpOption::IaAddr(IaAddr {
+            addr,
+            preferred,
+            valid,
+            options: vec![],
+        })],
+    }
+}
+
+/// An IA_NA (IAID 1) listing one address, preferred = valid.
+pub(super) fn ia_with(addr: Ipv6Addr, valid: u32) -> Ia {
+    ia_with_lifetimes(addr, valid, valid)
+}
+
 pub(super) fn addr_of(m: &Message) -> Option<(Ipv6Addr, u32)> {
     m.ia_nas()
         .first()
@@ -236,17 +256,7 @@ pub(super) fn bind(p: &mut Pair, i: usize, client: u8, now: Time) -> (Ipv6Addr, 
         .expect("advertise");
     let (a, _) = addr_of(&adv).expect("an address");
     let sid = Duid(adv.server_id().unwrap().to_vec());
-    let ia = Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: a,
-            preferred: 0,
-            valid: 0,
-            options: vec![],
-        })],
-    };
+    let ia = ia_with(a, 0);
     let reply = p
         .client(
             i,
@@ -286,17 +296,7 @@ fn first_lease_capped_by_mclt_then_full_after_ack_s4_4() {
         .is_some_and(|t| t > T0 + 600));
     // A renewal now gets the full configured lifetime.
     let sid = p.s[0].dhcp().server_duid().clone();
-    let ia = Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: a,
-            preferred: 0,
-            valid: 0,
-            options: vec![],
-        })],
-    };
+    let ia = ia_with(a, 0);
     let renewed = p
         .client(
             0,
@@ -435,17 +435,7 @@ fn rebind_of_a_binding_the_partner_never_sent_is_refused_s8_4_1() {
     p.cut(T0 + 2);
     let (a, _) = bind(&mut p, 0, 6, T0 + 3);
     assert!(p.s[1].leases().get(&Resource::Address(a)).is_none());
-    let ia = Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: a,
-            preferred: 300,
-            valid: 600,
-            options: vec![],
-        })],
-    };
+    let ia = ia_with_lifetimes(a, 300, 600);
     let reply = p
         .client(
             1,
@@ -544,17 +534,7 @@ fn rebind_restores_the_same_clients_released_lease_lease_stability() {
     let (a, _) = bind(&mut p, 0, 7, T0 + 2);
     p.cut(T0 + 3);
     let sid = p.s[0].dhcp().server_duid().clone();
-    let ia = |valid| Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: a,
-            preferred: valid,
-            valid,
-            options: vec![],
-        })],
-    };
+    let ia = |valid| ia_with(a, valid);
     p.client(
         0,
         T0 + 4,

@@ -9,9 +9,11 @@ use ipnet::Ipv6Net;
 use tandem_core::config::PdPool;
 use tandem_wire::v6::{IaPrefix, StatusCode};
 
-use super::tests::{addr_of, bind, client_msg, config, normal_pair, Pair, MCLT, T0};
+use super::tests::{
+    addr_of, bind, client_msg, config, ia_with, ia_with_lifetimes, normal_pair, Pair, MCLT, T0,
+};
 use super::*;
-use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType, OptionsExt};
+use tandem_wire::v6::{DhcpOption, Ia, Message, MessageType, OptionsExt};
 
 const NO_BINDING: u16 = 3;
 
@@ -269,17 +271,7 @@ fn unknown_bindings_adopted_only_from_own_share_direct_or_relayed_s8_4_1() {
                 MessageType::Rebind,
                 21,
                 None,
-                Some(Ia {
-                    iaid: 1,
-                    t1: 0,
-                    t2: 0,
-                    options: vec![DhcpOption::IaAddr(IaAddr {
-                        addr: a2_addr,
-                        preferred: 300,
-                        valid: 600,
-                        options: vec![],
-                    })],
-                }),
+                Some(ia_with_lifetimes(a2_addr, 300, 600)),
             );
             m.options.extend(
                 pd_msg(MessageType::Rebind, 21, None, &[(a2_pfx, 600)])
@@ -340,17 +332,7 @@ fn relayed_client_gets_its_unknown_own_share_binding_adopted_like_a_direct_one_s
             MessageType::Rebind,
             22,
             None,
-            Some(Ia {
-                iaid: 1,
-                t1: 0,
-                t2: 0,
-                options: vec![DhcpOption::IaAddr(IaAddr {
-                    addr: own,
-                    preferred: 300,
-                    valid: 600,
-                    options: vec![],
-                })],
-            }),
+            Some(ia_with_lifetimes(own, 300, 600)),
         );
         let r = p.client_via(0, T0 + 11, &m, relayed).expect("answered");
         outcome.push(addr_of(&r).map(|x| (x.0 == own, x.1)));
@@ -371,17 +353,7 @@ fn known_binding_rebound_at_the_partner_is_kept_direct_or_relayed_s4_3() {
         assert!(p.s[1].leases().get(&Resource::Address(a)).is_some());
         p.cut(T0 + 5);
         p.dead[0] = true;
-        let ia = Ia {
-            iaid: 1,
-            t1: 0,
-            t2: 0,
-            options: vec![DhcpOption::IaAddr(IaAddr {
-                addr: a,
-                preferred: 300,
-                valid: 600,
-                options: vec![],
-            })],
-        };
+        let ia = ia_with_lifetimes(a, 300, 600);
         let r = p
             .client_via(
                 1,
@@ -405,17 +377,7 @@ fn rebind_restores_the_same_clients_released_lease_relayed_too() {
         let (a, _) = bind(&mut p, 0, 7, T0 + 2);
         p.cut(T0 + 3);
         let sid = p.s[0].dhcp().server_duid().clone();
-        let ia = |valid| Ia {
-            iaid: 1,
-            t1: 0,
-            t2: 0,
-            options: vec![DhcpOption::IaAddr(IaAddr {
-                addr: a,
-                preferred: valid,
-                valid,
-                options: vec![],
-            })],
-        };
+        let ia = |valid| ia_with(a, valid);
         p.client_via(
             0,
             T0 + 4,
@@ -473,17 +435,7 @@ fn recover_done_creates_no_binding_from_a_renew_s8_7_1() {
     p.tick(now + 1, now + 2 * u64::from(MCLT));
     assert_eq!(p.s[0].state(), ServerState::RecoverDone);
     let unknown: Ipv6Addr = "2001:db8:1::1a3".parse().unwrap();
-    let ia = Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: unknown,
-            preferred: 300,
-            valid: 600,
-            options: vec![],
-        })],
-    };
+    let ia = ia_with_lifetimes(unknown, 300, 600);
     let before = p.s[0].leases().len();
     let t = now + 2 * u64::from(MCLT) + 1;
     let r = p.client(
@@ -580,17 +532,7 @@ fn recovering_server_does_not_expire_leases_its_partner_may_have_renewed_s8_6_s8
     let mut p = normal_pair();
     let sid = p.s[0].dhcp().server_duid().clone();
     let (a, _) = bind(&mut p, 0, 80, T0 + 2);
-    let ia = Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: a,
-            preferred: 300,
-            valid: 600,
-            options: vec![],
-        })],
-    };
+    let ia = ia_with_lifetimes(a, 300, 600);
     let renew = |p: &mut Pair, t: Time| {
         let r = p
             .client(
@@ -648,17 +590,7 @@ fn a_reused_address_starts_with_nothing_acknowledged_s4_4() {
     p.connect(T0 + 1);
     let sid = p.s[0].dhcp().server_duid().clone();
     let (a, _) = bind(&mut p, 0, 90, T0 + 2);
-    let ia = |valid| Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: a,
-            preferred: valid,
-            valid,
-            options: vec![],
-        })],
-    };
+    let ia = |valid| ia_with(a, valid);
     let r = p
         .client(
             0,
@@ -699,17 +631,7 @@ fn a_released_lease_taken_again_starts_with_nothing_acknowledged_s4_4() {
     let mut p = normal_pair();
     let sid = p.s[0].dhcp().server_duid().clone();
     let (a, _) = bind(&mut p, 0, 92, T0 + 2);
-    let ia = |valid| Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options: vec![DhcpOption::IaAddr(IaAddr {
-            addr: a,
-            preferred: valid,
-            valid,
-            options: vec![],
-        })],
-    };
+    let ia = |valid| ia_with(a, valid);
     let msg = |t, v| client_msg(t, 92, Some(&sid), Some(ia(v)));
     p.client(0, T0 + 32, &msg(MessageType::Renew, 600)).unwrap();
     p.client(0, T0 + 40, &msg(MessageType::Release, 0)).unwrap();
