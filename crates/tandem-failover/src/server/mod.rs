@@ -158,10 +158,21 @@ impl FailoverServer {
         // replay them in the order they happened, larger blocks first on a tie.
         blocks.sort_by_key(|l| (l.start_time_of_state, l.resource));
         for l in blocks {
+            // A take-back (FREE) the secondary has not accepted has not happened: the block,
+            // which was FREE-BACKUP when it was asked back, stays the secondary's until it
+            // does (§4.2.2, §7.7; tandem-sim seed 14090).
+            let unacked_take_back = pair.endpoint.role == Role::Primary
+                && l.status == BindingStatus::Free
+                && l.failover.update_pending;
+            let status = if unacked_take_back {
+                BindingStatus::FreeBackup
+            } else {
+                l.status
+            };
             if let Resource::Prefix(p) = l.resource {
                 for pool in prefix_pools.iter_mut() {
                     if pool.parent().contains(&p) {
-                        let _ = pool.apply_status(p, l.status);
+                        let _ = pool.apply_status(p, status);
                     }
                 }
             }

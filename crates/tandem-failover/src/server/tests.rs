@@ -73,6 +73,37 @@ impl Pair {
         ])
     }
 
+    /// A primary restarted from these records (the secondary is fresh), after a hand-over of
+    /// `2001:db8:100:200::/55` to the secondary that the records follow.
+    pub(super) fn new_with_records(records: Vec<Lease>) -> Self {
+        let mut e = EndpointConfig::new(Role::Primary, "t", MCLT);
+        e.local.keepalive = 30;
+        let pair = PairConfig {
+            endpoint: e,
+            secondary_prefix_share: 50,
+            rebalance_threshold: 1,
+        };
+        let mut leases = vec![Lease {
+            resource: Resource::Prefix("2001:db8:100:200::/55".parse().unwrap()),
+            status: BindingStatus::FreeBackup,
+            duid: Duid::default(),
+            iaid: 0,
+            subnet_id: 1,
+            preferred_lifetime: 0,
+            valid_lifetime: 0,
+            t1: 0,
+            t2: 0,
+            cltt: Time::ZERO,
+            start_time_of_state: T0 + 10,
+            state_expiration: None,
+            failover: tandem_core::FailoverFields::default(),
+        }];
+        leases.extend(records);
+        let duid = Duid(vec![0, 2, 0, 0, 0, 9, 0]);
+        let primary = FailoverServer::new(config(), duid, leases, None, pair, T0 + 30).unwrap();
+        Self::from_servers([primary, server(Role::Secondary, T0 + 30)])
+    }
+
     pub(super) fn from_servers(s: [FailoverServer; 2]) -> Self {
         Pair {
             s,

@@ -647,3 +647,42 @@ fn a_released_lease_taken_again_starts_with_nothing_acknowledged_s4_4() {
         "renewed to {valid} s on the old binding's ack"
     );
 }
+
+/// RFC 8156 §4.2.2: a block the primary asks back (a FREE BNDUPD) stays the secondary's
+/// until the secondary accepts — also across a restart of the primary that rebuilds its
+/// pools from the stored pool-move records (tandem-sim seed 14090, check (g): the unsent
+/// take-back was replayed as done and both servers delegated from the block).
+#[test]
+fn an_unacknowledged_take_back_leaves_the_block_with_the_secondary_after_a_restart_s4_2_2() {
+    let block: Ipv6Net = "2001:db8:100:200::/55".parse().unwrap();
+    let record = |status, at: u64, pending| Lease {
+        resource: Resource::Prefix(block),
+        status,
+        duid: Duid::default(),
+        iaid: 0,
+        subnet_id: 1,
+        preferred_lifetime: 0,
+        valid_lifetime: 0,
+        t1: 0,
+        t2: 0,
+        cltt: Time::ZERO,
+        start_time_of_state: T0 + at,
+        state_expiration: None,
+        failover: tandem_core::FailoverFields {
+            update_pending: pending,
+            ..Default::default()
+        },
+    };
+    let pair = Pair::new_with_records(vec![record(BindingStatus::Free, 20, true)]);
+    assert_eq!(
+        owned_by(&pair, 0, block),
+        Some(Role::Secondary),
+        "not asked back yet"
+    );
+    let pair = Pair::new_with_records(vec![record(BindingStatus::Free, 20, false)]);
+    assert_eq!(
+        owned_by(&pair, 0, block),
+        Some(Role::Primary),
+        "acknowledged take-back"
+    );
+}
