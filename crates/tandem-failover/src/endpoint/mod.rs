@@ -140,6 +140,9 @@ pub struct Endpoint {
     request_progress: Option<Time>,
     /// Secondary in POTENTIAL-CONFLICT has sent its own UPDREQ (§8.10).
     own_request_sent: bool,
+    /// The link went down after RECOVER finished and before NORMAL: what the partner did
+    /// meanwhile is unknown, so the next connection recovers again (§8.5).
+    resync_after_reconnect: bool,
     next_xid: u32,
 }
 
@@ -155,6 +158,7 @@ impl Endpoint {
             partner_state_since: None,
             partner_down_time_of_partner: None,
             partner_down_since: None,
+            partner_pd_until: None,
             last_operation: Time::ZERO,
             communicated: false,
             mclt: cfg.local.mclt,
@@ -184,6 +188,7 @@ impl Endpoint {
             auto_pd_at: None,
             request_progress: None,
             own_request_sent: false,
+            resync_after_reconnect: false,
             next_xid: 0x80_0000,
         }
     }
@@ -215,6 +220,11 @@ impl Endpoint {
         } else {
             self.record.state_since
         }
+    }
+    /// The last moment the partner was known to be in PARTNER-DOWN (see
+    /// [`EndpointRecord::partner_pd_until`]).
+    pub fn partner_pd_until(&self) -> Option<Time> {
+        self.record.partner_pd_until
     }
     /// When this server entered PARTNER-DOWN, while it is there.
     pub fn partner_down_since(&self) -> Option<Time> {
@@ -364,6 +374,16 @@ impl Endpoint {
 
     fn lose_link(&mut self, now: Time, why: &str, fx: &mut Vec<Effect>) {
         let was_up = self.comm_ok();
+        if was_up && self.record.partner_state == Some(ServerState::PartnerDown) {
+            // It was in PARTNER-DOWN as far as we know, and may still be (§8.4.1).
+            self.record.partner_pd_until = Some(now);
+        }
+        if matches!(
+            self.state,
+            ServerState::RecoverWait | ServerState::RecoverDone
+        ) {
+            self.resync_after_reconnect = true;
+        }
         self.phase = Phase::Down;
         self.request_progress = None;
         if was_up {
@@ -515,6 +535,13 @@ impl Endpoint {
         if self.partner_communicated_before.is_none() {
             self.partner_communicated_before = Some(rep.communicated);
         }
+        // While the partner is (or was, until this STATE) in PARTNER-DOWN it may grant
+        // leases without the MCLT bound; remember until when (§8.4.1).
+        if rep.state == ServerState::PartnerDown
+            || self.record.partner_state == Some(ServerState::PartnerDown)
+        {
+            self.record.partner_pd_until = Some(now);
+        }
         // Store what the partner reports (§6.4).
         self.record.partner_state = Some(rep.state);
         self.record.partner_state_since = rep.since;
@@ -526,6 +553,17 @@ impl Endpoint {
         if self.state == ServerState::Startup {
             self.leave_startup(now, Some(rep), fx);
             return;
+        }
+        // Recovered, then cut off before NORMAL: a partner in PARTNER-DOWN went on granting
+        // leases (from either share, without the MCLT bound) that we have not heard of.
+        // Ask again before serving as NORMAL (§8.5; tandem-sim seed 22464).
+        if std::mem::take(&mut self.resync_after_reconnect)
+            && matches!(
+                self.state,
+                ServerState::RecoverWait | ServerState::RecoverDone
+            )
+        {
+            self.enter(now, ServerState::Recover, fx);
         }
         self.persist(now, fx);
         if rep.startup {
@@ -558,6 +596,7 @@ impl Endpoint {
 
     fn leave_startup(&mut self, now: Time, rep: Option<StateReport>, fx: &mut Vec<Effect>) {
         self.startup_deadline = None;
+        let connected = rep.is_some();
         let target = match rep {
             Some(r) if r.state == ServerState::PartnerDown => fsm::after_startup_partner_down(
                 r.partner_down_time.or(r.since),
@@ -568,6 +607,18 @@ impl Endpoint {
                 ServerState::PartnerDown
             }
             _ => self.resume,
+        };
+        // Recovery that was not finished before we went down: what the partner did since
+        // is unknown — recover again, now if the partner is there, else once it is (§8.5).
+        let unfinished_recovery =
+            matches!(target, ServerState::RecoverWait | ServerState::RecoverDone);
+        let target = match (unfinished_recovery, connected) {
+            (true, true) => ServerState::Recover,
+            (true, false) => {
+                self.resync_after_reconnect = true;
+                target
+            }
+            _ => target,
         };
         self.enter(now, target, fx);
     }

@@ -22,6 +22,9 @@ pub struct EndpointRecord {
     pub partner_down_time_of_partner: Option<Time>,
     /// When we entered PARTNER-DOWN (sent as PARTNER_DOWN_TIME, base of the reuse waits).
     pub partner_down_since: Option<Time>,
+    /// The last moment we knew the partner to be in PARTNER-DOWN: until then it may have
+    /// granted leases without the MCLT bound that we never heard of (RFC 8156 §8.4.1).
+    pub partner_pd_until: Option<Time>,
     /// Last time we know we were operating (§8.3.2 step 5 "last recorded time of
     /// operation", and the "time went down" of §8.6.2 after a crash).
     pub last_operation: Time,
@@ -54,6 +57,7 @@ impl EndpointRecord {
             tm(self.partner_down_time_of_partner),
         );
         put("partner_down_since", tm(self.partner_down_since));
+        put("partner_pd_until", tm(self.partner_pd_until));
         put("last_operation", self.last_operation.as_secs().to_string());
         put("communicated", u8::from(self.communicated).to_string());
         put("mclt", self.mclt.to_string());
@@ -72,6 +76,7 @@ impl EndpointRecord {
             partner_state_since: None,
             partner_down_time_of_partner: None,
             partner_down_since: None,
+            partner_pd_until: None,
             last_operation: Time::ZERO,
             communicated: false,
             mclt: 0,
@@ -111,6 +116,7 @@ impl EndpointRecord {
                 "partner_state_since" => r.partner_state_since = time(v)?,
                 "partner_down_time_of_partner" => r.partner_down_time_of_partner = time(v)?,
                 "partner_down_since" => r.partner_down_since = time(v)?,
+                "partner_pd_until" => r.partner_pd_until = time(v)?,
                 "last_operation" => r.last_operation = time(v)?.unwrap_or(Time::ZERO),
                 "communicated" => r.communicated = num(v)? == Some(1),
                 "mclt" => {
@@ -145,6 +151,7 @@ mod tests {
             partner_state_since: Some(Time(1_700_000_000)),
             partner_down_time_of_partner: None,
             partner_down_since: Some(Time(1_700_000_100)),
+            partner_pd_until: Some(Time(1_700_000_150)),
             last_operation: Time(1_700_000_200),
             communicated: true,
             mclt: 3600,

@@ -250,12 +250,34 @@ impl FailoverServer {
         .min()
     }
 
+    /// In PARTNER-DOWN, the time the reuse waits count from (the partner's pool and leases
+    /// we never heard of are usable MCLT after it, §8.4.1): when we entered PARTNER-DOWN —
+    /// or later, if the partner itself was in PARTNER-DOWN not long before: its leases of
+    /// that time were not bounded by MCLT, only by the longest lifetime it grants, and some
+    /// may never have reached us (tandem-sim seed 22464).
+    pub fn reuse_base(&self) -> Option<Time> {
+        let pd = self.ep.partner_down_since()?;
+        let longest = self
+            .dhcp
+            .config()
+            .subnets
+            .iter()
+            .map(|s| s.valid_lifetime)
+            .max()
+            .unwrap_or(0);
+        let partner_pd = self
+            .ep
+            .partner_pd_until()
+            .map_or(Time::ZERO, |t| t.plus_lifetime(longest));
+        Some(pd.max(partner_pd))
+    }
+
     fn refresh_policy(&mut self) {
         let policy = PairPolicy {
             role: self.ep.role(),
             state: self.ep.state(),
             mclt: self.ep.mclt(),
-            partner_down_since: self.ep.partner_down_since(),
+            partner_down_since: self.reuse_base(),
             prefix_pools: Arc::new(self.prefix_pools.clone()),
         };
         self.dhcp.set_policy(Box::new(policy));
@@ -548,7 +570,7 @@ impl FailoverServer {
             return;
         }
         let mclt = self.ep.mclt();
-        let since = self.ep.partner_down_since();
+        let since = self.reuse_base();
         let due: Vec<Lease> = self
             .dhcp
             .leases()

@@ -857,6 +857,7 @@ fn restarted_with_lapsed_lease(stored: Option<ServerState>) -> FailoverServer {
         partner_state_since: Some(T0 - 1000),
         partner_down_time_of_partner: None,
         partner_down_since: None,
+        partner_pd_until: None,
         last_operation: T0 - 200,
         communicated: true,
         mclt: MCLT,

@@ -686,3 +686,61 @@ fn an_unacknowledged_take_back_leaves_the_block_with_the_secondary_after_a_resta
         "acknowledged take-back"
     );
 }
+
+/// RFC 8156 §8.5–§8.7: a server recovering from a partner in PARTNER-DOWN learns its
+/// bindings in RECOVER (UPDREQ … UPDDONE). If the link goes after that, the partner keeps
+/// granting — without the MCLT bound, from either share — and will only tell of it later.
+/// So when the link comes back the recovering server asks again, and it is NORMAL (and
+/// allocates) only once it holds what the partner granted meanwhile (tandem-sim seed 22464:
+/// the partner died right after the heal and the primary never learnt of a /56 it had given).
+#[test]
+fn recovery_asks_again_after_the_link_returns_before_normal_s8_5_s8_7() {
+    let mut p = pd_pair("2001:db8:100::/52", 50);
+    let record = p.s[0].endpoint().record().clone();
+    let (duid, pair_cfg) = (
+        p.s[0].dhcp().server_duid().clone(),
+        p.s[0].pair_config().clone(),
+    );
+    let leases: Vec<Lease> = p.s[0].leases().iter().cloned().collect();
+    // The primary dies; the secondary is declared partner-down.
+    p.cut(T0 + 5);
+    p.dead[0] = true;
+    p.s[1].partner_down_command(T0 + 6).unwrap();
+    p.pump(T0 + 6);
+    // The primary comes back and recovers; the link goes during RECOVER-WAIT.
+    let cfg = config_pd("2001:db8:100::/52");
+    p.s[0] = FailoverServer::new(cfg, duid, leases, Some(record), pair_cfg, T0 + 20).unwrap();
+    p.dead[0] = false;
+    p.connect(T0 + 20);
+    assert_eq!(p.s[0].state(), ServerState::RecoverWait);
+    p.cut(T0 + 21);
+    // Meanwhile the secondary, still PARTNER-DOWN, delegates a /56 (past MCLT: any share).
+    let t = T0 + 6 + u64::from(MCLT) + 1;
+    let (given, _) = delegate(&mut p, 1, 77, t, None).expect("a prefix");
+    p.tick(T0 + 21, t + 2);
+    assert_eq!(p.s[0].state(), ServerState::RecoverDone);
+    // The link returns.
+    let mark = p.log[0].len();
+    p.connect(t + 3);
+    let out = &p.log[0][mark..];
+    let normal_at = out
+        .iter()
+        .position(|o| {
+            matches!(
+                o,
+                Output::Event(Event::StateChanged {
+                    to: ServerState::Normal,
+                    ..
+                })
+            )
+        })
+        .expect("the primary reaches NORMAL");
+    let learnt_at = out.iter().position(|o| {
+        matches!(o, Output::Persist(PersistItem::Lease(LeaseChange::Upsert(l)))
+            if l.resource == Resource::Prefix(given) && l.status == BindingStatus::Active)
+    });
+    assert!(
+        learnt_at.is_some_and(|i| i < normal_at),
+        "the primary went NORMAL (output {normal_at}) before it learnt {given} (output {learnt_at:?})"
+    );
+}

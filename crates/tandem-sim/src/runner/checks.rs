@@ -170,7 +170,7 @@ impl World {
             role,
             role,
             AllocationKind::Proportional,
-            s.endpoint().partner_down_since(),
+            s.reuse_base(),
             s.endpoint().mclt(),
             now,
         );
@@ -222,7 +222,7 @@ impl World {
         let now_ms = self.now;
         let now = self.core_now();
         let (state, role) = (s.state(), s.role());
-        let (pd, mclt) = (s.endpoint().partner_down_since(), s.endpoint().mclt());
+        let (pd, mclt) = (s.reuse_base(), s.endpoint().mclt());
         let mut bad = Vec::new();
         for (r, held) in &self.holders {
             let Some((c, until)) = held.iter().find(|(_, until)| *until > now_ms + 2_000) else {
