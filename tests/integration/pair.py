@@ -12,9 +12,10 @@ dhcrelay -6) in its own namespace, hung off the same bridge:
     it-<id>-rcli --rc-- it-<id>-rly --ru-- bridge
     (dhclient)          (lower 2001:db8:2::1/64, upper 2001:db8:1::3/64)
 
-The relay forwards to each member's address on the servers' link and puts 2001:db8:2::1 in link-address, which selects the members'
-relayed subnet (RELAY_SUBNET, no `interface`); with -I it also sends an Interface-ID.
-Routes stay inside 2001:db8::/32: the servers reach 2001:db8:2::/64 through the relay.
+The relay forwards to each member's address on the servers' link and puts 2001:db8:2::1
+in link-address, which selects the members' relayed subnet (RELAY_SUBNET, no
+`interface`); with -I it also sends an Interface-ID. Routes stay inside 2001:db8::/32:
+the servers reach 2001:db8:2::/64 through the relay.
 
 The failover link is a veth pair directly between the two server namespaces; "cutting" it
 sets both ends down (packets vanish, as in a real partition). A "silent" cut leaves the
