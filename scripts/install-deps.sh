@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
 # Debian packages the integration tests and the demo need (run as root):
 # dhclient (isc-dhcp-client), perfdhcp (kea-admin), tshark/dumpcap, sqlite3, ip/ss,
-# nft (nftables: the silent partition of the pair timer scenarios).
+# nft (nftables: the silent partition of the pair timer scenarios), dhcrelay
+# (isc-dhcp-relay: the relay agent of the pair's relayed-client scenario).
 #   scripts/install-deps.sh           # tests and demo
 #   scripts/install-deps.sh --bench   # also kea-dhcp6-server, for bench/perfdhcp-vs-kea.sh
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer before installing.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-packages=(iproute2 isc-dhcp-client kea-admin tshark sqlite3 python3 procps util-linux nftables)
+packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(kea-dhcp6-server)
 fi
+# isc-dhcp-relay's postinst starts its IPv4 relay service from /etc/default/isc-dhcp-relay,
+# which fails without servers (and must never relay on the host's interfaces): keep
+# maintainer scripts from starting services while installing, as a container's
+# policy-rc.d does, and leave the service disabled. The tests run dhcrelay themselves,
+# inside their namespaces.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+fi
+trap '[[ -n $own_policy ]] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+if command -v update-rc.d >/dev/null && [[ -e /etc/init.d/isc-dhcp-relay ]]; then
+    update-rc.d isc-dhcp-relay disable >/dev/null 2>&1 || true
+fi

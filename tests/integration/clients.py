@@ -8,10 +8,14 @@ import time
 
 
 class Dhclient:
-    """One `dhclient -6` in the foreground (-d), with its own lease, pid and config files."""
+    """One `dhclient -6` in the foreground (-d), with its own lease, pid and config files;
+    on the topology's client link, or on the link named by `ns` and `iface` (a pair
+    topology's relayed client: ns=topo.rcli_ns, iface=topo.rcli_if)."""
 
-    def __init__(self, topo, name, prefix=False, address=True):
+    def __init__(self, topo, name, prefix=False, address=True, ns=None, iface=None):
         self.topo = topo
+        self.ns = ns or topo.cli_ns
+        self.iface = iface or topo.cli_if
         self.flags = (["-N"] if address else []) + (["-P"] if prefix else [])
         base = os.path.join(topo.tmp, name)
         self.lease_file = base + ".leases"
@@ -24,11 +28,11 @@ class Dhclient:
 
     def _cmd(self, *extra):
         return ["dhclient", "-6", "-v", "-1", *self.flags, "-lf", self.lease_file, "-pf", self.pid_file,
-                "-cf", self.conf_file, *extra, self.topo.cli_if]
+                "-cf", self.conf_file, *extra, self.iface]
 
     def start(self):
         log = open(self.log_path, "a")
-        self.proc = self.topo.spawn(self.topo.cli_ns, self._cmd("-d"), stdout=log, stderr=log)
+        self.proc = self.topo.spawn(self.ns, self._cmd("-d"), stdout=log, stderr=log)
         return self
 
     def stop(self):
@@ -43,7 +47,7 @@ class Dhclient:
     def release(self, timeout=20):
         """`dhclient -6 -r`: send Release for what the lease file holds."""
         self.stop()
-        return self.topo.ns(self.topo.cli_ns, ["timeout", str(timeout)] + self._cmd("-r"), check=False)
+        return self.topo.ns(self.ns, ["timeout", str(timeout)] + self._cmd("-r"), check=False)
 
     def leases_text(self):
         try:
@@ -54,14 +58,21 @@ class Dhclient:
 
     def last_lease(self):
         """(addresses, prefixes) of the newest lease6 block in the lease file."""
-        text = self.leases_text()
-        blocks = text.split("lease6 {")
-        if len(blocks) < 2:
-            return set(), set()
-        last = blocks[-1]
-        addrs = set(re.findall(r"iaaddr ([0-9a-f:]+) \{", last))
-        prefixes = set(re.findall(r"iaprefix ([0-9a-f:]+/\d+) \{", last))
-        return addrs, prefixes
+        leases = self.leases()
+        return leases[-1][:2] if leases else (set(), set())
+
+    def leases(self):
+        """Every lease6 block in the lease file, oldest first: (addresses, prefixes,
+        server-id as lower-case hex without colons)."""
+        out = []
+        for block in self.leases_text().split("lease6 {")[1:]:
+            addrs = set(re.findall(r"iaaddr ([0-9a-f:]+) \{", block))
+            prefixes = set(re.findall(r"iaprefix ([0-9a-f:]+/\d+) \{", block))
+            m = re.search(r"option dhcp6\.server-id ([0-9a-f:]+);", block)
+            # dhclient writes bytes without leading zeros (0:1:0:1:...).
+            sid = "".join(f"{int(b, 16):02x}" for b in m.group(1).split(":")) if m else ""
+            out.append((addrs, prefixes, sid))
+        return out
 
     def wait_bound(self, want_address=True, want_prefix=False, timeout=30):
         deadline = time.time() + timeout
@@ -196,16 +207,17 @@ def outer_message_types(pcap):
 
 
 class Capture:
-    """dumpcap on the client's veth: DHCPv6 both ways (UDP 546 and 547; a Relay-reply goes
-    to the relay agent's port 547)."""
+    """dumpcap on the client's veth (or on `iface` in `ns`): DHCPv6 both ways (UDP 546 and
+    547; a Relay-reply goes to the relay agent's port 547)."""
 
-    def __init__(self, topo, name):
+    def __init__(self, topo, name, ns=None, iface=None):
         self.topo, self.path = topo, os.path.join(topo.tmp, name + ".pcapng")
+        self.ns, self.iface = ns or topo.cli_ns, iface or topo.cli_if
         self.proc = None
 
     def start(self):
-        self.proc = self.topo.spawn(self.topo.cli_ns, ["dumpcap", "-q", "-i", self.topo.cli_if, "-f",
-                                                       "udp port 546 or udp port 547", "-w", self.path])
+        self.proc = self.topo.spawn(self.ns, ["dumpcap", "-q", "-i", self.iface, "-f",
+                                              "udp port 546 or udp port 547", "-w", self.path])
         deadline = time.time() + 10
         while not os.path.exists(self.path) and time.time() < deadline:
             time.sleep(0.1)
@@ -227,3 +239,24 @@ def malformed_packets(pcap):
                          capture_output=True, text=True, check=True)
     lines = [l for l in res.stdout.splitlines() if l.strip()]
     return len(lines), lines[:3]
+
+
+def relay_messages(pcap):
+    """Every RELAY-FORW (12) and RELAY-REPL (13) in a capture, oldest first, as dicts: time
+    (Unix seconds), src, dst, types (outer first: [12, 6] is a relayed Rebind), link
+    (the link-address), ifid (Interface-ID, hex), addrs and prefixes ("p/len") inside."""
+    res = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "dhcpv6.msgtype == 12 || dhcpv6.msgtype == 13",
+                          "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+                          "-e", "frame.time_epoch", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "dhcpv6.msgtype",
+                          "-e", "dhcpv6.linkaddr", "-e", "dhcpv6.interface_id", "-e", "dhcpv6.iaaddr.ip",
+                          "-e", "dhcpv6.iaprefix.pref_addr", "-e", "dhcpv6.iaprefix.pref_len"],
+                         capture_output=True, text=True, check=True)
+    out = []
+    for line in res.stdout.splitlines():
+        f = (line.split("\t") + [""] * 9)[:9]
+        split = lambda v: [x for x in v.split(",") if x]  # noqa: E731
+        out.append(dict(time=float(f[0]), src=f[1], dst=f[2], types=[int(t) for t in split(f[3])],
+                        link=(split(f[4]) or [""])[0], ifid=f[5].replace(":", "").lower(),
+                        addrs=set(split(f[6])),
+                        prefixes={f"{p}/{n}" for p, n in zip(split(f[7]), split(f[8]))}))
+    return out

@@ -1,11 +1,13 @@
 """Failover pair scenarios (issue 4): two tandem processes, a client link and a
 server-to-server link that can be cut, real dhclient and perfdhcp clients."""
 
+import ipaddress
+import os
 import time
 
-from clients import Dhclient, PerfdhcpLoad, perfdhcp
-from harness import ACTIVE
-from pair import Member, PairTopology
+from clients import Capture, Dhclient, PerfdhcpLoad, perfdhcp, relay_messages
+from harness import ACTIVE, RELAY_LINK_ADDR, RELAY_SUBNET, SUBNET
+from pair import PD_POOL, RELAY_PD_POOL, Member, PairTopology
 
 
 def _pair(topo, **kw):
@@ -90,28 +92,206 @@ def pair_primary_killed_secondary_takes_over_and_primary_recovers():
                 f"and learned {len(made_while_down)} bindings")
 
 
+def _inside(resources, net):
+    net = ipaddress.IPv6Network(net)
+    return all(ipaddress.IPv6Network(r).subnet_of(net) if "/" in r else ipaddress.IPv6Address(r) in net
+               for r in resources)
+
+
+def _drained(*members):
+    """No binding update of any member waits for its partner's acknowledgement."""
+    for m in members:
+        st = m.status()
+        if st["updates_unacked"] + st["updates_queued"]:
+            return False
+    return True
+
+
+def pair_relayed_client_keeps_its_leases_when_the_primary_dies():
+    """Every failover rule applies to a client behind a relay agent exactly as to a direct
+    one (issue 10 item 6). A dhclient -6 -N -P behind ISC dhcrelay -6 (RELAY-FORW with
+    link-address 2001:db8:2::1 and an Interface-ID) and a direct one get an address and a
+    prefix from the primary; once the secondary has acknowledged both bindings (RFC 8156
+    §7.2), kill -9 the primary. Their Renews to it go unanswered, and past T2 both clients
+Rebind (RFC 8415 §18.2.5; dhclient sends it at its first Renew retransmission after T2,
+REN_TIMEOUT 10 s, so 10 to 15 s after the kill with T1 4 s, T2 8 s); the secondary
+    extends the bindings it learnt (RFC 8156 §4.3 lease stability, §8.8.2, §8.9) and both
+    keep exactly the address and prefix they had. The capture on the relay's server-side
+    link shows the relayed Rebind as RELAY-FORW and the secondary's Reply as RELAY-REPL
+    carrying the relay's Interface-ID back unchanged (RFC 8415 §19.3, §21.18)."""
+    with PairTopology("r", relay=True) as topo:
+        pri, sec = _pair(topo, auto_partner_down=5, valid=60, renew=4, rebind=8)
+        topo.start_relay(interface_id=True)
+        cap = Capture(topo, "relay-upper", ns=topo.nss["rly"], iface=topo.rly_upper).start()
+        clients = {
+            "direct": Dhclient(topo, "direct", address=True, prefix=True),
+            "relayed": Dhclient(topo, "relayed", address=True, prefix=True, ns=topo.rcli_ns, iface=topo.rcli_if),
+        }
+        for c in clients.values():
+            c.start()
+        bound = {name: c.wait_bound(want_address=True, want_prefix=True) for name, c in clients.items()}
+        pri_duid, sec_duid = pri.server_duid(), sec.server_duid()
+        for name, c in clients.items():
+            (addrs, prefixes), (_, _, sid) = bound[name], c.leases()[-1]
+            assert len(addrs) == 1 and len(prefixes) == 1, f"{name}: {addrs} {prefixes}"
+            assert sid == pri_duid, f"{name}: first lease from {sid}, not the primary ({pri_duid})"
+        # Each client's link picks its subnet: the relayed one by the relay's link-address.
+        want_nets = {"direct": (SUBNET, PD_POOL), "relayed": (RELAY_SUBNET, RELAY_PD_POOL)}
+        for name, (net, pd) in want_nets.items():
+            addrs, prefixes = bound[name]
+            assert _inside(addrs, net) and _inside(prefixes, pd), f"{name}: {addrs} {prefixes} not in {net}, {pd}"
+        mine = {name: addrs | prefixes for name, (addrs, prefixes) in bound.items()}
+        everything = mine["direct"] | mine["relayed"]
+
+        def secondary_holds_all():
+            if not _drained(pri, sec):
+                return False
+            on_pri, on_sec = _active(pri.leases()), _active(sec.leases())
+            return all(r in on_sec and r in on_pri and on_sec[r]["duid"] == on_pri[r]["duid"] for r in everything)
+        _wait(secondary_holds_all, "the secondary to hold and acknowledge all four bindings",
+              detail=lambda: f"pri {pri.status()}\nsec {sec.status()}\nsec store {_active(sec.leases())}")
+        duids = {r: _active(sec.leases())[r]["duid"] for r in everything}
+        for name in clients:
+            assert len({duids[r] for r in mine[name]}) == 1, f"{name}: {mine[name]} not one client's: {duids}"
+        assert duids[sorted(mine["direct"])[0]] != duids[sorted(mine["relayed"])[0]], "two clients, two DUIDs"
+
+        t_kill = time.time()
+        pri.kill9()
+
+        # Each client's newest lease comes from the secondary, then one more (its Renew).
+        def from_secondary(c, n):
+            return sum(1 for _, _, sid in c.leases() if sid == sec_duid) >= n
+        took = {}
+        deadline = time.time() + 40
+        while time.time() < deadline and len(took) < len(clients):
+            for name, c in clients.items():
+                if name not in took and from_secondary(c, 1):
+                    took[name] = time.time() - t_kill
+            time.sleep(0.2)
+        assert len(took) == len(clients), \
+            f"no Reply from the secondary within 40 s for {set(clients) - set(took)}; states " \
+            f"{sec.state_changes()}\n" + "\n".join(f"{n}: {c.log()[-1200:]}" for n, c in clients.items()) + \
+            f"\ndhcrelay: {topo.relay_log_text()[-800:]}"
+        _wait(lambda: all(from_secondary(c, 2) for c in clients.values()),
+              "a second Reply from the secondary for both clients", timeout=30)
+        t_end = time.time()
+        pcap = cap.stop()
+
+        for name, c in clients.items():
+            addrs, prefixes = bound[name]
+            after = [(a, p) for a, p, sid in c.leases() if sid == sec_duid]
+            changed = [(a, p) for a, p in after if (a, p) != (addrs, prefixes)]
+            assert not changed, f"{name}: lease changed {addrs}/{prefixes} -> {changed}\n{c.log()}"
+            on_if = topo.client_addresses(relayed=name == "relayed")
+            assert addrs <= on_if, f"{name}: {addrs} not on the interface ({on_if})"
+        on_sec = _active(sec.leases())
+        for r in everything:
+            rec = on_sec.get(r)
+            assert rec and rec["duid"] == duids[r], f"{r}: secondary store now {rec}"
+            # Extended by the secondary itself: its own client transaction time, after the kill.
+            assert rec["cltt"] >= int(t_kill) and rec["expires"] > t_end, f"{r} not extended by the secondary: {rec}"
+
+        # The relayed exchanges, as they crossed the servers' link after the kill.
+        msgs = [m for m in relay_messages(pcap) if m["time"] >= t_kill]
+        rebinds = [m for m in msgs if m["types"][:2] == [12, 6]]
+        replies = [m for m in msgs if m["types"][:2] == [13, 7]]
+        sec_ll = topo.link_local("sec")
+        assert rebinds, f"no RELAY-FORW(Rebind) on the relay's upper link after the kill: {msgs}"
+        fw = rebinds[0]
+        assert fw["link"] == RELAY_LINK_ADDR and fw["ifid"], f"RELAY-FORW without link-address/Interface-ID: {fw}"
+        answered = [m for m in replies if m["time"] >= fw["time"] and m["src"] in (sec_ll, "2001:db8:1::2")]
+        assert answered, f"no RELAY-REPL(Reply) from the secondary ({sec_ll}) after {fw}: {replies}"
+        rp = answered[0]
+        assert rp["ifid"] == fw["ifid"], f"Interface-ID not echoed: sent {fw['ifid']}, got back {rp['ifid']}"
+        assert rp["link"] == RELAY_LINK_ADDR, rp
+        assert mine["relayed"] <= rp["addrs"] | rp["prefixes"], f"RELAY-REPL carries {rp}, client had {mine['relayed']}"
+        a_d, p_d = bound["direct"]
+        a_r, p_r = bound["relayed"]
+        return (f"direct kept {min(a_d)} + {min(p_d)} (Reply from the secondary {took['direct']:.1f} s after "
+                f"kill -9), relayed kept {min(a_r)} + {min(p_r)} ({took['relayed']:.1f} s); relay's upper link "
+                f"after the kill: {len(rebinds)} RELAY-FORW(Rebind) to "
+                f"{', '.join(sorted({m['dst'] for m in rebinds}))}, "
+                f"link-address {fw['link']} Interface-ID "
+                f"{fw['ifid']}, {len(answered)} RELAY-REPL(Reply) from {rp['src']} echoing it; secondary went "
+                f"{' -> '.join(sec.state_changes()[-2:])}")
+
+
 def pair_partition_both_serve_then_converge():
-    """Cut the server-to-server link while perfdhcp clients run: both keep serving; heal:
-    both back to NORMAL; no address or prefix is ACTIVE for two clients in the merged stores."""
+    """Cut the server-to-server link while perfdhcp clients run, direct ones and relayed
+    ones (perfdhcp -A1 as the relay agent: RELAY-FORW with link-address 2001:db8:2::1,
+    addresses and prefixes of the relayed subnet): both keep serving, each from its own
+    share (RFC 8156 §8.8.2, COMMUNICATIONS-INTERRUPTED); heal: both back to NORMAL (§8.8.3)
+    and the updates drain (§7.2); no address or prefix is ACTIVE for two clients in the
+    merged stores and both stores are identical, counting relayed and direct clients alike
+    (issue 10 item 6: every rule applies to relayed clients exactly as to direct ones)."""
     with PairTopology("x") as topo:
-        pri, sec = _pair(topo)
+        # In COMMUNICATIONS-INTERRUPTED a new lease lasts the MCLT (RFC 8156 §4.4): 60 s
+        # outlasts both perfdhcp runs and the heal, so no binding of the cut runs out while
+        # the stores are compared (one that does, ends on each member at its own moment).
+        pri, sec = _pair(topo, mclt=60)
         topo.cut()
         pri.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=30)
         sec.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=30)
         stats, out = perfdhcp(topo, clients=100_000, exchanges=400, rate=50, extra=["-u"], timeout=90)
-        served = {who: len(_active(m.leases())) for who, m in (("primary", pri), ("secondary", sec))}
-        assert served["primary"] > 0 and served["secondary"] > 0, f"both must serve during the cut: {served}"
+        # -J: the link-address perfdhcp's relay puts in each RELAY-FORW (its own would be
+        # link-local, which selects no subnet).
+        relays = os.path.join(topo.tmp, "relay-link-addresses")
+        with open(relays, "w") as f:
+            f.write(RELAY_LINK_ADDR + "\n")
+        r_stats, r_out = perfdhcp(topo, clients=100_000, exchanges=400, rate=50, lease_type="address-and-prefix",
+                                  relayed=True, seed=2, extra=["-u", "-J", relays], timeout=90)
+        r_rr = r_stats.get("REQUEST-REPLY", {})
+        r_sa = r_stats.get("SOLICIT-ADVERTISE", {})
+        assert r_rr.get("received packets", 0) >= 380 and r_sa.get("rejected leases", 1) == 0, \
+            f"relayed clients not served (each an address and a prefix) during the cut:\n{r_out[-1500:]}"
+
+        def kinds(leases):
+            """{"direct": n, "relayed addr": n, "relayed prefix": n} of ACTIVE bindings."""
+            out = {"direct": 0, "relayed addr": 0, "relayed prefix": 0}
+            for r in _active(leases):
+                if "/" in r:
+                    out["relayed prefix" if _inside([r], RELAY_PD_POOL) else "direct"] += 1
+                else:
+                    out["relayed addr" if _inside([r], RELAY_SUBNET) else "direct"] += 1
+            return out
+        during = {"primary": _active(pri.leases()), "secondary": _active(sec.leases())}
+        served = {who: kinds(leases) for who, leases in during.items()}
+        for who, k in served.items():
+            assert k["direct"] > 0 and k["relayed addr"] > 0, f"both must serve direct and relayed clients: {served}"
         topo.heal()
         pri.wait_state("NORMAL", timeout=60)
         sec.wait_state("NORMAL", timeout=60)
-        _wait(lambda: pri.status()["updates_unacked"] + pri.status()["updates_queued"] == 0
-              and sec.status()["updates_unacked"] + sec.status()["updates_queued"] == 0,
-              "updates to drain", timeout=60)
+        _wait(lambda: _drained(pri, sec), "updates to drain", timeout=60)
         a, b = _active(pri.leases()), _active(sec.leases())
+        now = time.time()
         clash = [r for r in set(a) & set(b) if a[r]["duid"] != b[r]["duid"]]
         assert not clash, f"{len(clash)} resources held by two clients, e.g. {clash[:3]}"
-        assert set(a) == set(b), f"stores differ: {len(set(a) ^ set(b))} resources"
-        return f"served {served} during the cut; {len(a)} bindings identical on both after the heal"
+        if set(a) != set(b):
+            diff = sorted(set(a) ^ set(b))
+            def where(r):
+                rec = a.get(r) or b[r]
+                return f"{r} only on {'primary' if r in a else 'secondary'}, ends in {rec['expires'] - now:+.0f} s"
+            diff_kinds = kinds({r: a.get(r) or b[r] for r in diff})
+            raise AssertionError(f"stores differ: {len(diff)} resources ({diff_kinds}), e.g. "
+                                 + "; ".join(where(r) for r in diff[:4]))
+        merged = kinds(a)
+        assert merged == kinds(b), (merged, kinds(b))
+        # Nothing granted during the cut is lost in the merge: each binding one member gave
+        # (none has run out yet) is on both, for the same client.
+        live = {r: rec for leases in during.values() for r, rec in leases.items() if rec["expires"] > now + 2}
+        assert len(live) == sum(len(leases) for leases in during.values()), \
+            f"bindings of the cut ran out before the check: {len(live)} of {sum(len(x) for x in during.values())}"
+        lost = [r for r, rec in live.items() if a.get(r, {}).get("duid") != rec["duid"]]
+        assert not lost, f"{len(lost)} bindings from the cut missing after the merge, e.g. {lost[:3]}"
+        live_kinds = kinds(live)
+        assert live_kinds["relayed addr"] == live_kinds["relayed prefix"] >= r_rr["received packets"], live_kinds
+        rr = stats.get("REQUEST-REPLY", {})
+        return (f"perfdhcp during the cut: {int(rr.get('received packets', 0))} direct, "
+                f"{int(r_rr['received packets'])} relayed Replies; served {served}; after the heal {len(a)} "
+                f"bindings identical on both "
+                f"({merged['direct']} direct, {merged['relayed addr']} relayed addresses, "
+                f"{merged['relayed prefix']} relayed prefixes), none held by two clients; all {len(live)} "
+                f"bindings of the cut on both ({live_kinds})")
 
 
 # Failover timers under client load (issue 10): a short keep-alive keeps these quick.
@@ -298,6 +478,7 @@ def pair_wrong_certificate_is_refused():
 PAIR_SCENARIOS = [
     pair_normal_and_secondary_knows_the_binding,
     pair_primary_killed_secondary_takes_over_and_primary_recovers,
+    pair_relayed_client_keeps_its_leases_when_the_primary_dies,
     pair_partition_both_serve_then_converge,
     pair_malformed_failover_message_disconnects,
     pair_wrong_certificate_is_refused,
