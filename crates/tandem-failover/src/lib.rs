@@ -10,6 +10,7 @@ pub mod allocation;
 pub mod binding;
 pub mod endpoint;
 pub mod mclt;
+pub mod node;
 pub mod outbox;
 pub mod server;
 pub mod types;

@@ -13,14 +13,15 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::pair::{CtlRequest, PairStatus};
+use crate::runner::CtlRequest;
+use crate::status::Status;
 
 /// One answer on the control socket.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CtlAnswer {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<PairStatus>,
+    pub status: Option<Status>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

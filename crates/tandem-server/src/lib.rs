@@ -1,29 +1,30 @@
-//! tandem-server: the tokio driver around the sans-I/O core.
+//! tandem-server: the one driver around the sans-I/O core, for a server alone and for a
+//! failover pair member.
 //!
-//! One task owns the core (it is never shared or locked) and the socket loop:
-//! datagram in → [`Engine::handle`] → reply out, except that a reply whose
-//! transaction changed leases waits until those changes are durable: they go to
-//! a [`CommitSink`] (the store's group-commit writer), and the reply is sent
-//! when the sink's `done` callback reports success. Many transactions can wait
-//! on the same fsync; that is what makes group commit fast. A failed commit
-//! drops the reply (the client retries), never acknowledges an unstored lease.
+//! [`runner::Runner`] holds every decision of the loop (timers first at every turn, one
+//! batch per turn for group commit, back-pressure, what the core's gate released); the
+//! [`Driver`] carries it out on tokio with the client socket, the store writer, the partner
+//! link ([`partner`]) and the control socket ([`ctl`]); [`startup`] opens the store, locks
+//! the data directory and builds the core. The simulation (`tandem-sim`) runs the same
+//! runner with simulated sockets, disk and clock.
 #![deny(unsafe_code)]
 
 mod clock;
 mod commit;
 mod counters;
 pub mod ctl;
-mod dhcp_engine;
 mod driver;
-mod engine;
-pub mod pair;
+pub mod partner;
+pub mod runner;
 pub mod server_duid;
+pub mod startup;
+mod status;
 mod store_sink;
 
 pub use clock::{system_now, Clock};
-pub use commit::{CommitAllDone, CommitDone, CommitError, CommitSink};
+pub use commit::{CommitDone, CommitError, CommitSink};
 pub use counters::{Counters, CountersSnapshot};
-pub use dhcp_engine::DhcpEngine;
-pub use driver::{Driver, DriverError, Stopped};
-pub use engine::{Engine, Handled};
+pub use driver::{Driver, DriverError, PartnerChannels, Stopped};
+pub use runner::{CtlRequest, Mutations, PeerCommand, PeerEvent, Runner};
+pub use status::Status;
 pub use store_sink::StoreSink;

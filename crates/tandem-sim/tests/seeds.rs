@@ -137,7 +137,8 @@ fn same_seed_same_run() {
 }
 
 /// The checks can fail: two servers both configured as primary, each starting alone in
-/// PARTNER-DOWN, hand the same addresses to different clients, and invariant (a) says so.
+/// PARTNER-DOWN, hand the same addresses to different clients, and invariants (a) and (g)
+/// say so.
 #[test]
 fn exclusivity_check_catches_two_primaries() {
     use tandem_sim::runner::{SimConfig, World};
@@ -149,7 +150,35 @@ fn exclusivity_check_catches_two_primaries() {
     cfg.settle_secs = 0;
     let r = World::new(cfg).run();
     assert!(
-        r.violations.iter().any(|v| v.contains("(a)")),
+        r.violations
+            .iter()
+            .any(|v| v.contains("(a)") || v.contains("(g)")),
+        "{}",
+        r.explain()
+    );
+}
+
+/// The checks can fail: a driver loop that runs timers only when idle (the first pair
+/// driver's bug) lets them starve under load, and invariant (i) says so.
+#[test]
+fn timer_check_catches_timers_that_starve_under_load() {
+    use tandem_sim::runner::{SimConfig, World};
+    let mut cfg = SimConfig::for_seed(7);
+    // About 350 client messages a second while the clients arrive: a datagram is nearly
+    // always waiting, as at a few hundred exchanges/s on the wire.
+    cfg.clients = 10_000;
+    cfg.chaos_secs = 120;
+    cfg.settle_secs = 0;
+    let honest = World::new(cfg.clone()).run();
+    assert!(
+        !honest.violations.iter().any(|v| v.contains("(i)")),
+        "{}",
+        honest.explain()
+    );
+    cfg.mutate_timers_starve = true;
+    let r = World::new(cfg).run();
+    assert!(
+        r.violations.iter().any(|v| v.contains("(i)")),
         "{}",
         r.explain()
     );

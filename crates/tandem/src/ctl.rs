@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use tandem_server::ctl::{request, CtlAnswer};
-use tandem_server::pair::PairStatus;
+use tandem_server::Status;
 
 /// The control socket of a server whose data directory is `data_dir`.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("tandem.ctl")
+    data_dir.join(tandem_server::startup::CTL_SOCKET)
 }
 
 /// Sends `command` and prints the answer; `json` prints it raw.
@@ -44,7 +44,7 @@ pub fn run(socket: &Path, command: &str, json: bool) -> anyhow::Result<()> {
 }
 
 /// The human form of a status.
-pub fn render(s: &PairStatus) -> String {
+pub fn render(s: &Status) -> String {
     let comm = if s.communications_ok {
         "communications OK"
     } else {
@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn renders_every_field() {
-        let s = PairStatus {
+        let s = Status {
             role: "secondary".into(),
             state: "PARTNER-DOWN".into(),
             state_for_secs: 4000,

@@ -3,8 +3,5 @@
 
 pub mod config;
 pub mod ctl;
-pub mod data_dir;
 pub mod logging;
-pub mod peer_link;
 pub mod serve;
-pub mod serve_pair;

@@ -117,7 +117,7 @@ fn main() -> ExitCode {
                 eprintln!("warning: {w}");
             }
             // Not an error: check-config is run next to the live server it configures.
-            match tandem::data_dir::holder(&cfg.data_dir) {
+            match tandem_server::startup::holder(&cfg.data_dir) {
                 Ok(None) => {}
                 Ok(Some(holder)) => eprintln!(
                     "note: data directory {} is in use by a running tandem process ({holder}); \

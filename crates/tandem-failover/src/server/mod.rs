@@ -75,14 +75,25 @@ pub enum Event {
     },
     LinkUp,
     LinkDown,
+    /// A batch could not be written: what waited on it was withheld (client replies: the
+    /// client retries) and, for a pair member, the partner link reset.
+    CommitFailed {
+        error: String,
+        replies_withheld: usize,
+        link_reset: bool,
+    },
 }
 
 /// One output, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     Persist(PersistItem),
-    /// A client reply; after persist.
-    ClientReply(Reply),
+    /// A client reply; after the persists before it when it grants, extends or releases
+    /// a lease (`after_persist`), at once otherwise (an Advertise, a refusal).
+    ClientReply {
+        reply: Reply,
+        after_persist: bool,
+    },
     /// A message for the partner. `after_persist` is false only for connection
     /// housekeeping (CONNECT, CONNECTREPLY, CONTACT, DISCONNECT) that carries no state.
     Peer {
@@ -292,9 +303,13 @@ impl FailoverServer {
     pub fn handle_client(&mut self, now: Time, bytes: &[u8], rx: &RxInfo) -> Outcome {
         let mut o = self.dhcp.handle(now, bytes, rx);
         let changes = std::mem::take(&mut o.changes);
+        let after_persist = !changes.is_empty();
         self.adopt_local_changes(now, changes);
-        if let Some(r) = o.reply.clone() {
-            self.out.push_back(Output::ClientReply(r));
+        if let Some(reply) = o.reply.clone() {
+            self.out.push_back(Output::ClientReply {
+                reply,
+                after_persist,
+            });
         }
         self.pump_updates(now);
         o

@@ -119,7 +119,7 @@ impl Pair {
         while let Some(o) = self.s[i].poll_output() {
             match &o {
                 Output::Peer { msg, .. } if self.up => self.wire[1 - i].push(msg.clone()),
-                Output::ClientReply(r) => self.replies.push((i, r.bytes.clone())),
+                Output::ClientReply { reply: r, .. } => self.replies.push((i, r.bytes.clone())),
                 Output::ClosePeer { .. } => self.up = false,
                 _ => {}
             }
@@ -346,7 +346,7 @@ fn persist_before_reply_and_update_after_s4_3() {
     let out = &p.log[0][before..];
     let first_reply = out
         .iter()
-        .position(|o| matches!(o, Output::ClientReply(r) if r.bytes[0] == 7))
+        .position(|o| matches!(o, Output::ClientReply { reply: r, after_persist: true } if r.bytes[0] == 7))
         .unwrap();
     let first_bndupd = out
         .iter()

@@ -65,7 +65,7 @@ impl World {
             return;
         }
         let now = self.core_now();
-        let Some(s) = self.nodes[server].server.as_ref() else {
+        let Some(s) = self.fs(server) else {
             return;
         };
         let duid = self.clients[client as usize].duid().to_vec();
@@ -101,7 +101,7 @@ impl World {
         client: u32,
         state: ServerState,
     ) -> Option<BTreeSet<Resource>> {
-        let s = self.nodes[server].server.as_ref()?;
+        let s = self.fs(server)?;
         if s.state() != state {
             return None;
         }
@@ -125,7 +125,7 @@ impl World {
     ) {
         let Some(before) = before else { return };
         let now = self.core_now();
-        let Some(s) = self.nodes[server].server.as_ref() else {
+        let Some(s) = self.fs(server) else {
             return;
         };
         let duid = self.clients[client as usize].duid();
@@ -160,7 +160,7 @@ impl World {
         if !refused {
             return;
         }
-        let Some(s) = self.nodes[server].server.as_ref() else {
+        let Some(s) = self.fs(server) else {
             return;
         };
         let now = self.core_now();
@@ -216,7 +216,7 @@ impl World {
     /// every resource a client holds (with a little margin) must be refused.
     pub(super) fn check_reusable_while_held(&mut self, i: usize) {
         use tandem_failover::binding::may_reuse_for_other_client;
-        let Some(s) = self.nodes[i].server.as_ref() else {
+        let Some(s) = self.fs(i) else {
             return;
         };
         let now_ms = self.now;
@@ -270,7 +270,7 @@ impl World {
         if reply.msg_type != MessageType::Advertise {
             return;
         }
-        let Some(s) = self.nodes[server].server.as_ref() else {
+        let Some(s) = self.fs(server) else {
             return;
         };
         if s.state() != ServerState::PartnerDown {

@@ -16,7 +16,12 @@
 //! * (g) no server may, by its own rules, give a resource some client holds to another
 //!   client (checked once a simulated second: the §8.4.1 reuse wait, FREE records included);
 //! * (h) a server in PARTNER-DOWN offers its partner's prefixes only once its own share is
-//!   used up (§8.4.1).
+//!   used up (§8.4.1);
+//! * (i) after the top of a driver loop turn no due timer is still waiting, at any load.
+//!
+//! The servers are the shipped driver loop (`tandem_server::runner::Runner`, with the core's
+//! gate inside) around each node: the simulation only replaces the socket, the partner
+//! link, the disk (a [`MemoryStore`] with crash semantics) and the clock.
 //!
 //! Clients are direct or behind a relay; a few are stale (they claim other clients'
 //! leases, as a restored or cloned machine would). Faults: crashes (also right after a
@@ -29,14 +34,19 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::{Ipv6Addr, SocketAddrV6};
+use std::sync::Arc;
 
 use ipnet::Ipv6Net;
 use tandem_core::config::{AddressPool, PdPool, Subnet};
-use tandem_core::{BindingStatus, Duid, Lease, Resource, RxInfo, ServerConfig, Time};
+use tandem_core::{BindingStatus, Duid, Lease, Resource, ServerConfig, Time};
 use tandem_failover::endpoint::{EndpointConfig, EndpointRecord};
-use tandem_failover::server::{Event as SrvEvent, FailoverServer, Output, PairConfig, PersistItem};
+use tandem_failover::node::{BatchId, Node as Core};
+use tandem_failover::server::{Event as SrvEvent, FailoverServer, PairConfig};
 use tandem_failover::{Role, ServerState};
-use tandem_store::{Batch, LeaseStore, MemoryStore};
+use tandem_net::RecvMeta;
+use tandem_server::runner::{CtlRequest, Mutations, PeerCommand, PeerEvent, Runner};
+use tandem_server::Counters;
+use tandem_store::{LeaseStore, MemoryStore};
 
 mod checks;
 
@@ -67,6 +77,9 @@ pub struct SimConfig {
     /// servers are primaries (they never connect) and go to PARTNER-DOWN when STARTUP ends,
     /// so both hand out the primary's half of one pool.
     pub mutate_two_primaries: bool,
+    /// Deliberately broken driver loop, to prove check (i) can fail: timers run only when
+    /// the loop is idle (the first pair driver's bug), so client load starves them.
+    pub mutate_timers_starve: bool,
     /// Clients that, now and then, claim another client's leases (restored or cloned).
     pub stale_clients: u32,
     /// A quarter of the clients talk through a relay agent.
@@ -84,6 +97,7 @@ impl SimConfig {
             mutate_reply_before_sync: false,
             sync_ms: (1, 8),
             mutate_two_primaries: false,
+            mutate_timers_starve: false,
             stale_clients: 3,
             relays: true,
         }
@@ -201,14 +215,17 @@ struct Node {
     role: Role,
     duid: Duid,
     store: MemoryStore,
-    server: Option<FailoverServer>,
+    /// The shipped driver loop (tandem-server's runner) around the node's core.
+    runner: Option<Runner>,
     /// Connection epoch this side believes it is in.
     conn: Option<u64>,
-    /// Released after the next sync.
-    held: Vec<Output>,
+    /// Batches written to the page cache, reported durable at the next sync.
+    unsynced: Vec<BatchId>,
     timer_gen: u64,
     sync_gen: u64,
     sync_pending: bool,
+    /// When this node last got an input (for the "timers only when idle" mutation).
+    last_input: Ms,
     /// Crash right after the next client reply leaves, and come back after this long.
     crash_after_reply: Option<Ms>,
     /// How many times it crashed (so a restart belongs to one crash).
@@ -316,6 +333,14 @@ fn server_addr(i: usize) -> Ipv6Addr {
     Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10 + i as u16)
 }
 
+/// Interface indexes as the simulated socket reports them: the clients' link, served
+/// directly, and the link the relay's datagrams arrive on.
+const SIM_IFINDEX: u32 = 1;
+const RELAY_IFINDEX: u32 = 2;
+/// How long a node must go without input before its driver loop counts as idle (for the
+/// "timers only when idle" mutation).
+const IDLE_MS: Ms = 50;
+
 /// The relay agent on the clients' link (RFC 8415 §19): link-address in the subnet.
 const RELAY_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xfe);
 const RELAY_LINK: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
@@ -398,9 +423,10 @@ impl World {
                 role,
                 duid: Duid(vec![0, 2, 0, 0, 0, 9, b's', b'0' + i as u8]),
                 store: MemoryStore::new(),
-                server: None,
+                runner: None,
                 conn: None,
-                held: Vec::new(),
+                unsynced: Vec::new(),
+                last_input: 0,
                 timer_gen: 0,
                 sync_gen: 0,
                 sync_pending: false,
@@ -522,7 +548,7 @@ impl World {
             pair.endpoint.role = Role::Primary;
             pair.endpoint.partner_down_on_first_start = true;
         }
-        let server = FailoverServer::new(
+        let core = Core::pair_member(
             server_config(self.cfg.clients, self.pd_pool),
             node.duid.clone(),
             leases,
@@ -531,15 +557,22 @@ impl World {
             now,
         )
         .expect("valid pools");
-        node.server = Some(server);
+        let interfaces = [(SIM_IFINDEX, "sim0".to_string())].into_iter().collect();
+        let mutations = Mutations {
+            timers_only_when_idle: self.cfg.mutate_timers_starve,
+            send_before_persist: self.cfg.mutate_reply_before_sync,
+        };
+        let runner = Runner::new(core, interfaces, Arc::new(Counters::default()), now)
+            .with_mutations(mutations);
+        node.runner = Some(runner);
         node.conn = None;
-        node.held.clear();
+        node.unsynced.clear();
         self.log_server(format!("node {i} starts"));
         self.after_input(i);
     }
 
     fn crash(&mut self, i: usize) {
-        if self.nodes[i].server.is_none() {
+        if self.nodes[i].runner.is_none() {
             return;
         }
         // Not a server in PARTNER-DOWN whose partner is just starting: the partner would
@@ -553,9 +586,9 @@ impl World {
         self.log_server(format!("node {i} CRASHES"));
         let node = &mut self.nodes[i];
         node.store.crash();
-        node.server = None;
+        node.runner = None;
         node.conn = None;
-        node.held.clear();
+        node.unsynced.clear();
         node.sync_pending = false;
         node.timer_gen += 1;
         node.sync_gen += 1;
@@ -598,50 +631,38 @@ impl World {
         }
     }
 
-    /// Drains a node's outputs after any input: persists go to the page cache, what may
-    /// leave now leaves, the rest waits for the sync.
+    /// Carries out what the node's driver loop decided after an input, as the tokio driver
+    /// does: batches to the page cache (durable, and reported, at the next sync), replies to
+    /// the clients, messages to the partner.
     fn after_input(&mut self, i: usize) {
-        let mut batch = Batch::default();
-        let mut now_sends = Vec::new();
-        {
-            let node = &mut self.nodes[i];
-            let Some(server) = node.server.as_mut() else {
-                return;
-            };
-            while let Some(o) = server.poll_output() {
-                match o {
-                    Output::Persist(PersistItem::Lease(c)) => batch.leases.push(c),
-                    Output::Persist(PersistItem::Endpoint(r)) => {
-                        batch = batch.put_meta(EndpointRecord::META_KEY, r.encode())
-                    }
-                    Output::Peer {
-                        after_persist: false,
-                        ..
-                    } if node.held.is_empty() && batch.is_empty() => now_sends.push(o),
-                    Output::Event(_) => now_sends.push(o),
-                    Output::ClientReply(_) if self.cfg.mutate_reply_before_sync => {
-                        now_sends.push(o)
-                    }
-                    other => node.held.push(other),
-                }
-            }
-        }
-        if !batch.is_empty() {
+        let Some(runner) = self.nodes[i].runner.as_mut() else {
+            return;
+        };
+        let actions = runner.take_actions();
+        for (id, batch) in actions.commits {
             let node = &mut self.nodes[i];
             node.store.write_unsynced(&batch).expect("storable");
+            node.unsynced.push(id);
         }
-        for o in now_sends {
-            self.release(i, o);
+        for e in actions.events {
+            self.on_event(i, e);
+        }
+        for (bytes, to) in actions.replies {
+            self.release_reply(i, bytes, to.dst);
+            if self.nodes[i].runner.is_none() {
+                return; // crashed right after a reply: nothing else left
+            }
+        }
+        for cmd in actions.peer {
+            self.release_peer(i, cmd);
         }
         let node = &mut self.nodes[i];
-        if (!node.held.is_empty() || node.store.unsynced_batches() > 0) && !node.sync_pending {
-            {
-                node.sync_pending = true;
-                node.sync_gen += 1;
-                let gen = node.sync_gen;
-                let d = self.rng.range(self.cfg.sync_ms.0, self.cfg.sync_ms.1);
-                self.at(self.now + d, Ev::Sync { node: i, gen });
-            }
+        if !node.unsynced.is_empty() && !node.sync_pending {
+            node.sync_pending = true;
+            node.sync_gen += 1;
+            let gen = node.sync_gen;
+            let d = self.rng.range(self.cfg.sync_ms.0, self.cfg.sync_ms.1);
+            self.at(self.now + d, Ev::Sync { node: i, gen });
         }
         if self.now >= self.next_reuse_check[i] {
             self.next_reuse_check[i] = self.now + 1_000;
@@ -651,7 +672,7 @@ impl World {
     }
 
     fn schedule_timer(&mut self, i: usize) {
-        let Some(t) = self.nodes[i].server.as_ref().and_then(|s| s.poll_timeout()) else {
+        let Some(t) = self.nodes[i].runner.as_ref().and_then(|r| r.wake_at()) else {
             return;
         };
         let ms = (t.as_secs().saturating_sub(EPOCH)) * 1000;
@@ -661,55 +682,55 @@ impl World {
         self.at(ms, Ev::Timer { node: i, gen });
     }
 
-    fn release(&mut self, i: usize, o: Output) {
-        match o {
-            Output::ClientReply(r) => {
-                // A reply to the relay (port 547) goes on to the client it names.
-                let (c, bytes) = if r.dest.port() == 547 {
-                    match relay_reply(&r.bytes) {
-                        Some(x) => {
-                            self.report.replies_via_relay += 1;
-                            x
-                        }
-                        None => {
-                            self.violation(format!("node {i}: RELAY-REPL the relay cannot read"));
-                            return;
-                        }
-                    }
-                } else {
-                    (client_of(&r.dest), r.bytes)
-                };
-                let renewal = self.clients.get(c as usize).is_some_and(|cl| cl.renewing());
-                if let Some(back) = self.nodes[i].crash_after_reply.filter(|_| renewal) {
-                    // The Reply to a Renew has left; the update that follows it has not.
-                    self.nodes[i].crash_after_reply = None;
-                    self.log_server(format!(
-                        "node {i} CRASHES right after a reply to client {c}"
-                    ));
-                    self.crash(i);
-                    self.at(self.now + back, Ev::Restart(i, self.nodes[i].crashes));
-                    // The operator notices and declares it down.
-                    let t = self.now + self.rng.range(5_000, 40_000);
-                    self.at(t.min(self.now + back - 1), Ev::OperatorPartnerDown(1 - i));
+    fn release_reply(&mut self, i: usize, bytes: Vec<u8>, dest: SocketAddrV6) {
+        // A reply to the relay (port 547) goes on to the client it names.
+        let (c, bytes) = if dest.port() == 547 {
+            match relay_reply(&bytes) {
+                Some(x) => {
+                    self.report.replies_via_relay += 1;
+                    x
                 }
-                if self.rng.chance(self.cfg.loss) {
+                None => {
+                    self.violation(format!("node {i}: RELAY-REPL the relay cannot read"));
                     return;
                 }
-                let d = self.rng.range(1, 30);
-                self.at(
-                    self.now + d,
-                    Ev::ToClient {
-                        client: c,
-                        server: i,
-                        bytes,
-                    },
-                );
             }
-            Output::Peer { msg, .. } => {
+        } else {
+            (client_of(&dest), bytes)
+        };
+        let renewal = self.clients.get(c as usize).is_some_and(|cl| cl.renewing());
+        if let Some(back) = self.nodes[i].crash_after_reply.filter(|_| renewal) {
+            // The Reply to a Renew has left; the update that follows it has not.
+            self.nodes[i].crash_after_reply = None;
+            self.log_server(format!(
+                "node {i} CRASHES right after a reply to client {c}"
+            ));
+            self.crash(i);
+            self.at(self.now + back, Ev::Restart(i, self.nodes[i].crashes));
+            // The operator notices and declares it down.
+            let t = self.now + self.rng.range(5_000, 40_000);
+            self.at(t.min(self.now + back - 1), Ev::OperatorPartnerDown(1 - i));
+        }
+        if self.rng.chance(self.cfg.loss) {
+            return;
+        }
+        let d = self.rng.range(1, 30);
+        self.at(
+            self.now + d,
+            Ev::ToClient {
+                client: c,
+                server: i,
+                bytes,
+            },
+        );
+    }
+
+    fn release_peer(&mut self, i: usize, cmd: PeerCommand) {
+        match cmd {
+            PeerCommand::Send(bytes) => {
                 let Some(epoch) = self.nodes[i].conn else {
                     return;
                 };
-                let bytes = msg.emit();
                 if self.partitioned {
                     self.stalled.push((1 - i, epoch, bytes));
                     return;
@@ -727,7 +748,7 @@ impl World {
                     },
                 );
             }
-            Output::ClosePeer { reason } => {
+            PeerCommand::Close(reason) => {
                 let old = self.nodes[i].conn.take();
                 self.log_server(format!("node {i} closes link: {reason}"));
                 if let (Some(e), false) = (old, self.partitioned) {
@@ -741,26 +762,53 @@ impl World {
                     );
                 }
             }
-            Output::Event(e) => {
-                if let SrvEvent::StateChanged { from, to } = e {
-                    self.log_server(format!("node {i} {from} -> {to}"));
-                    if to == ServerState::RecoverWait {
-                        self.maybe_cut_during_recovery(i);
-                    }
-                } else if let SrvEvent::ProtocolError(p) = &e {
-                    self.log_server(format!("node {i} protocol error: {p}"));
-                } else if let SrvEvent::BindingDisplaced {
-                    resource, client, ..
-                } = &e
-                {
-                    self.log_server(format!(
-                        "node {i}: {} of {client} replaced by the partner's binding",
-                        show(resource)
-                    ));
-                }
-            }
-            Output::Persist(_) => {}
         }
+    }
+
+    fn on_event(&mut self, i: usize, e: SrvEvent) {
+        if let SrvEvent::StateChanged { from, to } = e {
+            self.log_server(format!("node {i} {from} -> {to}"));
+            if to == ServerState::RecoverWait {
+                self.maybe_cut_during_recovery(i);
+            }
+        } else if let SrvEvent::ProtocolError(p) = &e {
+            self.log_server(format!("node {i} protocol error: {p}"));
+        } else if let SrvEvent::BindingDisplaced {
+            resource, client, ..
+        } = &e
+        {
+            self.log_server(format!(
+                "node {i}: {} of {client} replaced by the partner's binding",
+                show(resource)
+            ));
+        }
+    }
+
+    /// The failover side of node `i`, if it runs.
+    pub(super) fn fs(&self, i: usize) -> Option<&FailoverServer> {
+        self.nodes[i]
+            .runner
+            .as_ref()
+            .and_then(|r| r.node().failover())
+    }
+
+    /// The top of a driver loop turn on node `i` (its due timers run first), before an input.
+    fn turn(&mut self, i: usize) -> Option<&mut Runner> {
+        let now = self.core_now();
+        self.nodes[i].last_input = self.now;
+        let overdue = {
+            let r = self.nodes[i].runner.as_mut()?;
+            r.turn(now);
+            r.timer_overdue(now)
+        };
+        // (i) The loop runs due timers at the top of every turn: after it, none may still be
+        // waiting, at any load (a second of slack for the whole-second clock).
+        if overdue > 1 {
+            self.violation(format!(
+                "(i) node {i}: a due timer still waits after the turn, {overdue} s late"
+            ));
+        }
+        self.nodes[i].runner.as_mut()
     }
 
     // ------------------------------------------------------------------ main loop
@@ -812,7 +860,7 @@ impl World {
             self.handle(Ev::Heal);
         }
         for i in 0..2 {
-            if self.nodes[i].server.is_none() {
+            if self.nodes[i].runner.is_none() {
                 self.start_node(i);
             }
         }
@@ -828,34 +876,41 @@ impl World {
                 multicast,
                 relayed,
             } => {
-                if self.nodes[server].server.is_none() {
+                if self.nodes[server].runner.is_none() {
                     return;
                 }
                 let now = self.core_now();
-                let rx = if relayed {
-                    RxInfo {
+                // As the socket reports it: relayed datagrams come from the relay (port 547)
+                // on an interface not served directly.
+                let meta = if relayed {
+                    RecvMeta {
                         src: SocketAddrV6::new(RELAY_ADDR, 547, 0, 0),
                         dst: server_addr(server),
-                        interface: "relay0".into(),
+                        ifindex: RELAY_IFINDEX,
+                        truncated: false,
                     }
                 } else {
-                    RxInfo {
+                    RecvMeta {
                         src: client_addr(client),
                         dst: if multicast {
                             "ff02::1:2".parse().expect("literal")
                         } else {
                             server_addr(server)
                         },
-                        interface: "sim0".into(),
+                        ifindex: SIM_IFINDEX,
+                        truncated: false,
                     }
                 };
                 let msg = client_message(&bytes);
+                // The turn's timers run first, as in production; the checks then look at
+                // what the server knows when it answers.
+                let _ = self.turn(server);
                 self.note_owed(server, client, msg.as_ref());
                 let recover_done_before = self.active_of(server, client, ServerState::RecoverDone);
                 let outcome = self.nodes[server]
-                    .server
+                    .runner
                     .as_mut()
-                    .map(|s| s.handle_client(now, &bytes, &rx));
+                    .and_then(|r| r.on_datagram(now, &bytes, &meta));
                 self.check_recover_done(server, client, recover_done_before);
                 if let Some(o) = outcome {
                     self.check_no_prefix_avail(server, &o);
@@ -877,8 +932,8 @@ impl World {
                     return;
                 }
                 let now = self.core_now();
-                if let Some(s) = self.nodes[to].server.as_mut() {
-                    s.handle_peer_bytes(now, &bytes);
+                if let Some(r) = self.turn(to) {
+                    r.on_peer(now, Some(PeerEvent::Frame(bytes)));
                     self.after_input(to);
                 }
             }
@@ -886,8 +941,8 @@ impl World {
                 if self.nodes[to].conn == Some(epoch) {
                     self.nodes[to].conn = None;
                     let now = self.core_now();
-                    if let Some(s) = self.nodes[to].server.as_mut() {
-                        s.handle_disconnected(now);
+                    if let Some(r) = self.turn(to) {
+                        r.on_peer(now, Some(PeerEvent::Disconnected("reset".into())));
                         self.after_input(to);
                     }
                 }
@@ -896,25 +951,35 @@ impl World {
                 if self.nodes[node].timer_gen != gen {
                     return;
                 }
+                // The driver's sleep ends. With the "timers only when idle" mutation the loop
+                // is idle only after a quiet moment (tokio's biased select serves ready
+                // inputs first), so under load the wake keeps being put off.
+                let busy = self.now < self.nodes[node].last_input + IDLE_MS;
+                if self.cfg.mutate_timers_starve && busy {
+                    self.nodes[node].timer_gen += 1;
+                    let gen = self.nodes[node].timer_gen;
+                    self.at(self.now + IDLE_MS, Ev::Timer { node, gen });
+                    return;
+                }
                 let now = self.core_now();
-                if let Some(s) = self.nodes[node].server.as_mut() {
-                    s.handle_timeout(now);
+                if let Some(r) = self.nodes[node].runner.as_mut() {
+                    r.idle_wake(now);
                     self.after_input(node);
                 }
             }
             Ev::Sync { node, gen } => {
                 let n = &mut self.nodes[node];
-                if n.sync_gen != gen || n.server.is_none() {
+                if n.sync_gen != gen || n.runner.is_none() {
                     return;
                 }
                 n.store.sync();
                 n.sync_pending = false;
-                let held = std::mem::take(&mut n.held);
-                for o in held {
-                    if self.nodes[node].server.is_none() {
-                        break; // crashed while releasing: the rest never left
+                let done = std::mem::take(&mut n.unsynced);
+                if let Some(r) = self.turn(node) {
+                    for id in done {
+                        r.on_committed(id, Ok(()));
                     }
-                    self.release(node, o);
+                    self.after_input(node);
                 }
             }
             Ev::Restart(i, crash) if crash != self.nodes[i].crashes => {}
@@ -925,12 +990,12 @@ impl World {
                 // other did meanwhile — serve its own pool, which the partner in PARTNER-DOWN
                 // may have used, or itself resume PARTNER-DOWN beside a partner that is up
                 // (RFC 8156 §8.3.2 step 6, §8.4.1). The partner or the link comes back first.
-                let partner_up = self.nodes[1 - i].server.is_some();
+                let partner_up = self.nodes[1 - i].runner.is_some();
                 let cannot_talk = self.partitioned || !partner_up;
                 let either_down = self.partner_down_state(1 - i) || self.partner_down_state(i);
                 if cannot_talk && either_down && !self.chaos_over {
                     self.at(self.now + 5_000, Ev::Restart(i, crash));
-                } else if self.nodes[i].server.is_none() {
+                } else if self.nodes[i].runner.is_none() {
                     self.start_node(i);
                 }
             }
@@ -962,10 +1027,15 @@ impl World {
                 }
             }
             Ev::OperatorPartnerDown(i) => {
-                let partner_dead = self.nodes[1 - i].server.is_none();
+                let partner_dead = self.nodes[1 - i].runner.is_none();
                 let now = self.core_now();
-                if let (true, Some(s)) = (partner_dead, self.nodes[i].server.as_mut()) {
-                    if s.partner_down_command(now).is_ok() {
+                if partner_dead && self.nodes[i].runner.is_some() {
+                    // Through the control socket's request, as `tandem ctl partner-down`.
+                    let (tx, mut rx) = tokio::sync::oneshot::channel();
+                    if let Some(r) = self.turn(i) {
+                        r.on_ctl(now, CtlRequest::PartnerDown(tx));
+                    }
+                    if matches!(rx.try_recv(), Ok(Ok(()))) {
                         self.report.operator_partner_down += 1;
                         self.log_server(format!("operator: node {i} partner-down"));
                     }
@@ -974,7 +1044,7 @@ impl World {
             }
             Ev::ConnectTick => {
                 self.at(self.now + 2_000, Ev::ConnectTick);
-                let both_up = self.nodes.iter().all(|n| n.server.is_some());
+                let both_up = self.nodes.iter().all(|n| n.runner.is_some());
                 let both_idle = self.nodes.iter().all(|n| n.conn.is_none());
                 if both_up && both_idle && !self.partitioned {
                     let e = self.next_epoch;
@@ -982,8 +1052,8 @@ impl World {
                     let now = self.core_now();
                     for i in [1, 0] {
                         self.nodes[i].conn = Some(e);
-                        if let Some(s) = self.nodes[i].server.as_mut() {
-                            s.handle_connected(now);
+                        if let Some(r) = self.turn(i) {
+                            r.on_peer(now, Some(PeerEvent::Connected));
                         }
                         self.after_input(i);
                     }
@@ -991,7 +1061,7 @@ impl World {
             }
             Ev::Fault => self.fault(),
             Ev::CrashFor(i, down_for) => {
-                if !self.chaos_over && self.nodes[1 - i].server.is_some() {
+                if !self.chaos_over && self.nodes[1 - i].runner.is_some() {
                     self.crash(i);
                     let back = self.now + down_for;
                     // The link comes back with the server.
@@ -1014,7 +1084,7 @@ impl World {
         match self.rng.range(0, 6) {
             0 => {
                 let i = self.rng.range(0, 2) as usize;
-                if self.nodes[1 - i].server.is_none() {
+                if self.nodes[1 - i].runner.is_none() {
                     return; // never both down at once
                 }
                 self.crash(i);
@@ -1044,7 +1114,7 @@ impl World {
             2 => {
                 // Crash right in the middle of a write: the page cache is lost.
                 let i = self.rng.range(0, 2) as usize;
-                if self.nodes[1 - i].server.is_some() && self.nodes[i].store.unsynced_batches() > 0
+                if self.nodes[1 - i].runner.is_some() && self.nodes[i].store.unsynced_batches() > 0
                 {
                     self.crash(i);
                     let back = self.now + self.rng.range(1_000, 30_000);
@@ -1055,7 +1125,7 @@ impl World {
                 // Crash right after the Reply to a Renew: the lazy update behind it is never sent
                 // (RFC 8156 §4.3); the operator then declares the partner down.
                 let i = self.rng.range(0, 2) as usize;
-                if self.nodes.iter().all(|n| n.server.is_some()) {
+                if self.nodes.iter().all(|n| n.runner.is_some()) {
                     let back = self.rng.range(5_000, 900_000);
                     self.nodes[i].crash_after_reply = Some(back);
                 }
@@ -1063,7 +1133,7 @@ impl World {
             4 => {
                 // A long outage with operator partner-down: runs far past the lease time + MCLT.
                 let i = self.rng.range(0, 2) as usize;
-                if self.nodes[1 - i].server.is_some() {
+                if self.nodes[1 - i].runner.is_some() {
                     self.crash(i);
                     let back = self.now + self.rng.range(700_000, 1_500_000);
                     self.at(back, Ev::Restart(i, self.nodes[i].crashes));
@@ -1075,7 +1145,7 @@ impl World {
                 // A partition, then one side dies (it renewed clients past what its partner
                 // acked, §4.4) and stays down long; the other is declared partner-down.
                 let i = self.rng.range(0, 2) as usize;
-                if self.nodes.iter().all(|n| n.server.is_some()) {
+                if self.nodes.iter().all(|n| n.runner.is_some()) {
                     self.handle(Ev::Partition);
                     let crash_at = self.now + self.rng.range(5_000, 20_000);
                     let down_for = self.rng.range(700_000, 1_500_000);
@@ -1089,7 +1159,7 @@ impl World {
 
     /// Whether server `j` is in PARTNER-DOWN, or was when it went down.
     fn partner_down_state(&self, j: usize) -> bool {
-        match self.nodes[j].server.as_ref() {
+        match self.fs(j) {
             Some(s) => s.state() == ServerState::PartnerDown,
             None => {
                 let mut store = self.nodes[j].store.clone();
@@ -1105,7 +1175,7 @@ impl World {
 
     /// Whether one server is in STARTUP while the other is in PARTNER-DOWN.
     fn restarting_beside_partner_down(&self) -> bool {
-        let state = |i: usize| self.nodes[i].server.as_ref().map(|s| s.state());
+        let state = |i: usize| self.fs(i).map(|s| s.state());
         (0..2).any(|i| {
             state(i) == Some(ServerState::Startup) && state(1 - i) == Some(ServerState::PartnerDown)
         })
@@ -1121,7 +1191,7 @@ impl World {
         // With auto partner-down a long cut would put a partner in COMMUNICATIONS-INTERRUPTED
         // into PARTNER-DOWN as well (RFC 8156 §8.4.1 warns of that); cut only when the partner
         // already is PARTNER-DOWN.
-        let partner = self.nodes[1 - i].server.as_ref().map(|s| s.state());
+        let partner = self.fs(1 - i).map(|s| s.state());
         if self.auto_pd && partner != Some(ServerState::PartnerDown) {
             return;
         }
@@ -1292,9 +1362,8 @@ impl World {
                         ));
                         continue;
                     }
-                    let record = self.nodes[server]
-                        .server
-                        .as_ref()
+                    let record = self
+                        .fs(server)
                         .and_then(|s| s.leases().get(&resource).cloned());
                     self.violation(format!(
                         "(c) client {c} lost {} on rebind/renew to node {server}: {detail}; its record there: {record:?}",
@@ -1312,9 +1381,10 @@ impl World {
             .nodes
             .iter()
             .map(|n| {
-                n.server
+                n.runner
                     .as_ref()
-                    .map_or(ServerState::Startup, |s| s.state())
+                    .and_then(|r| r.node().state())
+                    .unwrap_or(ServerState::Startup)
             })
             .collect();
         self.report.final_states = states.clone();
@@ -1324,8 +1394,9 @@ impl World {
         }
         let now = self.core_now();
         let active = |n: &Node| -> BTreeMap<Resource, Vec<u8>> {
-            n.server
+            n.runner
                 .as_ref()
+                .map(|r| r.node())
                 .map(|s| {
                     s.leases()
                         .iter()
@@ -1342,12 +1413,7 @@ impl World {
         // safe by design: both records are the same client's, and the side that still holds
         // it ACTIVE kept the longer of two grants (its partner's shorter one reached the
         // client last, then expired). It only keeps the resource from reuse a little longer.
-        let record = |i: usize, r: &Resource| {
-            self.nodes[i]
-                .server
-                .as_ref()
-                .and_then(|s| s.leases().get(r).cloned())
-        };
+        let record = |i: usize, r: &Resource| self.fs(i).and_then(|s| s.leases().get(r).cloned());
         let mut real = Vec::new();
         let mut safe = 0;
         for (r, duid) in a
@@ -1382,7 +1448,7 @@ impl World {
             ));
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if let Some(s) = &n.server {
+            if let Some(s) = n.runner.as_ref().and_then(|r| r.node().failover()) {
                 let (pending, outstanding) = s.unacked_updates();
                 if pending + outstanding > 0 {
                     let out: Vec<String> = s

@@ -12,17 +12,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use bytes::{Buf, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tandem_failover::Role;
-use tandem_server::pair::{PeerCommand, PeerEvent};
+use tandem_wire::failover::{decode_frame, encode_frame, MAX_FRAME_LEN};
+use tandem_wire::WireError;
+
+use crate::runner::{PeerCommand, PeerEvent};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder, Framed};
 use tracing::{debug, info, warn};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -42,29 +45,65 @@ pub enum Security {
     },
 }
 
+/// Why the partner link could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PartnerError {
+    #[error("{what}: {why}")]
+    Tls { what: String, why: String },
+    #[error("cannot listen for the partner on {local}: {source}")]
+    Listen {
+        local: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+fn tls_err(what: impl Into<String>, why: impl std::fmt::Display) -> PartnerError {
+    PartnerError::Tls {
+        what: what.into(),
+        why: why.to_string(),
+    }
+}
+
 /// Loads our certificate and key and the pair's CA (PEM files) for mutual TLS.
-pub fn load_tls(cert: &Path, key: &Path, ca: &Path, server_name: &str) -> anyhow::Result<Security> {
+pub fn load_tls(
+    cert: &Path,
+    key: &Path,
+    ca: &Path,
+    server_name: &str,
+) -> Result<Security, PartnerError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("cannot read certificate {}", cert.display()))?
+        .map_err(|e| tls_err(format!("cannot read certificate {}", cert.display()), e))?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+        .map_err(|e| {
+            tls_err(
+                format!("{} is not a PEM certificate chain", cert.display()),
+                e,
+            )
+        })?;
     if certs.is_empty() {
-        return Err(anyhow!("{} holds no certificate", cert.display()));
+        return Err(tls_err(cert.display().to_string(), "holds no certificate"));
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        tls_err(
+            format!("cannot read a PEM private key from {}", key.display()),
+            e,
+        )
+    })?;
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca)
-        .with_context(|| format!("cannot read CA {}", ca.display()))?
+        .map_err(|e| tls_err(format!("cannot read CA {}", ca.display()), e))?
     {
-        let c = c.with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
-        roots
-            .add(c)
-            .with_context(|| format!("{} is not a usable CA certificate", ca.display()))?;
+        let c = c.map_err(|e| tls_err(format!("{} is not a PEM certificate", ca.display()), e))?;
+        roots.add(c).map_err(|e| {
+            tls_err(
+                format!("{} is not a usable CA certificate", ca.display()),
+                e,
+            )
+        })?;
     }
     if roots.is_empty() {
-        return Err(anyhow!("{} holds no CA certificate", ca.display()));
+        return Err(tls_err(ca.display().to_string(), "holds no CA certificate"));
     }
     let roots = Arc::new(roots);
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -72,21 +111,21 @@ pub fn load_tls(cert: &Path, key: &Path, ca: &Path, server_name: &str) -> anyhow
         provider.clone(),
     )
     .build()
-    .context("cannot build the partner certificate verifier")?;
+    .map_err(|e| tls_err("cannot build the partner certificate verifier", e))?;
     let server = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("TLS versions")?
+        .map_err(|e| tls_err("TLS versions", e))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs.clone(), key.clone_key())
-        .with_context(|| format!("{} does not match its certificate", "the private key"))?;
+        .map_err(|e| tls_err("the private key does not match its certificate", e))?;
     let client = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("TLS versions")?
+        .map_err(|e| tls_err("TLS versions", e))?
         .with_root_certificates(roots)
         .with_client_auth_cert(certs, key)
-        .context("the private key does not match the certificate")?;
+        .map_err(|e| tls_err("the private key does not match the certificate", e))?;
     let server_name = ServerName::try_from(server_name.to_string())
-        .map_err(|_| anyhow!("{server_name:?} is not a valid TLS server name"))?;
+        .map_err(|_| tls_err(format!("{server_name:?}"), "is not a valid TLS server name"))?;
     Ok(Security::Tls {
         acceptor: TlsAcceptor::from(Arc::new(server)),
         connector: TlsConnector::from(Arc::new(client)),
@@ -94,11 +133,44 @@ pub fn load_tls(cert: &Path, key: &Path, ca: &Path, server_name: &str) -> anyhow
     })
 }
 
-fn codec() -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .length_field_length(2)
-        .max_frame_length(65_535)
-        .new_codec()
+/// RFC 8156 §5.1 framing on the stream, by tandem-wire's rule (the fuzzed one): a 2-byte
+/// length, then the message; an empty frame is an error.
+struct Frames;
+
+impl Decoder for Frames {
+    type Item = Vec<u8>;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Vec<u8>>, FrameError> {
+        match decode_frame(src, MAX_FRAME_LEN)? {
+            None => Ok(None),
+            Some((payload, used)) => {
+                let msg = payload.to_vec();
+                src.advance(used);
+                Ok(Some(msg))
+            }
+        }
+    }
+}
+
+impl Encoder<Vec<u8>> for Frames {
+    type Error = FrameError;
+
+    fn encode(&mut self, msg: Vec<u8>, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let frame = encode_frame(&msg).ok_or(FrameError::Unframeable(msg.len()))?;
+        dst.extend_from_slice(&frame);
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FrameError {
+    #[error("{0}")]
+    Wire(#[from] WireError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("a {0}-byte message cannot be framed (1 to 65535)")]
+    Unframeable(usize),
 }
 
 /// Starts the link task; returns the driver's ends.
@@ -107,7 +179,7 @@ pub fn spawn(
     local: SocketAddr,
     peer: SocketAddr,
     security: Security,
-) -> std::io::Result<(mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>)> {
+) -> Result<(mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>), PartnerError> {
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
     let (ev_tx, ev_rx) = mpsc::channel(4096);
     match role {
@@ -115,9 +187,10 @@ pub fn spawn(
             tokio::spawn(connect_loop(local, peer, security, cmd_rx, ev_tx));
         }
         Role::Secondary => {
-            let listener = std::net::TcpListener::bind(local)?;
-            listener.set_nonblocking(true)?;
-            let listener = TcpListener::from_std(listener)?;
+            let listen = |e| PartnerError::Listen { local, source: e };
+            let listener = std::net::TcpListener::bind(local).map_err(listen)?;
+            listener.set_nonblocking(true).map_err(listen)?;
+            let listener = TcpListener::from_std(listener).map_err(listen)?;
             info!(%local, partner = %peer.ip(), "listening for the failover partner");
             tokio::spawn(accept_loop(listener, peer, security, cmd_rx, ev_tx));
         }
@@ -261,12 +334,12 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     if events.send(PeerEvent::Connected).await.is_err() {
         return "driver gone".into();
     }
-    let mut framed = Framed::new(stream, codec());
+    let mut framed = Framed::new(stream, Frames);
     loop {
         tokio::select! {
             frame = framed.next() => match frame {
                 Some(Ok(b)) => {
-                    if events.send(PeerEvent::Frame(b.to_vec())).await.is_err() {
+                    if events.send(PeerEvent::Frame(b)).await.is_err() {
                         return "driver gone".into();
                     }
                 }
@@ -275,12 +348,12 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             },
             cmd = cmds.recv() => match cmd {
                 Some(PeerCommand::Send(m)) => {
-                    if let Err(e) = framed.send(bytes::Bytes::from(m)).await {
+                    if let Err(e) = framed.send(m).await {
                         return format!("send failed: {e}");
                     }
                 }
                 Some(PeerCommand::Close(reason)) => {
-                    let _ = SinkExt::<bytes::Bytes>::close(&mut framed).await;
+                    let _ = SinkExt::<Vec<u8>>::close(&mut framed).await;
                     return reason;
                 }
                 None => return "driver gone".into(),

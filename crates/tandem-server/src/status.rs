@@ -2,15 +2,19 @@
 
 use serde::Serialize;
 use tandem_core::{BindingStatus, Time};
+use tandem_failover::node::Node;
 use tandem_failover::server::FailoverServer;
 use tandem_failover::Role;
 
-use super::PeerCounters;
+use crate::runner::PeerCounters;
 
-/// A snapshot of one pair member.
+/// A snapshot of one server: alone (`role` "standalone", no failover fields) or a pair
+/// member.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct PairStatus {
+pub struct Status {
+    /// "primary", "secondary" or "standalone".
     pub role: String,
+    /// The failover state ("standalone" for a server without a partner).
     pub state: String,
     /// Seconds in the current state.
     pub state_for_secs: u64,
@@ -34,8 +38,33 @@ pub struct PairStatus {
     pub uptime_secs: u64,
 }
 
-impl PairStatus {
-    pub(super) fn of(s: &FailoverServer, now: Time, peer: &PeerCounters, started: Time) -> Self {
+impl Status {
+    pub(crate) fn of(node: &Node, now: Time, peer: &PeerCounters, started: Time) -> Self {
+        match node.failover() {
+            Some(s) => Self::of_pair_member(s, now, peer, started),
+            None => Status {
+                role: "standalone".into(),
+                state: "standalone".into(),
+                state_for_secs: now.secs_since(started),
+                partner_state: None,
+                communications_ok: false,
+                mclt: 0,
+                updates_queued: 0,
+                updates_unacked: 0,
+                active_leases: node.leases().iter().filter(|l| l.is_active_at(now)).count(),
+                leases: node.leases().len(),
+                prefixes_primary: 0,
+                prefixes_secondary: 0,
+                protocol_errors: 0,
+                updates_rejected: 0,
+                commit_failures: peer.commit_failures,
+                bindings_displaced: 0,
+                uptime_secs: now.secs_since(started),
+            },
+        }
+    }
+
+    fn of_pair_member(s: &FailoverServer, now: Time, peer: &PeerCounters, started: Time) -> Self {
         let (queued, unacked) = s.unacked_updates();
         let ep = s.endpoint();
         let active = s.leases().iter().filter(|l| l.is_active_at(now)).count();
@@ -64,7 +93,7 @@ impl PairStatus {
                 }
             }
         }
-        PairStatus {
+        Status {
             role: s.role().to_string(),
             state: s.state().to_string(),
             state_for_secs: now.secs_since(ep.state_since()),

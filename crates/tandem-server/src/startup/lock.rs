@@ -18,7 +18,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
@@ -30,6 +29,23 @@ pub const LOCK_FILE: &str = "tandem.lock";
 /// (see [`holder`]); far too short to wait out a running server.
 const BUSY_RETRIES: u32 = 10;
 const BUSY_PAUSE: Duration = Duration::from_millis(20);
+
+/// Why the data directory could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "data directory {dir} is in use by another tandem process ({holder}): two servers on \
+         one lease database would give the same address to two clients; stop that process \
+         or give this one its own data_dir"
+    )]
+    InUse { dir: PathBuf, holder: Holder },
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// The exclusive lock on a data directory; released when dropped (or when the process
 /// dies, by the kernel).
@@ -46,7 +62,7 @@ pub fn lock_path(data_dir: &Path) -> PathBuf {
 impl DataDirLock {
     /// Takes the data directory for this process, or explains who has it. The directory
     /// must exist. Never blocks for more than a fraction of a second.
-    pub fn acquire(data_dir: &Path) -> anyhow::Result<DataDirLock> {
+    pub fn acquire(data_dir: &Path) -> Result<DataDirLock, LockError> {
         let path = lock_path(data_dir);
         // Not truncated on open: until the lock is ours the file names the holder.
         let mut file = OpenOptions::new()
@@ -56,7 +72,11 @@ impl DataDirLock {
             .truncate(false)
             .mode(0o644)
             .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+            .map_err(|e| LockError::Io {
+                what: "open the lock file",
+                path: path.clone(),
+                source: e,
+            })?;
         let mut tries = 0;
         let mut lock = loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
@@ -67,23 +87,30 @@ impl DataDirLock {
                     std::thread::sleep(BUSY_PAUSE);
                 }
                 Err((mut f, Errno::EWOULDBLOCK)) => {
-                    anyhow::bail!(
-                        "data directory {} is in use by another tandem process ({}): two \
-                         servers on one lease database would give the same address to two \
-                         clients; stop that process or give this one its own data_dir",
-                        data_dir.display(),
-                        describe(read_pid(&mut f)),
-                    );
+                    return Err(LockError::InUse {
+                        dir: data_dir.to_path_buf(),
+                        holder: Holder {
+                            pid: read_pid(&mut f),
+                        },
+                    });
                 }
                 Err((_, e)) => {
-                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                    return Err(LockError::Io {
+                        what: "lock",
+                        path,
+                        source: e.into(),
+                    });
                 }
             }
         };
         let pid = std::process::id();
         lock.set_len(0)
             .and_then(|()| writeln!(&mut *lock, "{pid}"))
-            .with_context(|| format!("cannot write this process's pid into {}", path.display()))?;
+            .map_err(|e| LockError::Io {
+                what: "write this process's pid into",
+                path,
+                source: e,
+            })?;
         Ok(DataDirLock { _file: lock })
     }
 }

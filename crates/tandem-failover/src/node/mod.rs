@@ -1,0 +1,325 @@
+//! The one core contract every driver speaks: a DHCPv6 server alone, or a member of a
+//! failover pair (a single server is a pair member without a partner).
+//!
+//! Sans-I/O. Inputs: [`Node::handle_client`], the partner link (`handle_peer_bytes`,
+//! `handle_connected`, `handle_disconnected`), [`Node::handle_timeout`], operator commands,
+//! and [`Node::on_persisted`] for every batch the driver wrote. Outputs, from
+//! [`Node::poll_output`], need no more judgement from the driver: a [`Output::Persist`] is
+//! to be written (and reported back), every send may leave at once — the [`gate`] has
+//! already held back what depends on a persist until it was durable.
+
+pub mod gate;
+
+use std::collections::VecDeque;
+
+use tandem_core::{
+    Dhcpv6Server, Duid, Lease, LeaseTable, Outcome, Reply, RxInfo, ServerConfig, Time,
+};
+use tandem_wire::failover::FailoverMessage;
+
+use crate::allocation::proportional::PoolError;
+use crate::endpoint::EndpointRecord;
+use crate::server::{self, Event, FailoverServer, PairConfig, PersistItem};
+use crate::types::ServerState;
+use gate::{Gate, Lane};
+
+pub use gate::{Batch, BatchId};
+
+/// One output, to carry out in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Write these to stable storage, then call [`Node::on_persisted`] with the batch id.
+    Persist(Batch<PersistItem>),
+    /// Send to the client (or its relay) now, out of the way the request came in.
+    Client { reply: Reply, via: Via },
+    /// Send to the partner now.
+    Peer(FailoverMessage),
+    /// Close the partner connection now (after the partner messages before it).
+    ClosePeer { reason: String },
+    /// For the log and the counters.
+    Event(Event),
+}
+
+/// How a client's request arrived, for its reply to leave the same way (opaque to the
+/// core: the driver's interface index and the local address the request was sent to, if
+/// that was one of ours rather than a multicast group).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Via {
+    pub ifindex: u32,
+    pub local: Option<std::net::Ipv6Addr>,
+}
+
+/// A send held by the gate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Send {
+    Client(Reply, Via),
+    Peer(FailoverMessage),
+    Close(String),
+}
+
+enum Mode {
+    Standalone(Box<Dhcpv6Server>),
+    Pair(Box<FailoverServer>),
+}
+
+/// The protocol core a driver runs: alone or as a pair member, with the one gate.
+pub struct Node {
+    mode: Mode,
+    gate: Gate<PersistItem, Send>,
+    events: VecDeque<Event>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("state", &self.state())
+            .field("leases", &self.leases().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A server without a partner.
+    pub fn standalone(config: ServerConfig, server_duid: Duid, leases: Vec<Lease>) -> Self {
+        Self::with(Mode::Standalone(Box::new(Dhcpv6Server::new(
+            config,
+            server_duid,
+            LeaseTable::from_leases(leases),
+        ))))
+    }
+
+    /// A failover pair member, starting (in STARTUP) from what the store holds.
+    pub fn pair_member(
+        config: ServerConfig,
+        server_duid: Duid,
+        leases: Vec<Lease>,
+        record: Option<EndpointRecord>,
+        pair: PairConfig,
+        now: Time,
+    ) -> Result<Self, PoolError> {
+        let fs = FailoverServer::new(config, server_duid, leases, record, pair, now)?;
+        let mut n = Self::with(Mode::Pair(Box::new(fs)));
+        n.absorb();
+        Ok(n)
+    }
+
+    fn with(mode: Mode) -> Self {
+        Node {
+            mode,
+            gate: Gate::default(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    /// The failover side, for a pair member.
+    pub fn failover(&self) -> Option<&FailoverServer> {
+        match &self.mode {
+            Mode::Pair(fs) => Some(fs),
+            Mode::Standalone(_) => None,
+        }
+    }
+
+    pub fn dhcp(&self) -> &Dhcpv6Server {
+        match &self.mode {
+            Mode::Pair(fs) => fs.dhcp(),
+            Mode::Standalone(d) => d,
+        }
+    }
+
+    pub fn leases(&self) -> &LeaseTable {
+        self.dhcp().leases()
+    }
+
+    /// The failover state (None for a server without a partner).
+    pub fn state(&self) -> Option<ServerState> {
+        self.failover().map(|f| f.state())
+    }
+
+    /// Sends waiting for a commit (the driver stops reading clients when there are many).
+    pub fn waiting_for_commit(&self) -> usize {
+        self.gate.held()
+    }
+
+    /// Batches taken and not yet reported back.
+    pub fn commits_in_flight(&self) -> u64 {
+        self.gate.in_flight()
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    /// One client datagram at `now`. The returned outcome is for logs and counters (its
+    /// reply and changes are already in the outputs).
+    pub fn handle_client(&mut self, now: Time, bytes: &[u8], rx: &RxInfo, via: Via) -> Outcome {
+        let outcome = match &mut self.mode {
+            Mode::Pair(fs) => fs.handle_client(now, bytes, rx),
+            Mode::Standalone(d) => {
+                let mut o = d.handle(now, bytes, rx);
+                let changes = std::mem::take(&mut o.changes);
+                let durable_first = !changes.is_empty();
+                for c in changes {
+                    self.gate.persist(PersistItem::Lease(c));
+                }
+                if let Some(r) = o.reply.clone() {
+                    if durable_first {
+                        self.gate
+                            .send_after_persist(Lane::Client, Send::Client(r, via));
+                    } else {
+                        self.gate.send_now(Lane::Client, Send::Client(r, via));
+                    }
+                }
+                o
+            }
+        };
+        self.absorb_with(via);
+        outcome
+    }
+
+    /// Bytes of one failover message (without the 2-byte length).
+    pub fn handle_peer_bytes(&mut self, now: Time, bytes: &[u8]) {
+        if let Mode::Pair(fs) = &mut self.mode {
+            fs.handle_peer_bytes(now, bytes);
+        }
+        self.absorb();
+    }
+
+    pub fn handle_connected(&mut self, now: Time) {
+        if let Mode::Pair(fs) = &mut self.mode {
+            fs.handle_connected(now);
+        }
+        self.absorb();
+    }
+
+    pub fn handle_disconnected(&mut self, now: Time) {
+        if let Mode::Pair(fs) = &mut self.mode {
+            fs.handle_disconnected(now);
+        }
+        self.absorb();
+    }
+
+    /// The operator says the partner is down.
+    pub fn partner_down_command(&mut self, now: Time) -> Result<(), String> {
+        let r = match &mut self.mode {
+            Mode::Pair(fs) => fs.partner_down_command(now),
+            Mode::Standalone(_) => Err("this server has no failover partner".into()),
+        };
+        self.absorb();
+        r
+    }
+
+    /// Planned shutdown: DISCONNECT to the partner.
+    pub fn shutdown(&mut self, now: Time) {
+        if let Mode::Pair(fs) = &mut self.mode {
+            fs.shutdown(now);
+        }
+        self.absorb();
+    }
+
+    /// Earliest time [`Self::handle_timeout`] has work (only work it will do).
+    pub fn poll_timeout(&self) -> Option<Time> {
+        match &self.mode {
+            Mode::Pair(fs) => fs.poll_timeout(),
+            Mode::Standalone(d) => d.next_timeout(),
+        }
+    }
+
+    /// Timers due at `now`: failover timers, lease expiry, periodic scans. Returns how many
+    /// changes they staged for writing.
+    pub fn handle_timeout(&mut self, now: Time) -> usize {
+        let before = self.gate.staged();
+        match &mut self.mode {
+            Mode::Pair(fs) => fs.handle_timeout(now),
+            Mode::Standalone(d) => {
+                for c in d.reclaim_expired(now) {
+                    self.gate.persist(PersistItem::Lease(c));
+                }
+            }
+        }
+        self.absorb();
+        self.gate.staged().saturating_sub(before)
+    }
+
+    /// The driver wrote batch `id` (or failed to). What waited on it is released — or, if
+    /// it failed, withheld for good: client replies are not sent (the client retries), and
+    /// a pair member resets the partner link so the partner sends again what we never
+    /// acknowledged (RFC 8156 §7.7).
+    pub fn on_persisted(&mut self, id: BatchId, result: Result<(), String>) {
+        let ok = result.is_ok();
+        let dropped = self.gate.persisted(id, ok);
+        if let Err(error) = result {
+            let replies_withheld = dropped
+                .items
+                .iter()
+                .filter(|s| matches!(s, Send::Client(..)))
+                .count();
+            let link_reset = matches!(self.mode, Mode::Pair(_));
+            if link_reset {
+                self.gate
+                    .send_now(Lane::Partner, Send::Close("lease commit failed".into()));
+            }
+            self.events.push_back(Event::CommitFailed {
+                error,
+                replies_withheld,
+                link_reset,
+            });
+        }
+    }
+
+    /// Next output.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(Output::Event(e));
+        }
+        if let Some(b) = self.gate.take_batch() {
+            return Some(Output::Persist(b));
+        }
+        self.gate.poll_ready().map(|s| match s {
+            Send::Client(reply, via) => Output::Client { reply, via },
+            Send::Peer(m) => Output::Peer(m),
+            Send::Close(reason) => Output::ClosePeer { reason },
+        })
+    }
+
+    /// Moves the failover side's outputs into the gate (persists, gated and free sends) and
+    /// the event queue.
+    fn absorb(&mut self) {
+        self.absorb_with(Via::default());
+    }
+
+    /// As [`Self::absorb`], client replies (which only a client request produces) leaving
+    /// by `via`.
+    fn absorb_with(&mut self, via: Via) {
+        let Mode::Pair(fs) = &mut self.mode else {
+            return;
+        };
+        while let Some(o) = fs.poll_output() {
+            match o {
+                server::Output::Persist(item) => self.gate.persist(item),
+                server::Output::ClientReply {
+                    reply,
+                    after_persist: true,
+                } => self
+                    .gate
+                    .send_after_persist(Lane::Client, Send::Client(reply, via)),
+                server::Output::ClientReply { reply, .. } => {
+                    self.gate.send_now(Lane::Client, Send::Client(reply, via))
+                }
+                server::Output::Peer {
+                    msg,
+                    after_persist: true,
+                } => self.gate.send_after_persist(Lane::Partner, Send::Peer(msg)),
+                server::Output::Peer { msg, .. } => {
+                    self.gate.send_now(Lane::Partner, Send::Peer(msg))
+                }
+                server::Output::ClosePeer { reason } => {
+                    self.gate.send_now(Lane::Partner, Send::Close(reason))
+                }
+                server::Output::Event(e) => self.events.push_back(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

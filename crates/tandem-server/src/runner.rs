@@ -1,0 +1,412 @@
+//! Every decision of the driver, with no I/O: the one driver loop as a value.
+//!
+//! The tokio driver ([`crate::Driver`]) and the simulation (`tandem-sim`) both run this:
+//! they feed it what happened — client datagrams, partner link events, operator requests,
+//! commit completions, the clock — and carry out the [`Actions`] it returns. What to send
+//! when, what to write, when timers are due, when to stop reading: all decided here and
+//! in the core's gate ([`tandem_failover::node`]), so the simulation tests the code that
+//! ships.
+//!
+//! The loop's contract, for any driver of it:
+//! 1. at the top of every turn, call [`Runner::turn`] (due timers run first, however busy);
+//! 2. feed the turn's input(s) — a whole burst of datagrams is one turn;
+//! 3. carry out [`Runner::take_actions`]: write each batch (reporting it with
+//!    [`Runner::on_committed`]), send replies and partner messages;
+//! 4. sleep until [`Runner::wake_at`] if nothing else arrives; read clients only while
+//!    [`Runner::can_read`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tandem_core::{Outcome, RxInfo, Time};
+use tandem_failover::endpoint::EndpointRecord;
+use tandem_failover::node::{BatchId, Node, Output, Via};
+use tandem_failover::server::{Event, PersistItem};
+use tandem_net::{RecvMeta, SendMeta};
+use tandem_store::Batch;
+use tokio::sync::oneshot;
+use tracing::{debug, error, info, warn};
+
+use crate::counters::Counters;
+use crate::status::Status;
+
+/// Stop reading client datagrams while this many sends wait for their commit, so a stalled
+/// disk turns into UDP drops (clients retry) rather than unbounded memory.
+pub const MAX_WAITING: usize = 20_000;
+
+/// What the partner link reports (the transport: TCP, optionally TLS, 2-byte framing).
+#[derive(Debug)]
+pub enum PeerEvent {
+    Connected,
+    /// One failover message, without its 2-byte length.
+    Frame(Vec<u8>),
+    Disconnected(String),
+}
+
+/// What the driver asks of the partner link.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PeerCommand {
+    /// One failover message, without its 2-byte length.
+    Send(Vec<u8>),
+    /// Close the connection (after what was sent before); the link reconnects later.
+    Close(String),
+}
+
+/// Operator requests (the control socket).
+#[derive(Debug)]
+pub enum CtlRequest {
+    Status(oneshot::Sender<Status>),
+    PartnerDown(oneshot::Sender<Result<(), String>>),
+}
+
+/// Counters of the partner side, beyond the client ones.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PeerCounters {
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub protocol_errors: u64,
+    pub updates_rejected: u64,
+    pub commit_failures: u64,
+    /// Double assignments found and resolved in the partner's favour (§7.5.4 accept(3)).
+    pub bindings_displaced: u64,
+}
+
+/// What to carry out now, in this order: writes first (the store starts its fsync while
+/// the replies that need none go out), then replies, then partner commands.
+#[derive(Debug, Default)]
+pub struct Actions {
+    pub commits: Vec<(BatchId, Batch)>,
+    pub replies: Vec<(Vec<u8>, SendMeta)>,
+    pub peer: Vec<PeerCommand>,
+    /// What the core reported meanwhile (already logged and counted here; for observers
+    /// such as the simulation).
+    pub events: Vec<Event>,
+}
+
+impl Actions {
+    /// Nothing to carry out (events need no action).
+    pub fn is_empty(&self) -> bool {
+        self.commits.is_empty() && self.replies.is_empty() && self.peer.is_empty()
+    }
+}
+
+/// Deliberately broken driver behaviour, for the simulation to prove its checks can fail.
+/// Never set in production.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mutations {
+    /// Timers run only when the loop is idle ([`Runner::idle_wake`]), never at the top of a
+    /// busy turn: under client load they starve (the bug of the first pair driver).
+    pub timers_only_when_idle: bool,
+    /// A batch counts as durable as soon as it is handed out: replies and partner messages
+    /// leave before their persists are written.
+    pub send_before_persist: bool,
+}
+
+/// The driver loop's state.
+pub struct Runner {
+    node: Node,
+    /// Interface names by ifindex, as the configuration names them.
+    interfaces: BTreeMap<u32, String>,
+    counters: Arc<Counters>,
+    peer: PeerCounters,
+    started: Time,
+    /// (deadline, now) of a timer run after which the core still reported that same past
+    /// deadline: not run again before the clock's next second.
+    stuck_timer: Option<(Time, Time)>,
+    mutations: Mutations,
+    actions: Actions,
+}
+
+impl Runner {
+    pub fn new(
+        node: Node,
+        interfaces: BTreeMap<u32, String>,
+        counters: Arc<Counters>,
+        now: Time,
+    ) -> Self {
+        Runner {
+            node,
+            interfaces,
+            counters,
+            peer: PeerCounters::default(),
+            started: now,
+            stuck_timer: None,
+            mutations: Mutations::default(),
+            actions: Actions::default(),
+        }
+    }
+
+    /// Deliberately breaks the loop (simulation only).
+    pub fn with_mutations(mut self, m: Mutations) -> Self {
+        self.mutations = m;
+        self
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    pub fn peer_counters(&self) -> &PeerCounters {
+        &self.peer
+    }
+
+    /// The current status, as `tandem ctl status` shows it.
+    pub fn status(&self, now: Time) -> Status {
+        Status::of(&self.node, now, &self.peer, self.started)
+    }
+
+    // ------------------------------------------------------------------ timers
+    // All of the loop's timer handling: the core's one absolute deadline (`poll_timeout`,
+    // whole seconds) is run when the clock reaches it at the top of every turn, busy or
+    // not; the driver sleeps for it only when nothing else wakes the loop.
+
+    /// The top of a loop turn: run what is due, whatever else is waiting.
+    pub fn turn(&mut self, now: Time) {
+        if !self.mutations.timers_only_when_idle {
+            self.run_due_timers(now);
+        }
+    }
+
+    /// The loop woke because nothing else arrived before [`Self::wake_at`].
+    pub fn idle_wake(&mut self, now: Time) {
+        self.run_due_timers(now);
+    }
+
+    fn run_due_timers(&mut self, now: Time) {
+        if self.next_timer().is_none_or(|t| t > now) {
+            return;
+        }
+        let due = self.node.poll_timeout();
+        let changed = self.node.handle_timeout(now);
+        if changed > 0 {
+            self.counters.update(|c| c.reclaimed += changed as u64);
+        }
+        // The core reports only work it does; were it to report the same past deadline
+        // again, wait for the next second rather than spin.
+        self.stuck_timer = due
+            .filter(|d| self.node.poll_timeout() == Some(*d))
+            .map(|d| (d, now));
+        if let Some((due, _)) = self.stuck_timer {
+            debug!(%due, %now, "the core's timer is still due after handling it");
+        }
+    }
+
+    /// The core's next deadline, as [`Self::turn`] will act on it.
+    fn next_timer(&self) -> Option<Time> {
+        let t = self.node.poll_timeout()?;
+        Some(match self.stuck_timer {
+            Some((due, ran)) if t == due => t.max(ran + 1),
+            _ => t,
+        })
+    }
+
+    /// When the loop must wake if nothing else arrives.
+    pub fn wake_at(&self) -> Option<Time> {
+        self.next_timer()
+    }
+
+    /// How long a due timer has been waiting at `now` (zero when none is overdue): a loop
+    /// that keeps its contract never lets this grow past a second.
+    pub fn timer_overdue(&self, now: Time) -> u64 {
+        self.next_timer().map_or(0, |t| now.secs_since(t))
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    /// Whether to read client datagrams now (back-pressure on a slow disk).
+    pub fn can_read(&self) -> bool {
+        self.node.waiting_for_commit() < MAX_WAITING
+    }
+
+    /// Nothing in flight and nothing waiting: a stopping driver may return.
+    pub fn settled(&self) -> bool {
+        self.node.commits_in_flight() == 0 && self.node.waiting_for_commit() == 0
+    }
+
+    /// One client datagram; the outcome is for logs and observers (what it sends is in
+    /// the actions).
+    pub fn on_datagram(&mut self, now: Time, bytes: &[u8], meta: &RecvMeta) -> Option<Outcome> {
+        self.counters.update(|c| c.received += 1);
+        if meta.truncated {
+            debug!(len = bytes.len(), peer = %meta.src, "dropping truncated datagram");
+            self.counters.drop_for("truncated");
+            return None;
+        }
+        let rx = RxInfo {
+            src: meta.src,
+            dst: meta.dst,
+            // An interface we do not serve directly: only relayed or unicast traffic can
+            // be answered from it, and the core decides that by address.
+            interface: self
+                .interfaces
+                .get(&meta.ifindex)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let via = Via {
+            ifindex: meta.ifindex,
+            local: (!meta.dst.is_multicast() && !meta.dst.is_unspecified()).then_some(meta.dst),
+        };
+        let outcome = self.node.handle_client(now, bytes, &rx, via);
+        if let Some(reason) = outcome.drop {
+            debug!(
+                reason = reason.as_str(),
+                peer = %meta.src,
+                xid = ?outcome.xid,
+                "no reply"
+            );
+            self.counters.drop_for(reason.as_str());
+        }
+        Some(outcome)
+    }
+
+    /// Something happened on the partner link.
+    pub fn on_peer(&mut self, now: Time, ev: Option<PeerEvent>) {
+        match ev {
+            Some(PeerEvent::Connected) => {
+                info!("partner connected");
+                self.node.handle_connected(now);
+            }
+            Some(PeerEvent::Frame(bytes)) => {
+                self.peer.messages_received += 1;
+                self.node.handle_peer_bytes(now, &bytes);
+            }
+            Some(PeerEvent::Disconnected(why)) => {
+                info!(reason = %why, "partner connection lost");
+                self.node.handle_disconnected(now);
+            }
+            // The link task is gone: no partner any more, as if disconnected for good.
+            None => self.node.handle_disconnected(now),
+        }
+    }
+
+    /// An operator request.
+    pub fn on_ctl(&mut self, now: Time, req: CtlRequest) {
+        match req {
+            CtlRequest::Status(tx) => {
+                let _ = tx.send(self.status(now));
+            }
+            CtlRequest::PartnerDown(tx) => {
+                let r = self.node.partner_down_command(now);
+                match &r {
+                    Ok(()) => warn!("operator declared the partner down"),
+                    Err(e) => info!(error = %e, "partner-down refused"),
+                }
+                let _ = tx.send(r);
+            }
+        }
+    }
+
+    /// Planned stop: DISCONNECT to the partner; the driver then waits until [`Self::settled`].
+    pub fn shutdown(&mut self, now: Time) {
+        self.node.shutdown(now);
+    }
+
+    /// A batch handed out by [`Self::take_actions`] was written (or not).
+    pub fn on_committed(&mut self, id: BatchId, result: Result<(), String>) {
+        if result.is_ok() {
+            self.counters.update(|c| c.commits += 1);
+        }
+        self.node.on_persisted(id, result);
+    }
+
+    // ------------------------------------------------------------------ outputs
+
+    /// What to do now: everything the core released since the last call.
+    pub fn take_actions(&mut self) -> Actions {
+        while let Some(o) = self.node.poll_output() {
+            match o {
+                Output::Persist(b) => {
+                    let mut batch = Batch::default();
+                    for item in b.items {
+                        match item {
+                            PersistItem::Lease(c) => batch.leases.push(c),
+                            PersistItem::Endpoint(r) => {
+                                batch = batch.put_meta(EndpointRecord::META_KEY, r.encode())
+                            }
+                        }
+                    }
+                    if self.mutations.send_before_persist {
+                        // Broken on purpose: released before it is written.
+                        self.node.on_persisted(b.id, Ok(()));
+                    }
+                    self.actions.commits.push((b.id, batch));
+                }
+                Output::Client { reply, via } => {
+                    let to = SendMeta {
+                        dst: reply.dest,
+                        ifindex: via.ifindex,
+                        src: via.local,
+                    };
+                    self.actions.replies.push((reply.bytes, to));
+                }
+                Output::Peer(m) => {
+                    self.peer.messages_sent += 1;
+                    self.actions.peer.push(PeerCommand::Send(m.emit()));
+                }
+                Output::ClosePeer { reason } => {
+                    self.actions.peer.push(PeerCommand::Close(reason));
+                }
+                Output::Event(e) => {
+                    self.on_event(&e);
+                    self.actions.events.push(e);
+                }
+            }
+        }
+        let pending = self.node.waiting_for_commit() as u64;
+        self.counters.update(|c| c.pending = pending);
+        std::mem::take(&mut self.actions)
+    }
+
+    fn on_event(&mut self, e: &Event) {
+        match e {
+            Event::StateChanged { from, to } => info!(%from, %to, "failover state changed"),
+            Event::Alarm(a) => warn!(alarm = %a, "failover alarm"),
+            Event::ProtocolError(p) => {
+                self.peer.protocol_errors += 1;
+                warn!(error = %p, "partner protocol error");
+            }
+            Event::UpdateRejected { resource, code } => {
+                self.peer.updates_rejected += 1;
+                warn!(?resource, code, "partner rejected a binding update");
+            }
+            Event::Unexpected(u) => debug!(what = %u, "unexpected partner message"),
+            Event::BindingDisplaced {
+                resource,
+                client,
+                until,
+                by,
+            } => {
+                self.peer.bindings_displaced += 1;
+                error!(
+                    %resource, %client, until = ?until, partner_client = %by,
+                    "one lease held by two clients: the partner's binding replaced ours \
+                     (RFC 8156 §7.5.4); our client will be told to stop using it when it renews"
+                );
+            }
+            Event::LinkUp => info!("failover communications OK"),
+            Event::LinkDown => info!("failover communications interrupted"),
+            Event::CommitFailed {
+                error,
+                replies_withheld,
+                link_reset,
+            } => {
+                self.peer.commit_failures += 1;
+                self.counters.update(|c| c.commit_failures += 1);
+                for _ in 0..*replies_withheld {
+                    self.counters.drop_for("commit_failed");
+                }
+                error!(
+                    %error,
+                    replies_withheld,
+                    link_reset,
+                    "lease commit failed: what waited on it was withheld"
+                );
+            }
+        }
+    }
+}

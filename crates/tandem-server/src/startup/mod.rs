@@ -1,0 +1,304 @@
+//! Starting and stopping a server: take the data directory, open the lease database, find
+//! the server DUID and the stored failover state, build the core, bind the socket, start
+//! the store writer, the partner link and the control socket, run the one driver, and on
+//! the way out close everything in order (every acknowledged lease on disk first).
+
+pub mod lock;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tandem_core::{Duid, ServerConfig, Time};
+use tandem_failover::allocation::proportional::PoolError;
+use tandem_failover::endpoint::EndpointRecord;
+use tandem_failover::node::Node;
+use tandem_failover::server::PairConfig;
+use tandem_failover::Role;
+use tandem_net::{interface_index, BindOptions, Dhcp6Socket};
+use tandem_store::{Batch, GroupCommitWriter, LeaseStore, SqliteStore, StoreError};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::clock::system_now;
+use crate::counters::Counters;
+use crate::driver::{Driver, DriverError, PartnerChannels};
+use crate::partner::{self, PartnerError, Security};
+use crate::runner::Runner;
+use crate::store_sink::StoreSink;
+use crate::{ctl, server_duid};
+pub use lock::{holder, DataDirLock, Holder, LockError};
+
+/// File name of the lease database inside the data directory.
+pub const LEASE_DB: &str = "leases.db";
+/// File name of the control socket inside the data directory.
+pub const CTL_SOCKET: &str = "tandem.ctl";
+
+/// Everything a server needs to start (the binary's configuration, checked).
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    pub data_dir: PathBuf,
+    pub listen_address: Ipv6Addr,
+    pub port: u16,
+    /// Interfaces served directly (ff02::1:2 joined on each).
+    pub interfaces: Vec<String>,
+    /// The configured server DUID, if any (else the stored one, else a new one).
+    pub server_duid: Option<Vec<u8>>,
+    pub core: ServerConfig,
+    /// A failover pair member's settings; None runs a server alone.
+    pub partner: Option<PartnerSettings>,
+}
+
+/// One pair member's side of the relationship and its link.
+#[derive(Clone, Debug)]
+pub struct PartnerSettings {
+    pub role: Role,
+    /// Our end: the secondary listens here; the primary connects from its address.
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub pair: PairConfig,
+    pub security: LinkSecurity,
+}
+
+/// How the partner link is protected.
+#[derive(Clone, Debug)]
+pub enum LinkSecurity {
+    /// Mutual TLS; every certificate from the pair's CA.
+    MutualTls {
+        cert: PathBuf,
+        key: PathBuf,
+        ca: PathBuf,
+        server_name: String,
+    },
+    /// Plain TCP, neither encrypted nor authenticated (logged loudly).
+    Insecure,
+}
+
+/// Why a server could not start (or stopped abnormally).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{what} {path}: {source}")]
+    Store {
+        what: &'static str,
+        path: PathBuf,
+        source: StoreError,
+    },
+    #[error(
+        "the failover state stored in {path} is damaged ({why}); refusing to guess (it decides \
+         whether this server must recover from its partner)"
+    )]
+    DamagedRecord { path: PathBuf, why: String },
+    #[error("cannot {what}: {why}")]
+    ServerDuid { what: &'static str, why: String },
+    #[error("cannot set up the failover pools: {0}")]
+    Pools(#[from] PoolError),
+    #[error("server.interfaces lists {name:?}: {source}")]
+    Interface {
+        name: String,
+        source: tandem_net::NetError,
+    },
+    #[error("cannot listen on [{addr}]:{port} (interfaces {interfaces:?}): {source}")]
+    Bind {
+        addr: Ipv6Addr,
+        port: u16,
+        interfaces: Vec<String>,
+        source: tandem_net::NetError,
+    },
+    #[error("cannot set up the failover link: {0}")]
+    Partner(#[from] PartnerError),
+    #[error("cannot create the control socket {path}: {source}")]
+    Ctl {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("server loop failed: {0}")]
+    Driver(#[from] DriverError),
+}
+
+/// Creates the data directory if needed and takes it for this process. Called first,
+/// before the store is opened, a server DUID generated or any socket bound; keep the lock
+/// alive until the server has stopped. A second server on the same directory gets an
+/// error naming the first ([`lock`]).
+pub fn take_data_dir(data_dir: &Path) -> Result<DataDirLock, StartupError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| StartupError::DataDir {
+        path: data_dir.to_path_buf(),
+        source: e,
+    })?;
+    Ok(DataDirLock::acquire(data_dir)?)
+}
+
+/// The interfaces served directly, by kernel index.
+fn resolve_interfaces(names: &[String]) -> Result<BTreeMap<u32, String>, StartupError> {
+    names
+        .iter()
+        .map(|name| {
+            let idx = interface_index(name).map_err(|e| StartupError::Interface {
+                name: name.clone(),
+                source: e,
+            })?;
+            Ok((idx, name.clone()))
+        })
+        .collect()
+}
+
+/// The server DUID: the configured one, else the one kept in the store, else a new one
+/// that is stored (and fsync'd) before any client can see it.
+fn find_server_duid(
+    s: &ServeSettings,
+    store: &mut SqliteStore,
+    now: Time,
+) -> Result<Vec<u8>, StartupError> {
+    if let Some(duid) = &s.server_duid {
+        return Ok(duid.clone());
+    }
+    let err = |what| {
+        move |e: StoreError| StartupError::ServerDuid {
+            what,
+            why: e.to_string(),
+        }
+    };
+    if let Some(duid) = store
+        .get_meta(server_duid::META_KEY)
+        .map_err(err("read the server DUID from the lease database"))?
+    {
+        return Ok(duid);
+    }
+    let duid = server_duid::generate(now, &s.interfaces).map_err(|e| StartupError::ServerDuid {
+        what: "generate a server DUID",
+        why: e.to_string(),
+    })?;
+    store
+        .commit(&Batch::default().put_meta(server_duid::META_KEY, duid.clone()))
+        .map_err(err("store the new server DUID"))?;
+    info!(duid = %Duid(duid.clone()), "generated and stored a new server DUID");
+    Ok(duid)
+}
+
+/// Serves until `stop` completes, then tells the partner, flushes and returns.
+pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(), StartupError> {
+    // Held until this function returns, after the store is closed.
+    let _lock = take_data_dir(&s.data_dir)?;
+    let db = s.data_dir.join(LEASE_DB);
+    let store_err = |what| {
+        let path = db.clone();
+        move |e| StartupError::Store {
+            what,
+            path,
+            source: e,
+        }
+    };
+    let mut store = SqliteStore::open(&db).map_err(store_err("cannot open lease database"))?;
+    let leases = store
+        .load_all()
+        .map_err(store_err("cannot load leases from"))?;
+    let now = system_now();
+    let duid = Duid(find_server_duid(&s, &mut store, now)?);
+    let node = match &s.partner {
+        None => {
+            info!(leases = leases.len(), database = %db.display(), server_duid = %duid, "lease database loaded");
+            Node::standalone(s.core.clone(), duid, leases)
+        }
+        Some(p) => {
+            let record = match store
+                .get_meta(EndpointRecord::META_KEY)
+                .map_err(store_err("cannot read the failover state from"))?
+            {
+                Some(bytes) => Some(EndpointRecord::decode(&bytes).map_err(|e| {
+                    StartupError::DamagedRecord {
+                        path: db.clone(),
+                        why: e.to_string(),
+                    }
+                })?),
+                None => None,
+            };
+            info!(
+                leases = leases.len(),
+                database = %db.display(),
+                server_duid = %duid,
+                role = %p.role,
+                stored_state = ?record.as_ref().map(|r| r.state),
+                "lease database loaded"
+            );
+            Node::pair_member(s.core.clone(), duid, leases, record, p.pair.clone(), now)?
+        }
+    };
+    let links = resolve_interfaces(&s.interfaces)?;
+    let socket = Dhcp6Socket::bind(&BindOptions {
+        addr: s.listen_address,
+        port: s.port,
+        multicast_ifindexes: links.keys().copied().collect(),
+    })
+    .map_err(|e| StartupError::Bind {
+        addr: s.listen_address,
+        port: s.port,
+        interfaces: s.interfaces.clone(),
+        source: e,
+    })?;
+    info!(addr = %s.listen_address, port = s.port, interfaces = ?s.interfaces, "listening");
+    let writer =
+        GroupCommitWriter::start(store).map_err(store_err("cannot start the lease writer for"))?;
+    let partner = match &s.partner {
+        None => None,
+        Some(p) => {
+            let security = match &p.security {
+                LinkSecurity::Insecure => {
+                    warn!(
+                        partner = %p.peer,
+                        "failover link WITHOUT TLS (insecure = true): anyone on the path can \
+                         read and forge lease updates"
+                    );
+                    Security::Plain
+                }
+                LinkSecurity::MutualTls {
+                    cert,
+                    key,
+                    ca,
+                    server_name,
+                } => partner::load_tls(cert, key, ca, server_name)?,
+            };
+            let (tx, rx) = partner::spawn(p.role, p.local, p.peer, security)?;
+            Some(PartnerChannels { tx, rx })
+        }
+    };
+    let (ctl_tx, ctl_rx) = mpsc::channel(16);
+    let ctl_path = s.data_dir.join(CTL_SOCKET);
+    let ctl_task = ctl::serve(&ctl_path, ctl_tx).map_err(|e| StartupError::Ctl {
+        path: ctl_path.clone(),
+        source: e,
+    })?;
+    let driver = Driver {
+        runner: Runner::new(node, links, Arc::new(Counters::default()), now),
+        socket: Arc::new(socket),
+        sink: StoreSink(writer),
+        partner,
+        ctl: Some(ctl_rx),
+        clock: Box::new(system_now),
+    };
+    let stopped = driver.run(stop).await?;
+    ctl_task.abort();
+    let _ = std::fs::remove_file(&ctl_path);
+    // Every reply that waited on a commit has gone out; now close the database cleanly.
+    stopped.sink.0.shutdown();
+    match stopped.runner.node().failover() {
+        Some(f) => {
+            let (queued, unacked) = f.unacked_updates();
+            info!(
+                state = %f.state(),
+                updates_queued = queued,
+                updates_unacked = unacked,
+                "stopped; all acknowledged leases are on disk"
+            );
+        }
+        None => info!("stopped; all acknowledged leases are on disk"),
+    }
+    Ok(())
+}
