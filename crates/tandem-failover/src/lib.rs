@@ -13,6 +13,7 @@ pub mod mclt;
 pub mod node;
 pub mod outbox;
 pub mod server;
+pub mod timers;
 pub mod types;
 pub mod update;
 

@@ -20,6 +20,8 @@ pub struct CountersSnapshot {
     pub reclaimed: u64,
     /// Transactions waiting for their commit right now.
     pub pending: u64,
+    /// Timer runs, by the core's timer kind (`tandem_failover::timers::Timer::name`).
+    pub timers_fired: BTreeMap<&'static str, u64>,
 }
 
 impl CountersSnapshot {

@@ -181,6 +181,12 @@ impl Runner {
             return;
         }
         let due = self.node.poll_timeout();
+        let timers = self.node.timers();
+        for t in timers.due(now) {
+            debug!(timer = t.name(), "timer due");
+            self.counters
+                .update(|c| *c.timers_fired.entry(t.name()).or_default() += 1);
+        }
         let changed = self.node.handle_timeout(now);
         if changed > 0 {
             self.counters.update(|c| c.reclaimed += changed as u64);

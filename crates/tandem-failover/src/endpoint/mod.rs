@@ -10,6 +10,7 @@ pub mod fsm;
 pub mod handshake;
 pub mod persist;
 
+use crate::timers::{Timer, TimerTable};
 use tandem_core::Time;
 use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 
@@ -242,23 +243,29 @@ impl Endpoint {
 
     /// The earliest time [`Self::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let mut t: Option<Time> = None;
-        let mut add = |x: Option<Time>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |c| c.min(x)));
-            }
-        };
-        add(self.startup_deadline);
-        add(self.recover_wait_until);
-        add(self.auto_pd_at);
+        self.timers().next().map(|(_, at)| at)
+    }
+
+    /// The endpoint's timers, by kind.
+    pub fn timers(&self) -> TimerTable {
+        let mut t = TimerTable::default();
+        t.set(Timer::Startup, self.startup_deadline);
+        t.set(Timer::RecoverWait, self.recover_wait_until);
+        t.set(Timer::AutoPartnerDown, self.auto_pd_at);
         if self.phase != Phase::Down {
-            add(Some(self.rx_deadline()));
+            t.set(Timer::PartnerSilence, Some(self.rx_deadline()));
         }
         if let Phase::Up(p) = self.phase {
-            add(Some(self.last_tx + u64::from(send_interval(p.keepalive))));
+            t.set(
+                Timer::Contact,
+                Some(self.last_tx + u64::from(send_interval(p.keepalive))),
+            );
         }
         if let Some(since) = self.request_progress {
-            add(Some(since + u64::from(self.cfg.recover_stall_secs)));
+            t.set(
+                Timer::RecoverStall,
+                Some(since + u64::from(self.cfg.recover_stall_secs)),
+            );
         }
         t
     }

@@ -20,6 +20,7 @@ use tandem_wire::failover::FailoverMessage;
 use crate::allocation::proportional::PoolError;
 use crate::endpoint::EndpointRecord;
 use crate::server::{self, Event, FailoverServer, PairConfig, PersistItem};
+use crate::timers::{Timer, TimerTable};
 use crate::types::ServerState;
 use gate::{Gate, Lane};
 
@@ -218,9 +219,18 @@ impl Node {
 
     /// Earliest time [`Self::handle_timeout`] has work (only work it will do).
     pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers().next().map(|(_, at)| at)
+    }
+
+    /// The core's timers, by kind.
+    pub fn timers(&self) -> TimerTable {
         match &self.mode {
-            Mode::Pair(fs) => fs.poll_timeout(),
-            Mode::Standalone(d) => d.next_timeout(),
+            Mode::Pair(fs) => fs.timers(),
+            Mode::Standalone(d) => {
+                let mut t = TimerTable::default();
+                t.set(Timer::LeaseExpiry, d.next_timeout());
+                t
+            }
         }
     }
 

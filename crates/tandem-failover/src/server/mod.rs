@@ -24,6 +24,7 @@ use crate::binding::{may_free_without_ack, LeaseEvent};
 use crate::endpoint::{Effect, Endpoint, EndpointConfig, EndpointRecord, Routed};
 use crate::mclt::partner_lifetime_to_send;
 use crate::outbox::{Outbox, UpdateKey};
+use crate::timers::{Timer, TimerTable};
 use crate::types::{Role, ServerState};
 use crate::update::{build_client_update, build_prefix_update_from_lease, wire::update_to_wire};
 use policy::PairPolicy;
@@ -249,16 +250,21 @@ impl FailoverServer {
     /// held back ([`Self::expiry_held_back`]) is not reported, so a driver that calls
     /// `handle_timeout` whenever this is due never spins.
     pub fn poll_timeout(&self) -> Option<Time> {
-        [
-            self.ep.poll_timeout(),
+        self.timers().next().map(|(_, at)| at)
+    }
+
+    /// Every timer, by kind: the endpoint's, lease expiry (absent while held back) and the
+    /// periodic scan.
+    pub fn timers(&self) -> TimerTable {
+        let mut t = self.ep.timers();
+        t.set(
+            Timer::LeaseExpiry,
             self.dhcp
                 .next_timeout()
                 .filter(|_| !self.expiry_held_back()),
-            Some(self.next_scan),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        );
+        t.set(Timer::Scan, Some(self.next_scan));
+        t
     }
 
     /// In PARTNER-DOWN, the time the reuse waits count from (the partner's pool and leases
