@@ -1162,6 +1162,36 @@ fn doubly_relayed_solicit_mirrors_both_relays_rfc8415_s19_3() {
     assert_eq!(out.changes.len(), 1);
 }
 
+/// 32 nested RELAY-FORWs are answered, a 33rd is one too many (RFC 8415 §7.6 bounds
+/// relay chains; tandem allows 32).
+#[test]
+fn relay_chain_of_32_is_answered_and_33_is_too_deep_rfc8415_s7_6() {
+    let mut s = server();
+    let chain = |levels: u8| {
+        let mut pkt = message(
+            MessageType::Solicit,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[])],
+        );
+        for hop in 0..levels {
+            let link = if hop + 1 == levels {
+                "2001:db8:1::1"
+            } else {
+                "::"
+            };
+            pkt = relay_forw(link, "fe80::1", hop, None, pkt);
+        }
+        pkt
+    };
+    let ok = s.handle(T0, &chain(32), &relay_rx());
+    assert!(ok.reply.is_some(), "{:?}", ok.drop);
+    let reply = RelayMessage::parse(&ok.reply.unwrap().bytes).unwrap();
+    assert_eq!(reply.hop_count, 31);
+    let deep = s.handle(T0, &chain(33), &relay_rx());
+    assert_eq!(deep.drop, Some(DropReason::RelayTooDeep));
+}
+
 #[test]
 fn relay_with_unspecified_link_maps_by_interface_id_rfc8415_s19_1() {
     let mut s = server();
