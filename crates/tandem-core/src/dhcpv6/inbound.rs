@@ -24,6 +24,8 @@ pub(super) enum Inbound<'p> {
 impl<'p> Inbound<'p> {
     /// Unwraps the RELAY-FORW chain of `packet` down to the client message. Each
     /// encapsulated message is decoded once; an error says at which relay depth.
+    /// (`RelayChain::unwrap` would take the packet by value and report a chain that is
+    /// too deep as a decode error, not as `relay_too_deep`.)
     pub(super) fn unwrap(packet: &'p Packet) -> Result<Self, DropReason> {
         let mut relay: Cow<'p, RelayMessage> = match packet {
             Packet::Message(m) => return Ok(Inbound::Direct(m)),
