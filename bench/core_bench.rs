@@ -16,11 +16,11 @@
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::time::Instant;
 
-use tandem_core::dhcpv6::codec::{msg, opt, ClientMessage, RawOption};
 use tandem_core::{
     AddressPool, Duid, LeaseChange, LeaseTable, PdPool, RxInfo, ServerConfig, Subnet, Time,
 };
 use tandem_store::{Batch, LeaseStore, SqliteStore};
+use tandem_wire::v6::{DhcpOption, Message, MessageType};
 
 /// perfdhcp -6 Solicit with IA_NA (crates/tandem-wire/tests/vectors/perfdhcp_solicit_na.hex).
 const SOLICIT_NA: &str = "010000000001000e00010001329586b2000c010203040003000c0000000100000e10000015180006000400170018000800020000";
@@ -59,12 +59,12 @@ fn config() -> ServerConfig {
 
 /// Solicit of client `i`: the template with the DUID's MAC bytes (last 6) set to `i`.
 fn solicit(template: &[u8], i: u64) -> Vec<u8> {
-    let mut m = ClientMessage::parse(template).expect("template parses");
-    m.xid = (i as u32) & 0x00ff_ffff;
+    let mut m = Message::parse(template).expect("template parses");
+    m.transaction_id = (i as u32) & 0x00ff_ffff;
     for o in &mut m.options {
-        if o.code == opt::CLIENTID {
-            let n = o.data.len();
-            o.data[n - 6..].copy_from_slice(&i.to_be_bytes()[2..]);
+        if let DhcpOption::ClientId(duid) = o {
+            let n = duid.len();
+            duid[n - 6..].copy_from_slice(&i.to_be_bytes()[2..]);
         }
     }
     m.emit()
@@ -72,24 +72,22 @@ fn solicit(template: &[u8], i: u64) -> Vec<u8> {
 
 /// perfdhcp's Request: Client ID, Server ID and IAs copied from the Advertise.
 fn request_from(advertise: &[u8], solicit: &[u8]) -> Vec<u8> {
-    let a = ClientMessage::parse(advertise).expect("advertise parses");
-    let s = ClientMessage::parse(solicit).expect("solicit parses");
-    let keep = |o: &&RawOption| {
-        matches!(
-            o.code,
-            opt::CLIENTID | opt::SERVERID | opt::IA_NA | opt::IA_PD
-        )
+    let a = Message::parse(advertise).expect("advertise parses");
+    let s = Message::parse(solicit).expect("solicit parses");
+    let keep = |o: &&DhcpOption| {
+        use DhcpOption::*;
+        matches!(o, ClientId(_) | ServerId(_) | IaNa(_) | IaPd(_))
     };
-    let mut options: Vec<RawOption> = a.options.iter().filter(keep).cloned().collect();
+    let mut options: Vec<DhcpOption> = a.options.iter().filter(keep).cloned().collect();
     options.extend(
         s.options
             .iter()
-            .filter(|o| matches!(o.code, opt::ORO | opt::ELAPSED_TIME))
+            .filter(|o| matches!(o, DhcpOption::Oro(_) | DhcpOption::ElapsedTime(_)))
             .cloned(),
     );
-    ClientMessage {
-        msg_type: msg::REQUEST,
-        xid: s.xid ^ 0x0080_0000,
+    Message {
+        msg_type: MessageType::Request,
+        transaction_id: s.transaction_id ^ 0x0080_0000,
         options,
     }
     .emit()

@@ -14,7 +14,9 @@ pub mod time;
 pub use config::{
     AddressPool, ConfigProblem, OptionSet, PdPool, Reservation, ServerConfig, Subnet,
 };
-pub use dhcpv6::{Dhcpv6Server, DropReason, LeasePolicy, Outcome, Reply, RxInfo, Standalone};
+pub use dhcpv6::{
+    Dhcpv6Server, DropReason, LeasePolicy, Malformed, Outcome, Reply, RxInfo, Standalone,
+};
 pub use lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
 pub use table::LeaseTable;
 pub use time::{Time, INFINITE_LIFETIME};

@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 
+use ipnet::Ipv6Net;
+use tandem_wire::v6::{status, DhcpOption, Ia, IaAddr, IaPrefix, IaTa};
+
 use crate::alloc::{PoolSpace, Region};
 use crate::config::Subnet;
 use crate::lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
 use crate::table::{ClientKey, LeaseTable};
 use crate::time::Time;
 
-use super::codec::{opt, status, status_option, Ia, IaAddr, IaPrefix, RawOption};
-use super::server::{Dhcpv6Server, Grant, IaOut, Request};
+use super::server::{status_option, Dhcpv6Server, Grant, IaOut, Request};
 
 /// How long an address offered in an Advertise is kept from other clients (not durable).
 const OFFER_HOLD_SECS: u64 = 60;
@@ -19,27 +21,33 @@ const OFFER_PRUNE_AT: usize = 65_536;
 
 impl Dhcpv6Server {
     /// Finds a resource for one IA and grants it (committing when `commit`).
-    pub(super) fn assign_ia(&mut self, req: &Request, code: u16, ia: &Ia, commit: bool) -> IaOut {
-        let key = client_key(&req.duid, ia.iaid, code);
-        let hints = ia_resources(code, ia);
+    pub(super) fn assign_ia(
+        &mut self,
+        req: &Request,
+        kind: IaType,
+        ia: &Ia,
+        commit: bool,
+    ) -> IaOut {
+        let key = client_key(&req.duid, ia.iaid, kind);
+        let hints = ia_resources(kind, ia);
         match self.pick(req, &key, &hints) {
             Some(r) => {
                 let g = self.grant(req, &key, r, commit);
                 IaOut {
-                    code,
+                    kind,
                     iaid: ia.iaid,
                     grants: vec![g],
                     status: None,
                 }
             }
             None => {
-                let st = if code == opt::IA_PD {
+                let st = if kind == IaType::Pd {
                     (status::NO_PREFIX_AVAIL, "no prefixes available")
                 } else {
                     (status::NO_ADDRS_AVAIL, "no addresses available")
                 };
                 IaOut {
-                    code,
+                    kind,
                     iaid: ia.iaid,
                     grants: vec![],
                     status: Some(st),
@@ -346,7 +354,7 @@ impl Dhcpv6Server {
         req: &Request,
         ias: Vec<IaOut>,
         commit: bool,
-    ) -> (Vec<RawOption>, Vec<LeaseChange>) {
+    ) -> (Vec<DhcpOption>, Vec<LeaseChange>) {
         let (t1_cfg, t2_cfg, pref_cfg) = self.subnet(req.subnet).map_or((0, 0, 0), |s| {
             (s.effective_t1(), s.effective_t2(), s.preferred_lifetime)
         });
@@ -371,20 +379,19 @@ impl Dhcpv6Server {
             for g in ia.grants {
                 any_valid |= g.valid > 0;
                 sub.push(match g.resource {
-                    Resource::Address(addr) => IaAddr {
+                    Resource::Address(addr) => DhcpOption::IaAddr(IaAddr {
                         addr,
                         preferred: g.preferred,
                         valid: g.valid,
                         options: vec![],
-                    }
-                    .to_option(),
-                    Resource::Prefix(prefix) => IaPrefix {
+                    }),
+                    Resource::Prefix(prefix) => DhcpOption::IaPrefix(IaPrefix {
                         preferred: g.preferred,
                         valid: g.valid,
-                        prefix,
+                        prefix_len: prefix.prefix_len(),
+                        prefix: prefix.network(),
                         options: vec![],
-                    }
-                    .to_option(),
+                    }),
                 });
                 if let (true, Some(mut l)) = (commit, g.commit) {
                     l.t1 = t1;
@@ -398,15 +405,23 @@ impl Dhcpv6Server {
                 sub.push(status_option(code, text));
             }
             let (it1, it2) = if any_valid { (t1, t2) } else { (0, 0) };
-            opts.push(
-                Ia {
-                    iaid: ia.iaid,
+            let (iaid, options) = (ia.iaid, sub);
+            opts.push(match ia.kind {
+                IaType::Na => DhcpOption::IaNa(Ia {
+                    iaid,
                     t1: it1,
                     t2: it2,
-                    options: sub,
-                }
-                .to_option(ia.code),
-            );
+                    options,
+                }),
+                IaType::Pd => DhcpOption::IaPd(Ia {
+                    iaid,
+                    t1: it1,
+                    t2: it2,
+                    options,
+                }),
+                // RFC 8415 §21.5: an IA_TA has no T1/T2.
+                IaType::Ta => DhcpOption::IaTa(IaTa { iaid, options }),
+            });
         }
         opts.extend(self.info_options(Some(req.subnet), req.msg, false));
         (opts, changes)
@@ -421,37 +436,32 @@ impl Dhcpv6Server {
     }
 }
 
-pub(super) fn client_key(duid: &Duid, iaid: u32, code: u16) -> ClientKey {
-    let t = if code == opt::IA_PD {
-        IaType::Pd
-    } else {
-        IaType::Na
-    };
-    (duid.clone(), iaid, t)
+pub(super) fn client_key(duid: &Duid, iaid: u32, kind: IaType) -> ClientKey {
+    (duid.clone(), iaid, kind)
 }
 
-/// Addresses (IA_NA) or prefixes (IA_PD) listed inside an IA; malformed entries skipped,
-/// prefix-length-only hints (`::/len`, RFC 8168) ignored.
-pub(super) fn ia_resources(code: u16, ia: &Ia) -> Vec<Resource> {
-    let mut v = Vec::new();
-    for o in &ia.options {
-        match (code, o.code) {
-            (opt::IA_NA, opt::IAADDR) => {
-                if let Ok(a) = IaAddr::parse(&o.data) {
-                    v.push(Resource::Address(a.addr));
-                }
-            }
-            (opt::IA_PD, opt::IAPREFIX) => {
-                if let Ok(p) = IaPrefix::parse(&o.data) {
-                    if !p.prefix.network().is_unspecified() {
-                        v.push(Resource::Prefix(p.prefix.trunc()));
-                    }
-                }
-            }
-            _ => {}
-        }
+/// An IA_NA or IA_PD option, with its kind.
+pub(super) fn ia_of(o: &DhcpOption) -> Option<(IaType, &Ia)> {
+    match o {
+        DhcpOption::IaNa(ia) => Some((IaType::Na, ia)),
+        DhcpOption::IaPd(ia) => Some((IaType::Pd, ia)),
+        _ => None,
     }
-    v
+}
+
+/// Addresses (IA_NA) or prefixes (IA_PD) listed inside an IA; prefix-length-only hints
+/// (`::/len`, RFC 8168) ignored.
+pub(super) fn ia_resources(kind: IaType, ia: &Ia) -> Vec<Resource> {
+    let listed = |o: &DhcpOption| match (kind, o) {
+        (IaType::Na, DhcpOption::IaAddr(a)) => Some(Resource::Address(a.addr)),
+        // tandem-wire has rejected lengths above 128, so `new` does not fail.
+        (IaType::Pd, DhcpOption::IaPrefix(p)) => Ipv6Net::new(p.prefix, p.prefix_len)
+            .ok()
+            .filter(|p| !p.network().is_unspecified())
+            .map(|p| Resource::Prefix(p.trunc())),
+        _ => None,
+    };
+    ia.options.iter().filter_map(listed).collect()
 }
 
 pub(super) fn reserved_for(s: &Subnet, duid: &Duid) -> Vec<Resource> {
@@ -468,12 +478,9 @@ pub(super) fn reserved_for(s: &Subnet, duid: &Duid) -> Vec<Resource> {
 }
 
 /// Temporary addresses are not offered: answer the IA_TA with NoAddrsAvail (§18.3.1).
-pub(super) fn ia_ta_unsupported(data: &[u8]) -> IaOut {
-    let iaid = data
-        .get(0..4)
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+pub(super) fn ia_ta_unsupported(iaid: u32) -> IaOut {
     IaOut {
-        code: opt::IA_TA,
+        kind: IaType::Ta,
         iaid,
         grants: vec![],
         status: Some((status::NO_ADDRS_AVAIL, "temporary addresses not offered")),

@@ -1,94 +1,76 @@
 //! Per-message server behaviour: RFC 8415 §18.3.1–§18.3.8.
 
-use crate::lease::{BindingStatus, LeaseChange, Resource};
+use tandem_wire::v6::{status, DhcpOption, Ia, MessageType, OptionsExt};
+
+use crate::lease::{BindingStatus, IaType, LeaseChange, Resource};
 use crate::table::ClientKey;
 
-use super::assign::{client_key, ia_resources, ia_ta_unsupported};
-use super::codec::{find, msg, opt, status, status_option, Ia, RawOption};
-use super::server::{Dhcpv6Server, Grant, IaOut, Request};
+use super::assign::{client_key, ia_of, ia_resources, ia_ta_unsupported};
+use super::server::{status_option, Dhcpv6Server, Grant, IaOut, Request};
+
+/// A reply's message type, its options (Client and Server ID added later) and the lease
+/// changes it commits.
+pub(super) type Answer = (MessageType, Vec<DhcpOption>, Vec<LeaseChange>);
 
 impl Dhcpv6Server {
     /// RFC 8415 §18.3.1 (and §18.3.2 via Rapid Commit).
-    pub(super) fn solicit(
-        &mut self,
-        req: &Request,
-    ) -> Option<(u8, Vec<RawOption>, Vec<LeaseChange>)> {
+    pub(super) fn solicit(&mut self, req: &Request) -> Option<Answer> {
         let subnet_rc = self.subnet(req.subnet).is_some_and(|s| s.rapid_commit);
-        let commit = subnet_rc && find(&req.msg.options, opt::RAPID_COMMIT).is_some();
+        let commit = subnet_rc && req.msg.has_rapid_commit();
         let mut ias = Vec::new();
         for o in &req.msg.options {
-            match o.code {
-                opt::IA_NA | opt::IA_PD => {
-                    let Ok(ia) = Ia::parse(o.code, &o.data) else {
-                        continue;
-                    };
-                    ias.push(self.assign_ia(req, o.code, &ia, commit));
-                }
-                opt::IA_TA => ias.push(ia_ta_unsupported(&o.data)),
-                _ => {}
+            if let Some((kind, ia)) = ia_of(o) {
+                ias.push(self.assign_ia(req, kind, ia, commit));
+            } else if let DhcpOption::IaTa(ta) = o {
+                ias.push(ia_ta_unsupported(ta.iaid));
             }
         }
         let (mut opts, changes) = self.render(req, ias, commit);
         if commit {
-            opts.push(RawOption::new(opt::RAPID_COMMIT, Vec::new()));
-            Some((msg::REPLY, opts, changes))
+            opts.push(DhcpOption::RapidCommit);
+            Some((MessageType::Reply, opts, changes))
         } else {
             if let Some(p) = self.config.preference {
-                opts.push(RawOption::new(opt::PREFERENCE, vec![p]));
+                opts.push(DhcpOption::Preference(p));
             }
-            Some((msg::ADVERTISE, opts, changes))
+            Some((MessageType::Advertise, opts, changes))
         }
     }
 
     /// RFC 8415 §18.3.2.
-    pub(super) fn request(&mut self, req: &Request) -> (u8, Vec<RawOption>, Vec<LeaseChange>) {
+    pub(super) fn request(&mut self, req: &Request) -> Answer {
         let mut ias = Vec::new();
         for o in &req.msg.options {
-            match o.code {
-                opt::IA_NA | opt::IA_PD => {
-                    let Ok(ia) = Ia::parse(o.code, &o.data) else {
-                        continue;
-                    };
-                    let off_link = o.code == opt::IA_NA
-                        && ia_resources(o.code, &ia)
-                            .iter()
-                            .any(|r| !self.on_link(req.subnet, r));
-                    if off_link {
-                        ias.push(IaOut {
-                            code: o.code,
-                            iaid: ia.iaid,
-                            grants: vec![],
-                            status: Some((status::NOT_ON_LINK, "address not on this link")),
-                        });
-                    } else {
-                        ias.push(self.assign_ia(req, o.code, &ia, true));
-                    }
+            if let Some((kind, ia)) = ia_of(o) {
+                let off_link = kind == IaType::Na
+                    && ia_resources(kind, ia)
+                        .iter()
+                        .any(|r| !self.on_link(req.subnet, r));
+                if off_link {
+                    ias.push(IaOut {
+                        kind,
+                        iaid: ia.iaid,
+                        grants: vec![],
+                        status: Some((status::NOT_ON_LINK, "address not on this link")),
+                    });
+                } else {
+                    ias.push(self.assign_ia(req, kind, ia, true));
                 }
-                opt::IA_TA => ias.push(ia_ta_unsupported(&o.data)),
-                _ => {}
+            } else if let DhcpOption::IaTa(ta) = o {
+                ias.push(ia_ta_unsupported(ta.iaid));
             }
         }
         let (opts, changes) = self.render(req, ias, true);
-        (msg::REPLY, opts, changes)
+        (MessageType::Reply, opts, changes)
     }
 
     /// RFC 8415 §18.3.4 (Renew) and §18.3.5 (Rebind).
-    pub(super) fn renew_or_rebind(
-        &mut self,
-        req: &Request,
-        rebind: bool,
-    ) -> (u8, Vec<RawOption>, Vec<LeaseChange>) {
+    pub(super) fn renew_or_rebind(&mut self, req: &Request, rebind: bool) -> Answer {
         let mut ias = Vec::new();
-        for o in &req.msg.options {
-            if !matches!(o.code, opt::IA_NA | opt::IA_PD) {
-                continue;
-            }
-            let Ok(ia) = Ia::parse(o.code, &o.data) else {
-                continue;
-            };
-            let key = client_key(&req.duid, ia.iaid, o.code);
+        for (kind, ia) in req.msg.options.iter().filter_map(ia_of) {
+            let key = client_key(&req.duid, ia.iaid, kind);
             let own = self.own_resources(&key, req.subnet, req.now);
-            let listed = ia_resources(o.code, &ia);
+            let listed = ia_resources(kind, ia);
             let mut grants = Vec::new();
             let mut adopted = Vec::new();
             for r in &listed {
@@ -134,7 +116,7 @@ impl Dhcpv6Server {
             let all_on_link = listed.iter().all(|r| self.on_link(req.subnet, r));
             let out = if extended {
                 IaOut {
-                    code: o.code,
+                    kind,
                     iaid: ia.iaid,
                     grants,
                     status: None,
@@ -145,7 +127,7 @@ impl Dhcpv6Server {
                     && self.subnet(req.subnet).is_some_and(|s| s.rapid_commit))
             {
                 // Known client whose binding lapsed, or Rebind creation allowed: assign anew.
-                let mut a = self.assign_ia(req, o.code, &ia, true);
+                let mut a = self.assign_ia(req, kind, ia, true);
                 // A re-granted listed resource must not also appear with lifetime 0.
                 let fresh: Vec<Resource> = a.grants.iter().map(|g| g.resource).collect();
                 a.grants
@@ -153,14 +135,14 @@ impl Dhcpv6Server {
                 a
             } else if !grants.is_empty() && !all_on_link {
                 IaOut {
-                    code: o.code,
+                    kind,
                     iaid: ia.iaid,
                     grants,
                     status: None,
                 }
             } else {
                 IaOut {
-                    code: o.code,
+                    kind,
                     iaid: ia.iaid,
                     grants,
                     status: Some((status::NO_BINDING, "no binding for this IA")),
@@ -169,7 +151,7 @@ impl Dhcpv6Server {
             ias.push(out);
         }
         let (opts, changes) = self.render(req, ias, true);
-        (msg::REPLY, opts, changes)
+        (MessageType::Reply, opts, changes)
     }
 
     /// Whether a resource the client lists but holds no binding for here may become its
@@ -197,11 +179,7 @@ impl Dhcpv6Server {
     }
 
     /// RFC 8415 §18.3.7 (Release) and §18.3.8 (Decline).
-    pub(super) fn release_or_decline(
-        &mut self,
-        req: &Request,
-        decline: bool,
-    ) -> (u8, Vec<RawOption>, Vec<LeaseChange>) {
+    pub(super) fn release_or_decline(&mut self, req: &Request, decline: bool) -> Answer {
         let now = req.now;
         let (affinity, quarantine) = {
             let s = self.subnet(req.subnet);
@@ -214,17 +192,14 @@ impl Dhcpv6Server {
         };
         let mut opts = Vec::new();
         let mut changes = Vec::new();
-        for o in &req.msg.options {
-            let ia_code = o.code;
-            if !(ia_code == opt::IA_NA || (ia_code == opt::IA_PD && !decline)) {
+        for (kind, ia) in req.msg.options.iter().filter_map(ia_of) {
+            // A Decline names addresses only (RFC 8415 §18.2.8).
+            if kind == IaType::Pd && decline {
                 continue;
             }
-            let Ok(ia) = Ia::parse(ia_code, &o.data) else {
-                continue;
-            };
-            let key = client_key(&req.duid, ia.iaid, ia_code);
+            let key = client_key(&req.duid, ia.iaid, kind);
             let mut found = false;
-            for r in ia_resources(ia_code, &ia) {
+            for r in ia_resources(kind, ia) {
                 let Some(l) = self.leases.get(&r) else {
                     continue;
                 };
@@ -256,24 +231,22 @@ impl Dhcpv6Server {
                     t2: 0,
                     options: vec![status_option(status::NO_BINDING, "no binding for this IA")],
                 };
-                opts.push(ia.to_option(ia_code));
+                opts.push(match kind {
+                    IaType::Pd => DhcpOption::IaPd(ia),
+                    _ => DhcpOption::IaNa(ia),
+                });
             }
         }
         let text = if decline { "declined" } else { "released" };
         opts.push(status_option(status::SUCCESS, text));
-        (msg::REPLY, opts, changes)
+        (MessageType::Reply, opts, changes)
     }
 
     /// RFC 8415 §18.3.3: Success when every address fits the link, NotOnLink otherwise.
-    pub(super) fn confirm(
-        &mut self,
-        req: &Request,
-    ) -> Option<(u8, Vec<RawOption>, Vec<LeaseChange>)> {
+    pub(super) fn confirm(&mut self, req: &Request) -> Option<Answer> {
         let mut addrs = Vec::new();
-        for o in req.msg.options.iter().filter(|o| o.code == opt::IA_NA) {
-            if let Ok(ia) = Ia::parse(o.code, &o.data) {
-                addrs.extend(ia_resources(o.code, &ia));
-            }
+        for ia in req.msg.ia_nas() {
+            addrs.extend(ia_resources(IaType::Na, ia));
         }
         if addrs.is_empty() {
             return None;
@@ -283,6 +256,6 @@ impl Dhcpv6Server {
         } else {
             status_option(status::NOT_ON_LINK, "address not on this link")
         };
-        Some((msg::REPLY, vec![st], Vec::new()))
+        Some((MessageType::Reply, vec![st], Vec::new()))
     }
 }

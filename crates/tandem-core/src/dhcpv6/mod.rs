@@ -1,13 +1,15 @@
-//! DHCPv6 server logic (RFC 8415), sans I/O.
+//! DHCPv6 server logic (RFC 8415), sans I/O, over `tandem_wire::v6`'s decoded messages.
 
 mod assign;
-pub mod codec;
+mod inbound;
 mod messages;
+mod outcome;
 pub mod policy;
 pub mod server;
 
 #[cfg(test)]
 mod tests;
 
+pub use outcome::{DropReason, Malformed, Outcome, Reply, RxInfo};
 pub use policy::{LeasePolicy, Standalone};
-pub use server::{Dhcpv6Server, DropReason, Outcome, Reply, RxInfo};
+pub use server::Dhcpv6Server;

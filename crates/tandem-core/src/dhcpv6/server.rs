@@ -16,118 +16,22 @@
 //! RFC 8357 source port otherwise).
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv6Addr, SocketAddrV6};
+use std::net::Ipv6Addr;
+
+use tandem_wire::v6::name::is_valid_name;
+use tandem_wire::v6::{
+    code as opt, status, DhcpOption, Message, MessageType, OptionsExt, Packet, StatusCode,
+};
 
 use crate::alloc::{AllocStats, PoolAllocator};
 use crate::config::{OptionSet, ServerConfig, Subnet};
-use crate::lease::{BindingStatus, Duid, Lease, LeaseChange, Resource};
+use crate::lease::{BindingStatus, Duid, IaType, Lease, LeaseChange, Resource};
 use crate::table::{ClientKey, LeaseTable};
 use crate::time::Time;
 
-use super::codec::{
-    self, encode_domain_list, find, msg, opt, oro_codes, status, status_option, ClientMessage,
-    RawOption, RelayMessage,
-};
+use super::inbound::Inbound;
+use super::outcome::{DropReason, Malformed, Outcome, Reply, RxInfo};
 use super::policy::{LeasePolicy, Standalone};
-
-/// Relay chains deeper than this are dropped (HOP_COUNT_LIMIT is 8, RFC 8415 §7.6).
-const MAX_RELAY_DEPTH: usize = 32;
-
-/// Where and how a datagram arrived.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RxInfo {
-    /// Sender address and port.
-    pub src: SocketAddrV6,
-    /// Destination address the sender used (ff02::1:2 when multicast).
-    pub dst: Ipv6Addr,
-    /// Name of the arrival interface ("" when unknown).
-    pub interface: String,
-}
-
-impl RxInfo {
-    pub fn dst_is_multicast(&self) -> bool {
-        self.dst.is_multicast()
-    }
-}
-
-/// Why a datagram got no answer. Each has a counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DropReason {
-    /// Could not be decoded (RFC 8415 §16 "discard ... that fail validation").
-    Malformed,
-    /// Not a message type a server processes (Advertise, Reply, unknown codes ...).
-    UnknownType,
-    MissingClientId,
-    /// Server ID in Solicit/Confirm/Rebind (§16.2, §16.5, §16.7).
-    UnexpectedServerId,
-    /// No Server ID in Request/Renew/Release/Decline (§16.4 ...).
-    MissingServerId,
-    /// Server ID naming another server.
-    ForeignServerId,
-    /// IA option in an Information-request (§16.12).
-    IaInInformationRequest,
-    /// Solicit/Confirm/Rebind sent to a unicast address (§16).
-    UnicastNotAllowed,
-    /// No configured subnet for the client's link.
-    NoSubnet,
-    /// The lease policy (failover) says another server answers.
-    Policy,
-    /// Nothing the RFC lets us say (e.g. Confirm without addresses, §18.3.3).
-    NothingToSay,
-    /// Relay chain too deep.
-    RelayTooDeep,
-}
-
-impl DropReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::UnknownType => "unknown_type",
-            Self::MissingClientId => "missing_client_id",
-            Self::UnexpectedServerId => "unexpected_server_id",
-            Self::MissingServerId => "missing_server_id",
-            Self::ForeignServerId => "foreign_server_id",
-            Self::IaInInformationRequest => "ia_in_information_request",
-            Self::UnicastNotAllowed => "unicast_not_allowed",
-            Self::NoSubnet => "no_subnet_for_link",
-            Self::Policy => "policy",
-            Self::NothingToSay => "nothing_to_say",
-            Self::RelayTooDeep => "relay_too_deep",
-        }
-    }
-}
-
-/// A datagram to send.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
-    pub bytes: Vec<u8>,
-    pub dest: SocketAddrV6,
-}
-
-/// Everything one `handle` call decided.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
-    /// Send only after `changes` are durable.
-    pub reply: Option<Reply>,
-    /// Lease changes already applied in memory; persist them before sending `reply`.
-    pub changes: Vec<LeaseChange>,
-    /// Set when no reply is sent because the datagram was dropped.
-    pub drop: Option<DropReason>,
-    /// Decoded header fields, for logs.
-    pub msg_type: Option<u8>,
-    pub xid: Option<u32>,
-    pub client_duid: Option<Duid>,
-    pub subnet_id: Option<u32>,
-}
-
-impl Outcome {
-    pub(super) fn dropped(reason: DropReason) -> Self {
-        Outcome {
-            drop: Some(reason),
-            ..Outcome::default()
-        }
-    }
-}
 
 #[derive(Debug)]
 pub(super) struct SubnetPools {
@@ -147,7 +51,7 @@ pub(super) struct Grant {
 
 #[derive(Clone, Debug)]
 pub(super) struct IaOut {
-    pub(super) code: u16,
+    pub(super) kind: IaType,
     pub(super) iaid: u32,
     pub(super) grants: Vec<Grant>,
     pub(super) status: Option<(u16, &'static str)>,
@@ -155,7 +59,7 @@ pub(super) struct IaOut {
 
 /// The parsed request with the bits every handler needs.
 pub(super) struct Request<'a> {
-    pub(super) msg: &'a ClientMessage,
+    pub(super) msg: &'a Message,
     pub(super) duid: Duid,
     pub(super) subnet: usize,
     pub(super) now: Time,
@@ -173,7 +77,8 @@ pub struct Dhcpv6Server {
     pub(super) offers: HashMap<Resource, (ClientKey, Time)>,
     pub(super) offers_by_client: HashMap<ClientKey, Resource>,
     pub(super) alloc_stats: AllocStats,
-    pub(super) drops: BTreeMap<DropReason, u64>,
+    /// Drops so far, by [`DropReason::as_str`].
+    pub(super) drops: BTreeMap<&'static str, u64>,
 }
 
 impl std::fmt::Debug for Dhcpv6Server {
@@ -302,8 +207,8 @@ impl Dhcpv6Server {
         self.alloc_stats
     }
 
-    /// Datagrams dropped so far, by reason.
-    pub fn drop_counts(&self) -> &BTreeMap<DropReason, u64> {
+    /// Datagrams dropped so far, by reason ([`DropReason::as_str`]).
+    pub fn drop_counts(&self) -> &BTreeMap<&'static str, u64> {
         &self.drops
     }
 
@@ -312,58 +217,75 @@ impl Dhcpv6Server {
         self.leases.next_expiry()
     }
 
-    /// Processes one datagram received at `now`.
+    /// Processes one datagram received at `now`: decodes it, then [`Self::handle_packet`].
     pub fn handle(&mut self, now: Time, bytes: &[u8], rx: &RxInfo) -> Outcome {
-        let out = self.handle_inner(now, bytes, rx);
-        if let Some(r) = out.drop {
-            *self.drops.entry(r).or_default() += 1;
+        match Packet::parse(bytes) {
+            Ok(packet) => self.handle_packet(now, &packet, rx),
+            Err(error) => self.counted(Outcome::dropped(DropReason::Malformed(Malformed::Wire {
+                relay_depth: 0,
+                error,
+            }))),
+        }
+    }
+
+    /// Processes one datagram already decoded by `tandem_wire::v6::Packet::parse`.
+    pub fn handle_packet(&mut self, now: Time, packet: &Packet, rx: &RxInfo) -> Outcome {
+        let out = match Inbound::unwrap(packet) {
+            Ok(inbound) => self.answer(now, &inbound, rx),
+            Err(r) => Outcome::dropped(r),
+        };
+        self.counted(out)
+    }
+
+    fn counted(&mut self, out: Outcome) -> Outcome {
+        if let Some(r) = &out.drop {
+            *self.drops.entry(r.as_str()).or_default() += 1;
         }
         out
     }
 
-    pub(super) fn handle_inner(&mut self, now: Time, bytes: &[u8], rx: &RxInfo) -> Outcome {
-        let (relays, client) = match unwrap_relays(bytes) {
-            Ok(v) => v,
-            Err(r) => return Outcome::dropped(r),
-        };
+    fn answer(&mut self, now: Time, inbound: &Inbound, rx: &RxInfo) -> Outcome {
+        let client = inbound.client();
+        let t = client.msg_type;
         let mut out = Outcome {
-            msg_type: Some(client.msg_type),
-            xid: Some(client.xid),
+            msg_type: Some(t.into()),
+            xid: Some(client.transaction_id),
             ..Outcome::default()
         };
         let drop = |mut o: Outcome, r: DropReason| {
             o.drop = Some(r);
             o
         };
-        let t = client.msg_type;
+        use MessageType as M;
         if !matches!(
             t,
-            msg::SOLICIT
-                | msg::REQUEST
-                | msg::CONFIRM
-                | msg::RENEW
-                | msg::REBIND
-                | msg::RELEASE
-                | msg::DECLINE
-                | msg::INFORMATION_REQUEST
+            M::Solicit
+                | M::Request
+                | M::Confirm
+                | M::Renew
+                | M::Rebind
+                | M::Release
+                | M::Decline
+                | M::InformationRequest
         ) {
             return drop(out, DropReason::UnknownType);
         }
-        let client_id = find(&client.options, opt::CLIENTID).map(|o| Duid(o.data.clone()));
+        let client_id = client.client_id().map(|d| Duid(d.to_vec()));
         out.client_duid = client_id.clone();
         // RFC 8415 §11: a DUID is a 2-byte type plus 1..=128 bytes.
-        if client_id
+        if let Some(len) = client_id
             .as_ref()
-            .is_some_and(|d| !(3..=130).contains(&d.0.len()))
+            .map(|d| d.0.len())
+            .filter(|n| !(3..=130).contains(n))
         {
-            return drop(out, DropReason::Malformed);
+            return drop(out, DropReason::Malformed(Malformed::ClientIdLength(len)));
         }
-        let server_id = find(&client.options, opt::SERVERID).map(|o| Duid(o.data.clone()));
-        let names_us = server_id.as_ref() == Some(&self.server_duid);
+        let server_id = client.server_id();
+        let names_us = server_id == Some(self.server_duid.0.as_slice());
 
         // RFC 8415 §16: per-type validation.
         match t {
-            msg::SOLICIT | msg::CONFIRM | msg::REBIND => {
+            M::Solicit | M::Confirm | M::Rebind => {
                 if client_id.is_none() {
                     return drop(out, DropReason::MissingClientId);
                 }
@@ -371,11 +293,11 @@ impl Dhcpv6Server {
                     return drop(out, DropReason::UnexpectedServerId);
                 }
             }
-            msg::REQUEST | msg::RENEW | msg::RELEASE | msg::DECLINE => {
+            M::Request | M::Renew | M::Release | M::Decline => {
                 if client_id.is_none() {
                     return drop(out, DropReason::MissingClientId);
                 }
-                match &server_id {
+                match server_id {
                     None => return drop(out, DropReason::MissingServerId),
                     Some(_) if !names_us => return drop(out, DropReason::ForeignServerId),
                     _ => {}
@@ -386,120 +308,110 @@ impl Dhcpv6Server {
                 if server_id.is_some() && !names_us {
                     return drop(out, DropReason::ForeignServerId);
                 }
-                if client
-                    .options
-                    .iter()
-                    .any(|o| matches!(o.code, opt::IA_NA | opt::IA_TA | opt::IA_PD))
-                {
+                if client.options.iter().any(|o| {
+                    matches!(
+                        o,
+                        DhcpOption::IaNa(_) | DhcpOption::IaTa(_) | DhcpOption::IaPd(_)
+                    )
+                }) {
                     return drop(out, DropReason::IaInInformationRequest);
                 }
             }
         }
 
         // RFC 8415 §16 / §18.4: unicast rules for messages straight from clients.
-        let unicast = relays.is_empty() && !rx.dst_is_multicast() && !self.config.accept_unicast;
+        let unicast =
+            !inbound.is_relayed() && !rx.dst_is_multicast() && !self.config.accept_unicast;
         if unicast {
             match t {
-                msg::SOLICIT | msg::CONFIRM | msg::REBIND => {
+                M::Solicit | M::Confirm | M::Rebind => {
                     return drop(out, DropReason::UnicastNotAllowed)
                 }
-                msg::REQUEST | msg::RENEW | msg::RELEASE | msg::DECLINE => {
+                M::Request | M::Renew | M::Release | M::Decline => {
                     let opts = vec![status_option(
                         status::USE_MULTICAST,
                         "use multicast: this server did not offer unicast",
                     )];
-                    out.reply = Some(self.finish(&relays, &client, msg::REPLY, opts, rx));
+                    out.reply = Some(self.finish(inbound, M::Reply, opts, rx));
                     return out;
                 }
                 _ => {}
             }
         }
 
-        if !self.policy.should_answer(t, names_us) {
+        if !self.policy.should_answer(t.into(), names_us) {
             return drop(out, DropReason::Policy);
         }
 
-        let subnet = self.select_subnet(&relays, rx);
+        let subnet = self.select_subnet(inbound, rx);
         out.subnet_id = subnet
             .and_then(|i| self.config.subnets.get(i))
             .map(|s| s.id);
 
-        if t == msg::INFORMATION_REQUEST {
-            let opts = self.info_options(subnet, &client, true);
-            out.reply = Some(self.finish(&relays, &client, msg::REPLY, opts, rx));
+        if t == M::InformationRequest {
+            let opts = self.info_options(subnet, client, true);
+            out.reply = Some(self.finish(inbound, M::Reply, opts, rx));
             return out;
         }
         let (Some(subnet), Some(duid)) = (subnet, client_id) else {
             return drop(out, DropReason::NoSubnet);
         };
         let req = Request {
-            msg: &client,
+            msg: client,
             duid,
             subnet,
             now,
         };
         let answer = match t {
-            msg::SOLICIT => self.solicit(&req),
-            msg::REQUEST => Some(self.request(&req)),
-            msg::RENEW => Some(self.renew_or_rebind(&req, false)),
-            msg::REBIND => Some(self.renew_or_rebind(&req, true)),
-            msg::RELEASE => Some(self.release_or_decline(&req, false)),
-            msg::DECLINE => Some(self.release_or_decline(&req, true)),
+            M::Solicit => self.solicit(&req),
+            M::Request => Some(self.request(&req)),
+            M::Renew => Some(self.renew_or_rebind(&req, false)),
+            M::Rebind => Some(self.renew_or_rebind(&req, true)),
+            M::Release => Some(self.release_or_decline(&req, false)),
+            M::Decline => Some(self.release_or_decline(&req, true)),
             _ => self.confirm(&req),
         };
         let Some((reply_type, opts, changes)) = answer else {
             return drop(out, DropReason::NothingToSay);
         };
         out.changes = changes;
-        out.reply = Some(self.finish(&relays, &client, reply_type, opts, rx));
+        out.reply = Some(self.finish(inbound, reply_type, opts, rx));
         out
     }
 
     /// Adds Client ID and Server ID, wraps in RELAY-REPLs mirroring the request.
-    pub(super) fn finish(
+    fn finish(
         &self,
-        relays: &[RelayMessage],
-        client: &ClientMessage,
-        msg_type: u8,
-        body: Vec<RawOption>,
+        inbound: &Inbound,
+        msg_type: MessageType,
+        body: Vec<DhcpOption>,
         rx: &RxInfo,
     ) -> Reply {
+        let client = inbound.client();
         let mut options = Vec::with_capacity(body.len() + 2);
-        if let Some(c) = find(&client.options, opt::CLIENTID) {
+        if let Some(c) = client
+            .options
+            .iter()
+            .find(|o| matches!(o, DhcpOption::ClientId(_)))
+        {
             options.push(c.clone());
         }
-        options.push(RawOption::new(opt::SERVERID, self.server_duid.0.clone()));
+        options.push(DhcpOption::ServerId(self.server_duid.0.clone()));
         options.extend(body);
-        let mut bytes = ClientMessage {
+        let reply = Message {
             msg_type,
-            xid: client.xid,
+            transaction_id: client.transaction_id,
             options,
-        }
-        .emit();
-        // RFC 8415 §19.3: innermost relay first; copy Interface-ID, same hop/link/peer.
-        for r in relays.iter().rev() {
-            let mut options = Vec::new();
-            if let Some(i) = find(&r.options, opt::INTERFACE_ID) {
-                options.push(i.clone());
-            }
-            options.push(RawOption::new(opt::RELAY_MSG, bytes));
-            bytes = RelayMessage {
-                msg_type: msg::RELAY_REPL,
-                hop_count: r.hop_count,
-                link_address: r.link_address,
-                peer_address: r.peer_address,
-                options,
-            }
-            .emit();
-        }
+        };
         Reply {
-            bytes,
+            bytes: inbound.wrap(reply),
             dest: rx.src,
         }
     }
 
-    pub(super) fn select_subnet(&self, relays: &[RelayMessage], rx: &RxInfo) -> Option<usize> {
+    fn select_subnet(&self, inbound: &Inbound, rx: &RxInfo) -> Option<usize> {
         let subnets = &self.config.subnets;
+        let relays = inbound.hops();
         if !relays.is_empty() {
             // RFC 8415 §19.1.1: a relay puts a global (or ULA) address of the client's link
             // in link-address; ::, or a link-local one (perfdhcp -A sends its own fe80::),
@@ -515,8 +427,8 @@ impl Dhcpv6Server {
             }
             let by_ifid = relays
                 .last()
-                .and_then(|r| find(&r.options, opt::INTERFACE_ID))
-                .and_then(|ifid| std::str::from_utf8(&ifid.data).ok())
+                .and_then(|r| r.interface_id.as_deref())
+                .and_then(|ifid| std::str::from_utf8(ifid).ok())
                 .and_then(|name| {
                     subnets
                         .iter()
@@ -564,35 +476,40 @@ impl Dhcpv6Server {
     pub(super) fn info_options(
         &self,
         subnet: Option<usize>,
-        client: &ClientMessage,
+        client: &Message,
         info_request: bool,
-    ) -> Vec<RawOption> {
+    ) -> Vec<DhcpOption> {
         let set = self.options_for(subnet);
-        let oro = find(&client.options, opt::ORO)
-            .map(|o| oro_codes(&o.data))
+        let oro: &[u16] = client
+            .options
+            .iter()
+            .find_map(|o| match o {
+                DhcpOption::Oro(codes) => Some(codes.as_slice()),
+                _ => None,
+            })
             .unwrap_or_default();
         let mut out = Vec::new();
         if oro.contains(&opt::DNS_SERVERS) && !set.dns_servers.is_empty() {
-            let data = set.dns_servers.iter().flat_map(|a| a.octets()).collect();
-            out.push(RawOption::new(opt::DNS_SERVERS, data));
+            out.push(DhcpOption::DnsServers(set.dns_servers.clone()));
         }
         if oro.contains(&opt::DOMAIN_LIST) && !set.domain_search.is_empty() {
-            out.push(RawOption::new(
-                opt::DOMAIN_LIST,
-                encode_domain_list(&set.domain_search),
-            ));
+            // RFC 8415 §10: uncompressed names; one that cannot be encoded is left out.
+            let names = set.domain_search.iter().filter(|n| is_valid_name(n));
+            out.push(DhcpOption::DomainList(names.cloned().collect()));
         }
         if info_request {
             if let Some(irt) = set.information_refresh_time {
-                out.push(RawOption::new(
-                    opt::INFORMATION_REFRESH_TIME,
-                    irt.to_be_bytes().to_vec(),
-                ));
+                out.push(DhcpOption::InformationRefreshTime(irt));
             }
         }
+        // Configured options go out byte for byte as configured, whatever their code
+        // (tandem-wire's `Unknown` is its verbatim option).
         for (code, data) in &set.other {
-            if oro.contains(code) && !out.iter().any(|o| o.code == *code) {
-                out.push(RawOption::new(*code, data.clone()));
+            if oro.contains(code) && !out.iter().any(|o| o.code() == *code) {
+                out.push(DhcpOption::Unknown {
+                    code: *code,
+                    data: data.clone(),
+                });
             }
         }
         out
@@ -650,30 +567,10 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
     (a.segments()[0] & 0xffc0) == 0xfe80
 }
 
-/// Splits a datagram into its RELAY-FORW chain (outermost first) and the client message.
-fn unwrap_relays(bytes: &[u8]) -> Result<(Vec<RelayMessage>, ClientMessage), DropReason> {
-    let mut relays = Vec::new();
-    let mut cur = bytes.to_vec();
-    loop {
-        match cur.first() {
-            None => return Err(DropReason::Malformed),
-            Some(&msg::RELAY_FORW) => {
-                if relays.len() >= MAX_RELAY_DEPTH {
-                    return Err(DropReason::RelayTooDeep);
-                }
-                let r = RelayMessage::parse(&cur).map_err(|_| DropReason::Malformed)?;
-                let inner = find(&r.options, opt::RELAY_MSG)
-                    .ok_or(DropReason::Malformed)?
-                    .data
-                    .clone();
-                relays.push(r);
-                cur = inner;
-            }
-            Some(_) => {
-                let m = ClientMessage::parse(&cur)
-                    .map_err(|_: codec::CodecError| DropReason::Malformed)?;
-                return Ok((relays, m));
-            }
-        }
-    }
+/// OPTION_STATUS_CODE (RFC 8415 §21.13).
+pub(super) fn status_option(code: u16, message: &str) -> DhcpOption {
+    DhcpOption::StatusCode(StatusCode {
+        code,
+        message: message.to_owned(),
+    })
 }

@@ -3,9 +3,14 @@
 
 use std::net::{Ipv6Addr, SocketAddrV6};
 
-use super::codec::{
-    find, msg, opt, status, status_of, ClientMessage, Ia, IaAddr, IaPrefix, RawOption, RelayMessage,
+use ipnet::Ipv6Net;
+use tandem_wire::v6::{
+    code as opt, status, DhcpOption, Ia, IaAddr, IaPrefix, IaTa, Message, MessageType, OptionsExt,
+    RelayMessage,
 };
+
+use tandem_wire::{ErrorKind, WireError};
+
 use super::*;
 use crate::config::{AddressPool, OptionSet, PdPool, Reservation, ServerConfig, Subnet};
 use crate::lease::{BindingStatus, Duid, Lease, LeaseChange, Resource};
@@ -75,126 +80,140 @@ fn rx() -> RxInfo {
 }
 
 fn message(
-    t: u8,
+    t: MessageType,
     client: Option<&Duid>,
     server: Option<&Duid>,
-    mut extra: Vec<RawOption>,
+    mut extra: Vec<DhcpOption>,
 ) -> Vec<u8> {
-    let mut options = Vec::new();
+    let mut m = Message::new(t, 0x00ab_cdef);
     if let Some(c) = client {
-        options.push(RawOption::new(opt::CLIENTID, c.0.clone()));
+        m.push(DhcpOption::ClientId(c.0.clone()));
     }
     if let Some(s) = server {
-        options.push(RawOption::new(opt::SERVERID, s.0.clone()));
+        m.push(DhcpOption::ServerId(s.0.clone()));
     }
-    options.append(&mut extra);
-    ClientMessage {
-        msg_type: t,
-        xid: 0x00ab_cdef,
-        options,
-    }
-    .emit()
+    m.options.append(&mut extra);
+    m.emit()
 }
 
-fn ia_na(iaid: u32, addrs: &[Ipv6Addr]) -> RawOption {
+fn ia_na(iaid: u32, addrs: &[Ipv6Addr]) -> DhcpOption {
     let options = addrs
         .iter()
         .map(|addr| {
-            IaAddr {
+            DhcpOption::IaAddr(IaAddr {
                 addr: *addr,
                 preferred: 0,
                 valid: 0,
                 options: vec![],
-            }
-            .to_option()
+            })
         })
         .collect();
-    Ia {
+    DhcpOption::IaNa(Ia {
         iaid,
         t1: 0,
         t2: 0,
         options,
-    }
-    .to_option(opt::IA_NA)
+    })
 }
 
-fn ia_pd(iaid: u32, prefixes: &[&str]) -> RawOption {
+fn ia_pd(iaid: u32, prefixes: &[&str]) -> DhcpOption {
     let options = prefixes
         .iter()
         .map(|p| {
-            IaPrefix {
+            let p: Ipv6Net = p.parse().unwrap();
+            DhcpOption::IaPrefix(IaPrefix {
                 preferred: 0,
                 valid: 0,
-                prefix: p.parse().unwrap(),
+                prefix_len: p.prefix_len(),
+                prefix: p.network(),
                 options: vec![],
-            }
-            .to_option()
+            })
         })
         .collect();
-    Ia {
+    DhcpOption::IaPd(Ia {
         iaid,
         t1: 0,
         t2: 0,
         options,
-    }
-    .to_option(opt::IA_PD)
+    })
 }
 
-fn oro(codes: &[u16]) -> RawOption {
-    RawOption::new(
-        opt::ORO,
-        codes.iter().flat_map(|c| c.to_be_bytes()).collect(),
-    )
+fn oro(codes: &[u16]) -> DhcpOption {
+    DhcpOption::Oro(codes.to_vec())
 }
 
-fn rapid() -> RawOption {
-    RawOption::new(opt::RAPID_COMMIT, vec![])
+fn rapid() -> DhcpOption {
+    DhcpOption::RapidCommit
 }
 
-fn reply_of(o: &Outcome) -> ClientMessage {
+/// An option with any payload, sent byte for byte (tandem-wire's verbatim option).
+fn raw(code: u16, data: Vec<u8>) -> DhcpOption {
+    DhcpOption::Unknown { code, data }
+}
+
+fn reply_of(o: &Outcome) -> Message {
     let r = o
         .reply
         .as_ref()
         .unwrap_or_else(|| panic!("no reply: {:?}", o.drop));
-    ClientMessage::parse(&r.bytes).unwrap()
+    Message::parse(&r.bytes).unwrap()
 }
 
-fn ias(m: &ClientMessage, code: u16) -> Vec<Ia> {
+/// The IA_NAs or IA_PDs (`code`) of a message.
+fn ias(m: &Message, code: u16) -> Vec<Ia> {
     m.options
         .iter()
-        .filter(|o| o.code == code)
-        .map(|o| Ia::parse(code, &o.data).unwrap())
+        .filter(|o| o.code() == code)
+        .filter_map(|o| match o {
+            DhcpOption::IaNa(ia) | DhcpOption::IaPd(ia) => Some(ia.clone()),
+            _ => None,
+        })
         .collect()
 }
 
 fn addrs(ia: &Ia) -> Vec<IaAddr> {
-    ia.options
-        .iter()
-        .filter(|o| o.code == opt::IAADDR)
-        .map(|o| IaAddr::parse(&o.data).unwrap())
+    ia.ia_addrs().into_iter().cloned().collect()
+}
+
+/// An IAPREFIX with its prefix as a network.
+#[derive(Debug)]
+struct Prefix {
+    prefix: Ipv6Net,
+    valid: u32,
+}
+
+fn prefixes(ia: &Ia) -> Vec<Prefix> {
+    ia.ia_prefixes()
+        .into_iter()
+        .map(|p| Prefix {
+            prefix: Ipv6Net::new(p.prefix, p.prefix_len).unwrap(),
+            valid: p.valid,
+        })
         .collect()
 }
 
-fn prefixes(ia: &Ia) -> Vec<IaPrefix> {
-    ia.options
-        .iter()
-        .filter(|o| o.code == opt::IAPREFIX)
-        .map(|o| IaPrefix::parse(&o.data).unwrap())
-        .collect()
+/// The status code carried in `opts`, Success when absent (RFC 8415 §21.13).
+fn status_of(opts: &[DhcpOption]) -> u16 {
+    opts.status_code().map_or(status::SUCCESS, |s| s.code)
+}
+
+/// The payload of the first option with `code`, as sent on the wire.
+fn payload(opts: &[DhcpOption], code: u16) -> Option<Vec<u8>> {
+    opts.find(code).map(|o| o.emit()[4..].to_vec())
 }
 
 /// Solicit + Request for one IA_NA; returns the committed address.
 fn acquire(s: &mut Dhcpv6Server, now: Time, c: &Duid, iaid: u32) -> Ipv6Addr {
     let adv = reply_of(&s.handle(
         now,
-        &message(msg::SOLICIT, Some(c), None, vec![ia_na(iaid, &[])]),
+        &message(MessageType::Solicit, Some(c), None, vec![ia_na(iaid, &[])]),
         &rx(),
     ));
     let offered = addrs(&ias(&adv, opt::IA_NA)[0])[0].addr;
     let out = s.handle(
         now,
         &message(
-            msg::REQUEST,
+            MessageType::Request,
             Some(c),
             Some(&server_duid()),
             vec![ia_na(iaid, &[offered])],
@@ -202,7 +221,7 @@ fn acquire(s: &mut Dhcpv6Server, now: Time, c: &Duid, iaid: u32) -> Ipv6Addr {
         &rx(),
     );
     let rep = reply_of(&out);
-    assert_eq!(rep.msg_type, msg::REPLY);
+    assert_eq!(rep.msg_type, MessageType::Reply);
     let got = addrs(&ias(&rep, opt::IA_NA)[0])[0].addr;
     assert_eq!(got, offered);
     got
@@ -215,12 +234,15 @@ fn solicit_without_client_id_is_dropped_rfc8415_s16() {
     let mut s = server();
     let out = s.handle(
         T0,
-        &message(msg::SOLICIT, None, None, vec![ia_na(1, &[])]),
+        &message(MessageType::Solicit, None, None, vec![ia_na(1, &[])]),
         &rx(),
     );
     assert_eq!(out.drop, Some(DropReason::MissingClientId));
     assert!(out.reply.is_none());
-    assert_eq!(s.drop_counts().get(&DropReason::MissingClientId), Some(&1));
+    assert_eq!(
+        s.drop_counts().get(DropReason::MissingClientId.as_str()),
+        Some(&1)
+    );
 }
 
 #[test]
@@ -228,7 +250,12 @@ fn solicit_with_server_id_is_dropped_rfc8415_s16() {
     let mut s = server();
     let out = s.handle(
         T0,
-        &message(msg::SOLICIT, Some(&cid(1)), Some(&server_duid()), vec![]),
+        &message(
+            MessageType::Solicit,
+            Some(&cid(1)),
+            Some(&server_duid()),
+            vec![],
+        ),
         &rx(),
     );
     assert_eq!(out.drop, Some(DropReason::UnexpectedServerId));
@@ -239,14 +266,19 @@ fn request_without_or_with_foreign_server_id_is_dropped_rfc8415_s16() {
     let mut s = server();
     let out = s.handle(
         T0,
-        &message(msg::REQUEST, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &message(
+            MessageType::Request,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[])],
+        ),
         &rx(),
     );
     assert_eq!(out.drop, Some(DropReason::MissingServerId));
     let out = s.handle(
         T0,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(1)),
             Some(&Duid(vec![9, 9])),
             vec![ia_na(1, &[])],
@@ -256,7 +288,7 @@ fn request_without_or_with_foreign_server_id_is_dropped_rfc8415_s16() {
     assert_eq!(out.drop, Some(DropReason::ForeignServerId));
     let out = s.handle(
         T0,
-        &message(msg::RELEASE, None, Some(&server_duid()), vec![]),
+        &message(MessageType::Release, None, Some(&server_duid()), vec![]),
         &rx(),
     );
     assert_eq!(out.drop, Some(DropReason::MissingClientId));
@@ -267,13 +299,17 @@ fn unicast_solicit_confirm_rebind_are_discarded_rfc8415_s16() {
     let mut s = server();
     let mut u = rx();
     u.dst = a("2001:db8:1::1");
-    for t in [msg::SOLICIT, msg::CONFIRM, msg::REBIND] {
+    for t in [
+        MessageType::Solicit,
+        MessageType::Confirm,
+        MessageType::Rebind,
+    ] {
         let out = s.handle(
             T0,
             &message(t, Some(&cid(1)), None, vec![ia_na(1, &[])]),
             &u,
         );
-        assert_eq!(out.drop, Some(DropReason::UnicastNotAllowed), "type {t}");
+        assert_eq!(out.drop, Some(DropReason::UnicastNotAllowed), "type {t:?}");
     }
 }
 
@@ -285,7 +321,7 @@ fn unicast_request_gets_use_multicast_rfc8415_s18_4() {
     let out = s.handle(
         T0,
         &message(
-            msg::REQUEST,
+            MessageType::Request,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[])],
@@ -297,8 +333,22 @@ fn unicast_request_gets_use_multicast_rfc8415_s18_4() {
     assert!(ias(&rep, opt::IA_NA).is_empty());
     assert!(out.changes.is_empty());
     assert!(
-        find(&rep.options, opt::SERVERID).is_some() && find(&rep.options, opt::CLIENTID).is_some()
+        payload(&rep.options, opt::SERVERID).is_some()
+            && payload(&rep.options, opt::CLIENTID).is_some()
     );
+}
+
+/// A datagram tandem-wire rejects: dropped as malformed, with its error.
+fn wire_drop(
+    relay_depth: usize,
+    offset: usize,
+    option: Option<u16>,
+    kind: ErrorKind,
+) -> DropReason {
+    DropReason::Malformed(Malformed::Wire {
+        relay_depth,
+        error: WireError::new(offset, option, kind),
+    })
 }
 
 #[test]
@@ -306,20 +356,111 @@ fn malformed_and_non_client_types_are_dropped_rfc8415_s16() {
     let mut s = server();
     assert_eq!(
         s.handle(T0, &[1, 2], &rx()).drop,
-        Some(DropReason::Malformed)
+        Some(wire_drop(
+            0,
+            0,
+            None,
+            ErrorKind::TruncatedHeader { need: 4, have: 2 }
+        ))
     );
-    assert_eq!(s.handle(T0, &[], &rx()).drop, Some(DropReason::Malformed));
+    assert_eq!(
+        s.handle(T0, &[], &rx()).drop,
+        Some(wire_drop(
+            0,
+            0,
+            None,
+            ErrorKind::TruncatedHeader { need: 1, have: 0 }
+        ))
+    );
     // Option length past the end.
     assert_eq!(
         s.handle(T0, &[1, 0, 0, 1, 0, 1, 0, 9, 1], &rx()).drop,
-        Some(DropReason::Malformed)
+        Some(wire_drop(
+            0,
+            4,
+            Some(opt::CLIENTID),
+            ErrorKind::LengthPastEnd {
+                len: 9,
+                available: 1
+            }
+        ))
     );
     let out = s.handle(
         T0,
-        &message(msg::ADVERTISE, Some(&cid(1)), None, vec![]),
+        &message(MessageType::Advertise, Some(&cid(1)), None, vec![]),
         &rx(),
     );
     assert_eq!(out.drop, Some(DropReason::UnknownType));
+}
+
+/// The decode error reaches the drop reason whole (offset, option, reason), for logs,
+/// under one counter; inside relays it says which encapsulated message it is about.
+#[test]
+fn malformed_datagram_keeps_its_wire_error_and_relay_depth_rfc8415_s16_s19() {
+    let mut s = server();
+    // An IA_NA of 4 bytes (needs 12) in a Solicit, relayed once.
+    let inner = message(
+        MessageType::Solicit,
+        Some(&cid(1)),
+        None,
+        vec![raw(opt::IA_NA, vec![0, 0, 0, 1])],
+    );
+    let out = s.handle(
+        T0,
+        &relay_forw("2001:db8:1::1", "fe80::1", 0, None, inner),
+        &relay_rx(),
+    );
+    let reason = out.drop.expect("dropped");
+    let tlv = 4 + 4 + cid(1).0.len(); // header, Client ID
+    assert_eq!(
+        reason,
+        wire_drop(
+            1,
+            tlv + 4,
+            Some(opt::IA_NA),
+            ErrorKind::TooShort { min: 12, got: 4 }
+        )
+    );
+    assert_eq!(reason.as_str(), "malformed");
+    assert_eq!(reason.wire_error().map(|e| e.offset), Some(tlv + 4));
+    assert_eq!(
+        reason.to_string(),
+        format!(
+            "malformed: length 4 below minimum 12 at byte {} (option 3) \
+             (in the message inside 1 RELAY-FORW)",
+            tlv + 4
+        )
+    );
+    // A DUID of the wrong length is malformed too, with no wire error.
+    let out = s.handle(
+        T0,
+        &message(MessageType::Solicit, Some(&Duid(vec![0, 1])), None, vec![]),
+        &rx(),
+    );
+    assert_eq!(
+        out.drop,
+        Some(DropReason::Malformed(Malformed::ClientIdLength(2)))
+    );
+    assert_eq!(out.drop.unwrap().wire_error(), None);
+    assert_eq!(s.drop_counts().get("malformed"), Some(&2));
+}
+
+/// `handle_packet` takes what a caller already decoded and answers as `handle` does.
+#[test]
+fn handle_packet_answers_a_decoded_request_like_handle_rfc8415_s18_3_1() {
+    let bytes = message(
+        MessageType::Solicit,
+        Some(&cid(1)),
+        None,
+        vec![ia_na(1, &[]), rapid()],
+    );
+    let packet = tandem_wire::v6::Packet::parse(&bytes).unwrap();
+    let (mut s1, mut s2) = (server(), server());
+    assert_eq!(
+        s1.handle_packet(T0, &packet, &rx()),
+        s2.handle(T0, &bytes, &rx())
+    );
+    assert_eq!(s1.leases().len(), 1);
 }
 
 #[test]
@@ -329,7 +470,12 @@ fn message_from_unknown_link_is_dropped() {
     r.interface = "eth9".into();
     let out = s.handle(
         T0,
-        &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &message(
+            MessageType::Solicit,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[])],
+        ),
         &r,
     );
     assert_eq!(out.drop, Some(DropReason::NoSubnet));
@@ -343,7 +489,7 @@ fn solicit_gets_advertise_with_preference_and_no_durable_change_rfc8415_s18_3_1(
     let out = s.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[]), oro(&[23, 24, 99])],
@@ -353,20 +499,20 @@ fn solicit_gets_advertise_with_preference_and_no_durable_change_rfc8415_s18_3_1(
     assert!(out.changes.is_empty(), "Advertise must not commit");
     assert_eq!(out.reply.as_ref().unwrap().dest, rx().src);
     let adv = reply_of(&out);
-    assert_eq!(adv.msg_type, msg::ADVERTISE);
-    assert_eq!(adv.xid, 0x00ab_cdef);
-    assert_eq!(find(&adv.options, opt::PREFERENCE).unwrap().data, vec![200]);
+    assert_eq!(adv.msg_type, MessageType::Advertise);
+    assert_eq!(adv.transaction_id, 0x00ab_cdef);
+    assert_eq!(payload(&adv.options, opt::PREFERENCE).unwrap(), vec![200]);
     assert_eq!(
-        find(&adv.options, opt::SERVERID).unwrap().data,
+        payload(&adv.options, opt::SERVERID).unwrap(),
         server_duid().0
     );
-    assert_eq!(find(&adv.options, opt::CLIENTID).unwrap().data, cid(1).0);
+    assert_eq!(payload(&adv.options, opt::CLIENTID).unwrap(), cid(1).0);
     assert_eq!(
-        find(&adv.options, opt::DNS_SERVERS).unwrap().data,
+        payload(&adv.options, opt::DNS_SERVERS).unwrap(),
         a("2001:db8:1::53").octets().to_vec()
     );
-    assert!(find(&adv.options, opt::DOMAIN_LIST).is_some());
-    assert_eq!(find(&adv.options, 99).unwrap().data, vec![1, 2, 3]);
+    assert!(payload(&adv.options, opt::DOMAIN_LIST).is_some());
+    assert_eq!(payload(&adv.options, 99).unwrap(), vec![1, 2, 3]);
     let ia = &ias(&adv, opt::IA_NA)[0];
     assert_eq!((ia.iaid, ia.t1, ia.t2), (1, 1800, 2880));
     let ad = &addrs(ia)[0];
@@ -382,7 +528,12 @@ fn advertised_address_is_not_offered_to_another_client_rfc8415_s18_3_1() {
         &ias(
             &reply_of(&s.handle(
                 T0,
-                &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+                &message(
+                    MessageType::Solicit,
+                    Some(&cid(1)),
+                    None,
+                    vec![ia_na(1, &[])],
+                ),
                 &rx(),
             )),
             opt::IA_NA,
@@ -393,7 +544,12 @@ fn advertised_address_is_not_offered_to_another_client_rfc8415_s18_3_1() {
         &ias(
             &reply_of(&s.handle(
                 T0,
-                &message(msg::SOLICIT, Some(&cid(2)), None, vec![ia_na(1, &[])]),
+                &message(
+                    MessageType::Solicit,
+                    Some(&cid(2)),
+                    None,
+                    vec![ia_na(1, &[])],
+                ),
                 &rx(),
             )),
             opt::IA_NA,
@@ -409,7 +565,7 @@ fn rapid_commit_solicit_commits_and_replies_rfc8415_s18_3_1() {
     let out = s.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[]), rapid()],
@@ -417,9 +573,9 @@ fn rapid_commit_solicit_commits_and_replies_rfc8415_s18_3_1() {
         &rx(),
     );
     let rep = reply_of(&out);
-    assert_eq!(rep.msg_type, msg::REPLY);
-    assert!(find(&rep.options, opt::RAPID_COMMIT).is_some());
-    assert!(find(&rep.options, opt::PREFERENCE).is_none());
+    assert_eq!(rep.msg_type, MessageType::Reply);
+    assert!(payload(&rep.options, opt::RAPID_COMMIT).is_some());
+    assert!(payload(&rep.options, opt::PREFERENCE).is_none());
     assert_eq!(out.changes.len(), 1);
     let LeaseChange::Upsert(l) = &out.changes[0] else {
         panic!()
@@ -441,14 +597,14 @@ fn rapid_commit_ignored_when_subnet_disallows_it_rfc8415_s18_3_1() {
     let out = s.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[]), rapid()],
         ),
         &rx(),
     );
-    assert_eq!(reply_of(&out).msg_type, msg::ADVERTISE);
+    assert_eq!(reply_of(&out).msg_type, MessageType::Advertise);
     assert!(out.changes.is_empty());
 }
 
@@ -458,7 +614,12 @@ fn solicit_hint_in_pool_is_honoured_rfc8415_s18_3_1() {
     let hint = a("2001:db8:1::1a0");
     let adv = reply_of(&s.handle(
         T0,
-        &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[hint])]),
+        &message(
+            MessageType::Solicit,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[hint])],
+        ),
         &rx(),
     ));
     assert_eq!(addrs(&ias(&adv, opt::IA_NA)[0])[0].addr, hint);
@@ -485,7 +646,7 @@ fn request_with_off_link_address_gets_not_on_link_rfc8415_s18_3_2() {
     let out = s.handle(
         T0,
         &message(
-            msg::REQUEST,
+            MessageType::Request,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[a("2001:db8:7::5")])],
@@ -503,7 +664,7 @@ fn multiple_ia_na_and_ia_pd_share_t1_t2_rfc8415_s18_3_2() {
     let out = s.handle(
         T0,
         &message(
-            msg::REQUEST,
+            MessageType::Request,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![
@@ -547,7 +708,7 @@ fn reservation_by_duid_wins_rfc8415_s18_3_2() {
     let out = s.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(7)),
             None,
             vec![ia_na(1, &[]), ia_pd(2, &[]), rapid()],
@@ -564,7 +725,7 @@ fn reservation_by_duid_wins_rfc8415_s18_3_2() {
     let out = s.handle(
         T0 + 10,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(7)),
             Some(&server_duid()),
             vec![ia_na(1, &[a("2001:db8:1::7")])],
@@ -590,7 +751,7 @@ fn tiny_pool_exhaustion_gives_no_addrs_avail_rfc8415_s18_3_2() {
         let out = s.handle(
             T0,
             &message(
-                msg::SOLICIT,
+                MessageType::Solicit,
                 Some(&cid(n)),
                 None,
                 vec![ia_na(1, &[]), ia_pd(2, &[]), rapid()],
@@ -602,7 +763,7 @@ fn tiny_pool_exhaustion_gives_no_addrs_avail_rfc8415_s18_3_2() {
     let out = s.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(3)),
             None,
             vec![ia_na(1, &[]), ia_pd(2, &[]), rapid()],
@@ -630,7 +791,7 @@ fn renew_extends_the_binding_rfc8415_s18_3_4() {
     let out = s.handle(
         T0 + 1800,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[addr])],
@@ -656,7 +817,7 @@ fn renew_of_unknown_ia_gets_no_binding_rfc8415_s18_3_4() {
     let out = s.handle(
         T0,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[a("2001:db8:1::150")])],
@@ -676,7 +837,7 @@ fn renew_with_address_wrong_for_link_gets_zero_lifetimes_rfc8415_s18_3_4() {
     let out = s.handle(
         T0 + 10,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[addr, wrong])],
@@ -697,7 +858,7 @@ fn rebind_from_another_link_gets_zero_lifetimes_rfc8415_s18_3_5() {
     let out = s.handle(
         T0,
         &message(
-            msg::REBIND,
+            MessageType::Rebind,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[a("2001:db8:9::1")])],
@@ -710,7 +871,7 @@ fn rebind_from_another_link_gets_zero_lifetimes_rfc8415_s18_3_5() {
     let out = s.handle(
         T0,
         &message(
-            msg::REBIND,
+            MessageType::Rebind,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[a("2001:db8:1::150")])],
@@ -729,7 +890,12 @@ fn rebind_extends_known_binding_rfc8415_s18_3_5() {
     let addr = acquire(&mut s, T0, &cid(1), 1);
     let out = s.handle(
         T0 + 3000,
-        &message(msg::REBIND, Some(&cid(1)), None, vec![ia_na(1, &[addr])]),
+        &message(
+            MessageType::Rebind,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[addr])],
+        ),
         &rx(),
     );
     assert_eq!(addrs(&ias(&reply_of(&out), opt::IA_NA)[0])[0].valid, 7200);
@@ -750,7 +916,7 @@ fn release_frees_the_address_rfc8415_s18_3_7() {
     let out = s.handle(
         T0 + 5,
         &message(
-            msg::RELEASE,
+            MessageType::Release,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[addr]), ia_na(9, &[])],
@@ -788,7 +954,7 @@ fn decline_quarantines_the_address_rfc8415_s18_3_8() {
     let out = s.handle(
         T0 + 5,
         &message(
-            msg::DECLINE,
+            MessageType::Decline,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[addr])],
@@ -805,7 +971,12 @@ fn decline_quarantines_the_address_rfc8415_s18_3_8() {
     for n in [1, 2] {
         let adv = reply_of(&s.handle(
             T0 + 10,
-            &message(msg::SOLICIT, Some(&cid(n)), None, vec![ia_na(1, &[])]),
+            &message(
+                MessageType::Solicit,
+                Some(&cid(n)),
+                None,
+                vec![ia_na(1, &[])],
+            ),
             &rx(),
         ));
         assert_eq!(
@@ -830,7 +1001,7 @@ fn confirm_reports_success_or_not_on_link_rfc8415_s18_3_3() {
     let ok = s.handle(
         T0,
         &message(
-            msg::CONFIRM,
+            MessageType::Confirm,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[a("2001:db8:1::150")])],
@@ -841,7 +1012,7 @@ fn confirm_reports_success_or_not_on_link_rfc8415_s18_3_3() {
     let bad = s.handle(
         T0,
         &message(
-            msg::CONFIRM,
+            MessageType::Confirm,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[a("2001:db8:5::1")])],
@@ -851,7 +1022,12 @@ fn confirm_reports_success_or_not_on_link_rfc8415_s18_3_3() {
     assert_eq!(status_of(&reply_of(&bad).options), status::NOT_ON_LINK);
     let silent = s.handle(
         T0,
-        &message(msg::CONFIRM, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &message(
+            MessageType::Confirm,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[])],
+        ),
         &rx(),
     );
     assert_eq!(silent.drop, Some(DropReason::NothingToSay));
@@ -863,7 +1039,7 @@ fn information_request_returns_configured_options_rfc8415_s18_3_6() {
     let out = s.handle(
         T0,
         &message(
-            msg::INFORMATION_REQUEST,
+            MessageType::InformationRequest,
             Some(&cid(1)),
             None,
             vec![oro(&[23, 24])],
@@ -871,25 +1047,23 @@ fn information_request_returns_configured_options_rfc8415_s18_3_6() {
         &rx(),
     );
     let rep = reply_of(&out);
-    assert_eq!(rep.msg_type, msg::REPLY);
-    assert!(find(&rep.options, opt::DNS_SERVERS).is_some());
-    let dl = &find(&rep.options, opt::DOMAIN_LIST).unwrap().data;
+    assert_eq!(rep.msg_type, MessageType::Reply);
+    assert!(payload(&rep.options, opt::DNS_SERVERS).is_some());
+    let dl = &payload(&rep.options, opt::DOMAIN_LIST).unwrap();
     assert_eq!(
         dl,
         &[7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0]
     );
     assert_eq!(
-        find(&rep.options, opt::INFORMATION_REFRESH_TIME)
-            .unwrap()
-            .data,
+        payload(&rep.options, opt::INFORMATION_REFRESH_TIME).unwrap(),
         3600u32.to_be_bytes().to_vec()
     );
-    assert!(find(&rep.options, 99).is_none(), "99 not in ORO");
+    assert!(payload(&rep.options, 99).is_none(), "99 not in ORO");
     // §16.12: an IA in an Information-request means drop.
     let out = s.handle(
         T0,
         &message(
-            msg::INFORMATION_REQUEST,
+            MessageType::InformationRequest,
             Some(&cid(1)),
             None,
             vec![ia_na(1, &[])],
@@ -904,11 +1078,11 @@ fn information_request_returns_configured_options_rfc8415_s18_3_6() {
 fn relay_forw(link: &str, peer: &str, hop: u8, ifid: Option<&[u8]>, inner: Vec<u8>) -> Vec<u8> {
     let mut options = Vec::new();
     if let Some(i) = ifid {
-        options.push(RawOption::new(opt::INTERFACE_ID, i.to_vec()));
+        options.push(DhcpOption::InterfaceId(i.to_vec()));
     }
-    options.push(RawOption::new(opt::RELAY_MSG, inner));
+    options.push(DhcpOption::RelayMsg(inner));
     RelayMessage {
-        msg_type: msg::RELAY_FORW,
+        msg_type: MessageType::RelayForw,
         hop_count: hop,
         link_address: a(link),
         peer_address: a(peer),
@@ -928,7 +1102,12 @@ fn relay_rx() -> RxInfo {
 #[test]
 fn relayed_solicit_is_answered_in_relay_repl_with_interface_id_rfc8415_s19_3() {
     let mut s = server();
-    let inner = message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]);
+    let inner = message(
+        MessageType::Solicit,
+        Some(&cid(1)),
+        None,
+        vec![ia_na(1, &[])],
+    );
     let pkt = relay_forw("2001:db8:1::1", "fe80::abcd", 0, Some(b"port-7"), inner);
     let out = s.handle(T0, &pkt, &relay_rx());
     let r = out.reply.as_ref().unwrap();
@@ -936,14 +1115,14 @@ fn relayed_solicit_is_answered_in_relay_repl_with_interface_id_rfc8415_s19_3() {
     let rr = RelayMessage::parse(&r.bytes).unwrap();
     assert_eq!(
         (rr.msg_type, rr.link_address, rr.peer_address),
-        (msg::RELAY_REPL, a("2001:db8:1::1"), a("fe80::abcd"))
+        (MessageType::RelayRepl, a("2001:db8:1::1"), a("fe80::abcd"))
     );
     assert_eq!(
-        find(&rr.options, opt::INTERFACE_ID).unwrap().data,
+        payload(&rr.options, opt::INTERFACE_ID).unwrap(),
         b"port-7".to_vec()
     );
-    let adv = ClientMessage::parse(&find(&rr.options, opt::RELAY_MSG).unwrap().data).unwrap();
-    assert_eq!(adv.msg_type, msg::ADVERTISE);
+    let adv = Message::parse(&payload(&rr.options, opt::RELAY_MSG).unwrap()).unwrap();
+    assert_eq!(adv.msg_type, MessageType::Advertise);
     assert_eq!(out.subnet_id, Some(1));
 }
 
@@ -951,7 +1130,7 @@ fn relayed_solicit_is_answered_in_relay_repl_with_interface_id_rfc8415_s19_3() {
 fn doubly_relayed_solicit_mirrors_both_relays_rfc8415_s19_3() {
     let mut s = server();
     let inner = message(
-        msg::SOLICIT,
+        MessageType::Solicit,
         Some(&cid(1)),
         None,
         vec![ia_na(1, &[]), rapid()],
@@ -966,27 +1145,62 @@ fn doubly_relayed_solicit_mirrors_both_relays_rfc8415_s19_3() {
         (1, a("2001:db8:ff::2"))
     );
     assert_eq!(
-        find(&outer.options, opt::INTERFACE_ID).unwrap().data,
+        payload(&outer.options, opt::INTERFACE_ID).unwrap(),
         b"outer-if".to_vec()
     );
-    let inner = RelayMessage::parse(&find(&outer.options, opt::RELAY_MSG).unwrap().data).unwrap();
+    let inner = RelayMessage::parse(&payload(&outer.options, opt::RELAY_MSG).unwrap()).unwrap();
     assert_eq!(
         (inner.msg_type, inner.hop_count, inner.peer_address),
-        (msg::RELAY_REPL, 0, a("fe80::abcd"))
+        (MessageType::RelayRepl, 0, a("fe80::abcd"))
     );
     assert_eq!(
-        find(&inner.options, opt::INTERFACE_ID).unwrap().data,
+        payload(&inner.options, opt::INTERFACE_ID).unwrap(),
         b"inner-if".to_vec()
     );
-    let rep = ClientMessage::parse(&find(&inner.options, opt::RELAY_MSG).unwrap().data).unwrap();
-    assert_eq!(rep.msg_type, msg::REPLY);
+    let rep = Message::parse(&payload(&inner.options, opt::RELAY_MSG).unwrap()).unwrap();
+    assert_eq!(rep.msg_type, MessageType::Reply);
     assert_eq!(out.changes.len(), 1);
+}
+
+/// 32 nested RELAY-FORWs are answered, a 33rd is one too many (RFC 8415 §7.6 bounds
+/// relay chains; tandem allows 32).
+#[test]
+fn relay_chain_of_32_is_answered_and_33_is_too_deep_rfc8415_s7_6() {
+    let mut s = server();
+    let chain = |levels: u8| {
+        let mut pkt = message(
+            MessageType::Solicit,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[])],
+        );
+        for hop in 0..levels {
+            let link = if hop + 1 == levels {
+                "2001:db8:1::1"
+            } else {
+                "::"
+            };
+            pkt = relay_forw(link, "fe80::1", hop, None, pkt);
+        }
+        pkt
+    };
+    let ok = s.handle(T0, &chain(32), &relay_rx());
+    assert!(ok.reply.is_some(), "{:?}", ok.drop);
+    let reply = RelayMessage::parse(&ok.reply.unwrap().bytes).unwrap();
+    assert_eq!(reply.hop_count, 31);
+    let deep = s.handle(T0, &chain(33), &relay_rx());
+    assert_eq!(deep.drop, Some(DropReason::RelayTooDeep));
 }
 
 #[test]
 fn relay_with_unspecified_link_maps_by_interface_id_rfc8415_s19_1() {
     let mut s = server();
-    let inner = message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]);
+    let inner = message(
+        MessageType::Solicit,
+        Some(&cid(1)),
+        None,
+        vec![ia_na(1, &[])],
+    );
     let ok = s.handle(
         T0,
         &relay_forw("::", "fe80::1", 0, Some(b"eth0"), inner.clone()),
@@ -1012,7 +1226,12 @@ fn single_relay_with_link_local_link_address_uses_arrival_interface_rfc8415_s19_
     // perfdhcp -A1 puts its own fe80:: address in link-address: no link information, so
     // a one-hop relay's client belongs to the link the RELAY-FORW arrived on.
     let mut s = server();
-    let inner = message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]);
+    let inner = message(
+        MessageType::Solicit,
+        Some(&cid(1)),
+        None,
+        vec![ia_na(1, &[])],
+    );
     let on_link = RxInfo {
         src: SocketAddrV6::new(a("fe80::77"), 547, 0, 3),
         dst: a("ff02::1:2"),
@@ -1105,7 +1324,7 @@ fn hundred_thousand_clients_on_a_slash_64_cost_one_probe_each() {
         let out = s.handle(
             T0,
             &message(
-                msg::SOLICIT,
+                MessageType::Solicit,
                 Some(&cid(n)),
                 None,
                 vec![ia_na(1, &[]), rapid()],
@@ -1130,7 +1349,7 @@ fn slash_40_into_56_fills_exactly_then_reports_no_prefix_avail_within_budget() {
         let out = s.handle(
             T0,
             &message(
-                msg::SOLICIT,
+                MessageType::Solicit,
                 Some(&cid(n)),
                 None,
                 vec![ia_pd(1, &[]), rapid()],
@@ -1143,7 +1362,7 @@ fn slash_40_into_56_fills_exactly_then_reports_no_prefix_avail_within_budget() {
     let out = s.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(70_000)),
             None,
             vec![ia_pd(1, &[]), rapid()],
@@ -1167,7 +1386,7 @@ fn restart_from_stored_leases_does_not_reprobe_used_space() {
         s.handle(
             T0,
             &message(
-                msg::SOLICIT,
+                MessageType::Solicit,
                 Some(&cid(n)),
                 None,
                 vec![ia_pd(1, &[]), rapid()],
@@ -1180,7 +1399,7 @@ fn restart_from_stored_leases_does_not_reprobe_used_space() {
     let out = s2.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(5000)),
             None,
             vec![ia_pd(1, &[]), rapid()],
@@ -1193,7 +1412,7 @@ fn restart_from_stored_leases_does_not_reprobe_used_space() {
     let out = s2.handle(
         T0,
         &message(
-            msg::SOLICIT,
+            MessageType::Solicit,
             Some(&cid(3)),
             None,
             vec![ia_pd(1, &[]), rapid()],
@@ -1234,7 +1453,7 @@ impl LeasePolicy for EvenOnly {
         proposed.min(1000)
     }
     fn should_answer(&self, t: u8, names_us: bool) -> bool {
-        names_us || t != msg::SOLICIT
+        names_us || t != u8::from(MessageType::Solicit)
     }
 }
 
@@ -1244,14 +1463,19 @@ fn lease_policy_filters_caps_and_silences_rfc8156_s4_2_1() {
     s.set_policy(Box::new(EvenOnly));
     let out = s.handle(
         T0,
-        &message(msg::SOLICIT, Some(&cid(1)), None, vec![ia_na(1, &[])]),
+        &message(
+            MessageType::Solicit,
+            Some(&cid(1)),
+            None,
+            vec![ia_na(1, &[])],
+        ),
         &rx(),
     );
     assert_eq!(out.drop, Some(DropReason::Policy));
     let out = s.handle(
         T0,
         &message(
-            msg::REQUEST,
+            MessageType::Request,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[a("2001:db8:1::101")])],
@@ -1320,30 +1544,30 @@ mod prop {
             for op in ops {
                 let (n, t) = match op {
                     Op::Wait(d) => { now = now + u64::from(d); s.reclaim_expired(now); continue; }
-                    Op::Solicit(n) => (n, msg::SOLICIT),
-                    Op::Request(n) => (n, msg::REQUEST),
-                    Op::Renew(n) => (n, msg::RENEW),
-                    Op::Rebind(n) => (n, msg::REBIND),
-                    Op::Release(n) => (n, msg::RELEASE),
-                    Op::Decline(n) => (n, msg::DECLINE),
+                    Op::Solicit(n) => (n, MessageType::Solicit),
+                    Op::Request(n) => (n, MessageType::Request),
+                    Op::Renew(n) => (n, MessageType::Renew),
+                    Op::Rebind(n) => (n, MessageType::Rebind),
+                    Op::Release(n) => (n, MessageType::Release),
+                    Op::Decline(n) => (n, MessageType::Decline),
                 };
                 let have = mine.get(&n).cloned().unwrap_or_default();
                 let na: Vec<Ipv6Addr> = have.iter().filter_map(|r| match r { Resource::Address(a) => Some(*a), _ => None }).collect();
                 let pd: Vec<String> = have.iter().filter_map(|r| match r { Resource::Prefix(p) => Some(p.to_string()), _ => None }).collect();
                 let pd_refs: Vec<&str> = pd.iter().map(|s| s.as_str()).collect();
-                let sid = matches!(t, msg::REQUEST | msg::RENEW | msg::RELEASE | msg::DECLINE).then(server_duid);
+                let sid = matches!(t, MessageType::Request | MessageType::Renew | MessageType::Release | MessageType::Decline).then(server_duid);
                 let mut opts = vec![ia_na(1, &na), ia_pd(2, &pd_refs)];
-                if t == msg::SOLICIT { opts.push(rapid()); }
+                if t == MessageType::Solicit { opts.push(rapid()); }
                 let out = s.handle(now, &message(t, Some(&cid(u32::from(n))), sid.as_ref(), opts), &rx());
-                if matches!(t, msg::RELEASE | msg::DECLINE) {
+                if matches!(t, MessageType::Release | MessageType::Decline) {
                     for r in mine.remove(&n).unwrap_or_default() {
                         held.remove(&r);
                     }
                     continue;
                 }
                 let Some(reply) = out.reply else { continue };
-                let m = ClientMessage::parse(&reply.bytes).unwrap();
-                if m.msg_type != msg::REPLY { continue; }
+                let m = Message::parse(&reply.bytes).unwrap();
+                if m.msg_type != MessageType::Reply { continue; }
                 let mut got = Vec::new();
                 for ia in ias(&m, opt::IA_NA) {
                     got.extend(addrs(&ia).into_iter().filter(|x| x.valid > 0).map(|x| (Resource::Address(x.addr), x.valid)));
@@ -1376,7 +1600,7 @@ fn renew_after_expiry_regrants_without_duplicate_zero_entry_rfc8415_s18_3_4() {
     let out = s.handle(
         T0 + 7300,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[addr])],
@@ -1407,7 +1631,7 @@ fn new_reservation_replaces_dynamic_binding_on_renew_rfc8415_s18_3_4() {
     let out = s.handle(
         T0 + 10,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(7)),
             Some(&server_duid()),
             vec![ia_na(1, &[dynamic])],
@@ -1440,13 +1664,13 @@ mod no_panic {
         /// Well-formed headers with mangled IA contents still never panic.
         #[test]
         fn mangled_ia_payloads_never_panic(
-            t in proptest::sample::select(vec![msg::SOLICIT, msg::REQUEST, msg::RENEW, msg::REBIND, msg::RELEASE, msg::DECLINE, msg::CONFIRM]),
+            t in proptest::sample::select(vec![MessageType::Solicit, MessageType::Request, MessageType::Renew, MessageType::Rebind, MessageType::Release, MessageType::Decline, MessageType::Confirm]),
             code in proptest::sample::select(vec![opt::IA_NA, opt::IA_PD, opt::IA_TA]),
             payload in proptest::collection::vec(any::<u8>(), 0..80),
         ) {
             let mut s = server();
-            let sid = matches!(t, msg::REQUEST | msg::RENEW | msg::RELEASE | msg::DECLINE).then(server_duid);
-            let pkt = message(t, Some(&cid(1)), sid.as_ref(), vec![RawOption::new(code, payload), rapid()]);
+            let sid = matches!(t, MessageType::Request | MessageType::Renew | MessageType::Release | MessageType::Decline).then(server_duid);
+            let pkt = message(t, Some(&cid(1)), sid.as_ref(), vec![raw(code, payload), rapid()]);
             let out = s.handle(T0, &pkt, &rx());
             prop_assert!(out.reply.is_some() || out.drop.is_some());
         }
@@ -1476,7 +1700,7 @@ fn a_shorter_renewal_never_ends_the_record_before_the_earlier_grant_rfc8415_s18_
     let out = s.handle(
         T0 + 10,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&c),
             Some(&server_duid()),
             vec![ia_na(1, &[addr])],
@@ -1493,3 +1717,33 @@ fn a_shorter_renewal_never_ends_the_record_before_the_earlier_grant_rfc8415_s18_
     );
 }
 mod infinite;
+
+#[test]
+fn ia_ta_is_answered_in_the_ia_ta_layout_with_no_addrs_avail_rfc8415_s21_5_s18_3_1() {
+    let mut s = server();
+    let ia_ta = DhcpOption::IaTa(IaTa {
+        iaid: 5,
+        options: vec![],
+    });
+    let out = s.handle(
+        T0,
+        &message(MessageType::Solicit, Some(&cid(1)), None, vec![ia_ta]),
+        &rx(),
+    );
+    let reply = Message::parse(&out.reply.expect("advertise").bytes).unwrap();
+    let ta = reply
+        .options
+        .iter()
+        .find_map(|o| match o {
+            DhcpOption::IaTa(ta) => Some(ta),
+            _ => None,
+        })
+        .expect("IA_TA echoed");
+    // §21.5: IAID, then the IA_TA-options; no T1/T2 (those are IA_NA/IA_PD fields).
+    assert_eq!(ta.iaid, 5);
+    assert!(
+        matches!(&ta.options[..], [DhcpOption::StatusCode(st)] if st.code == status::NO_ADDRS_AVAIL),
+        "{:?}",
+        ta.options
+    );
+}

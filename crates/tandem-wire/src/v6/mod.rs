@@ -8,7 +8,7 @@ pub use message::{
     Message, MessageType, Packet, RelayChain, RelayHop, RelayMessage, HOP_COUNT_LIMIT,
 };
 pub use option::{
-    code, emit_options, parse_one, parse_options, DhcpOption, Ia, IaAddr, IaPrefix, IaTa,
+    code, emit_options, parse_one, parse_options, status, DhcpOption, Ia, IaAddr, IaPrefix, IaTa,
     OptionsExt, StatusCode, MAX_OPTION_DEPTH,
 };
 

@@ -68,6 +68,17 @@ pub mod code {
     pub const F_STATE_EXPIRATION_TIME: u16 = 134;
 }
 
+/// RFC 8415 §21.13 status codes carried in [`StatusCode::code`].
+pub mod status {
+    pub const SUCCESS: u16 = 0;
+    pub const UNSPEC_FAIL: u16 = 1;
+    pub const NO_ADDRS_AVAIL: u16 = 2;
+    pub const NO_BINDING: u16 = 3;
+    pub const NOT_ON_LINK: u16 = 4;
+    pub const USE_MULTICAST: u16 = 5;
+    pub const NO_PREFIX_AVAIL: u16 = 6;
+}
+
 /// IA_NA (RFC 8415 §21.4) and IA_PD (§21.21) share this layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ia {

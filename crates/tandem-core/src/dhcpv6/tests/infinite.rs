@@ -16,14 +16,14 @@ fn infinite_config(preferred: u32) -> ServerConfig {
 fn request(s: &mut Dhcpv6Server, now: Time, c: &Duid) -> Ia {
     let adv = reply_of(&s.handle(
         now,
-        &message(msg::SOLICIT, Some(c), None, vec![ia_na(1, &[])]),
+        &message(MessageType::Solicit, Some(c), None, vec![ia_na(1, &[])]),
         &rx(),
     ));
     let offered = addrs(&ias(&adv, opt::IA_NA)[0])[0].addr;
     let rep = reply_of(&s.handle(
         now,
         &message(
-            msg::REQUEST,
+            MessageType::Request,
             Some(c),
             Some(&server_duid()),
             vec![ia_na(1, &[offered])],
@@ -72,7 +72,7 @@ fn a_lease_with_infinite_valid_lifetime_never_expires_rfc8415_s7_7() {
     let out = s.handle(
         T0 + 100,
         &message(
-            msg::RENEW,
+            MessageType::Renew,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[addr])],
@@ -94,7 +94,7 @@ fn decline_with_infinite_valid_lifetime_quarantines_for_ever_not_until_a_wrapped
     let out = s.handle(
         T0 + 10,
         &message(
-            msg::DECLINE,
+            MessageType::Decline,
             Some(&cid(1)),
             Some(&server_duid()),
             vec![ia_na(1, &[addr])],

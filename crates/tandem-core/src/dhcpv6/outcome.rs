@@ -1,0 +1,159 @@
+//! What goes into [`super::Dhcpv6Server::handle`] besides the datagram, and what comes out.
+
+use std::fmt;
+use std::net::{Ipv6Addr, SocketAddrV6};
+
+use tandem_wire::WireError;
+
+use crate::lease::{Duid, LeaseChange};
+
+/// Where and how a datagram arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RxInfo {
+    /// Sender address and port.
+    pub src: SocketAddrV6,
+    /// Destination address the sender used (ff02::1:2 when multicast).
+    pub dst: Ipv6Addr,
+    /// Name of the arrival interface ("" when unknown).
+    pub interface: String,
+}
+
+impl RxInfo {
+    pub fn dst_is_multicast(&self) -> bool {
+        self.dst.is_multicast()
+    }
+}
+
+/// Why a datagram got no answer. Each kind has a counter, named by [`DropReason::as_str`];
+/// `Display` adds the detail (for a malformed datagram: which byte, which option, why).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Could not be decoded, or a field is outside what RFC 8415 allows (§16 "discard
+    /// ... that fail validation").
+    Malformed(Malformed),
+    /// Not a message type a server processes (Advertise, Reply, unknown codes ...).
+    UnknownType,
+    MissingClientId,
+    /// Server ID in Solicit/Confirm/Rebind (§16.2, §16.5, §16.7).
+    UnexpectedServerId,
+    /// No Server ID in Request/Renew/Release/Decline (§16.4 ...).
+    MissingServerId,
+    /// Server ID naming another server.
+    ForeignServerId,
+    /// IA option in an Information-request (§16.12).
+    IaInInformationRequest,
+    /// Solicit/Confirm/Rebind sent to a unicast address (§16).
+    UnicastNotAllowed,
+    /// No configured subnet for the client's link.
+    NoSubnet,
+    /// The lease policy (failover) says another server answers.
+    Policy,
+    /// Nothing the RFC lets us say (e.g. Confirm without addresses, §18.3.3).
+    NothingToSay,
+    /// Relay chain too deep.
+    RelayTooDeep,
+}
+
+/// What exactly was wrong with a [`DropReason::Malformed`] datagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// tandem-wire could not decode it. `relay_depth` counts the RELAY-FORW messages
+    /// around the message that failed (0: the datagram itself); `error.offset` counts
+    /// from the first byte of that message.
+    Wire {
+        relay_depth: usize,
+        error: WireError,
+    },
+    /// An OPTION_CLIENTID whose DUID is not 3..=130 bytes long (RFC 8415 §11), this many.
+    ClientIdLength(usize),
+}
+
+impl DropReason {
+    /// The counter name; stable (metrics and `tandem ctl` show it).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnknownType => "unknown_type",
+            Self::MissingClientId => "missing_client_id",
+            Self::UnexpectedServerId => "unexpected_server_id",
+            Self::MissingServerId => "missing_server_id",
+            Self::ForeignServerId => "foreign_server_id",
+            Self::IaInInformationRequest => "ia_in_information_request",
+            Self::UnicastNotAllowed => "unicast_not_allowed",
+            Self::NoSubnet => "no_subnet_for_link",
+            Self::Policy => "policy",
+            Self::NothingToSay => "nothing_to_say",
+            Self::RelayTooDeep => "relay_too_deep",
+        }
+    }
+
+    /// The decode error (offset, option, reason) of a datagram tandem-wire rejected.
+    pub fn wire_error(&self) -> Option<&WireError> {
+        match self {
+            Self::Malformed(Malformed::Wire { error, .. }) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(m) => write!(f, "malformed: {m}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Wire {
+                relay_depth: 0,
+                error,
+            } => write!(f, "{error}"),
+            Self::Wire { relay_depth, error } => {
+                write!(
+                    f,
+                    "{error} (in the message inside {relay_depth} RELAY-FORW)"
+                )
+            }
+            Self::ClientIdLength(n) => write!(
+                f,
+                "client DUID of {n} bytes (RFC 8415 §11: 2-byte type and 1 to 128 bytes)"
+            ),
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub bytes: Vec<u8>,
+    pub dest: SocketAddrV6,
+}
+
+/// Everything one `handle` call decided.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Send only after `changes` are durable.
+    pub reply: Option<Reply>,
+    /// Lease changes already applied in memory; persist them before sending `reply`.
+    pub changes: Vec<LeaseChange>,
+    /// Set when no reply is sent because the datagram was dropped.
+    pub drop: Option<DropReason>,
+    /// Decoded header fields, for logs.
+    pub msg_type: Option<u8>,
+    pub xid: Option<u32>,
+    pub client_duid: Option<Duid>,
+    pub subnet_id: Option<u32>,
+}
+
+impl Outcome {
+    pub(super) fn dropped(reason: DropReason) -> Self {
+        Outcome {
+            drop: Some(reason),
+            ..Outcome::default()
+        }
+    }
+}
