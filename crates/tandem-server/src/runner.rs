@@ -258,9 +258,12 @@ impl Runner {
             local: (!meta.dst.is_multicast() && !meta.dst.is_unspecified()).then_some(meta.dst),
         };
         let outcome = self.node.handle_client(now, bytes, &rx, via);
-        if let Some(reason) = outcome.drop {
+        if let Some(reason) = &outcome.drop {
+            // The counter by reason; the log line with the detail (for a malformed
+            // datagram: which option, which byte, why).
             debug!(
                 reason = reason.as_str(),
+                detail = %reason,
                 peer = %meta.src,
                 xid = ?outcome.xid,
                 "no reply"
