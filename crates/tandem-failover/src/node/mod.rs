@@ -153,10 +153,17 @@ impl Node {
     /// One client datagram at `now`. The returned outcome is for logs and counters (its
     /// reply and changes are already in the outputs).
     pub fn handle_client(&mut self, now: Time, bytes: &[u8], rx: &RxInfo, via: Via) -> Outcome {
-        let outcome = match &mut self.mode {
-            Mode::Pair(fs) => fs.handle_client(now, bytes, rx),
-            Mode::Standalone(d) => {
-                let mut o = d.handle(now, bytes, rx);
+        // Decoded once, by tandem-wire; a malformed datagram is the core's to count and
+        // explain (the precise WireError).
+        let packet = tandem_wire::v6::Packet::parse(bytes);
+        let outcome = match (&mut self.mode, &packet) {
+            (Mode::Pair(fs), Ok(p)) => fs.handle_client_packet(now, p, rx),
+            (Mode::Pair(fs), Err(_)) => fs.handle_client(now, bytes, rx),
+            (Mode::Standalone(d), _) => {
+                let mut o = match &packet {
+                    Ok(p) => d.handle_packet(now, p, rx),
+                    Err(_) => d.handle(now, bytes, rx),
+                };
                 let changes = std::mem::take(&mut o.changes);
                 let durable_first = !changes.is_empty();
                 for c in changes {

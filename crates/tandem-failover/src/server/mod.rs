@@ -307,7 +307,22 @@ impl FailoverServer {
     /// lease policy's ([`PairPolicy`]), applied by the core to the decoded request, relayed
     /// or not.
     pub fn handle_client(&mut self, now: Time, bytes: &[u8], rx: &RxInfo) -> Outcome {
-        let mut o = self.dhcp.handle(now, bytes, rx);
+        match tandem_wire::v6::Packet::parse(bytes) {
+            Ok(p) => self.handle_client_packet(now, &p, rx),
+            // Malformed: the core counts it and says why.
+            Err(_) => self.dhcp.handle(now, bytes, rx),
+        }
+    }
+
+    /// One decoded client datagram (the core processes the decoded request and its relay
+    /// chain; nothing here looks at bytes).
+    pub fn handle_client_packet(
+        &mut self,
+        now: Time,
+        packet: &tandem_wire::v6::Packet,
+        rx: &RxInfo,
+    ) -> Outcome {
+        let mut o = self.dhcp.handle_packet(now, packet, rx);
         let changes = std::mem::take(&mut o.changes);
         let after_persist = !changes.is_empty();
         self.adopt_local_changes(now, changes);
