@@ -12,15 +12,21 @@ use std::time::{Duration, Instant};
 use tandem_core::config::{AddressPool, Subnet};
 use tandem_core::{Duid, ServerConfig};
 use tandem_failover::endpoint::EndpointConfig;
-use tandem_failover::server::{FailoverServer, PairConfig};
+use tandem_failover::node::Node;
+use tandem_failover::server::PairConfig;
 use tandem_failover::Role;
 use tandem_net::{BindOptions, Dhcp6Socket};
-use tandem_server::pair::{CtlRequest, PairDriver, PairStatus, PeerCommand, PeerEvent};
-use tandem_server::{system_now, Counters};
+use tandem_server::{
+    system_now, Counters, CtlRequest, Driver, PartnerChannels, PeerCommand, PeerEvent, Runner,
+    Status, StoreSink,
+};
 use tandem_store::{GroupCommitWriter, MemoryStore};
-use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType, OptionsExt};
+use tandem_wire::v6::{Message, MessageType, OptionsExt};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
+
+mod common;
+use common::msg;
 
 fn config() -> ServerConfig {
     let mut s = Subnet::new(1, "2001:db8:1::/64".parse().unwrap());
@@ -42,7 +48,7 @@ struct Member {
     ctl: mpsc::Sender<CtlRequest>,
     store: MemoryStore,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<FailoverServer>,
+    task: tokio::task::JoinHandle<tandem_server::Stopped<StoreSink>>,
 }
 
 fn member(
@@ -79,22 +85,22 @@ fn member_with(
         rebalance_threshold: 1,
     };
     let duid = Duid(vec![0, 2, 0, 0, 0, 9, role as u8]);
-    let core = FailoverServer::new(config(), duid, vec![], None, pair, system_now()).unwrap();
+    let now = system_now();
+    let node = Node::pair_member(config(), duid, vec![], None, pair, now).unwrap();
     let (ctl_tx, ctl_rx) = mpsc::channel(8);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let driver = PairDriver {
-        core,
+    let interfaces =
+        BTreeMap::from([(tandem_net::interface_index("lo").unwrap(), "lo".to_string())]);
+    let driver = Driver {
+        runner: Runner::new(node, interfaces, Arc::new(Counters::default()), now),
         socket: Arc::new(socket),
-        interfaces: BTreeMap::from([(
-            tandem_net::interface_index("lo").unwrap(),
-            "lo".to_string(),
-        )]),
-        writer,
-        peer_tx,
-        peer_rx,
-        ctl_rx,
+        sink: StoreSink(writer),
+        partner: Some(PartnerChannels {
+            tx: peer_tx,
+            rx: peer_rx,
+        }),
+        ctl: Some(ctl_rx),
         clock: Box::new(system_now),
-        counters: Arc::new(Counters::default()),
     };
     let task = tokio::spawn(async move {
         driver
@@ -197,13 +203,13 @@ fn link() -> ([LinkEnd; 2], mpsc::Sender<LinkCmd>, FrameLog) {
     ([(cmd_a_tx, ev_a_rx), (cmd_b_tx, ev_b_rx)], ctl_tx, frames)
 }
 
-async fn status(m: &Member) -> PairStatus {
+async fn status(m: &Member) -> Status {
     let (tx, rx) = oneshot::channel();
     m.ctl.send(CtlRequest::Status(tx)).await.unwrap();
     rx.await.unwrap()
 }
 
-async fn wait_for(m: &Member, what: &str, ok: impl Fn(&PairStatus) -> bool) -> PairStatus {
+async fn wait_for(m: &Member, what: &str, ok: impl Fn(&Status) -> bool) -> Status {
     for _ in 0..100 {
         let s = status(m).await;
         if ok(&s) {
@@ -223,32 +229,6 @@ async fn exchange(client: &UdpSocket, to: SocketAddr, m: &Message) -> Option<Mes
     }
 }
 
-fn msg(t: MessageType, sid: Option<&[u8]>, addr: Option<Ipv6Addr>) -> Message {
-    let mut m = Message::new(t, 0x42);
-    m.options
-        .push(DhcpOption::ClientId(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 7]));
-    if let Some(s) = sid {
-        m.options.push(DhcpOption::ServerId(s.to_vec()));
-    }
-    let options = addr
-        .map(|a| {
-            vec![DhcpOption::IaAddr(IaAddr {
-                addr: a,
-                preferred: 0,
-                valid: 0,
-                options: vec![],
-            })]
-        })
-        .unwrap_or_default();
-    m.options.push(DhcpOption::IaNa(Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options,
-    }));
-    m
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pair_reaches_normal_binds_and_shares_the_binding() {
     let ([(a_tx, a_rx), (b_tx, b_rx)], cut, _) = link();
@@ -260,11 +240,11 @@ async fn pair_reaches_normal_binds_and_shares_the_binding() {
     let client = UdpSocket::bind("[::1]:0").await.unwrap();
     // The secondary in NORMAL does not answer a Solicit (RFC 8156 §3).
     assert!(
-        exchange(&client, s.addr, &msg(MessageType::Solicit, None, None))
+        exchange(&client, s.addr, &msg(MessageType::Solicit, 7, None, None))
             .await
             .is_none()
     );
-    let adv = exchange(&client, p.addr, &msg(MessageType::Solicit, None, None))
+    let adv = exchange(&client, p.addr, &msg(MessageType::Solicit, 7, None, None))
         .await
         .expect("primary advertises");
     let sid = adv.server_id().unwrap().to_vec();
@@ -272,7 +252,7 @@ async fn pair_reaches_normal_binds_and_shares_the_binding() {
     let reply = exchange(
         &client,
         p.addr,
-        &msg(MessageType::Request, Some(&sid), Some(a)),
+        &msg(MessageType::Request, 7, Some(&sid), Some(a)),
     )
     .await
     .expect("reply");
@@ -309,11 +289,13 @@ async fn pair_reaches_normal_binds_and_shares_the_binding() {
 
     for mut m in [p, s] {
         m.stop.take().unwrap().send(()).unwrap();
-        let core = tokio::time::timeout(Duration::from_secs(5), m.task)
+        let stopped = tokio::time::timeout(Duration::from_secs(5), m.task)
             .await
             .expect("driver stops")
             .unwrap();
-        assert_eq!(core.unacked_updates(), (0, 0));
+        let failover = stopped.runner.node().failover().unwrap();
+        assert_eq!(failover.unacked_updates(), (0, 0));
+        stopped.sink.0.shutdown();
     }
 }
 
@@ -322,43 +304,13 @@ async fn pair_reaches_normal_binds_and_shares_the_binding() {
 const KEEPALIVE: u32 = 4;
 const SEND_TIME: u32 = KEEPALIVE / tandem_failover::endpoint::CONTACTS_PER_KEEPALIVE;
 
-/// Solicits at about 5,000/s from 256 clients to `to`, for `secs` seconds at most (and
-/// 100,000 datagrams at most). Any steady stream keeps the driver's loop turning; that is
-/// what starved the timers. Returns the number sent.
-fn flood(to: SocketAddr, secs: u64) -> tokio::task::JoinHandle<u64> {
-    tokio::spawn(async move {
-        let client = UdpSocket::bind("[::1]:0").await.unwrap();
-        let start = Instant::now();
-        let mut sent = 0u64;
-        while start.elapsed() < Duration::from_secs(secs) && sent < 100_000 {
-            for _ in 0..50 {
-                let mut m = Message::new(MessageType::Solicit, sent as u32 & 0xff_ffff);
-                m.options.push(DhcpOption::ClientId(vec![
-                    0, 3, 0, 1, 2, 0, 0, 0, 1, sent as u8,
-                ]));
-                m.options.push(DhcpOption::IaNa(Ia {
-                    iaid: 1,
-                    t1: 0,
-                    t2: 0,
-                    options: vec![],
-                }));
-                // Replies are never read: the client's buffer fills and the kernel drops
-                // them, as for a client that went away.
-                let _ = client.send_to(&m.emit(), to).await;
-                sent += 1;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        sent
-    })
+/// The client flood of the timer tests: at most 1,000,000 datagrams.
+fn flood(to: SocketAddr, secs: u64) -> std::thread::JoinHandle<u64> {
+    common::solicit_flood(to, secs, 1_000_000)
 }
 
 /// Polls the status every 20 ms until `ok` or `within`; the first instant it held.
-async fn first_seen(
-    m: &Member,
-    within: Duration,
-    ok: impl Fn(&PairStatus) -> bool,
-) -> Option<Instant> {
+async fn first_seen(m: &Member, within: Duration, ok: impl Fn(&Status) -> bool) -> Option<Instant> {
     let end = Instant::now() + within;
     while Instant::now() < end {
         if ok(&status(m).await) {
@@ -392,7 +344,7 @@ async fn contact_keepalives_leave_on_time_under_a_client_flood_s6_5() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let t1 = Instant::now();
-    let sent = load.await.unwrap();
+    let sent = load.join().unwrap();
     // Longest silence of the primary toward the secondary during the flood.
     let mut times: Vec<Instant> = frames
         .lock()
@@ -451,7 +403,7 @@ async fn silent_partner_is_noticed_on_time_under_a_client_flood_s6_6_s8_9() {
     let partner_down =
         first_seen(&p, Duration::from_secs(4), |st| st.state == "PARTNER-DOWN").await;
     let flooding = !load.is_finished();
-    let sent = load.await.unwrap();
+    let sent = load.join().unwrap();
     let last_heard = frames
         .lock()
         .unwrap()

@@ -1,0 +1,64 @@
+//! What the driver tests share: client messages and a client flood.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType};
+
+/// A client message: client `c`, IA_NA 1, optionally naming a server and an address.
+pub fn msg(t: MessageType, c: u8, sid: Option<&[u8]>, addr: Option<Ipv6Addr>) -> Message {
+    let mut m = Message::new(t, 0x4200 + u32::from(c));
+    m.options
+        .push(DhcpOption::ClientId(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, c]));
+    if let Some(s) = sid {
+        m.options.push(DhcpOption::ServerId(s.to_vec()));
+    }
+    let options = addr
+        .map(|a| {
+            vec![DhcpOption::IaAddr(IaAddr {
+                addr: a,
+                preferred: 0,
+                valid: 0,
+                options: vec![],
+            })]
+        })
+        .unwrap_or_default();
+    m.options.push(DhcpOption::IaNa(Ia {
+        iaid: 1,
+        t1: 0,
+        t2: 0,
+        options,
+    }));
+    m
+}
+
+/// Solicits from 200 clients to `to`, each asking for 64 addresses so that the server
+/// works harder per datagram than this thread does to send it: the server's socket is
+/// never empty, which is what starved the timers of the first pair driver. Sent for
+/// `secs` seconds at most and `max` datagrams at most; returns the number sent. Replies
+/// are never read: the client's buffer fills and the kernel drops them.
+pub fn solicit_flood(to: SocketAddr, secs: u64, max: u64) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let s = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let start = Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed() < Duration::from_secs(secs) && sent < max {
+            let mut m = msg(MessageType::Solicit, (sent % 200) as u8, None, None);
+            m.options.extend((2..=64).map(|iaid| {
+                DhcpOption::IaNa(Ia {
+                    iaid,
+                    t1: 0,
+                    t2: 0,
+                    options: vec![],
+                })
+            }));
+            let m = m.emit();
+            for _ in 0..64 {
+                let _ = s.send_to(&m, to);
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sent
+    })
+}
