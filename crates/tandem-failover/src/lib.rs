@@ -1,6 +1,6 @@
 //! tandem-failover: the RFC 8156 failover protocol as sans-I/O code.
 //!
-//! Kept in its own crate (DESIGN.md places it in tandem-core) so the lease model
+//! Kept in its own crate (ARCHITECTURE.md: tandem-core knows nothing of failover) so the lease model
 //! and DHCPv6 processing compile and test independently of it; it depends on
 //! `tandem-core` for the lease model and on `tandem-wire` for the messages.
 //! Same rules as the core: no sockets, no files, no clock reads; `now` is an argument.

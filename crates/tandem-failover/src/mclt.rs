@@ -113,7 +113,7 @@ mod tests {
     const D: u32 = 86400;
     const T: Time = Time(1_700_000_000);
 
-    /// RFC 8156 §4.4.1 worked example (digest §4.4): MCLT 1 h, desired 3 d, T1 = ½.
+    /// RFC 8156 §4.4.1 worked example: MCLT 1 h, desired 3 d, T1 = ½.
     #[test]
     fn worked_example_timeline_s4_4_1() {
         let mclt = H;

@@ -28,7 +28,7 @@ impl fmt::Display for Role {
 }
 
 /// Failover endpoint states with their OPTION_F_SERVER_STATE wire values (RFC 8156 §5.5.19;
-/// 7 = RECOVER-WAIT per the IANA registry, see digest §14 item 2).
+/// 7 = RECOVER-WAIT per the IANA registry).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum ServerState {
@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn server_state_wire_values() {
-        // RFC 8156 §5.5.19 with the registry's 7 = RECOVER-WAIT (digest §14 #2); 0 reserved.
+        // RFC 8156 §5.5.19 with the registry's 7 = RECOVER-WAIT; 0 reserved.
         assert_eq!(ServerState::from_u8(0), None);
         assert_eq!(ServerState::from_u8(11), None);
         for v in 1..=10 {

@@ -1,4 +1,4 @@
-//! BNDUPD / BNDREPLY content in domain terms (RFC 8156 §7.4, §7.6; digest §6.1, §6.2, §6.6).
+//! BNDUPD / BNDREPLY content in domain terms (RFC 8156 §7.4, §7.6).
 //!
 //! Times here are absolute `Time`s; OPTION_CLT_TIME (relative to OPTION_LQ_BASE_TIME) is
 //! converted to an absolute instant with the *raw* base time by the wire conversion, so
@@ -77,7 +77,7 @@ impl From<FailoverStatus> for RejectReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseUpdate {
     pub resource: Resource,
-    /// Lifetimes as sent to the client (0 for a top-level IAPREFIX, digest §6.2).
+    /// Lifetimes as sent to the client (0 for a top-level IAPREFIX, RFC 8156 §7.4).
     pub preferred: u32,
     pub valid: u32,
     pub status: BindingStatus,
@@ -272,7 +272,7 @@ pub fn build_client_update(duid: &Duid, leases: &[Lease], now: Time) -> Option<B
     })
 }
 
-/// Build the BNDUPD for a prefix not bound to a client (§7.4, digest §6.2).
+/// Build the BNDUPD for a prefix not bound to a client (§7.4).
 pub fn build_prefix_update(
     prefix: Ipv6Net,
     status: BindingStatus,

@@ -10,7 +10,7 @@ use crate::types::{Role, ServerState};
 
 /// A predicate the DHCPv6 core calls before offering a *new* address.
 ///
-/// Only the own half is ever used, also in PARTNER-DOWN (digest §14 #6: §4.2.1's MUST NOT
+/// Only the own half is ever used, also in PARTNER-DOWN (§4.2.1's MUST NOT
 /// wins over §8.4.1's SHOULD NOT): the partner may have handed out any of its addresses
 /// just before it went silent.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

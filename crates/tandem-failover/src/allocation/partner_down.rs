@@ -1,4 +1,4 @@
-//! PARTNER-DOWN waiting times (RFC 8156 §8.4.1, §4.2.2.1, §7.2 event 4; digest §7.7).
+//! PARTNER-DOWN waiting times (RFC 8156 §8.4.1, §4.2.2.1, §7.2 event 4).
 
 use tandem_core::{Lease, Time};
 
@@ -37,7 +37,7 @@ pub fn latest_known_expiry(lease: &Lease) -> Time {
 }
 
 /// When a lease held (or last held) by one client may go to a *different* client in
-/// PARTNER-DOWN (§8.4.1, conservative reading, digest §7.7):
+/// PARTNER-DOWN (§8.4.1, conservative reading):
 /// `max(latest_known_expiry + MCLT, PD entry + MCLT)`.
 pub fn reuse_at(lease: &Lease, partner_down_since: Time, mclt: u32) -> Time {
     (latest_known_expiry(lease) + u64::from(mclt)).max(partner_down_since + u64::from(mclt))

@@ -42,7 +42,7 @@ impl RebalancePlan {
         self.give_to_secondary.is_empty() && self.take_back.is_empty()
     }
 
-    /// The top-level IAPREFIX BNDUPDs for this plan (digest §6.2).
+    /// The top-level IAPREFIX BNDUPDs for this plan (RFC 8156 §7.4).
     pub fn updates(&self, now: Time) -> Vec<BindingUpdate> {
         let give = self
             .give_to_secondary

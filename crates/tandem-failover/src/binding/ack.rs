@@ -1,4 +1,4 @@
-//! Processing a received BNDREPLY (RFC 8156 §7.7; digest §6.7).
+//! Processing a received BNDREPLY (RFC 8156 §7.7).
 
 use tandem_core::{BindingStatus, Lease, LeaseChange, Resource, Time};
 
@@ -100,7 +100,7 @@ where
                     lease.start_time_of_state = now;
                     lease.state_expiration = None;
                     // Tell the partner the lease is available again (and to whom), so the
-                    // pool owner can use it (digest §5.2 events 5/6; [I], not in §7.7).
+                    // pool owner can use it (RFC 8156 §7.2 events 5/6; not spelled out in §7.7).
                     lease.failover.update_pending = true;
                     if let Some(k) = UpdateKey::for_lease(&lease) {
                         if !out.follow_up.contains(&k) {

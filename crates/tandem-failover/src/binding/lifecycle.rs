@@ -1,5 +1,5 @@
 //! The lease state machine of RFC 8156 §7.2 (Figure 2, events 1–10) with the PENDING-FREE
-//! resolution of events 5/6 (digest §14 #5: follow the prose, not Figure 3).
+//! resolution of events 5/6 (RFC 8156 §7.2: where Figure 3 and the prose disagree, the prose).
 
 use std::net::Ipv6Addr;
 

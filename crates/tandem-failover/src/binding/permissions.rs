@@ -1,4 +1,4 @@
-//! Who may change what in which failover state (digest §5.3; RFC 8156 §4.2, §7.2, §8).
+//! Who may change what in which failover state (RFC 8156 §4.2, §7.2, §8).
 
 use tandem_core::{Lease, Time};
 
@@ -17,7 +17,7 @@ pub enum AnswerMode {
     Unresponsive,
 }
 
-/// Responsiveness per state and role (§8.3.1 … §8.12, digest §7.2).
+/// Responsiveness per state and role (RFC 8156 §8.3.1 … §8.12).
 pub fn answer_mode(state: ServerState, role: Role) -> AnswerMode {
     use ServerState::*;
     match state {
@@ -42,8 +42,8 @@ pub fn answer_mode(state: ServerState, role: Role) -> AnswerMode {
 /// FREE / FREE-BACKUP holder for delegable prefixes). Rules: own pool only in NORMAL
 /// (primary), CONFLICT-DONE, COMM-INT and RESOLUTION-INT; in PARTNER-DOWN additionally the
 /// partner's delegable prefixes once MCLT has passed since entering PARTNER-DOWN (§4.2.2,
-/// §8.4.1); the partner's addresses never (digest §14 #6). The secondary in NORMAL does
-/// not allocate (it only answers renewals, digest §5.3 [I]).
+/// §8.4.1); the partner's addresses never (§4.2.1). The secondary in NORMAL does
+/// not allocate (it only answers renewals, RFC 8156 §8.8).
 pub fn may_allocate(
     state: ServerState,
     role: Role,
@@ -107,7 +107,7 @@ pub fn may_free_without_ack(
 /// Outside PARTNER-DOWN: only once it is available (FREE/FREE-BACKUP), which requires
 /// the partner's ack (§4.2.2.1). In PARTNER-DOWN: after the §8.4.1 waiting time — for an
 /// available record too, as long as a client may still hold it by the partner's word
-/// (digest §7.7).
+/// (RFC 8156 §8.4.1).
 pub fn may_reuse_for_other_client(
     state: ServerState,
     lease: &Lease,

@@ -1,4 +1,4 @@
-//! Receiving a BNDUPD (RFC 8156 §7.5; digest §6.3 – §6.6): shape, scope, the accept/reject
+//! Receiving a BNDUPD (RFC 8156 §7.5): shape, scope, the accept/reject
 //! table of Figure 4, the update-pending side effects, storing (§7.5.5) and the BNDREPLY (§7.6).
 
 use ipnet::Ipv6Net;
@@ -60,8 +60,8 @@ pub fn conflict_rule(local: BindingStatus, received: BindingStatus) -> ConflictR
     }
 }
 
-/// Tie-break for the "accept" rule when both times are the same within ±5 s (digest §14
-/// #10 leaves it open). Accept when the received status is the local one or its direct
+/// Tie-break for the "accept" rule when both times are the same within ±5 s (RFC 8156
+/// §7.5.4 leaves it open). Accept when the received status is the local one or its direct
 /// successor in the §7.2 lease state machine; reject otherwise.
 ///
 /// Why not "always reject": the sender settles EXPIRED → FREE/FREE-BACKUP the moment the
@@ -167,7 +167,7 @@ pub fn decide(
             // Same client, but our record is clearly newer (the client renewed with us after
             // the partner's last contact, e.g. during a partition): accepting would shorten
             // a lease the client was told of. Figure 4 says accept; we reject as outdated
-            // and our newer update goes the other way (digest §14, tandem decision).
+            // and our newer update goes the other way (a tandem decision: §7.5.4 is silent here).
             if same_client && clearly_later(local_time(local), update_time(upd)) {
                 return outdated;
             }

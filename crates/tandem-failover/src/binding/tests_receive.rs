@@ -62,7 +62,7 @@ fn judge(
 }
 
 /// §7.5.4 "accept": clearly later (by > 5 s) wins; an older update is rejected as outdated;
-/// a tie (±5 s, digest §14 #10) is accepted only for the same or the next lifecycle status.
+/// a tie (±5 s; a strict "ties reject" deadlocks two servers) is accepted only for the same or the next lifecycle status.
 fn check_accept_cell(locals: &[BindingStatus], recvs: &[BindingStatus]) {
     for &l in locals {
         for &r in recvs {
@@ -828,10 +828,7 @@ fn ack_of_expired_odd_address_goes_free_even_goes_free_backup_s7_2_event4_5_6() 
     let [LeaseChange::Upsert(l)] = out.changes.as_slice() else {
         panic!()
     };
-    assert_eq!(
-        l.status, Free,
-        "prefixes return to the primary (§4.2.2, digest §14 #5)"
-    );
+    assert_eq!(l.status, Free, "prefixes return to the primary (§4.2.2)");
 }
 
 #[test]

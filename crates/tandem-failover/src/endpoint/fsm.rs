@@ -1,4 +1,4 @@
-//! The failover endpoint state machine as pure functions (RFC 8156 §8; digest §7.4, §7.5).
+//! The failover endpoint state machine as pure functions (RFC 8156 §8).
 //!
 //! Nothing here has side effects: the [`super::Endpoint`] asks "where does this input take
 //! me?" and performs the entry actions itself. Keeping the table apart makes every row a
@@ -8,7 +8,7 @@ use tandem_core::Time;
 
 use crate::types::{Role, ServerState};
 
-/// What can move the endpoint (digest §7.5 "trigger" column), apart from STARTUP.
+/// What can move the endpoint (RFC 8156 §8), apart from STARTUP.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// Communications are OK and the partner reports `partner` (a STATE arrived, or the
@@ -26,7 +26,7 @@ pub enum Input {
     RecoverWaitOver,
 }
 
-/// The state `input` leads to from `own`, or None to stay (digest §7.5).
+/// The state `input` leads to from `own`, or None to stay (RFC 8156 §8).
 pub fn next_state(role: Role, own: ServerState, input: Input) -> Option<ServerState> {
     use Input::*;
     use ServerState::*;
@@ -88,7 +88,7 @@ pub fn next_state(role: Role, own: ServerState, input: Input) -> Option<ServerSt
             PartnerDown | PotentialConflict | ConflictDone | ResolutionInterrupted => {
                 PotentialConflict
             }
-            // RECOVER-WAIT is not listed in §8.9.2; staying mirrors RECOVER (digest §7.5).
+            // RECOVER-WAIT is not listed in §8.9.2; staying mirrors RECOVER (RFC 8156 §8).
             Recover | RecoverWait | Startup => return None,
         },
 
@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn operator_partner_down_only_from_three_states() {
-        // digest §7.5: NORMAL, COMMUNICATIONS-INTERRUPTED, RESOLUTION-INTERRUPTED only.
+        // RFC 8156 §8: NORMAL, COMMUNICATIONS-INTERRUPTED, RESOLUTION-INTERRUPTED only.
         let allowed: Vec<_> = ALL
             .into_iter()
             .filter(|s| next_state(Primary, *s, OperatorPartnerDown).is_some())

@@ -1,6 +1,6 @@
 //! Connection-level messages: CONNECT / CONNECTREPLY (§6.1.1 – §6.1.3), STATE (§6.3, §6.4),
 //! DISCONNECT (§5.3.10) and CONTACT (§6.5); how to build them and how to check what the
-//! partner sent (digest §8.3 – §8.5, §8.8).
+//! partner sent (RFC 8156 §6.1).
 
 use tandem_core::Time;
 use tandem_wire::failover::{ConnectFlags, FailoverMessage, FailoverMsgType, ServerFlags};
@@ -119,7 +119,7 @@ fn peer_params(m: &FailoverMessage, what: &str) -> Result<PeerParams, Refusal> {
     })
 }
 
-/// The secondary's checks of a CONNECT, in the order of §6.1.2 (digest §8.3). On success
+/// The secondary's checks of a CONNECT, in the order of §6.1.2. On success
 /// the secondary adopts the primary's MCLT.
 pub fn check_connect(
     m: &FailoverMessage,
@@ -183,7 +183,7 @@ pub fn connect_refusal(r: &Refusal, xid: u32, now: Time) -> FailoverMessage {
     header(FailoverMsgType::ConnectReply, xid, now).with(status(r.code, &r.reason))
 }
 
-/// The primary's checks of a CONNECTREPLY (§6.1.3, digest §8.4).
+/// The primary's checks of a CONNECTREPLY (§6.1.3).
 pub fn check_connect_reply(
     m: &FailoverMessage,
     local: &LocalParams,

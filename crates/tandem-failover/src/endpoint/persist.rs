@@ -1,4 +1,4 @@
-//! What the endpoint keeps on stable storage (RFC 8156 §8.2; digest §7.3), and its byte
+//! What the endpoint keeps on stable storage (RFC 8156 §8.2), and its byte
 //! form for the store's meta table.
 //!
 //! The encoding is `key=value` lines: human-readable in `sqlite3`, tolerant of fields

@@ -4,7 +4,7 @@
 //! Sans-I/O. Inputs: [`FailoverServer::handle_client`], [`FailoverServer::handle_peer`],
 //! `handle_connected` / `handle_disconnected`, [`FailoverServer::handle_timeout`], operator
 //! commands. Outputs are drained with [`FailoverServer::poll_output`], in order, and obey one
-//! rule (DESIGN.md "the core's contract"): an output marked *after persist* may leave only
+//! rule (ARCHITECTURE.md "the core's contract"): an output marked *after persist* may leave only
 //! once every [`Output::Persist`] drained before it is on stable storage.
 
 mod peer;

@@ -77,7 +77,7 @@ impl LeasePolicy for PairPolicy {
 
     /// Own share first, everywhere (§4.2); the partner's delegable prefixes after it, in
     /// PARTNER-DOWN once MCLT has passed since entering it (§8.4.1: "MUST first use its
-    /// own pool"). Addresses: the own half only (§4.2.1; digest §14 #6).
+    /// own pool"). Addresses: the own half only (§4.2.1: never the primary's, even in PARTNER-DOWN).
     fn allocation_ranks(&self, space: PoolSpace, now: Time) -> Vec<Vec<Region>> {
         match space {
             PoolSpace::Addresses => {

@@ -537,7 +537,7 @@ mod hostile_peer {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
         /// No sequence of peer bytes makes the server panic or stop serving clients
-        /// (the connection may be dropped; §6.1, "Nothing lost" in DESIGN.md).
+        /// (the connection may be dropped; §6.1; "Nothing lost, nothing doubled" in ARCHITECTURE.md).
         #[test]
         fn no_panic_and_clients_still_served(msgs in proptest::collection::vec(any_message(), 1..12)) {
             let mut p = normal_pair();

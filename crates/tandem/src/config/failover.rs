@@ -36,7 +36,7 @@ pub const DEFAULT_REBALANCE_THRESHOLD: u64 = 16;
 /// How the partner link is protected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailoverTls {
-    /// Mutually authenticated TLS (digest §8.9); paths already resolved against the
+    /// Mutually authenticated TLS (RFC 8156 §6.1); paths already resolved against the
     /// configuration file's directory.
     Mutual {
         cert: PathBuf,

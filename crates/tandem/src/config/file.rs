@@ -179,7 +179,7 @@ pub struct ReservationEntry {
     pub prefix: Option<Ipv6Net>,
 }
 
-/// This server's part in the pair (RFC 8156 §6.1, digest §8.1).
+/// This server's part in the pair (RFC 8156 §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RoleName {
@@ -235,7 +235,7 @@ pub struct FailoverSection {
     pub tls: Option<FailoverTlsSection>,
 }
 
-/// `[failover.tls]`: mutual TLS on the partner link (digest §8.9, RFC 7653 §8.2/§9.1).
+/// `[failover.tls]`: mutual TLS on the partner link (RFC 8156 §6.1, RFC 7653 §8.2/§9.1).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverTlsSection {
