@@ -10,10 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tandem_core::config::{AddressPool, Subnet};
 use tandem_core::{Duid, LeaseChange, ServerConfig, Time};
 use tandem_failover::node::Node;
-use tandem_net::{BindOptions, Dhcp6Socket};
 use tandem_server::{CommitDone, CommitError, CommitSink, Counters, Driver, Mutations, Runner};
 use tandem_store::Batch;
 use tandem_wire::v6::{Message, MessageType, OptionsExt};
@@ -26,21 +24,12 @@ use common::msg;
 /// Valid lifetime of the test subnet: short, so the expiry tests see a lease run out.
 const VALID: u32 = 5;
 
+/// The shared subnet with short lifetimes, so that the expiry tests see a lease run out.
 fn config() -> ServerConfig {
-    let mut s = Subnet::new(1, "2001:db8:1::/64".parse().unwrap());
-    // The test clients reach the server over loopback: the link is "lo".
-    s.interface = Some("lo".into());
-    s.preferred_lifetime = 3;
-    s.valid_lifetime = VALID;
-    s.pools.push(AddressPool {
-        first: "2001:db8:1::100".parse().unwrap(),
-        last: "2001:db8:1::1ff".parse().unwrap(),
-    });
-    ServerConfig {
-        subnets: vec![s],
-        accept_unicast: true,
-        ..ServerConfig::default()
-    }
+    let mut c = common::config();
+    c.subnets[0].preferred_lifetime = 3;
+    c.subnets[0].valid_lifetime = VALID;
+    c
 }
 
 /// Holds every batch until the test releases it, like a slow fsync.
@@ -103,13 +92,7 @@ async fn start(sink: HeldSink, clock: Arc<AtomicU64>) -> Harness {
 
 /// A driver whose loop is broken on purpose by `mutations` (to show a check can fail).
 async fn start_with(sink: HeldSink, clock: Arc<AtomicU64>, mutations: Mutations) -> Harness {
-    let socket = Dhcp6Socket::bind(&BindOptions {
-        addr: Ipv6Addr::LOCALHOST,
-        port: 0,
-        multicast_ifindexes: vec![],
-    })
-    .unwrap();
-    let addr = SocketAddr::V6(socket.local_addr().unwrap());
+    let (socket, addr, _interfaces) = common::loopback_socket();
     let now = Time(clock.load(Ordering::SeqCst));
     let node = Node::standalone(config(), Duid(vec![0, 2, 0, 0, 0, 9, 1]), vec![]);
     let interfaces =

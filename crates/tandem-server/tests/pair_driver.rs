@@ -5,17 +5,15 @@
 //! fire on time however busy the client socket is.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tandem_core::config::{AddressPool, Subnet};
-use tandem_core::{Duid, ServerConfig};
+use tandem_core::Duid;
 use tandem_failover::endpoint::EndpointConfig;
 use tandem_failover::node::Node;
 use tandem_failover::server::PairConfig;
 use tandem_failover::Role;
-use tandem_net::{BindOptions, Dhcp6Socket};
 use tandem_server::{
     system_now, Counters, CtlRequest, Driver, PartnerChannels, PeerCommand, PeerEvent, Runner,
     Status, StoreSink,
@@ -26,22 +24,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 mod common;
-use common::msg;
-
-fn config() -> ServerConfig {
-    let mut s = Subnet::new(1, "2001:db8:1::/64".parse().unwrap());
-    // Clients reach the test servers over loopback: the link is "lo".
-    s.interface = Some("lo".into());
-    s.pools.push(AddressPool {
-        first: "2001:db8:1::100".parse().unwrap(),
-        last: "2001:db8:1::1ff".parse().unwrap(),
-    });
-    ServerConfig {
-        subnets: vec![s],
-        accept_unicast: true,
-        ..ServerConfig::default()
-    }
-}
+use common::{config, msg};
 
 struct Member {
     addr: SocketAddr,
@@ -67,13 +50,7 @@ fn member_with(
     keepalive: u32,
     auto_partner_down: Option<u32>,
 ) -> Member {
-    let socket = Dhcp6Socket::bind(&BindOptions {
-        addr: Ipv6Addr::LOCALHOST,
-        port: 0,
-        multicast_ifindexes: vec![],
-    })
-    .unwrap();
-    let addr = SocketAddr::V6(socket.local_addr().unwrap());
+    let (socket, addr, _interfaces) = common::loopback_socket();
     let store = MemoryStore::new();
     let writer = GroupCommitWriter::start(store.clone()).unwrap();
     let mut endpoint = EndpointConfig::new(role, "test", 60);

@@ -1,9 +1,43 @@
-//! What the driver tests share: client messages and a client flood.
+//! What the driver tests share: the server's subnet and socket, client messages and a
+//! client flood.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use tandem_core::config::{AddressPool, Subnet};
+use tandem_core::ServerConfig;
+use tandem_net::{BindOptions, Dhcp6Socket};
 use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType};
+
+/// One subnet with 256 addresses, served to clients on loopback (the link is "lo").
+pub fn config() -> ServerConfig {
+    let mut s = Subnet::new(1, "2001:db8:1::/64".parse().unwrap());
+    s.interface = Some("lo".into());
+    s.pools.push(AddressPool {
+        first: "2001:db8:1::100".parse().unwrap(),
+        last: "2001:db8:1::1ff".parse().unwrap(),
+    });
+    ServerConfig {
+        subnets: vec![s],
+        accept_unicast: true,
+        ..ServerConfig::default()
+    }
+}
+
+/// A server socket on [::1], any port; its address and the interface map naming "lo".
+pub fn loopback_socket() -> (Dhcp6Socket, SocketAddr, BTreeMap<u32, String>) {
+    let socket = Dhcp6Socket::bind(&BindOptions {
+        addr: Ipv6Addr::LOCALHOST,
+        port: 0,
+        multicast_ifindexes: vec![],
+    })
+    .unwrap();
+    let addr = SocketAddr::V6(socket.local_addr().unwrap());
+    let interfaces =
+        BTreeMap::from([(tandem_net::interface_index("lo").unwrap(), "lo".to_string())]);
+    (socket, addr, interfaces)
+}
 
 /// A client message: client `c`, IA_NA 1, optionally naming a server and an address.
 pub fn msg(t: MessageType, c: u8, sid: Option<&[u8]>, addr: Option<Ipv6Addr>) -> Message {
