@@ -161,8 +161,11 @@ fn link() -> ([LinkEnd; 2], mpsc::Sender<LinkCmd>, FrameLog) {
                 PeerCommand::Send(_) if silent || !up => {}
                 PeerCommand::Send(b) => {
                     let t = b.first().copied().unwrap_or(0);
-                    let _ = ev[1 - from].send(PeerEvent::Frame(b)).await;
+                    // Logged when the link carries it, before the hand-over: under a client
+                    // flood the receiver may take its time, and the test's "last heard
+                    // before the cut" is about what the link let through.
                     log.lock().unwrap().push((Instant::now(), from, t));
+                    let _ = ev[1 - from].send(PeerEvent::Frame(b)).await;
                 }
                 // A close during a silent partition reaches nobody: the partner's FIN
                 // is dropped too.
