@@ -75,6 +75,15 @@ impl Time {
         Time(self.0.saturating_add(secs))
     }
 
+    /// `self` moved by `secs` (either way), saturating; [`Time::NEVER`] stays `NEVER`.
+    /// For following a step of the wall clock.
+    pub fn shifted(self, secs: i64) -> Self {
+        if self.is_never() {
+            return self;
+        }
+        Time(self.0.saturating_add_signed(secs).min(Time::NEVER.0 - 1))
+    }
+
     /// Seconds from `earlier` to `self`, or 0 when `earlier` is later.
     pub fn secs_since(self, earlier: Time) -> u64 {
         self.0.saturating_sub(earlier.0)
@@ -219,6 +228,15 @@ mod tests {
         assert!(!Time::from_failover_expiry(far.to_failover()).is_never());
         // Ordinary times are unchanged.
         assert_eq!(Time::from_failover_expiry(now.to_failover()), now);
+    }
+
+    #[test]
+    fn shifted_moves_either_way_saturates_and_keeps_never() {
+        assert_eq!(Time(100).shifted(5), Time(105));
+        assert_eq!(Time(100).shifted(-5), Time(95));
+        assert_eq!(Time(3).shifted(-5), Time::ZERO);
+        assert_eq!(Time::NEVER.shifted(-5), Time::NEVER);
+        assert!(!Time(u64::MAX - 3).shifted(10).is_never());
     }
 
     #[test]

@@ -42,10 +42,59 @@ pub(crate) fn wake_for(
     now_i + sleep.min(max)
 }
 
+/// The smallest step of the wall clock [`StepWatch`] reports: the core's times are whole
+/// seconds, so two readings of a clock that did not step differ from the monotonic time
+/// between them by less than one second.
+pub(crate) const MIN_CLOCK_STEP_SECS: i64 = 2;
+
+/// Notices the wall clock stepping (an NTP step, `date -s`) by comparing each reading with
+/// the monotonic time since the previous one. The local timers of the core measure time
+/// that really passed; told of a step, the core moves them with it.
+#[derive(Debug)]
+pub(crate) struct StepWatch {
+    last: Option<(Time, tokio::time::Instant)>,
+}
+
+impl StepWatch {
+    pub(crate) fn new() -> Self {
+        StepWatch { last: None }
+    }
+
+    /// The wall clock read `wall` at monotonic `mono`: by how many seconds it stepped since
+    /// the previous reading, if it did by at least [`MIN_CLOCK_STEP_SECS`].
+    pub(crate) fn observe(&mut self, wall: Time, mono: tokio::time::Instant) -> Option<i64> {
+        let last = self.last.replace((wall, mono));
+        let (last_wall, last_mono) = last?;
+        let wall_moved = wall.0 as f64 - last_wall.0 as f64;
+        let really_passed = mono.saturating_duration_since(last_mono).as_secs_f64();
+        let step = (wall_moved - really_passed).round() as i64;
+        (step.abs() >= MIN_CLOCK_STEP_SECS).then_some(step)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn step_watch_reports_steps_either_way_and_not_the_second_ticking() {
+        let i = tokio::time::Instant::now();
+        let ms = Duration::from_millis;
+        let mut w = StepWatch::new();
+        assert_eq!(w.observe(Time(10_000), i), None);
+        // The second turns over a moment later: no step.
+        assert_eq!(w.observe(Time(10_001), i + ms(1)), None);
+        // 10 s pass and the clock reads 10 s later (give or take its whole seconds).
+        assert_eq!(w.observe(Time(10_010), i + ms(9_990)), None);
+        assert_eq!(w.observe(Time(10_011), i + ms(10_001)), None);
+        // Stepped an hour forward, then two hours back; then it runs on from there.
+        assert_eq!(w.observe(Time(13_611), i + ms(10_100)), Some(3600));
+        assert_eq!(w.observe(Time(6_411), i + ms(10_200)), Some(-7200));
+        assert_eq!(w.observe(Time(6_416), i + ms(15_200)), None);
+        // A second's difference is the clock's resolution, not a step.
+        assert_eq!(w.observe(Time(6_418), i + ms(16_300)), None);
+    }
 
     #[test]
     fn wake_for_sleeps_to_the_second_before_the_deadline_then_polls() {

@@ -22,6 +22,8 @@ pub struct CountersSnapshot {
     pub pending: u64,
     /// Timer runs, by the core's timer kind (`tandem_failover::timers::Timer::name`).
     pub timers_fired: BTreeMap<&'static str, u64>,
+    /// Steps of the wall clock seen against the monotonic clock.
+    pub clock_steps: u64,
 }
 
 impl CountersSnapshot {

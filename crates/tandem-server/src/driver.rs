@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::clock::{wake_for, Clock};
+use crate::clock::{wake_for, Clock, StepWatch};
 use crate::commit::{CommitError, CommitSink};
 use crate::counters::Counters;
 use crate::runner::{Actions, CtlRequest, PeerCommand, PeerEvent, Runner};
@@ -76,6 +76,10 @@ impl<C: CommitSink> Driver<C> {
             mut ctl,
             clock,
         } = self;
+        let mut time = TimeSource {
+            clock,
+            watch: StepWatch::new(),
+        };
         let (mut peer_tx, mut peer_rx) = match partner {
             Some(p) => (Some(p.tx), Some(p.rx)),
             None => (None, None),
@@ -100,18 +104,21 @@ impl<C: CommitSink> Driver<C> {
             }
             // 1. Timers first, however busy the loop is.
             if running {
-                runner.turn(clock());
+                let now = time.now(&mut runner);
+                runner.turn(now);
             }
             io.carry_out(runner.take_actions(), &mut peer_tx).await;
             let can_read = running && runner.can_read();
-            let wake = wake_for(runner.wake_at(), clock(), Instant::now(), MAX_TIMER_SLEEP);
+            let now = time.now(&mut runner);
+            let wake = wake_for(runner.wake_at(), now, Instant::now(), MAX_TIMER_SLEEP);
             let peer_open = running && peer_rx.is_some();
             tokio::select! {
                 biased;
                 () = &mut shutdown, if running => {
                     running = false;
                     info!("shutting down: telling the partner, flushing pending commits");
-                    runner.shutdown(clock());
+                    let now = time.now(&mut runner);
+                    runner.shutdown(now);
                 }
                 done = done_rx.recv() => match done {
                     Some((id, result)) => {
@@ -129,15 +136,19 @@ impl<C: CommitSink> Driver<C> {
                     if ev.is_none() {
                         peer_rx = None; // the link task is gone
                     }
-                    runner.on_peer(clock(), ev);
+                    let now = time.now(&mut runner);
+                    runner.on_peer(now, ev);
                 }
                 req = recv_ctl(&mut ctl), if running && ctl.is_some() => match req {
-                    Some(req) => runner.on_ctl(clock(), req),
+                    Some(req) => {
+                        let now = time.now(&mut runner);
+                        runner.on_ctl(now, req);
+                    }
                     None => ctl = None,
                 },
                 received = socket.recv_batch(&mut batch), if can_read => match received {
                     Ok(_) => {
-                        let now = clock();
+                        let now = time.now(&mut runner);
                         for (bytes, meta) in batch.iter() {
                             match meta {
                                 Ok(meta) => {
@@ -155,7 +166,10 @@ impl<C: CommitSink> Driver<C> {
                         runner.counters().drop_for("receive_error");
                     }
                 },
-                () = tokio::time::sleep_until(wake), if running => runner.idle_wake(clock()),
+                () = tokio::time::sleep_until(wake), if running => {
+                    let now = time.now(&mut runner);
+                    runner.idle_wake(now);
+                }
                 _ = stats.tick() => {
                     debug!(counters = ?runner.counters().snapshot(), "driver counters");
                 }
@@ -167,6 +181,23 @@ impl<C: CommitSink> Driver<C> {
             runner,
             sink: io.sink,
         })
+    }
+}
+
+/// Every reading of the wall clock, checked against the monotonic clock: the runner hears
+/// of a step before it is given a time from after it.
+struct TimeSource {
+    clock: Clock,
+    watch: StepWatch,
+}
+
+impl TimeSource {
+    fn now(&mut self, runner: &mut Runner) -> tandem_core::Time {
+        let now = (self.clock)();
+        if let Some(step) = self.watch.observe(now, Instant::now()) {
+            runner.on_clock_step(now, step);
+        }
+        now
     }
 }
 

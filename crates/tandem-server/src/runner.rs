@@ -171,6 +171,21 @@ impl Runner {
         }
     }
 
+    /// The driver's wall clock stepped by `secs` against its monotonic clock (see
+    /// [`crate::clock::StepWatch`]): the core's local timers follow, so they still fire
+    /// after the real time they stand for; lease times stay wall-clock.
+    pub fn on_clock_step(&mut self, now: Time, secs: i64) {
+        warn!(
+            step_secs = secs,
+            %now,
+            "the system clock stepped; failover timers keep their real-time deadlines, \
+             lease times follow the new clock (keep the partners' clocks in sync, RFC 8156 §5.1)"
+        );
+        self.counters.update(|c| c.clock_steps += 1);
+        self.node.follow_clock_step(secs);
+        self.stuck_timer = None;
+    }
+
     /// The loop woke because nothing else arrived before [`Self::wake_at`].
     pub fn idle_wake(&mut self, now: Time) {
         self.run_due_timers(now);

@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tandem_core::Duid;
+use tandem_core::{Duid, Time};
 use tandem_failover::endpoint::EndpointConfig;
 use tandem_failover::node::Node;
 use tandem_failover::server::PairConfig;
@@ -32,6 +33,15 @@ struct Member {
     store: MemoryStore,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<tandem_server::Stopped<StoreSink>>,
+    /// Seconds added to the system clock this member's driver reads: the test steps its
+    /// wall clock as an operator's `date -s` or an NTP step would.
+    clock_offset: Arc<AtomicI64>,
+}
+
+impl Member {
+    fn step_wall_clock(&self, by: i64) {
+        self.clock_offset.fetch_add(by, Ordering::SeqCst);
+    }
 }
 
 fn member(
@@ -62,7 +72,16 @@ fn member_with(
         rebalance_threshold: 1,
     };
     let duid = Duid(vec![0, 2, 0, 0, 0, 9, role as u8]);
-    let now = system_now();
+    let clock_offset = Arc::new(AtomicI64::new(0));
+    let offset = clock_offset.clone();
+    let clock = move || {
+        Time(
+            system_now()
+                .0
+                .saturating_add_signed(offset.load(Ordering::SeqCst)),
+        )
+    };
+    let now = clock();
     let node = Node::pair_member(config(), duid, vec![], None, pair, now).unwrap();
     let (ctl_tx, ctl_rx) = mpsc::channel(8);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -77,7 +96,7 @@ fn member_with(
             rx: peer_rx,
         }),
         ctl: Some(ctl_rx),
-        clock: Box::new(system_now),
+        clock: Box::new(clock),
     };
     let task = tokio::spawn(async move {
         driver
@@ -93,6 +112,7 @@ fn member_with(
         store,
         stop: Some(stop_tx),
         task,
+        clock_offset,
     }
 }
 
@@ -432,5 +452,66 @@ async fn silent_partner_is_noticed_on_time_under_a_client_flood_s6_6_s8_9() {
     assert!(
         flooding,
         "the flood ended before PARTNER-DOWN: nothing shown"
+    );
+}
+
+/// How long a pair is watched after one member's wall clock steps.
+const AFTER_THE_STEP: Duration = Duration::from_secs(3 * KEEPALIVE as u64);
+
+/// Watches both members for `AFTER_THE_STEP`; the first moment either was not in NORMAL
+/// with communications OK (who, elapsed, state).
+async fn first_leave_from_normal(
+    p: &Member,
+    s: &Member,
+) -> Option<(&'static str, Duration, String)> {
+    let t0 = Instant::now();
+    while t0.elapsed() < AFTER_THE_STEP {
+        for (who, m) in [("primary", p), ("secondary", s)] {
+            let st = status(m).await;
+            if !(st.state == "NORMAL" && st.communications_ok) {
+                return Some((who, t0.elapsed(), st.state));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// RFC 8156 §6.6, §8.9: the partner's silence and auto partner-down are measured in time
+/// that really passed. A wall clock stepped an hour forward (an NTP step after boot, an
+/// operator's `date -s`) is not an hour without the partner: the pair stays NORMAL.
+/// Lease times stay wall-clock (RFC 8156 §5.1: the partners exchange absolute times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wall_clock_stepped_forward_is_not_partner_silence_s6_6_s8_9() {
+    let ([(a_tx, a_rx), (b_tx, b_rx)], _ctl, _) = link();
+    let p = member_with(Role::Primary, a_tx, a_rx, KEEPALIVE, Some(KEEPALIVE + 2));
+    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
+    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
+    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+
+    p.step_wall_clock(3600);
+    let left = first_leave_from_normal(&p, &s).await;
+    assert_eq!(
+        left, None,
+        "a wall clock stepped forward by an hour was taken for an hour of partner silence"
+    );
+}
+
+/// RFC 8156 §6.5: CONTACT leaves every FO_SEND_TIME of real time. A wall clock stepped an
+/// hour back must not postpone it by an hour (the partner would then hear nothing and go
+/// COMMUNICATIONS-INTERRUPTED after its keep-alive time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wall_clock_stepped_back_does_not_stop_contact_s6_5() {
+    let ([(a_tx, a_rx), (b_tx, b_rx)], _ctl, _) = link();
+    let p = member_with(Role::Primary, a_tx, a_rx, KEEPALIVE, None);
+    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
+    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
+    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+
+    p.step_wall_clock(-3600);
+    let left = first_leave_from_normal(&p, &s).await;
+    assert_eq!(
+        left, None,
+        "a wall clock stepped back by an hour stopped the primary's keep-alives"
     );
 }

@@ -280,6 +280,34 @@ impl Endpoint {
         x
     }
 
+    /// The wall clock stepped by `secs` (the driver saw it move unlike the monotonic
+    /// clock). The local timers measure time that really passed — the partner's silence
+    /// (§6.6), FO_SEND_TIMER (§6.5), auto partner-down (§8.9), STARTUP (§8.3.2) and an
+    /// update request's progress (§8.5.2) — so they follow the step and keep their
+    /// distance in real time. RECOVER-WAIT ends MCLT after a recorded wall time (§8.6.2)
+    /// that bounds what the partner may have granted; it follows a forward step only, so
+    /// that it never ends sooner in real time than it would have without the step.
+    pub fn follow_clock_step(&mut self, secs: i64) {
+        let shift = |t: &mut Time| *t = t.shifted(secs);
+        shift(&mut self.last_rx);
+        shift(&mut self.last_tx);
+        for t in [
+            &mut self.startup_deadline,
+            &mut self.auto_pd_at,
+            &mut self.request_progress,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            shift(t);
+        }
+        if secs > 0 {
+            if let Some(t) = &mut self.recover_wait_until {
+                shift(t);
+            }
+        }
+    }
+
     /// The owner sent something to the partner at `now` (resets FO_SEND_TIMER, §6.5).
     pub fn note_sent(&mut self, now: Time) {
         self.last_tx = self.last_tx.max(now);

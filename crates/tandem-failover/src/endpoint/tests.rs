@@ -741,3 +741,46 @@ fn startup_state_reports_the_stored_state_not_where_startup_leads_s8_3_1() {
     assert!(rep.startup);
     assert_eq!((rep.state, rep.since), (Normal, Some(T0 + 20)));
 }
+
+/// The driver reports a step of the wall clock; the local timers follow it and so keep
+/// their real-time distance: the partner's silence (§6.6) and FO_SEND_TIMER (§6.5) either
+/// way. RECOVER-WAIT ends MCLT after a recorded wall time (§8.6.2): it follows a forward
+/// step and ignores a backward one, so a step never ends it sooner in real time.
+#[test]
+fn a_clock_step_moves_local_timers_and_never_shortens_recover_wait_s6_5_s6_6_s8_6_2() {
+    use crate::timers::Timer;
+    let mut d = fresh_normal_pair();
+    let before = d.sides[0].ep.timers();
+    d.sides[0].ep.follow_clock_step(1000);
+    let after = d.sides[0].ep.timers();
+    for t in [Timer::PartnerSilence, Timer::Contact] {
+        assert_eq!(after.get(t), before.get(t).map(|at| at + 1000), "{t:?}");
+    }
+    // An hour without a step is not silence: at the stepped time nothing has run out.
+    let now = T0 + 1 + 1000;
+    assert!(d.sides[0].ep.timers().due(now).next().is_none());
+    d.sides[0].ep.follow_clock_step(-1000);
+    assert_eq!(d.sides[0].ep.timers(), before);
+
+    // Into RECOVER-WAIT, as in recovery_after_partner_down_s8_3_2_step_5_s8_5_s8_6.
+    let p_record = d.sides[0].persisted.clone().unwrap();
+    d.cut(T0 + 10);
+    d.run(T0 + 10, T0 + 700);
+    let now = T0 + 1000;
+    d.sides[0] = Side::new(cfg(Role::Primary), Some(p_record), now);
+    d.connect(now);
+    assert_eq!(d.p(), RecoverWait);
+    let until = d.sides[0].ep.timers().get(Timer::RecoverWait).unwrap();
+    d.sides[0].ep.follow_clock_step(-500);
+    assert_eq!(
+        d.sides[0].ep.timers().get(Timer::RecoverWait),
+        Some(until),
+        "a backward step leaves RECOVER-WAIT's end (later in real time)"
+    );
+    d.sides[0].ep.follow_clock_step(500);
+    assert_eq!(
+        d.sides[0].ep.timers().get(Timer::RecoverWait),
+        Some(until + 500),
+        "a forward step must not cut RECOVER-WAIT short"
+    );
+}

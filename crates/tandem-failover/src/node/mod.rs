@@ -241,6 +241,15 @@ impl Node {
         }
     }
 
+    /// The driver saw the wall clock step by `secs` against its monotonic clock: the local
+    /// (failover) timers follow it, so they fire after the time that really passed; lease
+    /// expiries are wall-clock times and do not move. A server alone has only those.
+    pub fn follow_clock_step(&mut self, secs: i64) {
+        if let Mode::Pair(fs) = &mut self.mode {
+            fs.follow_clock_step(secs);
+        }
+    }
+
     /// Timers due at `now`: failover timers, lease expiry, periodic scans. Returns how many
     /// changes they staged for writing.
     pub fn handle_timeout(&mut self, now: Time) -> usize {

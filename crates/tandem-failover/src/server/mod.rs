@@ -577,6 +577,14 @@ impl FailoverServer {
         )
     }
 
+    /// The wall clock stepped by `secs`: the local timers keep their real-time distance
+    /// (see [`Endpoint::follow_clock_step`]); the periodic scan too. Lease times are wall
+    /// clock and stay as they are (RFC 8156 §5.1: the partners exchange absolute times).
+    pub fn follow_clock_step(&mut self, secs: i64) {
+        self.ep.follow_clock_step(secs);
+        self.next_scan = self.next_scan.shifted(secs);
+    }
+
     pub fn handle_timeout(&mut self, now: Time) {
         let fx = self.ep.handle_timeout(now);
         self.effects(now, fx);
