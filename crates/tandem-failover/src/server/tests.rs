@@ -1,5 +1,8 @@
-//! FailoverServer timelines (RFC 8156 §3, §4, §7, §8): two servers wired back to back,
-//! real DHCPv6 client messages, outputs checked in order.
+//! FailoverServer timelines (RFC 8156 §3, §4, §7, §8): two pair members wired back to
+//! back, real DHCPv6 client messages, outputs checked in order. The [`Pair`] runs two
+//! [`Node`]s with their persist-before-send gate — the same core contract and gate every
+//! driver runs — so every timeline also exercises the gate. Persistence is reported
+//! durable at once unless a test holds a server's commits ([`Pair::hold`]).
 
 use std::net::{Ipv6Addr, SocketAddrV6};
 
@@ -7,6 +10,7 @@ use tandem_core::config::{AddressPool, PdPool, Subnet};
 use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType, OptionsExt};
 
 use super::*;
+use crate::node::{Batch, BatchId, Node, Output, Via};
 
 pub(super) const T0: Time = Time(1_800_000_000);
 pub(super) const MCLT: u32 = 60;
@@ -31,11 +35,11 @@ pub(super) fn config() -> ServerConfig {
     }
 }
 
-fn server(role: Role, now: Time) -> FailoverServer {
+fn server(role: Role, now: Time) -> Node {
     server_with(role, now, config(), 50)
 }
 
-pub(super) fn server_with(role: Role, now: Time, cfg: ServerConfig, share: u8) -> FailoverServer {
+pub(super) fn server_with(role: Role, now: Time, cfg: ServerConfig, share: u8) -> Node {
     let mut e = EndpointConfig::new(role, "t", MCLT);
     e.local.keepalive = 30;
     e.auto_partner_down = Some(120);
@@ -45,19 +49,25 @@ pub(super) fn server_with(role: Role, now: Time, cfg: ServerConfig, share: u8) -
         rebalance_threshold: 1,
     };
     let duid = Duid(vec![0, 2, 0, 0, 0, 9, role as u8]);
-    FailoverServer::new(cfg, duid, vec![], None, pair, now).unwrap()
+    Node::pair_member(cfg, duid, vec![], None, pair, now).unwrap()
 }
 
-/// P = 0, S = 1. Outputs are drained into `log` and peer messages delivered in order
-/// (persistence is instantaneous here; the simulator covers crashes between the two).
+/// P = 0, S = 1: two [`Node`]s (pair members behind their gate). Outputs are drained into
+/// `log` and peer messages delivered in order. Every persist batch is reported durable as
+/// soon as it is taken, unless `hold` says to keep that server's commits back (then
+/// [`Pair::release`] reports them); the simulator covers crashes between the two.
 pub(super) struct Pair {
-    pub(super) s: [FailoverServer; 2],
+    pub(super) s: [Node; 2],
     pub(super) log: [Vec<Output>; 2],
     pub(super) up: bool,
     wire: [Vec<FailoverMessage>; 2],
     replies: Vec<(usize, Vec<u8>)>,
     /// A server that has died: it gets no timers and its outputs go nowhere.
     pub(super) dead: [bool; 2],
+    /// Keep this server's persist batches un-durable (not reported) until [`Pair::release`].
+    pub(super) hold: [bool; 2],
+    /// Batches taken and held, per server, in the order taken.
+    held: [Vec<BatchId>; 2],
 }
 
 impl Pair {
@@ -100,11 +110,11 @@ impl Pair {
         }];
         leases.extend(records);
         let duid = Duid(vec![0, 2, 0, 0, 0, 9, 0]);
-        let primary = FailoverServer::new(config(), duid, leases, None, pair, T0 + 30).unwrap();
+        let primary = Node::pair_member(config(), duid, leases, None, pair, T0 + 30).unwrap();
         Self::from_servers([primary, server(Role::Secondary, T0 + 30)])
     }
 
-    pub(super) fn from_servers(s: [FailoverServer; 2]) -> Self {
+    pub(super) fn from_servers(s: [Node; 2]) -> Self {
         Pair {
             s,
             log: [vec![], vec![]],
@@ -112,19 +122,44 @@ impl Pair {
             wire: [vec![], vec![]],
             replies: vec![],
             dead: [false, false],
+            hold: [false, false],
+            held: [vec![], vec![]],
         }
     }
 
+    /// The failover side of server i (for queries only a pair member answers).
+    pub(super) fn fs(&self, i: usize) -> &FailoverServer {
+        self.s[i].failover().expect("a pair member")
+    }
+
+    /// The failover state of server i.
+    pub(super) fn state(&self, i: usize) -> ServerState {
+        self.fs(i).state()
+    }
+
+    /// Carries out server i's outputs as a driver does: persist batches are reported
+    /// durable (or held), partner messages go on the wire, replies are collected.
     pub(super) fn drain(&mut self, i: usize) {
         while let Some(o) = self.s[i].poll_output() {
             match &o {
-                Output::Peer { msg, .. } if self.up => self.wire[1 - i].push(msg.clone()),
-                Output::ClientReply { reply: r, .. } => self.replies.push((i, r.bytes.clone())),
+                Output::Persist(Batch { id, .. }) if self.hold[i] => self.held[i].push(*id),
+                Output::Persist(Batch { id, .. }) => self.s[i].on_persisted(*id, Ok(())),
+                Output::Peer(msg) if self.up => self.wire[1 - i].push(msg.clone()),
+                Output::Client { reply: r, .. } => self.replies.push((i, r.bytes.clone())),
                 Output::ClosePeer { .. } => self.up = false,
                 _ => {}
             }
             self.log[i].push(o);
         }
+    }
+
+    /// Reports every held batch of server i durable and drains what that released (the
+    /// `hold` flag stays as the test set it).
+    pub(super) fn release(&mut self, i: usize) {
+        for id in std::mem::take(&mut self.held[i]) {
+            self.s[i].on_persisted(id, Ok(()));
+        }
+        self.drain(i);
     }
 
     pub(super) fn pump(&mut self, now: Time) {
@@ -207,7 +242,7 @@ impl Pair {
             };
             (m.emit(), rx)
         };
-        self.s[i].handle_client(now, &bytes, &rx);
+        self.s[i].handle_client(now, &bytes, &rx, Via::default());
         self.pump(now);
         let (_, b) = self.replies.iter().find(|(from, _)| *from == i)?;
         Some(match Packet::parse(b).unwrap() {
@@ -223,8 +258,8 @@ impl Pair {
 pub(super) fn normal_pair() -> Pair {
     let mut p = Pair::new();
     p.connect(T0 + 1);
-    assert_eq!(p.s[0].state(), ServerState::Normal);
-    assert_eq!(p.s[1].state(), ServerState::Normal);
+    assert_eq!(p.state(0), ServerState::Normal);
+    assert_eq!(p.state(1), ServerState::Normal);
     p
 }
 
@@ -338,42 +373,73 @@ fn first_lease_capped_by_mclt_then_full_after_ack_s4_4() {
     assert_eq!(addr_of(&renewed), Some((a, 600)));
 }
 
+/// RFC 8156 §4.3: the lease is durable before the Reply leaves, and the (lazy) BNDUPD
+/// follows the Reply. Through the gate: while the batch holding the lease is not reported
+/// durable, neither the Reply nor the BNDUPD is output.
 #[test]
 fn persist_before_reply_and_update_after_s4_3() {
     let mut p = normal_pair();
+    let adv = p
+        .client(0, T0 + 2, &client_msg(MessageType::Solicit, 2, None, None))
+        .expect("advertise");
+    let (a, _) = addr_of(&adv).expect("an address");
+    let sid = Duid(adv.server_id().unwrap().to_vec());
     let before = p.log[0].len();
-    bind(&mut p, 0, 2, T0 + 2);
+    p.hold[0] = true;
+    let request = client_msg(MessageType::Request, 2, Some(&sid), Some(ia_with(a, 0)));
+    assert!(
+        p.client(0, T0 + 2, &request).is_none(),
+        "Reply output before its lease is durable"
+    );
+    let is_reply = |o: &Output| matches!(o, Output::Client { reply: r, .. } if r.bytes[0] == 7);
+    let is_bndupd =
+        |o: &Output| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::BndUpd);
+    let is_lease_persist = |o: &Output| {
+        matches!(o, Output::Persist(Batch { items, .. })
+            if items.iter().any(|i| matches!(i, PersistItem::Lease(_))))
+    };
     let out = &p.log[0][before..];
+    assert!(
+        out.iter().any(is_lease_persist),
+        "the lease is to be written"
+    );
+    assert!(
+        !out.iter().any(is_reply),
+        "Reply before the lease is durable"
+    );
+    assert!(
+        !out.iter().any(is_bndupd),
+        "BNDUPD before the lease is durable"
+    );
+    assert!(!p.held[0].is_empty());
+    assert!(p.s[1].leases().get(&Resource::Address(a)).is_none());
+    // The batch is reported durable: the Reply leaves, then the BNDUPD.
+    p.hold[0] = false;
+    p.release(0);
+    p.pump(T0 + 2);
+    let out = &p.log[0][before..];
+    let persist = out.iter().position(is_lease_persist).unwrap();
     let first_reply = out
         .iter()
-        .position(|o| matches!(o, Output::ClientReply { reply: r, after_persist: true } if r.bytes[0] == 7))
-        .unwrap();
+        .position(is_reply)
+        .expect("Reply after the commit");
     let first_bndupd = out
         .iter()
-        .position(
-            |o| matches!(o, Output::Peer { msg, .. } if msg.msg_type == FailoverMsgType::BndUpd),
-        )
-        .unwrap();
-    let persist = out
-        .iter()
-        .position(|o| matches!(o, Output::Persist(PersistItem::Lease(_))))
-        .unwrap();
+        .position(is_bndupd)
+        .expect("BNDUPD after the commit");
     assert!(persist < first_reply, "lease persisted before the Reply");
     assert!(first_reply < first_bndupd, "lazy update: Reply first");
-    assert!(matches!(
-        &out[first_bndupd],
-        Output::Peer {
-            after_persist: true,
-            ..
-        }
-    ));
+    assert_eq!(
+        p.s[1].leases().get(&Resource::Address(a)).map(|l| l.status),
+        Some(BindingStatus::Active)
+    );
 }
 
 #[test]
 fn secondary_in_comm_interrupted_allocates_its_own_half_s4_2_1() {
     let mut p = normal_pair();
     p.cut(T0 + 5);
-    assert_eq!(p.s[1].state(), ServerState::CommunicationsInterrupted);
+    assert_eq!(p.state(1), ServerState::CommunicationsInterrupted);
     for c in 10..20 {
         let (a, valid) = bind(&mut p, 1, c, T0 + 6);
         assert_eq!(
@@ -389,14 +455,16 @@ fn secondary_in_comm_interrupted_allocates_its_own_half_s4_2_1() {
 fn poolreq_gives_the_secondary_its_prefix_share_s4_2_2() {
     let p = normal_pair();
     // The secondary asked (POOLREQ on entering NORMAL) and received FREE-BACKUP blocks.
-    let s_blocks: u32 = p.s[1]
+    let s_blocks: u32 = p
+        .fs(1)
         .prefix_pools()
         .iter()
         .flat_map(|pool| pool.blocks_of(Role::Secondary).collect::<Vec<_>>())
         .map(|b| 1u32 << (56 - b.prefix_len()))
         .sum();
     assert_eq!(s_blocks, 128, "half of the 256 /56s");
-    let p_view: u32 = p.s[0]
+    let p_view: u32 = p
+        .fs(0)
         .prefix_pools()
         .iter()
         .flat_map(|pool| pool.blocks_of(Role::Secondary).collect::<Vec<_>>())
@@ -432,7 +500,7 @@ fn expiry_in_comm_interrupted_stays_expired_until_ack_s7_2() {
     // Heal: the EXPIRED update is acked and the lease settles.
     let now = T0 + 10 + u64::from(valid);
     p.connect(now);
-    assert_eq!(p.s[0].state(), ServerState::Normal);
+    assert_eq!(p.state(0), ServerState::Normal);
     assert_eq!(p.s[0].leases().get(&r).unwrap().status, BindingStatus::Free);
 }
 
@@ -441,16 +509,16 @@ fn malformed_peer_message_disconnects_but_clients_are_served_s6_1() {
     let mut p = normal_pair();
     p.s[1].handle_peer_bytes(T0 + 3, &[24, 0, 0]);
     p.drain(1);
-    assert!(p.log[1].iter().any(
-        |o| matches!(o, Output::Peer { msg, .. } if msg.msg_type == FailoverMsgType::Disconnect)
-    ));
+    assert!(p.log[1]
+        .iter()
+        .any(|o| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::Disconnect)));
     assert!(p.log[1]
         .iter()
         .any(|o| matches!(o, Output::ClosePeer { .. })));
     assert!(p.log[1]
         .iter()
         .any(|o| matches!(o, Output::Event(Event::ProtocolError(_)))));
-    assert_eq!(p.s[1].state(), ServerState::CommunicationsInterrupted);
+    assert_eq!(p.state(1), ServerState::CommunicationsInterrupted);
     // The secondary serves on from its own half.
     let (a, _) = bind(&mut p, 1, 5, T0 + 4);
     assert_eq!(a.octets()[15] & 1, 0);
@@ -484,12 +552,12 @@ fn partner_down_command_and_recovery_s8_4_s8_5() {
     p.cut(T0 + 2);
     p.s[1].partner_down_command(T0 + 3).unwrap();
     p.drain(1);
-    assert_eq!(p.s[1].state(), ServerState::PartnerDown);
+    assert_eq!(p.state(1), ServerState::PartnerDown);
     // Reconnect: the primary (COMM-INT) sees PARTNER-DOWN → POTENTIAL-CONFLICT, both
     // resolve and end in NORMAL.
     p.connect(T0 + 100);
-    assert_eq!(p.s[0].state(), ServerState::Normal);
-    assert_eq!(p.s[1].state(), ServerState::Normal);
+    assert_eq!(p.state(0), ServerState::Normal);
+    assert_eq!(p.state(1), ServerState::Normal);
     let went = |i: usize, from: ServerState, to: ServerState| {
         p.log[i].contains(&Output::Event(Event::StateChanged { from, to }))
     };
@@ -550,7 +618,7 @@ mod hostile_peer {
             // Whatever happened to the link, the secondary still answers a client: Renew
             // in NORMAL or anything in COMMUNICATIONS-INTERRUPTED. Bring it to the latter.
             p.cut(T0 + 4);
-            prop_assert!(p.s[1].state() != ServerState::Startup);
+            prop_assert!(p.state(1) != ServerState::Startup);
             let (a, _) = bind(&mut p, 1, 9, T0 + 5);
             prop_assert_eq!(a.octets()[15] & 1, 0);
         }
@@ -710,9 +778,7 @@ mod rejected_updates {
         let upd = p.log[0][before..]
             .iter()
             .find_map(|o| match o {
-                Output::Peer { msg, .. } if msg.msg_type == FailoverMsgType::BndUpd => {
-                    Some(msg.clone())
-                }
+                Output::Peer(msg) if msg.msg_type == FailoverMsgType::BndUpd => Some(msg.clone()),
                 _ => None,
             })
             .expect("lazy BNDUPD after the Reply");
@@ -727,10 +793,13 @@ mod rejected_updates {
         p.log[0]
             .iter()
             .rev()
-            .find_map(|o| match o {
-                Output::Persist(PersistItem::Lease(LeaseChange::Upsert(l))) if l.resource == *r => {
-                    Some(l.clone())
-                }
+            .filter_map(|o| match o {
+                Output::Persist(Batch { items, .. }) => Some(items),
+                _ => None,
+            })
+            .flat_map(|items| items.iter().rev())
+            .find_map(|item| match item {
+                PersistItem::Lease(LeaseChange::Upsert(l)) if l.resource == *r => Some(l.clone()),
                 _ => None,
             })
             .expect("lease persisted")
@@ -789,7 +858,7 @@ mod rejected_updates {
         // New connection at T0+41: the next scan (T0+60) sends it, the real secondary accepts.
         p.cut(T0 + 41);
         p.connect(T0 + 42);
-        assert_eq!(p.s[0].state(), ServerState::Normal);
+        assert_eq!(p.state(0), ServerState::Normal);
         p.tick(T0 + 43, T0 + 60);
         assert!(p.s[1].leases().get(&r).is_some());
         assert!(!p.s[0].leases().get(&r).unwrap().failover.update_pending);

@@ -13,6 +13,7 @@ use super::tests::{
     addr_of, bind, client_msg, config, ia_with, ia_with_lifetimes, normal_pair, Pair, MCLT, T0,
 };
 use super::*;
+use crate::node::{Batch, Node, Output};
 use tandem_wire::v6::{DhcpOption, Ia, Message, MessageType, OptionsExt};
 
 const NO_BINDING: u16 = 3;
@@ -30,8 +31,8 @@ fn config_pd(prefix: &str) -> ServerConfig {
 fn pd_pair(prefix: &str, share: u8) -> Pair {
     let mut p = Pair::with(config_pd(prefix), share);
     p.connect(T0 + 1);
-    assert_eq!(p.s[0].state(), ServerState::Normal);
-    assert_eq!(p.s[1].state(), ServerState::Normal);
+    assert_eq!(p.state(0), ServerState::Normal);
+    assert_eq!(p.state(1), ServerState::Normal);
     p
 }
 
@@ -115,7 +116,7 @@ fn delegate(
 }
 
 fn owned_by(p: &Pair, i: usize, prefix: Ipv6Net) -> Option<Role> {
-    p.s[i]
+    p.fs(i)
         .prefix_pools()
         .iter()
         .find_map(|pool| pool.owner_of(prefix))
@@ -231,7 +232,7 @@ fn comm_interrupted_secondary_delegates_from_its_share_of_a_large_pool_s4_2_2() 
     for (pool, clients) in [("2001:db8::/40", 40u8), ("2001:db8::/34", 3)] {
         let mut p = pd_pair(pool, 50);
         p.cut(T0 + 2);
-        assert_eq!(p.s[1].state(), ServerState::CommunicationsInterrupted);
+        assert_eq!(p.state(1), ServerState::CommunicationsInterrupted);
         let mut seen = std::collections::BTreeSet::new();
         for c in 0..clients {
             let got = delegate(&mut p, 1, c, T0 + 3, None);
@@ -406,7 +407,7 @@ fn rebind_restores_the_same_clients_released_lease_relayed_too() {
 #[test]
 fn recover_done_creates_no_binding_from_a_renew_s8_7_1() {
     let mut p = normal_pair();
-    let record = p.s[0].endpoint().record().clone();
+    let record = p.fs(0).endpoint().record().clone();
     let sid = p.s[0].dhcp().server_duid().clone();
     // The primary crashes; the secondary goes PARTNER-DOWN.
     p.cut(T0 + 10);
@@ -417,13 +418,12 @@ fn recover_done_creates_no_binding_from_a_renew_s8_7_1() {
     // again and the wait ends alone: RECOVER-DONE, which it keeps without its partner.
     let now = T0 + 20;
     let leases: Vec<Lease> = p.s[0].leases().iter().cloned().collect();
-    let pair_cfg = p.s[0].pair_config().clone();
-    p.s[0] =
-        FailoverServer::new(config(), sid.clone(), leases, Some(record), pair_cfg, now).unwrap();
+    let pair_cfg = p.fs(0).pair_config().clone();
+    p.s[0] = Node::pair_member(config(), sid.clone(), leases, Some(record), pair_cfg, now).unwrap();
     p.dead[0] = false;
     p.connect(now);
     assert_eq!(
-        p.s[0].state(),
+        p.state(0),
         ServerState::RecoverWait,
         "{:?}",
         p.log[0]
@@ -433,7 +433,7 @@ fn recover_done_creates_no_binding_from_a_renew_s8_7_1() {
     );
     p.cut(now + 1);
     p.tick(now + 1, now + 2 * u64::from(MCLT));
-    assert_eq!(p.s[0].state(), ServerState::RecoverDone);
+    assert_eq!(p.state(0), ServerState::RecoverDone);
     let unknown: Ipv6Addr = "2001:db8:1::1a3".parse().unwrap();
     let ia = ia_with_lifetimes(unknown, 300, 600);
     let before = p.s[0].leases().len();
@@ -458,48 +458,55 @@ fn recover_done_creates_no_binding_from_a_renew_s8_7_1() {
 
 // ---------------------------------------------------------------- item 7
 
-/// RFC 8156 §6.1.2 with DESIGN "nothing that depends on a persist leaves before it": a
+/// RFC 8156 §6.1.2, with nothing that depends on a persist leaving before it: a
 /// secondary that adopts the primary's MCLT from CONNECT persists it, and its CONNECTREPLY
-/// (which tells the primary the MCLT is agreed) waits for that persist.
+/// (which tells the primary the MCLT is agreed) waits for that persist: through the gate,
+/// it is not output while the batch holding the new MCLT is not reported durable.
 #[test]
 fn connectreply_waits_for_the_persisted_mclt_s6_1_2() {
-    let mut primary = server_with_mclt(Role::Primary, 90);
-    let mut secondary = server_with_mclt(Role::Secondary, MCLT);
-    secondary.handle_connected(T0 + 1);
-    primary.handle_connected(T0 + 1);
-    let connect = std::iter::from_fn(|| primary.poll_output())
-        .find_map(|o| match o {
-            Output::Peer { msg, .. } if msg.msg_type == FailoverMsgType::Connect => Some(msg),
-            _ => None,
-        })
-        .expect("CONNECT");
-    while secondary.poll_output().is_some() {}
-    secondary.handle_peer_bytes(T0 + 1, &connect.emit());
-    let out: Vec<Output> = std::iter::from_fn(|| secondary.poll_output()).collect();
-    let persist = out
-        .iter()
-        .position(|o| matches!(o, Output::Persist(PersistItem::Endpoint(r)) if r.mclt == 90))
-        .expect("the new MCLT is persisted");
-    let (reply_at, gated) = out
-        .iter()
-        .enumerate()
-        .find_map(|(i, o)| match o {
-            Output::Peer { msg, after_persist }
-                if msg.msg_type == FailoverMsgType::ConnectReply =>
-            {
-                Some((i, *after_persist))
-            }
-            _ => None,
-        })
-        .expect("CONNECTREPLY");
-    assert!(persist < reply_at);
+    let mut p = Pair::from_servers([
+        server_with_mclt(Role::Primary, 90),
+        server_with_mclt(Role::Secondary, MCLT),
+    ]);
+    p.hold[1] = true;
+    p.connect(T0 + 1);
+    let is_mclt_persist = |o: &Output| {
+        matches!(o, Output::Persist(Batch { items, .. })
+            if items.iter().any(|i| matches!(i, PersistItem::Endpoint(r) if r.mclt == 90)))
+    };
+    let is_connectreply = |o: &Output| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::ConnectReply);
     assert!(
-        gated,
-        "CONNECTREPLY may leave before the MCLT it agrees to is durable"
+        p.log[0]
+            .iter()
+            .any(|o| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::Connect)),
+        "CONNECT"
     );
+    assert!(
+        p.log[1].iter().any(is_mclt_persist),
+        "the new MCLT is persisted"
+    );
+    assert!(
+        !p.log[1].iter().any(is_connectreply),
+        "CONNECTREPLY left before the MCLT it agrees to is durable"
+    );
+    assert_ne!(
+        p.state(0),
+        ServerState::Normal,
+        "the primary heard no CONNECTREPLY"
+    );
+    // The batch is reported durable: the CONNECTREPLY leaves, after the persist.
+    p.hold[1] = false;
+    p.release(1);
+    p.pump(T0 + 1);
+    let persist = p.log[1].iter().position(is_mclt_persist).unwrap();
+    let reply_at = p.log[1]
+        .iter()
+        .position(is_connectreply)
+        .expect("CONNECTREPLY once the MCLT is durable");
+    assert!(persist < reply_at);
 }
 
-fn server_with_mclt(role: Role, mclt: u32) -> FailoverServer {
+fn server_with_mclt(role: Role, mclt: u32) -> Node {
     let mut e = EndpointConfig::new(role, "t", mclt);
     e.local.keepalive = 30;
     let pair = PairConfig {
@@ -517,7 +524,7 @@ fn server_with_mclt(role: Role, mclt: u32) -> FailoverServer {
         r.communicated = true;
         r
     });
-    FailoverServer::new(config(), duid, vec![], record, pair, T0).unwrap()
+    Node::pair_member(config(), duid, vec![], record, pair, T0).unwrap()
 }
 
 // ---------------------------------------------------------------- recovery and stale expiry
@@ -546,9 +553,9 @@ fn recovering_server_does_not_expire_leases_its_partner_may_have_renewed_s8_6_s8
     };
     renew(&mut p, T0 + 32);
     // The secondary dies; the primary is declared partner-down.
-    let s_record = p.s[1].endpoint().record().clone();
+    let s_record = p.fs(1).endpoint().record().clone();
     let s_duid = p.s[1].dhcp().server_duid().clone();
-    let s_pair = p.s[1].pair_config().clone();
+    let s_pair = p.fs(1).pair_config().clone();
     let s_leases: Vec<Lease> = p.s[1].leases().iter().cloned().collect();
     p.cut(T0 + 40);
     p.dead[1] = true;
@@ -556,10 +563,10 @@ fn recovering_server_does_not_expire_leases_its_partner_may_have_renewed_s8_6_s8
     p.pump(T0 + 41);
     // It comes back at once and recovers; the link goes again during RECOVER-WAIT.
     p.s[1] =
-        FailoverServer::new(config(), s_duid, s_leases, Some(s_record), s_pair, T0 + 60).unwrap();
+        Node::pair_member(config(), s_duid, s_leases, Some(s_record), s_pair, T0 + 60).unwrap();
     p.dead[1] = false;
     p.connect(T0 + 60);
-    assert_eq!(p.s[1].state(), ServerState::RecoverWait);
+    assert_eq!(p.state(1), ServerState::RecoverWait);
     p.cut(T0 + 61);
     // The primary, still PARTNER-DOWN, renews the client (no MCLT cap) and cannot say so.
     let until = renew(&mut p, T0 + 300);
@@ -568,7 +575,7 @@ fn recovering_server_does_not_expire_leases_its_partner_may_have_renewed_s8_6_s8
     assert!(known < until);
     // The secondary's copy runs out while it waits in RECOVER-DONE.
     p.tick(T0 + 61, known + 5);
-    assert_eq!(p.s[1].state(), ServerState::RecoverDone);
+    assert_eq!(p.state(1), ServerState::RecoverDone);
     // Heal: the primary's renewal must be accepted.
     p.connect(known + 10);
     p.tick(known + 10, known + 12);
@@ -696,10 +703,10 @@ fn an_unacknowledged_take_back_leaves_the_block_with_the_secondary_after_a_resta
 #[test]
 fn recovery_asks_again_after_the_link_returns_before_normal_s8_5_s8_7() {
     let mut p = pd_pair("2001:db8:100::/52", 50);
-    let record = p.s[0].endpoint().record().clone();
+    let record = p.fs(0).endpoint().record().clone();
     let (duid, pair_cfg) = (
         p.s[0].dhcp().server_duid().clone(),
-        p.s[0].pair_config().clone(),
+        p.fs(0).pair_config().clone(),
     );
     let leases: Vec<Lease> = p.s[0].leases().iter().cloned().collect();
     // The primary dies; the secondary is declared partner-down.
@@ -709,16 +716,16 @@ fn recovery_asks_again_after_the_link_returns_before_normal_s8_5_s8_7() {
     p.pump(T0 + 6);
     // The primary comes back and recovers; the link goes during RECOVER-WAIT.
     let cfg = config_pd("2001:db8:100::/52");
-    p.s[0] = FailoverServer::new(cfg, duid, leases, Some(record), pair_cfg, T0 + 20).unwrap();
+    p.s[0] = Node::pair_member(cfg, duid, leases, Some(record), pair_cfg, T0 + 20).unwrap();
     p.dead[0] = false;
     p.connect(T0 + 20);
-    assert_eq!(p.s[0].state(), ServerState::RecoverWait);
+    assert_eq!(p.state(0), ServerState::RecoverWait);
     p.cut(T0 + 21);
     // Meanwhile the secondary, still PARTNER-DOWN, delegates a /56 (past MCLT: any share).
     let t = T0 + 6 + u64::from(MCLT) + 1;
     let (given, _) = delegate(&mut p, 1, 77, t, None).expect("a prefix");
     p.tick(T0 + 21, t + 2);
-    assert_eq!(p.s[0].state(), ServerState::RecoverDone);
+    assert_eq!(p.state(0), ServerState::RecoverDone);
     // The link returns.
     let mark = p.log[0].len();
     p.connect(t + 3);
@@ -736,8 +743,10 @@ fn recovery_asks_again_after_the_link_returns_before_normal_s8_5_s8_7() {
         })
         .expect("the primary reaches NORMAL");
     let learnt_at = out.iter().position(|o| {
-        matches!(o, Output::Persist(PersistItem::Lease(LeaseChange::Upsert(l)))
-            if l.resource == Resource::Prefix(given) && l.status == BindingStatus::Active)
+        matches!(o, Output::Persist(Batch { items, .. }) if items.iter().any(|i| {
+            matches!(i, PersistItem::Lease(LeaseChange::Upsert(l))
+                if l.resource == Resource::Prefix(given) && l.status == BindingStatus::Active)
+        }))
     });
     assert!(
         learnt_at.is_some_and(|i| i < normal_at),

@@ -14,7 +14,7 @@ fn never(t: Option<Time>) -> bool {
     t == Some(Time::NEVER)
 }
 
-fn infinite_server(role: Role, now: Time) -> FailoverServer {
+fn infinite_server(role: Role, now: Time) -> Node {
     let mut c = config();
     c.subnets[0].preferred_lifetime = INFINITY;
     c.subnets[0].valid_lifetime = INFINITY;
@@ -27,7 +27,7 @@ fn infinite_server(role: Role, now: Time) -> FailoverServer {
         rebalance_threshold: 1,
     };
     let duid = Duid(vec![0, 2, 0, 0, 0, 9, role as u8]);
-    FailoverServer::new(c, duid, vec![], None, pair, now).unwrap()
+    Node::pair_member(c, duid, vec![], None, pair, now).unwrap()
 }
 
 fn infinite_pair() -> Pair {
@@ -36,8 +36,8 @@ fn infinite_pair() -> Pair {
         infinite_server(Role::Secondary, T0),
     ]);
     p.connect(T0 + 1);
-    assert_eq!(p.s[0].state(), ServerState::Normal);
-    assert_eq!(p.s[1].state(), ServerState::Normal);
+    assert_eq!(p.state(0), ServerState::Normal);
+    assert_eq!(p.state(1), ServerState::Normal);
     p
 }
 
@@ -115,14 +115,14 @@ fn infinite_desired_lifetime_is_capped_until_the_partner_acks_never_s4_4() {
 fn comm_interrupted_caps_infinite_lifetimes_partner_down_does_not_s8_9_1_s8_4_1() {
     let mut p = infinite_pair();
     p.cut(T0 + 2);
-    assert_eq!(p.s[1].state(), ServerState::CommunicationsInterrupted);
+    assert_eq!(p.state(1), ServerState::CommunicationsInterrupted);
     // §8.9.1: a new lease in COMMUNICATIONS-INTERRUPTED is still capped by the MCLT.
     let (_, valid) = bind(&mut p, 1, 2, T0 + 3);
     assert_eq!(valid, MCLT);
     // §8.4.1: in PARTNER-DOWN the MCLT does not limit lifetimes.
     p.s[1].partner_down_command(T0 + 4).unwrap();
     p.drain(1);
-    assert_eq!(p.s[1].state(), ServerState::PartnerDown);
+    assert_eq!(p.state(1), ServerState::PartnerDown);
     let (a, valid) = bind(&mut p, 1, 3, T0 + 5);
     assert_eq!(valid, INFINITY);
     let l = p.s[1].leases().get(&Resource::Address(a)).unwrap();
