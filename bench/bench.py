@@ -77,7 +77,7 @@ class CpuQuota:
     """A CPU cgroup (v2 cpu.max, or v1 cfs quota) limiting its processes to `percent`
     of one core; processes join with add(pid) (all their threads move along)."""
 
-    def __init__(self, percent):
+    def __init__(self, percent, name="tandem-bench"):
         self.percent, self.path = percent, None
         if percent <= 0:
             return
@@ -85,7 +85,7 @@ class CpuQuota:
         quota = period * percent // 100
         v2 = "/sys/fs/cgroup/cgroup.controllers"
         if os.path.exists(v2) and "cpu" in open(v2).read().split():
-            self.path = "/sys/fs/cgroup/tandem-bench"
+            self.path = f"/sys/fs/cgroup/{name}"
             # A child gets cpu.max only when its parent delegates the cpu controller.
             with open("/sys/fs/cgroup/cgroup.subtree_control", "w") as f:
                 f.write("+cpu")
@@ -93,7 +93,7 @@ class CpuQuota:
             with open(os.path.join(self.path, "cpu.max"), "w") as f:
                 f.write(f"{quota} {period}")
         elif os.path.isdir("/sys/fs/cgroup/cpu"):
-            self.path = "/sys/fs/cgroup/cpu/tandem-bench"
+            self.path = f"/sys/fs/cgroup/cpu/{name}"
             os.makedirs(self.path, exist_ok=True)
             with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
                 f.write(str(period))

@@ -24,14 +24,23 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from clients import parse_perfdhcp  # noqa: E402
 from harness import PD_LEN, POOL, SUBNET, cleanup_on_signals  # noqa: E402
 from pair import FO_ADDRS, PD_POOL, Member, PairTopology  # noqa: E402
-from bench import RMEM_DEFAULT, cpu_seconds, set_rmem_default, with_one_retry  # noqa: E402
+from bench import RMEM_DEFAULT, CpuQuota, cpu_seconds, set_rmem_default, with_one_retry  # noqa: E402
 
 RATES = [int(r) for r in os.environ.get("RATES", "1000,2000,4000,6000,8000,10000,12000,14000,16000").split(",")]
 STEP_SECONDS = int(os.environ.get("STEP_SECONDS", "10"))
 SYSTEMS = os.environ.get("SYSTEMS", "tandem-pair,tandem-one,kea-ha").split(",")
 PERF_CPU = os.environ.get("PERF_CPU", "1")
 SERVER_CPU = os.environ.get("SERVER_CPU", "0")
+# The core of a pair's second member (default: with the first). SECONDARY_CPU=1 gives the
+# member the clients talk to a core of its own, the second sharing perfdhcp's: the layout
+# for comparing latency at moderate rates on a 2-core machine.
+SECONDARY_CPU = os.environ.get("SECONDARY_CPU", SERVER_CPU)
 HOOKS = os.environ.get("KEA_HOOKS", "/usr/lib/x86_64-linux-gnu/kea/hooks")
+# Percent of one core each server process (each pair member, one tandem, each Kea) may use,
+# each in its own CPU cgroup: on a 2-core machine this stands in for "each server on its
+# own core", with a budget below what perfdhcp can saturate. 0: no limit (members share
+# SERVER_CPU).
+MEMBER_CPU_QUOTA = int(os.environ.get("MEMBER_CPU_QUOTA", "0"))
 
 
 class KeaHa:
@@ -130,26 +139,44 @@ def start_system(topo, system):
 def step(system, rate, step_no):
     with PairTopology(f"b{step_no}") as topo:
         members = start_system(topo, system)
-        if system.startswith("tandem"):
-            for m in members:
-                subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CPU, str(m.proc.pid)], capture_output=True)
+        for m, cpu in zip(members, [SERVER_CPU, SECONDARY_CPU]):
+            subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(m.proc.pid)], capture_output=True)
         pids = [m.proc.pid for m in members]
-        cpu0 = sum(cpu_seconds(p) for p in pids)
+        quotas = []
+        if MEMBER_CPU_QUOTA:
+            for i, pid in enumerate(pids):
+                q = CpuQuota(MEMBER_CPU_QUOTA, f"tandem-bench-m{i}")
+                q.add(pid)
+                quotas.append(q)
+        cpu0 = [cpu_seconds(p) for p in pids]
         t0 = time.time()
         cmd = ["ip", "netns", "exec", topo.cli_ns, "taskset", "-c", PERF_CPU, "perfdhcp", "-6", "-l", topo.cli_if,
                "-R", "100000000", "-r", str(rate), "-p", str(STEP_SECONDS), "-e", "address-only",
                "-W", "1000000", "-s", str(step_no)]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP_SECONDS + 60)
-        # Both members share SERVER_CPU: this is the pair's CPU, 100% = that one core.
-        server_cpu = 100 * (sum(cpu_seconds(p) for p in pids) - cpu0) / (time.time() - t0)
+        wall = time.time() - t0
+        used = [cpu_seconds(p) - c for p, c in zip(pids, cpu0)]
+        for m in members:  # out of the cgroups before the namespace goes
+            m.proc.kill()
+            m.proc.wait()
+        for q in quotas:
+            q.remove()
+        # The members' CPU together; 100% = one core.
+        server_cpu = 100 * sum(used) / wall
         stats = parse_perfdhcp(out.stdout + out.stderr)
         sa, rr = stats.get("SOLICIT-ADVERTISE", {}), stats.get("REQUEST-REPLY", {})
+        replies = rr.get("received packets", 0)
         offered = sa.get("sent packets", 0) / STEP_SECONDS
         clean = bool(sa and rr) and offered >= 0.95 * rate and all(
             s.get("drops", 1) == 0 and s.get("received packets") == s.get("sent packets") for s in (sa, rr))
         return dict(system=system, rate=rate, clean=clean, offered=offered,
-                    replies=rr.get("received packets", 0), sa_drops=sa.get("drops"), rr_drops=rr.get("drops"),
-                    rr_avg_ms=rr.get("avg delay"), server_cpu_pct=round(server_cpu, 1))
+                    replies=replies, sa_drops=sa.get("drops"), rr_drops=rr.get("drops"),
+                    sa_avg_ms=sa.get("avg delay"), rr_avg_ms=rr.get("avg delay"), server_cpu_pct=round(server_cpu, 1),
+                    member_cpu_pct=[round(100 * u / wall, 1) for u in used],
+                    # CPU per completed exchange of the member the clients talk to (the
+                    # primary), and of the whole system.
+                    us_per_exchange_first=round(1e6 * used[0] / replies, 1) if replies else None,
+                    us_per_exchange_all=round(1e6 * sum(used) / replies, 1) if replies else None)
 
 
 def main():
@@ -170,7 +197,9 @@ def main():
             for r in with_one_retry(run_step):
                 results.append(r)
                 print(f"{system:12} {rate:6}/s  {'clean' if r['clean'] else 'DROPS'}  offered {r['offered']:.0f}/s "
-                      f"replies {r['replies']:.0f} RR avg {r['rr_avg_ms']} ms, servers' CPU {r['server_cpu_pct']}%"
+                      f"replies {r['replies']:.0f} SA avg {r['sa_avg_ms']} ms RR avg {r['rr_avg_ms']} ms, "
+                      f"CPU {r['member_cpu_pct']}% us/exch {r['us_per_exchange_first']} "
+                      f"(all members {r['us_per_exchange_all']})"
                       f"{' (retry)' if r['attempt'] == 2 else ''}", flush=True)
             if r["clean"]:
                 best[system] = rate
@@ -183,10 +212,29 @@ def main():
         print(f"  pair / one tandem: {best['tandem-pair'] / best['tandem-one']:.2f}   (goal >= 0.90)")
     if best.get("kea-ha") and "tandem-pair" in best:
         print(f"  pair / Kea HA:     {best['tandem-pair'] / best['kea-ha']:.2f}   (goal >= 4)")
+    # Latency at half the pair's highest clean rate (perfdhcp reports averages, not
+    # percentiles), and CPU per exchange at the highest rate every system passed.
+    half = max((r for r in RATES if r <= best.get("tandem-pair", 0) / 2), default=None)
+    common = max((r for r in RATES if all(r <= best.get(s, 0) for s in SYSTEMS)), default=None)
+
+    def at(system, rate):
+        return next((r for r in reversed(results) if r["system"] == system and r["rate"] == rate and r["clean"]), None)
+
+    if half:
+        print(f"\nat {half}/s (half the pair's highest clean rate), Solicit-Advertise avg:")
+        for s in SYSTEMS:
+            r = at(s, half)
+            print(f"  {s:12} {r['sa_avg_ms'] if r else '-'} ms")
+    if common:
+        print(f"\nat {common}/s (every system clean), CPU per exchange (us; first member, all members):")
+        for s in SYSTEMS:
+            r = at(s, common)
+            print(f"  {s:12} {r['us_per_exchange_first'] if r else '-'}  {r['us_per_exchange_all'] if r else '-'}")
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", f"pair-{time.strftime('%Y%m%d-%H%M%S')}.json")
     with open(path, "w") as f:
-        json.dump(dict(rates=RATES, step_seconds=STEP_SECONDS, steps=results, best=best), f, indent=2)
+        json.dump(dict(rates=RATES, step_seconds=STEP_SECONDS, member_cpu_quota=MEMBER_CPU_QUOTA, steps=results,
+                       best=best), f, indent=2)
     print(f"results: {path}")
 
 
