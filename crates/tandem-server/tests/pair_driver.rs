@@ -340,17 +340,32 @@ async fn first_seen(m: &Member, within: Duration, ok: impl Fn(&Status) -> bool) 
     None
 }
 
+/// Both members over the in-memory link with keep-alive [`KEEPALIVE`] (the primary with
+/// this auto partner-down), once both are in NORMAL.
+async fn normal_pair(
+    primary_auto_partner_down: Option<u32>,
+) -> (Member, Member, LinkCtl, FrameLog) {
+    let ([(a_tx, a_rx), (b_tx, b_rx)], ctl, frames) = link();
+    let p = member_with(
+        Role::Primary,
+        a_tx,
+        a_rx,
+        KEEPALIVE,
+        primary_auto_partner_down,
+    );
+    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
+    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
+    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+    (p, s, ctl, frames)
+}
+
 /// RFC 8156 §6.5: a member sends something (CONTACT when nothing else) at least every
 /// FO_SEND_TIME = partner keep-alive / 4, whatever else it is busy with. The primary is
 /// flooded with Solicits for 7 s; its partner must keep hearing from it at that pace and
 /// so stay in NORMAL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contact_keepalives_leave_on_time_under_a_client_flood_s6_5() {
-    let ([(a_tx, a_rx), (b_tx, b_rx)], _ctl, frames) = link();
-    let p = member_with(Role::Primary, a_tx, a_rx, KEEPALIVE, None);
-    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
-    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
-    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+    let (p, s, _ctl, frames) = normal_pair(None).await;
 
     let t0 = Instant::now();
     let load = flood(p.addr, 7);
@@ -399,17 +414,7 @@ async fn contact_keepalives_leave_on_time_under_a_client_flood_s6_5() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_partner_is_noticed_on_time_under_a_client_flood_s6_6_s8_9() {
     const AUTO_PARTNER_DOWN: u32 = 6;
-    let ([(a_tx, a_rx), (b_tx, b_rx)], ctl, frames) = link();
-    let p = member_with(
-        Role::Primary,
-        a_tx,
-        a_rx,
-        KEEPALIVE,
-        Some(AUTO_PARTNER_DOWN),
-    );
-    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
-    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
-    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+    let (p, _s, ctl, frames) = normal_pair(Some(AUTO_PARTNER_DOWN)).await;
 
     let load = flood(p.addr, 14);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -483,11 +488,7 @@ async fn first_leave_from_normal(
 /// Lease times stay wall-clock (RFC 8156 §5.1: the partners exchange absolute times).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wall_clock_stepped_forward_is_not_partner_silence_s6_6_s8_9() {
-    let ([(a_tx, a_rx), (b_tx, b_rx)], _ctl, _) = link();
-    let p = member_with(Role::Primary, a_tx, a_rx, KEEPALIVE, Some(KEEPALIVE + 2));
-    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
-    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
-    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+    let (p, s, _ctl, _) = normal_pair(Some(KEEPALIVE + 2)).await;
 
     p.step_wall_clock(3600);
     let left = first_leave_from_normal(&p, &s).await;
@@ -502,11 +503,7 @@ async fn a_wall_clock_stepped_forward_is_not_partner_silence_s6_6_s8_9() {
 /// COMMUNICATIONS-INTERRUPTED after its keep-alive time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wall_clock_stepped_back_does_not_stop_contact_s6_5() {
-    let ([(a_tx, a_rx), (b_tx, b_rx)], _ctl, _) = link();
-    let p = member_with(Role::Primary, a_tx, a_rx, KEEPALIVE, None);
-    let s = member_with(Role::Secondary, b_tx, b_rx, KEEPALIVE, None);
-    wait_for(&p, "primary NORMAL", |st| st.state == "NORMAL").await;
-    wait_for(&s, "secondary NORMAL", |st| st.state == "NORMAL").await;
+    let (p, s, _ctl, _) = normal_pair(None).await;
 
     p.step_wall_clock(-3600);
     let left = first_leave_from_normal(&p, &s).await;

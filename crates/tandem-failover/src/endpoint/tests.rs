@@ -756,7 +756,7 @@ fn a_clock_step_moves_local_timers_and_never_shortens_recover_wait_s6_5_s6_6_s8_
     for t in [Timer::PartnerSilence, Timer::Contact] {
         assert_eq!(after.get(t), before.get(t).map(|at| at + 1000), "{t:?}");
     }
-    // An hour without a step is not silence: at the stepped time nothing has run out.
+    // 1000 s of wall clock that did not really pass: at the stepped time nothing is due.
     let now = T0 + 1 + 1000;
     assert!(d.sides[0].ep.timers().due(now).next().is_none());
     d.sides[0].ep.follow_clock_step(-1000);
