@@ -5,7 +5,8 @@ perfdhcp offers a fixed rate, same topology and pinning as bench.py.
     sudo TANDEM_BIN=target/release/tandem python3 bench/profile.py [rate] [seconds] [lease type]
     perf report -i <printed perf.data path> --no-children --stdio | less
 
-Also prints the server's system calls per exchange (from /proc/<pid>/io syscr/syscw
+SERVER_CPU_QUOTA (percent of one core, as for bench.py) profiles the server under the
+same CPU budget as the benchmark. Also prints the server's system calls per exchange (from /proc/<pid>/io syscr/syscw
 when available) and its CPU per exchange. Root needed; not part of CI.
 """
 
@@ -19,7 +20,7 @@ os.environ.setdefault("IT_PD_POOL", "2001:db8:1000::/36")
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from clients import parse_perfdhcp  # noqa: E402
 from harness import Tandem, Topology, cleanup_on_signals  # noqa: E402
-from bench import RMEM_DEFAULT, set_rmem_default, udp6_counters  # noqa: E402
+from bench import RMEM_DEFAULT, SERVER_CPU_QUOTA, CpuQuota, set_rmem_default, udp6_counters  # noqa: E402
 
 STAT_EVENTS = ["syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync", "syscalls:sys_enter_pwrite64",
                "syscalls:sys_enter_sendmsg", "syscalls:sys_enter_sendmmsg", "syscalls:sys_enter_recvmsg",
@@ -34,6 +35,22 @@ def proc_cpu(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid):
+    """{thread name: (user s, system s)} of every thread of `pid`, summed by name."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name, fields = head.split("(", 1)[1], rest.split()
+        u, s = out.get(name, (0.0, 0.0))
+        tck = os.sysconf("SC_CLK_TCK")
+        out[name] = (u + int(fields[11]) / tck, s + int(fields[12]) / tck)
+    return out
 
 
 def io_counts(pid):
@@ -59,16 +76,27 @@ def main():
 
 
 def run(rate, seconds, lease_type, out):
+    quota = CpuQuota(SERVER_CPU_QUOTA, "tandem-profile")
+    try:
+        run_in(quota, rate, seconds, lease_type, out)
+    finally:
+        quota.remove()
+
+
+def run_in(quota, rate, seconds, lease_type, out):
     with Topology("bench") as topo:
         data = os.path.join(topo.tmp, "data")
         os.makedirs(data)
         server = Tandem(topo, data, cpu=SERVER_CPU).start()
         time.sleep(0.5)
         pid = server.proc.pid
-        cpu0, io0 = proc_cpu(pid), io_counts(pid)
+        quota.add(pid)
+        cpu0, io0, threads0 = proc_cpu(pid), io_counts(pid), thread_cpu(pid)
         srv0, cli0 = udp6_counters(topo, topo.srv_ns), udp6_counters(topo, topo.cli_ns)
-        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "1999", "-g", "-p", str(pid),
-                                 "-o", out, "--", "sleep", str(seconds)],
+        # Sampling costs the server CPU: PERF_RECORD=0 measures CPU per exchange without it.
+        record = os.environ.get("PERF_RECORD", "1") != "0"
+        argv = ["perf", "record", "-e", "cpu-clock", "-F", "1999", "-g", "-p", str(pid), "-o", out, "--"]
+        perf = subprocess.Popen((argv if record else []) + ["sleep", str(seconds)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         topo.procs.append(perf)
         stat_out = out + ".stat"
@@ -82,6 +110,8 @@ def run(rate, seconds, lease_type, out):
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
         elapsed = time.time() - t0
         cpu, io = proc_cpu(pid) - cpu0, io_counts(pid)
+        threads = {name: (u - threads0.get(name, (0, 0))[0], s - threads0.get(name, (0, 0))[1])
+                   for name, (u, s) in thread_cpu(pid).items()}
         srv1, cli1 = udp6_counters(topo, topo.srv_ns), udp6_counters(topo, topo.cli_ns)
         perf.wait(timeout=60)
         stat.wait(timeout=60)
@@ -89,6 +119,9 @@ def run(rate, seconds, lease_type, out):
         # Every Reply promised a lease: all of them must be in the store after the stop.
         stored = len(server.leases())
     report(res, rate, seconds, lease_type, cpu, elapsed, io0, io, srv0, srv1, cli0, cli1, out)
+    replies = parse_perfdhcp(res.stdout).get("REQUEST-REPLY", {}).get("received packets", 0) or 1
+    for name, (u, s) in sorted(threads.items()):
+        print(f"  thread {name}: {1e6 * u / replies:.1f} us user + {1e6 * s / replies:.1f} us system per exchange")
     print(f"  leases in the store after stop: {stored}")
 
 
