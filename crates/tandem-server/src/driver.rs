@@ -245,6 +245,7 @@ impl<C: CommitSink> Io<C> {
         if !a.replies.is_empty() {
             self.send_replies(a.replies).await;
         }
+        let handed_over = !a.peer.is_empty() && peer_tx.is_some();
         for cmd in a.peer {
             let Some(tx) = peer_tx.as_ref() else { break };
             if let Err(e) = tx.try_send(cmd) {
@@ -253,6 +254,13 @@ impl<C: CommitSink> Io<C> {
                 warn!(error = %e, "partner link queue full: message dropped, resetting link");
                 let _ = tx.try_send(PeerCommand::Close("send queue overflow".into()));
             }
+        }
+        if handed_over {
+            // The link task was just woken, but tokio runs it only when this task yields:
+            // under a client flood every receive is ready and the loop would otherwise run
+            // its whole cooperative budget (thousands of datagrams) first, holding a
+            // CONTACT or a BNDUPD back for up to a second (RFC 8156 §6.5 FO_SEND_TIME).
+            tokio::task::yield_now().await;
         }
     }
 

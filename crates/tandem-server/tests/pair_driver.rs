@@ -359,6 +359,13 @@ async fn normal_pair(
     (p, s, ctl, frames)
 }
 
+/// How late past FO_SEND_TIME a CONTACT may reach the link under a flood. The core sends
+/// it when the (whole-second) clock turns; the driver must then let the link task carry it
+/// at once. A driver that kept the link task waiting until its cooperative budget ran out
+/// (tokio polls a freshly woken task only when the running one yields) delivered CONTACTs
+/// 0.5-0.7 s late in a debug build here and 1.16 s late in CI.
+const CONTACT_SLACK: Duration = Duration::from_millis(300);
+
 /// RFC 8156 §6.5: a member sends something (CONTACT when nothing else) at least every
 /// FO_SEND_TIME = partner keep-alive / 4, whatever else it is busy with. The primary is
 /// flooded with Solicits for 7 s; its partner must keep hearing from it at that pace and
@@ -396,7 +403,7 @@ async fn contact_keepalives_leave_on_time_under_a_client_flood_s6_5() {
         "the flood was too thin to show anything: {sent} Solicits"
     );
     assert!(
-        longest <= Duration::from_secs(u64::from(SEND_TIME) + 1),
+        longest <= Duration::from_secs(u64::from(SEND_TIME)) + CONTACT_SLACK,
         "the primary went {longest:?} without a message to its partner while flooded with \
          {sent} Solicits (FO_SEND_TIME is {SEND_TIME} s)"
     );
