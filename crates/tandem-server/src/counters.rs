@@ -24,6 +24,11 @@ pub struct CountersSnapshot {
     pub timers_fired: BTreeMap<&'static str, u64>,
     /// Steps of the wall clock seen against the monotonic clock.
     pub clock_steps: u64,
+    /// Control API requests refused as bad input (malformed, unknown path, invalid lease).
+    pub api_refused: u64,
+    /// Configuration reloads applied / refused.
+    pub reloads: u64,
+    pub reloads_refused: u64,
 }
 
 impl CountersSnapshot {
