@@ -29,7 +29,7 @@ pub trait Reloader: Send + Sync + 'static {
     /// `check-config` lists them, when it is not usable.
     fn load(&self) -> Result<Reloaded, ApiError>;
     /// Applies a new log filter (only after the rest of the reload succeeded).
-    fn set_log_level(&self, level: &str) -> Result<(), String>;
+    fn set_level(&self, level: &str) -> Result<(), String>;
 }
 
 /// The running configuration and the loader; one reload at a time.
@@ -104,7 +104,7 @@ impl ReloadCtx {
         }
         let mut warnings = new.warnings.clone();
         if new.log_level != running.1 {
-            match self.reloader.set_log_level(&new.log_level) {
+            match self.reloader.set_level(&new.log_level) {
                 Ok(()) => changes.push(format!(
                     "log_level {:?} -> {:?}",
                     running.1, new.log_level
