@@ -770,4 +770,6 @@ fn build_update(
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_operator;
+#[cfg(test)]
 mod tests_safety;
