@@ -428,3 +428,6 @@ pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     let (a, b) = (got.trim().as_bytes(), token.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+#[cfg(test)]
+mod tests;
