@@ -235,8 +235,10 @@ def ops_reload_during_perfdhcp_drops_nothing_and_loses_no_lease():
             extra = ""
             if i == 2:
                 extra = ('\n[[subnet6]]\nid = 7\nprefix = "2001:db8:7::/64"\n'
+                         'preferred_lifetime = 3000\nvalid_lifetime = 4000\n'
                          'pools = [{ first = "2001:db8:7::100", last = "2001:db8:7::1ff" }]\n')
-            _reloaded_config(s.server.config, valid=4000 + 100 * (i + 1), extra_pool=extra)
+            _reloaded_config(s.server.config, valid=4000 + 100 * (i + 1), extra_pool=extra,
+                             dns="2001:db8:1::54" if i == 3 else None)
             r = s.ok("reload")
             assert r["changes"], r
             time.sleep(1.5)
