@@ -94,7 +94,10 @@ async fn an_api_lease_add_is_answered_only_after_its_commit() {
     );
     // Written but not durable: no answer yet.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(orx.try_recv().is_err(), "answered before the commit was durable");
+    assert!(
+        orx.try_recv().is_err(),
+        "answered before the commit was durable"
+    );
     sink.release_all(Ok(()));
     let answer = tokio::time::timeout(Duration::from_secs(5), orx)
         .await

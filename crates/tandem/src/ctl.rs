@@ -85,7 +85,12 @@ pub fn run(socket: &Path, cmd: &Command, json: bool) -> anyhow::Result<()> {
     rt.block_on(run_async(socket, cmd, json))
 }
 
-async fn call(socket: &Path, method: &str, path: &str, body: Option<Vec<u8>>) -> anyhow::Result<Answer> {
+async fn call(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> anyhow::Result<Answer> {
     let a = request(socket, method, path, body).await?;
     if a.status >= 400 {
         let e: ApiError = serde_json::from_slice(&a.body).unwrap_or_else(|_| {
@@ -148,7 +153,13 @@ async fn run_async(socket: &Path, cmd: &Command, json: bool) -> anyhow::Result<(
             print!("{}", render_leases(&[parse::<LeaseJson>(&a)?]));
         }
         Command::GetDuid(d) => {
-            let a = call(socket, "GET", &format!("/v1/leases/duid/{}", encode(d)), None).await?;
+            let a = call(
+                socket,
+                "GET",
+                &format!("/v1/leases/duid/{}", encode(d)),
+                None,
+            )
+            .await?;
             if json {
                 return print_json(&a);
             }
@@ -226,10 +237,17 @@ async fn run_async(socket: &Path, cmd: &Command, json: bool) -> anyhow::Result<(
             }
         }
         Command::Export { format, output } => {
-            let a = call(socket, "GET", &format!("/v1/leases/export?format={}", encode(format)), None).await?;
+            let a = call(
+                socket,
+                "GET",
+                &format!("/v1/leases/export?format={}", encode(format)),
+                None,
+            )
+            .await?;
             match output {
                 Some(p) => {
-                    std::fs::write(p, &a.body).with_context(|| format!("writing {}", p.display()))?;
+                    std::fs::write(p, &a.body)
+                        .with_context(|| format!("writing {}", p.display()))?;
                     if !json {
                         eprintln!("exported to {}", p.display());
                     }
@@ -241,7 +259,8 @@ async fn run_async(socket: &Path, cmd: &Command, json: bool) -> anyhow::Result<(
             }
         }
         Command::Import(file) => {
-            let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let body =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let a = call(socket, "POST", "/v1/leases/import", Some(body)).await?;
             if json {
                 return print_json(&a);
@@ -280,7 +299,9 @@ pub fn render_leases(leases: &[LeaseJson]) -> String {
             l.state.as_deref().unwrap_or("-"),
             l.subnet_id.map(|s| s.to_string()).unwrap_or_default(),
             l.iaid,
-            l.expires.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+            l.expires
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "-".into()),
             if l.duid.is_empty() { "-" } else { &l.duid },
         ));
     }
@@ -374,7 +395,11 @@ mod tests {
             "/v1/leases/prefix/2001:db8:100::/56"
         );
         assert_eq!(
-            query(&[("state", Some("active".into())), ("after", None), ("duid", Some("00:01 x".into()))]),
+            query(&[
+                ("state", Some("active".into())),
+                ("after", None),
+                ("duid", Some("00:01 x".into()))
+            ]),
             "?state=active&duid=00:01%20x"
         );
     }

@@ -40,9 +40,12 @@ pub fn set_level(level: &str) -> anyhow::Result<()> {
     if std::env::var("RUST_LOG").is_ok_and(|v| !v.trim().is_empty()) {
         anyhow::bail!("RUST_LOG is set and wins over log_level");
     }
-    let filter = EnvFilter::try_new(level).with_context(|| format!("invalid log_level {level:?}"))?;
+    let filter =
+        EnvFilter::try_new(level).with_context(|| format!("invalid log_level {level:?}"))?;
     let handle = FILTER
         .get()
         .context("logging was not set up with a reloadable filter")?;
-    handle.reload(filter).context("cannot change the log filter")
+    handle
+        .reload(filter)
+        .context("cannot change the log filter")
 }

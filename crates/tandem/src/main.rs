@@ -159,9 +159,7 @@ fn ctl_command(action: CtlAction) -> tandem::ctl::Command {
         CtlAction::PartnerDown => C::PartnerDown,
         CtlAction::Reload => C::Reload,
         CtlAction::Leases(l) => match l {
-            LeasesAction::Get {
-                duid: Some(d), ..
-            } => C::GetDuid(d),
+            LeasesAction::Get { duid: Some(d), .. } => C::GetDuid(d),
             LeasesAction::Get { resource, .. } => C::Get(resource.unwrap_or_default()),
             LeasesAction::List {
                 limit,
@@ -361,8 +359,17 @@ mod tests {
                 .is_err()
         );
         let c = Cli::try_parse_from([
-            "tandem", "ctl", "--socket", "s", "leases", "add", "2001:db8::1", "--duid",
-            "00:01:02", "--valid", "600",
+            "tandem",
+            "ctl",
+            "--socket",
+            "s",
+            "leases",
+            "add",
+            "2001:db8::1",
+            "--duid",
+            "00:01:02",
+            "--valid",
+            "600",
         ])
         .unwrap();
         let Command::Ctl { action, .. } = c.command else {

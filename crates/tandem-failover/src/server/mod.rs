@@ -21,9 +21,9 @@ use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 
 use crate::allocation::proportional::PrefixPool;
 use crate::binding::{may_free_without_ack, LeaseEvent};
-use crate::node::OperatorChange;
 use crate::endpoint::{Effect, Endpoint, EndpointConfig, EndpointRecord, Routed};
 use crate::mclt::partner_lifetime_to_send;
+use crate::node::OperatorChange;
 use crate::outbox::{Outbox, UpdateKey};
 use crate::timers::{Timer, TimerTable};
 use crate::types::{Role, ServerState};

@@ -42,7 +42,11 @@ fn operator_lease_reaches_operator_and_partner_only_once_durable_s4_3() {
     let mut p = normal_pair();
     let now = T0 + 5;
     p.hold[0] = true;
-    p.s[0].operator_changes(now, vec![OperatorChange::Upsert(lease("2001:db8:1::105", 9, now))], 1);
+    p.s[0].operator_changes(
+        now,
+        vec![OperatorChange::Upsert(lease("2001:db8:1::105", 9, now))],
+        1,
+    );
     p.pump(now);
     assert_eq!(done(&p.log[0], 1), None, "answered before the commit");
     assert!(
@@ -52,7 +56,11 @@ fn operator_lease_reaches_operator_and_partner_only_once_durable_s4_3() {
     p.release(0);
     p.pump(now);
     assert_eq!(done(&p.log[0], 1), Some(Ok(())));
-    let theirs = p.fs(1).leases().get(&addr("2001:db8:1::105")).expect("BNDUPD");
+    let theirs = p
+        .fs(1)
+        .leases()
+        .get(&addr("2001:db8:1::105"))
+        .expect("BNDUPD");
     assert_eq!(theirs.status, BindingStatus::Active);
     assert_eq!(theirs.duid, Duid(vec![0, 3, 0, 1, 9]));
 }
@@ -61,9 +69,17 @@ fn operator_lease_reaches_operator_and_partner_only_once_durable_s4_3() {
 fn operator_delete_releases_the_lease_on_both_members_s7_2_event3() {
     let mut p = normal_pair();
     let now = T0 + 5;
-    p.s[0].operator_changes(now, vec![OperatorChange::Upsert(lease("2001:db8:1::106", 9, now))], 1);
+    p.s[0].operator_changes(
+        now,
+        vec![OperatorChange::Upsert(lease("2001:db8:1::106", 9, now))],
+        1,
+    );
     p.pump(now);
-    p.s[0].operator_changes(now + 1, vec![OperatorChange::Remove(addr("2001:db8:1::106"))], 2);
+    p.s[0].operator_changes(
+        now + 1,
+        vec![OperatorChange::Remove(addr("2001:db8:1::106"))],
+        2,
+    );
     p.pump(now + 1);
     assert_eq!(done(&p.log[0], 2), Some(Ok(())));
     for i in 0..2 {
@@ -75,7 +91,11 @@ fn operator_delete_releases_the_lease_on_both_members_s7_2_event3() {
 #[test]
 fn operator_change_whose_commit_fails_is_answered_with_the_error() {
     let mut n = Node::standalone(config(), Duid(vec![0, 2, 0, 0, 0, 9, 1]), vec![]);
-    n.operator_changes(T0, vec![OperatorChange::Upsert(lease("2001:db8:1::107", 9, T0))], 7);
+    n.operator_changes(
+        T0,
+        vec![OperatorChange::Upsert(lease("2001:db8:1::107", 9, T0))],
+        7,
+    );
     let out: Vec<Output> = std::iter::from_fn(|| n.poll_output()).collect();
     let Some(Output::Persist(b)) = out.first() else {
         panic!("persist first: {out:?}")
@@ -107,7 +127,10 @@ fn reload_keeps_every_lease_and_refuses_to_shrink_a_pool_under_an_active_lease()
         last: "2001:db8:2::1ff".parse().unwrap(),
     };
     let problems = n.reconfigure(moved, T0 + 1).unwrap_err();
-    assert!(problems.iter().any(|p| p.contains("subnet id 1")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("subnet id 1")),
+        "{problems:?}"
+    );
     // Longer lifetimes and a second pool: applied, the lease kept and still occupied.
     let mut more = config();
     more.subnets[0].valid_lifetime = 900;

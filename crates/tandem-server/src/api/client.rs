@@ -46,15 +46,17 @@ pub async fn request(
     body: Option<Vec<u8>>,
 ) -> Result<Answer, ClientError> {
     let shown = socket.display().to_string();
-    let stream = UnixStream::connect(socket).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ClientError::NoSocket(shown.clone()),
-        std::io::ErrorKind::PermissionDenied => ClientError::Permission(shown.clone()),
-        std::io::ErrorKind::ConnectionRefused => ClientError::Refused(shown.clone()),
-        _ => ClientError::Io {
-            path: shown.clone(),
-            source: e,
-        },
-    })?;
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ClientError::NoSocket(shown.clone()),
+            std::io::ErrorKind::PermissionDenied => ClientError::Permission(shown.clone()),
+            std::io::ErrorKind::ConnectionRefused => ClientError::Refused(shown.clone()),
+            _ => ClientError::Io {
+                path: shown.clone(),
+                source: e,
+            },
+        })?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| ClientError::Http(e.to_string()))?;

@@ -10,9 +10,7 @@ use tandem_core::{BindingStatus, Lease, Resource, Time};
 use tandem_failover::node::{Node, OperatorChange};
 use tandem_failover::ServerState;
 
-use super::model::{
-    parse_duid, ApiError, LeaseFilter, LeaseJson, LeasePage, LeaseQuery, MAX_PAGE,
-};
+use super::model::{parse_duid, ApiError, LeaseFilter, LeaseJson, LeasePage, LeaseQuery, MAX_PAGE};
 
 /// Answers a read of the lease table.
 pub fn query(node: &Node, q: &LeaseQuery) -> Result<LeasePage, ApiError> {
@@ -151,7 +149,10 @@ pub fn check_upserts(
     }
     match problems.len() {
         0 => Ok((changes, skipped)),
-        1 if !import => Err(ApiError::new(if conflict { 409 } else { 400 }, &problems[0])),
+        1 if !import => Err(ApiError::new(
+            if conflict { 409 } else { 400 },
+            &problems[0],
+        )),
         n => Err(ApiError::new(
             if conflict && !import { 409 } else { 400 },
             format!("{n} lease(s) refused; nothing was changed"),
@@ -162,7 +163,10 @@ pub fn check_upserts(
 
 /// The subnet holding `r`: inside one of its pools (prefixes: exactly one delegated
 /// prefix of a prefix pool), or reserved there; with the reservation's DUID if any.
-fn home_of<'a>(subnets: &'a [Subnet], r: &Resource) -> Option<(&'a Subnet, Option<&'a tandem_core::Duid>)> {
+fn home_of<'a>(
+    subnets: &'a [Subnet],
+    r: &Resource,
+) -> Option<(&'a Subnet, Option<&'a tandem_core::Duid>)> {
     for s in subnets {
         let reserved = s.reservations.iter().find(|res| match r {
             Resource::Address(a) => res.address == Some(*a),
@@ -203,7 +207,9 @@ pub fn build_lease(node: &Node, now: Time, spec: &LeaseJson) -> Result<Lease, Ap
                  delegated length) and reservation"
             }
         };
-        return Err(bad(format!("{resource} is outside {what} of the configuration")));
+        return Err(bad(format!(
+            "{resource} is outside {what} of the configuration"
+        )));
     };
     if let Some(id) = spec.subnet_id.filter(|id| *id != subnet.id) {
         return Err(bad(format!(
@@ -239,10 +245,17 @@ pub fn build_lease(node: &Node, now: Time, spec: &LeaseJson) -> Result<Lease, Ap
         )));
     }
     let t1 = spec.t1.unwrap_or(subnet.effective_t1()).min(preferred);
-    let t2 = spec.t2.unwrap_or(subnet.effective_t2()).min(preferred).max(t1);
+    let t2 = spec
+        .t2
+        .unwrap_or(subnet.effective_t2())
+        .min(preferred)
+        .max(t1);
     let expiration = match spec.expires {
         Some(e) if e <= now.as_secs() => {
-            return Err(bad(format!("expires {e} is in the past (now {})", now.as_secs())))
+            return Err(bad(format!(
+                "expires {e} is in the past (now {})",
+                now.as_secs()
+            )))
         }
         Some(e) => Time::from_secs(e),
         None => now.plus_lifetime(valid),

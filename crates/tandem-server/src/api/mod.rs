@@ -103,8 +103,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/leases", get(list_leases).post(add_lease))
         .route("/leases/export", get(export_leases))
         .route("/leases/import", post(import_leases))
-        .route("/leases/address/{addr}", get(get_lease).delete(delete_lease))
-        .route("/leases/prefix/{*prefix}", get(get_lease).delete(delete_lease))
+        .route(
+            "/leases/address/{addr}",
+            get(get_lease).delete(delete_lease),
+        )
+        .route(
+            "/leases/prefix/{*prefix}",
+            get(get_lease).delete(delete_lease),
+        )
         .route("/leases/duid/{duid}", get(leases_of_duid));
     Router::new()
         .nest(PREFIX, v1)
@@ -124,7 +130,10 @@ async fn unknown_path(State(s): State<ApiState>, method: Method, uri: Uri) -> Ap
 async fn wrong_method(State(s): State<ApiState>, method: Method, uri: Uri) -> ApiError {
     s.refused(ApiError::new(
         405,
-        format!("{} does not take {method} (see docs/control-api.md)", uri.path()),
+        format!(
+            "{} does not take {method} (see docs/control-api.md)",
+            uri.path()
+        ),
     ))
 }
 
@@ -173,10 +182,25 @@ impl ListParams {
         Ok(LeaseQuery::List {
             filter: LeaseFilter {
                 subnet: self.subnet,
-                state: self.state.as_deref().map(parse_state).transpose().map_err(bad)?,
-                duid: self.duid.as_deref().map(parse_duid).transpose().map_err(bad)?,
+                state: self
+                    .state
+                    .as_deref()
+                    .map(parse_state)
+                    .transpose()
+                    .map_err(bad)?,
+                duid: self
+                    .duid
+                    .as_deref()
+                    .map(parse_duid)
+                    .transpose()
+                    .map_err(bad)?,
             },
-            after: self.after.as_deref().map(parse_resource).transpose().map_err(bad)?,
+            after: self
+                .after
+                .as_deref()
+                .map(parse_resource)
+                .transpose()
+                .map_err(bad)?,
             limit,
         })
     }
@@ -223,7 +247,9 @@ async fn get_lease(
     UrlPath(raw): UrlPath<String>,
 ) -> ApiResult<LeaseJson> {
     let r = resource_of(&uri, &raw).map_err(|e| s.refused(e))?;
-    let page = s.ask(|tx| CtlRequest::Leases(LeaseQuery::Get(r), tx)).await??;
+    let page = s
+        .ask(|tx| CtlRequest::Leases(LeaseQuery::Get(r), tx))
+        .await??;
     page.leases
         .into_iter()
         .next()
@@ -244,9 +270,12 @@ async fn leases_of_duid(
 /// A JSON body, with serde's line and column when it does not parse.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(format!("{what}: the request body is empty")));
+        return Err(ApiError::bad_request(format!(
+            "{what}: the request body is empty"
+        )));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("{what}: malformed JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("{what}: malformed JSON: {e}")))
 }
 
 async fn change(s: &ApiState, edit: LeaseEdit) -> ApiResult<ChangeAnswer> {
@@ -295,7 +324,11 @@ async fn import_leases(State(s): State<ApiState>, body: Bytes) -> ApiResult<Chan
             ApiError::bad_request(format!(
                 "import: {} entr{} malformed; nothing was changed",
                 problems.len(),
-                if problems.len() == 1 { "y is" } else { "ies are" }
+                if problems.len() == 1 {
+                    "y is"
+                } else {
+                    "ies are"
+                }
             ))
             .with_details(problems),
         ));
@@ -317,7 +350,9 @@ async fn export_leases(
     params: Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = params
-        .map_err(|e| ApiError::bad_request(format!("bad query parameters: {} (format)", e.body_text())))
+        .map_err(|e| {
+            ApiError::bad_request(format!("bad query parameters: {} (format)", e.body_text()))
+        })
         .map_err(|e| s.refused(e))?;
     let format = p.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv") {
@@ -325,9 +360,15 @@ async fn export_leases(
             "format={format}: export is json or csv"
         ))));
     }
-    let page = s.ask(|tx| CtlRequest::Leases(LeaseQuery::All, tx)).await??;
+    let page = s
+        .ask(|tx| CtlRequest::Leases(LeaseQuery::All, tx))
+        .await??;
     Ok(match format {
-        "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], to_csv(&page.leases)).into_response(),
+        "csv" => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            to_csv(&page.leases),
+        )
+            .into_response(),
         _ => Json(page).into_response(),
     })
 }
@@ -395,20 +436,25 @@ pub async fn serve_tcp(
     info!(%addr, token = token.is_some(), "control API listening on TCP");
     let token = Arc::new(token);
     let counters = state.counters.clone();
-    let app = router(state).layer(middleware::from_fn(move |headers: HeaderMap, req: Request, next: Next| {
-        let token = token.clone();
-        let counters = counters.clone();
-        async move {
-            if let Some(t) = token.as_ref() {
-                if !bearer_matches(&headers, t) {
-                    counters.update(|c| c.api_refused += 1);
-                    return ApiError::new(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+    let app = router(state).layer(middleware::from_fn(
+        move |headers: HeaderMap, req: Request, next: Next| {
+            let token = token.clone();
+            let counters = counters.clone();
+            async move {
+                if let Some(t) = token.as_ref() {
+                    if !bearer_matches(&headers, t) {
+                        counters.update(|c| c.api_refused += 1);
+                        return ApiError::new(
+                            401,
+                            "missing or wrong bearer token (Authorization: Bearer <token>)",
+                        )
                         .into_response();
+                    }
                 }
+                next.run(req).await
             }
-            next.run(req).await
-        }
-    }));
+        },
+    ));
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, %addr, "control API (TCP) stopped");

@@ -141,7 +141,7 @@ impl LeaseJson {
 /// (RFC 8415 §11: a 2-byte type and 1 to 128 bytes).
 pub fn parse_duid(s: &str) -> Result<Duid, String> {
     let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-')).collect();
-    if hex.is_empty() || hex.len() % 2 != 0 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+    if hex.is_empty() || hex.len() & 1 == 1 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!(
             "DUID {s:?} is not hex bytes (e.g. 00:03:00:01:02:00:00:00:00:01)"
         ));

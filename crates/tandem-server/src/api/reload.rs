@@ -105,10 +105,7 @@ impl ReloadCtx {
         let mut warnings = new.warnings.clone();
         if new.log_level != running.1 {
             match self.reloader.set_level(&new.log_level) {
-                Ok(()) => changes.push(format!(
-                    "log_level {:?} -> {:?}",
-                    running.1, new.log_level
-                )),
+                Ok(()) => changes.push(format!("log_level {:?} -> {:?}", running.1, new.log_level)),
                 Err(e) => warnings.push(format!("log_level not changed: {e}")),
             }
         }
@@ -169,14 +166,36 @@ pub fn fixed_differences(old: &ServeSettings, new: &ServeSettings) -> Vec<String
     );
     match (&old.partner, &new.partner) {
         (None, None) => {}
-        (Some(_), None) => d.push("[failover]: removed (a pair member cannot leave its pair live)".into()),
+        (Some(_), None) => {
+            d.push("[failover]: removed (a pair member cannot leave its pair live)".into())
+        }
         (None, Some(_)) => d.push("[failover]: added (a server cannot join a pair live)".into()),
         (Some(a), Some(b)) => {
             let (ea, eb) = (&a.pair.endpoint, &b.pair.endpoint);
-            check("failover.role", a.role != b.role, a.role.to_string(), b.role.to_string());
-            check("failover.peer_address/port", a.peer != b.peer, a.peer.to_string(), b.peer.to_string());
-            check("failover.listen_address", a.local != b.local, a.local.to_string(), b.local.to_string());
-            check("failover.mclt", ea.local.mclt != eb.local.mclt, ea.local.mclt.to_string(), eb.local.mclt.to_string());
+            check(
+                "failover.role",
+                a.role != b.role,
+                a.role.to_string(),
+                b.role.to_string(),
+            );
+            check(
+                "failover.peer_address/port",
+                a.peer != b.peer,
+                a.peer.to_string(),
+                b.peer.to_string(),
+            );
+            check(
+                "failover.listen_address",
+                a.local != b.local,
+                a.local.to_string(),
+                b.local.to_string(),
+            );
+            check(
+                "failover.mclt",
+                ea.local.mclt != eb.local.mclt,
+                ea.local.mclt.to_string(),
+                eb.local.mclt.to_string(),
+            );
             check(
                 "failover (relationship, keepalive, max_unacked_bndupd, startup, auto_partner_down, prefix share)",
                 a.pair != b.pair && ea.local.mclt == eb.local.mclt,
@@ -202,7 +221,10 @@ pub fn core_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
     }
     for (what, changed) in [
         ("preference", old.preference != new.preference),
-        ("decline_quarantine", old.decline_quarantine != new.decline_quarantine),
+        (
+            "decline_quarantine",
+            old.decline_quarantine != new.decline_quarantine,
+        ),
         ("affinity_time", old.affinity_time != new.affinity_time),
         ("accept_unicast", old.accept_unicast != new.accept_unicast),
         ("probe_budget", old.probe_budget != new.probe_budget),
@@ -214,7 +236,9 @@ pub fn core_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
     for s in &new.subnets {
         match old.subnets.iter().find(|o| o.id == s.id) {
             None => c.push(format!("subnet {} ({}) added", s.id, s.prefix)),
-            Some(o) if o != s => c.push(format!("subnet {}: {}", s.id, subnet_diff(o, s).join(", "))),
+            Some(o) if o != s => {
+                c.push(format!("subnet {}: {}", s.id, subnet_diff(o, s).join(", ")))
+            }
             Some(_) => {}
         }
     }
@@ -232,7 +256,10 @@ fn subnet_diff(a: &Subnet, b: &Subnet) -> Vec<&'static str> {
         ("interface", a.interface != b.interface),
         ("pools", a.pools != b.pools),
         ("pd_pools", a.pd_pools != b.pd_pools),
-        ("preferred_lifetime", a.preferred_lifetime != b.preferred_lifetime),
+        (
+            "preferred_lifetime",
+            a.preferred_lifetime != b.preferred_lifetime,
+        ),
         ("valid_lifetime", a.valid_lifetime != b.valid_lifetime),
         ("renew_time", a.t1 != b.t1),
         ("rebind_time", a.t2 != b.t2),

@@ -111,7 +111,10 @@ async fn malformed_json_is_a_400_with_its_position_and_changes_nothing() {
     )
     .await;
     assert_eq!(code, 400);
-    assert!(error_of(&v).contains("unknown field `vaild_lifetime`"), "{v}");
+    assert!(
+        error_of(&v).contains("unknown field `vaild_lifetime`"),
+        "{v}"
+    );
     let (code, _) = call(&a.socket, "POST", "/v1/leases/import", Some("[1, 2")).await;
     assert_eq!(code, 400);
     assert_eq!(lease_count(&a.socket).await, 0);
@@ -123,7 +126,10 @@ async fn unknown_path_and_wrong_method_are_clear_errors() {
     let a = api();
     let (code, v) = call(&a.socket, "GET", "/v1/lease", None).await;
     assert_eq!(code, 404);
-    assert!(error_of(&v).contains("no such endpoint: GET /v1/lease"), "{v}");
+    assert!(
+        error_of(&v).contains("no such endpoint: GET /v1/lease"),
+        "{v}"
+    );
     let (code, v) = call(&a.socket, "DELETE", "/v1/status", None).await;
     assert_eq!(code, 405);
     assert!(error_of(&v).contains("does not take DELETE"), "{v}");
@@ -140,7 +146,10 @@ async fn address_outside_every_pool_is_a_400_and_changes_nothing() {
     )
     .await;
     assert_eq!(code, 400);
-    assert!(error_of(&v).contains("2001:db8:9::1 is outside every address pool"), "{v}");
+    assert!(
+        error_of(&v).contains("2001:db8:9::1 is outside every address pool"),
+        "{v}"
+    );
     assert_eq!(lease_count(&a.socket).await, 0);
 }
 
@@ -165,7 +174,13 @@ async fn import_is_all_or_nothing() {
         {"address":"2001:db8:2::1","duid":"00:01:02:04"}]}"#;
     let (code, v) = call(&a.socket, "POST", "/v1/leases/import", Some(body)).await;
     assert_eq!(code, 400);
-    assert!(v["details"][0].as_str().unwrap().starts_with("leases[1]: 2001:db8:2::1"), "{v}");
+    assert!(
+        v["details"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("leases[1]: 2001:db8:2::1"),
+        "{v}"
+    );
     assert_eq!(lease_count(&a.socket).await, 0);
     let body = r#"[{"address":"2001:db8:1::110","duid":"00:01:02:03"},
                    {"address":"2001:db8:1::111","duid":"00:01:02:04","state":"EXPIRED"}]"#;
@@ -202,9 +217,17 @@ async fn added_lease_is_found_listed_exported_and_deleted() {
     assert_eq!((code, v["iaid"].as_u64()), (200, Some(4)));
     let (code, v) = call(s, "GET", "/v1/leases/duid/00:01:02:03", None).await;
     assert_eq!((code, v["leases"].as_array().map(Vec::len)), (200, Some(1)));
-    let csv = request(s, "GET", "/v1/leases/export?format=csv", None).await.unwrap();
+    let csv = request(s, "GET", "/v1/leases/export?format=csv", None)
+        .await
+        .unwrap();
     let text = String::from_utf8(csv.body).unwrap();
-    assert!(text.lines().nth(1).unwrap().starts_with("2001:db8:1::120,,00:01:02:03,4,1,ACTIVE"), "{text}");
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2001:db8:1::120,,00:01:02:03,4,1,ACTIVE"),
+        "{text}"
+    );
     let (code, _) = call(s, "DELETE", "/v1/leases/address/2001:db8:1::120", None).await;
     assert_eq!(code, 200);
     let (code, v) = call(s, "GET", "/v1/leases/address/2001:db8:1::120", None).await;
@@ -227,7 +250,11 @@ async fn list_pages_in_address_order_with_a_cursor() {
     assert_eq!(p.next.as_deref(), Some("2001:db8:1::110"));
     let (_, v) = call(s, "GET", "/v1/leases?limit=2&after=2001:db8:1::110", None).await;
     let p: LeasePage = serde_json::from_value(v).unwrap();
-    let got: Vec<String> = p.leases.iter().map(|l| l.address.unwrap().to_string()).collect();
+    let got: Vec<String> = p
+        .leases
+        .iter()
+        .map(|l| l.address.unwrap().to_string())
+        .collect();
     assert_eq!(got, ["2001:db8:1::120", "2001:db8:1::130"]);
     let (_, v) = call(s, "GET", "/v1/leases?duid=00:01:02:04", None).await;
     assert_eq!(v["leases"].as_array().map(Vec::len), Some(1));
@@ -247,8 +274,14 @@ fn bearer_token_must_match_exactly() {
 
 #[test]
 fn duids_and_resources_parse_as_operators_write_them() {
-    assert_eq!(model::parse_duid("00:01:ab").unwrap(), Duid(vec![0, 1, 0xab]));
-    assert_eq!(model::parse_duid("00-01-ab").unwrap(), Duid(vec![0, 1, 0xab]));
+    assert_eq!(
+        model::parse_duid("00:01:ab").unwrap(),
+        Duid(vec![0, 1, 0xab])
+    );
+    assert_eq!(
+        model::parse_duid("00-01-ab").unwrap(),
+        Duid(vec![0, 1, 0xab])
+    );
     assert!(model::parse_duid("0001").is_err());
     assert!(model::parse_duid("zz:01:02").is_err());
     assert!(model::parse_resource("2001:db8::/56").is_ok());

@@ -22,15 +22,15 @@ use tandem_store::{Batch, GroupCommitWriter, LeaseStore, SqliteStore, StoreError
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::api::reload::{ReloadCtx, Reloader};
+use crate::api::{self, ApiState};
 use crate::clock::system_now;
 use crate::counters::Counters;
 use crate::driver::{Driver, DriverError, PartnerChannels};
 use crate::partner::{self, PartnerError, Security};
 use crate::runner::Runner;
-use crate::store_sink::StoreSink;
-use crate::api::reload::{ReloadCtx, Reloader};
-use crate::api::{self, ApiState};
 use crate::server_duid;
+use crate::store_sink::StoreSink;
 pub use lock::{holder, DataDirLock, Holder, LockError};
 
 /// File name of the lease database inside the data directory.
@@ -329,14 +329,20 @@ pub async fn serve_with(
         .map(|r| Arc::new(ReloadCtx::new(r, s.clone(), hooks.log_level.clone())));
     let api_state = ApiState::new(ctl_tx.clone(), counters.clone(), reload.clone());
     let ctl_path = s.data_dir.join(CTL_SOCKET);
-    let mut api_tasks = vec![api::serve_unix(&ctl_path, api_state.clone()).map_err(|e| {
-        StartupError::Ctl {
-            path: ctl_path.clone(),
-            source: e,
-        }
-    })?];
+    let mut api_tasks =
+        vec![
+            api::serve_unix(&ctl_path, api_state.clone()).map_err(|e| StartupError::Ctl {
+                path: ctl_path.clone(),
+                source: e,
+            })?,
+        ];
     if let Some(addr) = s.control.listen {
-        let token = s.control.token_file.as_deref().map(read_token).transpose()?;
+        let token = s
+            .control
+            .token_file
+            .as_deref()
+            .map(read_token)
+            .transpose()?;
         if token.is_none() {
             warn!(%addr, "control API on TCP without a token: every local user can control this server");
         }

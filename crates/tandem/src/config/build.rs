@@ -158,7 +158,12 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
     );
     let mut warnings = Vec::new();
     failover::check(file, &core, base_dir, &mut problems, &mut warnings);
-    let control = super::control::check(file.control.as_ref(), base_dir, &mut problems, &mut warnings);
+    let control = super::control::check(
+        file.control.as_ref(),
+        base_dir,
+        &mut problems,
+        &mut warnings,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }

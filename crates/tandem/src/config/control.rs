@@ -64,9 +64,7 @@ pub fn check(
             if addr.ip().is_loopback() {
                 warnings.push(Problem::new(
                     "control.listen",
-                    format!(
-                        "{addr} without a token_file: every local user can control the server"
-                    ),
+                    format!("{addr} without a token_file: every local user can control the server"),
                 ));
             } else {
                 problems.push(Problem::new(
