@@ -351,12 +351,8 @@ impl Runner {
             CtlRequest::Reload(config, tx) => {
                 let r = self.node.reconfigure(*config, now);
                 match &r {
-                    Ok(()) => {
-                        self.counters.update(|c| c.reloads += 1);
-                        info!("configuration reloaded: the new one serves from now on")
-                    }
+                    Ok(()) => info!("configuration reloaded: the new one serves from now on"),
                     Err(problems) => {
-                        self.counters.update(|c| c.reloads_refused += 1);
                         warn!(problems = ?problems, "configuration reload refused; the running one stays")
                     }
                 }

@@ -427,12 +427,14 @@ pub fn serve_unix(path: &Path, state: ApiState) -> std::io::Result<tokio::task::
 
 /// Serves the API on TCP, every request with `Authorization: Bearer <token>` when a token
 /// is set (the configuration refuses a non-loopback address without one).
+/// Returns the task and the address bound (for port 0).
 pub async fn serve_tcp(
     addr: SocketAddr,
     token: Option<String>,
     state: ApiState,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
     info!(%addr, token = token.is_some(), "control API listening on TCP");
     let token = Arc::new(token);
     let counters = state.counters.clone();
@@ -455,11 +457,12 @@ pub async fn serve_tcp(
             }
         },
     ));
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, %addr, "control API (TCP) stopped");
         }
-    }))
+    });
+    Ok((task, addr))
 }
 
 /// `Authorization: Bearer <token>`, compared in constant time.

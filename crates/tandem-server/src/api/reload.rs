@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{info, warn};
 
 use super::model::{ApiError, ReloadAnswer};
+use crate::counters::Counters;
 use crate::runner::CtlRequest;
 use crate::startup::ServeSettings;
 
@@ -35,13 +36,20 @@ pub trait Reloader: Send + Sync + 'static {
 /// The running configuration and the loader; one reload at a time.
 pub struct ReloadCtx {
     reloader: Arc<dyn Reloader>,
+    counters: Arc<Counters>,
     running: Mutex<(ServeSettings, String)>,
 }
 
 impl ReloadCtx {
-    pub fn new(reloader: Arc<dyn Reloader>, running: ServeSettings, log_level: String) -> Self {
+    pub fn new(
+        reloader: Arc<dyn Reloader>,
+        counters: Arc<Counters>,
+        running: ServeSettings,
+        log_level: String,
+    ) -> Self {
         ReloadCtx {
             reloader,
+            counters,
             running: Mutex::new((running, log_level)),
         }
     }
@@ -53,6 +61,10 @@ impl ReloadCtx {
         origin: &str,
     ) -> Result<ReloadAnswer, ApiError> {
         let r = self.reload_inner(tx).await;
+        self.counters.update(|c| match &r {
+            Ok(_) => c.reloads += 1,
+            Err(_) => c.reloads_refused += 1,
+        });
         match &r {
             Ok(a) => info!(
                 trigger = origin,

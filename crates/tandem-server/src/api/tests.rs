@@ -3,6 +3,7 @@
 //! nothing; changes are visible through the API afterwards.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -286,4 +287,33 @@ fn duids_and_resources_parse_as_operators_write_them() {
     assert!(model::parse_duid("zz:01:02").is_err());
     assert!(model::parse_resource("2001:db8::/56").is_ok());
     assert!(model::parse_resource("2001:db8::1/x").is_err());
+}
+
+/// One raw HTTP/1.1 request on TCP; the status code of the answer.
+async fn tcp_status(addr: SocketAddr, auth: Option<&str>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET /v1/status HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn tcp_listener_answers_only_with_the_bearer_token() {
+    let (tx, rx) = mpsc::channel(8);
+    let counters = Arc::new(Counters::default());
+    spawn_core(rx, counters.clone());
+    let state = ApiState::new(tx, counters.clone(), None);
+    let (_task, addr) = serve_tcp("[::1]:0".parse().unwrap(), Some("s3cret".into()), state)
+        .await
+        .unwrap();
+    assert_eq!(tcp_status(addr, None).await, 401);
+    assert_eq!(tcp_status(addr, Some("Bearer wrong!")).await, 401);
+    assert_eq!(tcp_status(addr, Some("Bearer s3cret")).await, 200);
+    assert_eq!(counters.snapshot().api_refused, 2);
 }

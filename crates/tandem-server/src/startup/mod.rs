@@ -324,9 +324,14 @@ pub async fn serve_with(
     };
     let counters = Arc::new(Counters::default());
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
-    let reload = hooks
-        .reloader
-        .map(|r| Arc::new(ReloadCtx::new(r, s.clone(), hooks.log_level.clone())));
+    let reload = hooks.reloader.map(|r| {
+        Arc::new(ReloadCtx::new(
+            r,
+            counters.clone(),
+            s.clone(),
+            hooks.log_level.clone(),
+        ))
+    });
     let api_state = ApiState::new(ctl_tx.clone(), counters.clone(), reload.clone());
     let ctl_path = s.data_dir.join(CTL_SOCKET);
     let mut api_tasks =
@@ -349,7 +354,8 @@ pub async fn serve_with(
         api_tasks.push(
             api::serve_tcp(addr, token, api_state)
                 .await
-                .map_err(|e| StartupError::ControlListen { addr, source: e })?,
+                .map_err(|e| StartupError::ControlListen { addr, source: e })?
+                .0,
         );
     }
     if let Some(mut requests) = hooks.reload_requests {

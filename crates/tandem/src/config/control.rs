@@ -82,3 +82,57 @@ pub fn check(
         token_file,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{load_str, ConfigError};
+
+    const BASE: &str = "[server]\ndata_dir = \"/tmp/x\"\n";
+
+    #[test]
+    fn control_tcp_reachable_from_other_hosts_needs_a_token() {
+        let text = format!("{BASE}[control]\nlisten = \"[2001:db8::1]:8547\"\n");
+        let err = load_str(&text, "t.toml", std::path::Path::new("/")).unwrap_err();
+        let ConfigError::Invalid { problems, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(problems[0].path, "control.listen");
+        assert!(
+            problems[0].message.contains("token_file"),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn control_tcp_on_loopback_without_a_token_is_a_warning() {
+        let text = format!("{BASE}[control]\nlisten = \"[::1]:8547\"\n");
+        let cfg = load_str(&text, "t.toml", std::path::Path::new("/")).unwrap();
+        assert_eq!(cfg.control.listen, Some("[::1]:8547".parse().unwrap()));
+        assert!(cfg.warnings.iter().any(|w| w.path == "control.listen"));
+    }
+
+    #[test]
+    fn control_token_file_must_be_readable_and_not_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("empty.token"), "  \n").unwrap();
+        std::fs::write(dir.path().join("good.token"), "abc\n").unwrap();
+        for (file, want) in [
+            ("missing.token", "cannot read"),
+            ("empty.token", "is empty"),
+        ] {
+            let text = format!(
+                "{BASE}[control]\nlisten = \"[2001:db8::1]:8547\"\ntoken_file = \"{file}\"\n"
+            );
+            let err = load_str(&text, "t.toml", dir.path())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{err}");
+        }
+        let text = format!(
+            "{BASE}[control]\nlisten = \"[2001:db8::1]:8547\"\ntoken_file = \"good.token\"\n"
+        );
+        let cfg = load_str(&text, "t.toml", dir.path()).unwrap();
+        assert_eq!(cfg.control.token_file, Some(dir.path().join("good.token")));
+    }
+}
