@@ -9,7 +9,9 @@ use std::time::Duration;
 use tandem_core::{Duid, LeaseChange, Resource, Time};
 use tandem_failover::node::Node;
 use tandem_server::api::model::{LeaseEdit, LeaseJson};
-use tandem_server::{CommitDone, CommitError, CommitSink, Counters, CtlRequest, Driver, Runner};
+use tandem_server::{
+    CommitDone, CommitError, CommitSink, Counters, CtlRequest, Driver, Mutations, Runner,
+};
 use tandem_store::Batch;
 use tokio::sync::{mpsc, oneshot};
 
@@ -51,11 +53,20 @@ impl HeldSink {
 }
 
 fn start(sink: HeldSink) -> (mpsc::Sender<CtlRequest>, oneshot::Sender<()>) {
+    start_with(sink, Mutations::default())
+}
+
+/// A driver whose loop is broken on purpose by `mutations` (to show the check can fail).
+fn start_with(
+    sink: HeldSink,
+    mutations: Mutations,
+) -> (mpsc::Sender<CtlRequest>, oneshot::Sender<()>) {
     let (socket, _addr, interfaces) = common::loopback_socket();
     let node = Node::standalone(common::config(), Duid(vec![0, 2, 0, 0, 0, 9, 1]), vec![]);
     let (tx, rx) = mpsc::channel(8);
     let driver = Driver {
-        runner: Runner::new(node, interfaces, Arc::new(Counters::default()), Time(1000)),
+        runner: Runner::new(node, interfaces, Arc::new(Counters::default()), Time(1000))
+            .with_mutations(mutations),
         socket: Arc::new(socket),
         sink,
         partner: None,
@@ -138,4 +149,26 @@ async fn an_api_lease_outside_every_pool_writes_nothing() {
     assert_eq!(e.status, 400);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(sink.lease_changes().is_empty());
+}
+
+/// The check above fails on a loop that counts a batch durable as soon as it is handed
+/// out: the answer then leaves while the batch is still held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_check_catches_a_loop_that_sends_before_persist() {
+    let sink = HeldSink::default();
+    let mutations = Mutations {
+        send_before_persist: true,
+        ..Mutations::default()
+    };
+    let (tx, _stop) = start_with(sink.clone(), mutations);
+    let (otx, orx) = oneshot::channel();
+    tx.send(CtlRequest::Change(add("2001:db8:1::152"), otx))
+        .await
+        .unwrap();
+    sink.wait_for(1).await;
+    let early = tokio::time::timeout(Duration::from_millis(300), orx).await;
+    assert!(
+        matches!(early, Ok(Ok(Ok(_)))),
+        "the broken loop answers before the commit is durable"
+    );
 }

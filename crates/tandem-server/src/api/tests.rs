@@ -317,3 +317,21 @@ async fn tcp_listener_answers_only_with_the_bearer_token() {
     assert_eq!(tcp_status(addr, Some("Bearer s3cret")).await, 200);
     assert_eq!(counters.snapshot().api_refused, 2);
 }
+
+#[tokio::test]
+async fn client_says_whether_the_socket_is_missing_or_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("tandem.ctl");
+    let e = request(&missing, "GET", "/v1/status", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, client::ClientError::NoSocket(_)), "{e}");
+    assert!(e.to_string().contains("is the server running"), "{e}");
+    // A socket file nobody listens on (a server killed with -9).
+    drop(std::os::unix::net::UnixListener::bind(&missing).unwrap());
+    let e = request(&missing, "GET", "/v1/status", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, client::ClientError::Refused(_)), "{e}");
+    assert!(e.to_string().contains("not running"), "{e}");
+}
