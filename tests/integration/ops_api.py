@@ -170,8 +170,9 @@ def ops_api_single_server_every_command():
 def ops_api_pair_add_and_delete_reach_the_partner():
     """Against a pair: a lease added through the primary's API appears in the secondary's
     API; deleted through the secondary's, it stops being ACTIVE on the primary (released
-    on both, RFC 8156 §7.2); status of both; export on each; partner-down on the
-    secondary takes it to PARTNER-DOWN."""
+    on both, RFC 8156 §7.2); status of both; export on each; a reload changing the MCLT is
+    refused, one adding an option applied; partner-down on the secondary takes it to
+    PARTNER-DOWN."""
     with PairTopology("api2") as topo:
         sec = Member(topo, "sec").start()
         pri = Member(topo, "pri").start()
@@ -203,6 +204,17 @@ def ops_api_pair_add_and_delete_reach_the_partner():
         _wait(lambda: member_ok(pri, "status")["updates_unacked"] == 0, "updates acknowledged")
         reloaded = member_ok(pri, "reload")
         assert reloaded["changes"] == [], reloaded
+        with open(pri.config) as f:
+            good = f.read()
+        with open(pri.config, "w") as f:
+            f.write(good.replace("mclt = 30", "mclt = 40"))
+        code, _, err = member_ctl(pri, "reload")
+        assert code == 1 and "failover.mclt: 30 -> 40" in err, err
+        with open(pri.config, "w") as f:
+            f.write(good.replace("[[subnet6]]", '[options]\ndns_servers = ["2001:db8:1::53"]\n\n[[subnet6]]', 1))
+        reloaded = member_ok(pri, "reload")
+        assert reloaded["changes"] == ["global options"], reloaded
+        assert member_ok(pri, "status")["state"] == "NORMAL"
         topo.cut()
         sec.wait_state("COMMUNICATIONS-INTERRUPTED")
         member_ok(sec, "partner-down")
