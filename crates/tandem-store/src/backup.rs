@@ -410,7 +410,9 @@ mod tests {
         let db = dir.path().join("leases.db");
         let mut store = SqliteStore::open(&db).unwrap();
         put(&mut store, 0..100);
-        store.put_meta("failover.endpoint", b"state=8\n".to_vec()).unwrap();
+        store
+            .put_meta("failover.endpoint", b"state=8\n".to_vec())
+            .unwrap();
         // The store stays open (the server runs): its WAL holds the commits.
         assert!(dir.path().join("leases.db-wal").exists());
         let dest = dir.path().join("backup.db");
@@ -449,7 +451,9 @@ mod tests {
     fn backup_refuses_the_database_itself_and_a_missing_database() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("leases.db");
-        let err = backup(&db, &dir.path().join("b.db")).unwrap_err().to_string();
+        let err = backup(&db, &dir.path().join("b.db"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no lease database"), "{err}");
         put(&mut SqliteStore::open(&db).unwrap(), 0..1);
         let err = backup(&db, &db).unwrap_err().to_string();
@@ -464,7 +468,9 @@ mod tests {
         let mut store = SqliteStore::open(&db).unwrap();
         put(&mut store, 0..10);
         store.put_meta("server_duid", vec![0, 1]).unwrap();
-        store.put_meta("failover.endpoint", b"state=2\n".to_vec()).unwrap();
+        store
+            .put_meta("failover.endpoint", b"state=2\n".to_vec())
+            .unwrap();
         let b = dir.path().join("backup.db");
         backup(&db, &b).unwrap();
         put(&mut store, 10..20);

@@ -56,7 +56,7 @@ pub fn run(cfg: RunConfig) -> anyhow::Result<()> {
 
 /// Serves until `stop` completes, then flushes and returns.
 pub async fn serve(cfg: RunConfig, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
-    startup::serve(settings(&cfg), stop).await?;
+    startup::serve_with(settings(&cfg), stop, crate::notify::lifecycle()).await?;
     Ok(())
 }
 
