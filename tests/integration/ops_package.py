@@ -326,8 +326,8 @@ def ops_restored_pair_member_goes_through_recover():
     enters RECOVER (RFC 8156 §8.5: it may hold stale bindings) rather than resuming NORMAL
     through COMMUNICATIONS-INTERRUPTED, then reaches NORMAL with the partner's bindings."""
     with PairTopology("rs") as topo:
-        sec = Member(topo, "sec", mclt=10).start()
-        pri = Member(topo, "pri", mclt=10).start()
+        sec = Member(topo, "sec").start()
+        pri = Member(topo, "pri").start()
         pri.wait_state("NORMAL")
         sec.wait_state("NORMAL")
         client = Dhclient(topo, "c1").start()
