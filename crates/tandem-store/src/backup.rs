@@ -365,8 +365,12 @@ fn copy_owner(reference: &Path, path: &Path) -> Result<(), BackupError> {
     let want = std::fs::metadata(reference).map_err(io_err("stat", reference))?;
     let have = std::fs::metadata(path).map_err(io_err("stat", path))?;
     if (want.uid(), want.gid()) != (have.uid(), have.gid()) {
-        std::os::unix::fs::chown(path, Some(want.uid()), Some(want.gid()))
-            .map_err(io_err("give the owner of the data directory to", path))?;
+        match std::os::unix::fs::chown(path, Some(want.uid()), Some(want.gid())) {
+            Ok(()) => {}
+            // Same owner, another group we are not in: the owner can still open it.
+            Err(_) if want.uid() == have.uid() => {}
+            Err(e) => return Err(io_err("give the owner of the data directory to", path)(e)),
+        }
     }
     Ok(())
 }
