@@ -313,7 +313,8 @@ def ops_backup_while_perfdhcp_runs_has_every_acknowledged_lease():
         stats, out = load.stop()
         rr = stats.get("REQUEST-REPLY", {})
         sent, received = rr.get("sent packets", 0), rr.get("received packets", 0)
-        assert sent > 0 and received >= sent - 2, f"drops during the backups: {sent} sent, {received} received"
+        # A few Requests may be in flight when perfdhcp is interrupted; nothing more.
+        assert sent > 0 and sent - received <= 5, f"drops during the backups: {sent} sent, {received} received"
         after = _rows(db)
         assert len(after) > backups[-1][1], "the server kept committing after the last backup"
         return (f"3 backups under load: " + ", ".join(f"{a}->{b}" for a, b in backups)
