@@ -356,8 +356,14 @@ pub async fn serve_with(
         clock: Box::new(system_now),
     };
     let on_stopping = life.on_stopping;
+    // Once stopping, the loop answers no more probes while it drains; systemd stops
+    // watching at STOPPING=1 too, so the probe ends rather than warn about silence.
+    let watchdog_abort = watchdog.as_ref().map(|w| w.abort_handle());
     let stop = async move {
         stop.await;
+        if let Some(w) = watchdog_abort {
+            w.abort();
+        }
         if let Some(f) = on_stopping {
             f();
         }
