@@ -28,7 +28,7 @@ use crate::driver::{Driver, DriverError, PartnerChannels};
 use crate::partner::{self, PartnerError, Security};
 use crate::runner::Runner;
 use crate::store_sink::StoreSink;
-use crate::{ctl, server_duid};
+use crate::{ctl, metrics, server_duid};
 pub use lock::{holder, DataDirLock, Holder, LockError};
 
 /// File name of the lease database inside the data directory.
@@ -49,6 +49,8 @@ pub struct ServeSettings {
     pub core: ServerConfig,
     /// A failover pair member's settings; None runs a server alone.
     pub partner: Option<PartnerSettings>,
+    /// Where to serve Prometheus scrapes (`[metrics] listen`); None: no endpoint.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// One pair member's side of the relationship and its link.
@@ -120,6 +122,8 @@ pub enum StartupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
     #[error("server loop failed: {0}")]
     Driver(#[from] DriverError),
 }
@@ -244,8 +248,15 @@ pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(
         source: e,
     })?;
     info!(addr = %s.listen_address, port = s.port, interfaces = ?s.interfaces, "listening");
+    // Bound now, so a port in use stops the start with a clear error.
+    let metrics_listener = match s.metrics {
+        Some(addr) => Some((addr, metrics::bind(addr)?)),
+        None => None,
+    };
+    let counters = Arc::new(Counters::default());
     let writer =
         GroupCommitWriter::start(store).map_err(store_err("cannot start the lease writer for"))?;
+    let store_stats = writer.stats().clone();
     let partner = match &s.partner {
         None => None,
         Some(p) => {
@@ -265,18 +276,32 @@ pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(
                     server_name,
                 } => partner::load_tls(cert, key, ca, server_name)?,
             };
-            let (tx, rx) = partner::spawn(p.role, p.local, p.peer, security)?;
+            let (tx, rx) = partner::spawn(p.role, p.local, p.peer, security, counters.clone())?;
             Some(PartnerChannels { tx, rx })
         }
     };
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
     let ctl_path = s.data_dir.join(CTL_SOCKET);
+    let metrics_task = match metrics_listener {
+        Some((addr, listener)) => {
+            let source = metrics::MetricsSource {
+                counters: counters.clone(),
+                ctl: ctl_tx.clone(),
+                store: Some(store_stats),
+            };
+            Some(
+                metrics::serve(listener, source)
+                    .map_err(|source| metrics::MetricsError { addr, source })?,
+            )
+        }
+        None => None,
+    };
     let ctl_task = ctl::serve(&ctl_path, ctl_tx).map_err(|e| StartupError::Ctl {
         path: ctl_path.clone(),
         source: e,
     })?;
     let driver = Driver {
-        runner: Runner::new(node, links, Arc::new(Counters::default()), now),
+        runner: Runner::new(node, links, counters, now),
         socket: Arc::new(socket),
         sink: StoreSink(writer),
         partner,
@@ -285,6 +310,9 @@ pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(
     };
     let stopped = driver.run(stop).await?;
     ctl_task.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     let _ = std::fs::remove_file(&ctl_path);
     // Every reply that waited on a commit has gone out; now close the database cleanly.
     stopped.sink.0.shutdown();

@@ -27,6 +27,17 @@ pub struct ConfigFile {
     /// `[failover]`: present when this server is one half of an RFC 8156 pair.
     #[serde(default)]
     pub failover: Option<FailoverSection>,
+    /// `[metrics]`: the Prometheus endpoint; off when absent.
+    #[serde(default)]
+    pub metrics: Option<MetricsSection>,
+}
+
+/// `[metrics]`: where `GET /metrics` is served (docs/metrics.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address and port, e.g. `"[::1]:9547"`; checked in [`super::build`].
+    pub listen: String,
 }
 
 /// `[server]`: how this process runs.
