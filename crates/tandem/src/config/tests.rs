@@ -1139,7 +1139,8 @@ fn metrics_listen_that_is_not_an_address_is_a_config_error_with_its_line() {
     let problems = problems_of(&text);
     assert_problem(&problems, "metrics.listen", "is not an address and port");
     let line = problems.iter().find(|p| p.path == "metrics.listen").unwrap().line;
-    assert_eq!(line, Some(MINIMAL.lines().count() + 2));
+    // MINIMAL, an empty line, `[metrics]`, then the `listen` line.
+    assert_eq!(line, Some(MINIMAL.lines().count() + 3));
     assert_problem(
         &problems_of(&format!("{MINIMAL}\n[metrics]\nlisten = \"[::1]:0\"\n")),
         "metrics.listen",
