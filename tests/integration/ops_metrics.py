@@ -203,7 +203,7 @@ def ops_metrics_bad_listen_address_and_port_in_use_are_clear_errors():
         assert res.returncode != 0, msg
         assert f"cannot listen for metrics scrapes on [::1]:{METRICS_PORT}" in msg, msg
         assert "in use" in msg.lower(), msg
-        return f"check-config: {msg.strip().splitlines()[-1][:120]}"
+        return f"serve with the port taken: {msg.strip().splitlines()[-1][:110]}"
 
 
 def ops_metrics_prometheus_scrapes_the_pair_and_every_dashboard_panel_has_data():

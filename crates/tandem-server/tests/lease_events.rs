@@ -159,7 +159,11 @@ fn a_request_counts_one_granted_lease_and_an_advertise_none() {
     let mut s = Server::new();
     s.send(&msg(MessageType::Solicit, 1, None, None));
     let c = s.snapshot();
-    assert_eq!(count(&c.lease_events, "granted"), 0, "an Advertise grants nothing");
+    assert_eq!(
+        count(&c.lease_events, "granted"),
+        0,
+        "an Advertise grants nothing"
+    );
     assert_eq!(count(&c.received_by_type, "solicit"), 1);
     assert_eq!(count(&c.sent_by_type, "advertise"), 1);
     s.lease(2);
@@ -167,7 +171,10 @@ fn a_request_counts_one_granted_lease_and_an_advertise_none() {
     assert_eq!(count(&c.lease_events, "granted"), 1, "{c:?}");
     assert_eq!(count(&c.received_by_type, "request"), 1);
     assert_eq!(count(&c.sent_by_type, "reply"), 1);
-    assert_eq!(c.commit_group_changes.count, 0, "measured by the driver, not the runner");
+    assert_eq!(
+        c.commit_group_changes.count, 0,
+        "measured by the driver, not the runner"
+    );
 }
 
 #[test]
@@ -186,7 +193,11 @@ fn renew_release_expiry_and_reclaim_are_each_their_own_event() {
     s.advance(u64::from(VALID) + 1);
     let c = s.snapshot();
     assert_eq!(count(&c.lease_events, "expired"), 1, "{c:?}");
-    assert_eq!(count(&c.lease_events, "reclaimed"), 1, "the released lease: {c:?}");
+    assert_eq!(
+        count(&c.lease_events, "reclaimed"),
+        1,
+        "the released lease: {c:?}"
+    );
     s.advance(u64::from(AFFINITY) + 1);
     let c = s.snapshot();
     assert_eq!(count(&c.lease_events, "expired"), 1, "{c:?}");

@@ -16,9 +16,7 @@ use tandem_core::Time;
 use tandem_failover::timers::Timer;
 use tandem_failover::ServerState;
 
-use crate::counters::{
-    CountersSnapshot, Histogram, COMMIT_LATENCY_BOUNDS_US, GROUP_SIZE_BOUNDS,
-};
+use crate::counters::{CountersSnapshot, Histogram, COMMIT_LATENCY_BOUNDS_US, GROUP_SIZE_BOUNDS};
 use crate::status::Status;
 
 /// Message types a server receives (RFC 8415 §7.3), exported from the first scrape so a
@@ -58,7 +56,12 @@ const DROP_REASONS: [&str; 16] = [
     "commit_failed",
 ];
 const LEASE_EVENTS: [&str; 6] = [
-    "granted", "renewed", "released", "declined", "expired", "reclaimed",
+    "granted",
+    "renewed",
+    "released",
+    "declined",
+    "expired",
+    "reclaimed",
 ];
 
 /// Totals of the store's group-commit writer (`tandem_store::GroupCommitStats`).
@@ -335,9 +338,7 @@ impl Scrape {
                 |p| p.free,
             ),
         ] {
-            let mut m = e
-                .0
-                .encode_descriptor(name, help, None, MetricType::Gauge)?;
+            let mut m = e.0.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for p in &st.pools {
                 let l = labels(p);
                 ConstGauge::new(int(f(p))).encode(m.encode_family(&l)?)?;
@@ -353,8 +354,10 @@ impl Scrape {
             )?;
             for p in &st.pools {
                 let Some(sh) = p.shares else { continue };
-                for (share, v) in [("primary", sh.primary_free), ("secondary", sh.secondary_free)]
-                {
+                for (share, v) in [
+                    ("primary", sh.primary_free),
+                    ("secondary", sh.secondary_free),
+                ] {
                     let mut l = labels(p);
                     l.push(("share", share.to_string()));
                     ConstGauge::new(int(v)).encode(m.encode_family(&l)?)?;

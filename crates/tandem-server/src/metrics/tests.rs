@@ -75,12 +75,18 @@ fn counters_are_exposed_with_total_and_units_in_their_names() {
     c.commit_done(Duration::from_micros(700));
     c.commit_group(3);
     let text = render(&c, Some(pair_status()));
-    assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
     assert!(text.contains("# TYPE tandem_commits counter\n"), "{text}");
     assert_eq!(sample(&text, "tandem_commits_total"), Some(7.0));
     assert_eq!(sample(&text, "tandem_clock_steps_total"), Some(1.0));
     assert_eq!(
-        sample(&text, "tandem_dhcp_packets_received_total{type=\"solicit\"}"),
+        sample(
+            &text,
+            "tandem_dhcp_packets_received_total{type=\"solicit\"}"
+        ),
         Some(4.0)
     );
     assert_eq!(
@@ -89,13 +95,19 @@ fn counters_are_exposed_with_total_and_units_in_their_names() {
     );
     assert_eq!(sample(&text, "tandem_store_transactions_total"), Some(5.0));
     assert!(text.contains("# UNIT tandem_commit_duration_seconds seconds\n"));
-    assert_eq!(sample(&text, "tandem_commit_duration_seconds_count"), Some(1.0));
+    assert_eq!(
+        sample(&text, "tandem_commit_duration_seconds_count"),
+        Some(1.0)
+    );
     assert_eq!(
         sample(&text, "tandem_commit_duration_seconds_sum"),
         Some(0.0007)
     );
     assert_eq!(
-        sample(&text, "tandem_commit_duration_seconds_bucket{le=\"0.0005\"}"),
+        sample(
+            &text,
+            "tandem_commit_duration_seconds_bucket{le=\"0.0005\"}"
+        ),
         Some(0.0)
     );
     assert_eq!(
@@ -180,7 +192,10 @@ fn failover_state_is_one_gauge_per_state_with_only_the_current_one_at_1() {
         sample(&text, "tandem_failover_protocol_errors_total"),
         Some(1.0)
     );
-    assert_eq!(sample(&text, "tandem_failover_communications_ok"), Some(1.0));
+    assert_eq!(
+        sample(&text, "tandem_failover_communications_ok"),
+        Some(1.0)
+    );
 }
 
 #[test]
@@ -204,9 +219,18 @@ fn partner_lag_counts_from_the_last_partner_message_else_from_the_start() {
 fn pools_are_labelled_by_subnet_pool_and_kind_and_pair_shares_by_side() {
     let text = render(&Counters::default(), Some(pair_status()));
     let l = "subnet_id=\"1\",pool=\"2001:db8:1::1000-2001:db8:1::1fff\",kind=\"address\"";
-    assert_eq!(sample(&text, &format!("tandem_pool_size{{{l}}}")), Some(4096.0));
-    assert_eq!(sample(&text, &format!("tandem_pool_used{{{l}}}")), Some(10.0));
-    assert_eq!(sample(&text, &format!("tandem_pool_free{{{l}}}")), Some(4086.0));
+    assert_eq!(
+        sample(&text, &format!("tandem_pool_size{{{l}}}")),
+        Some(4096.0)
+    );
+    assert_eq!(
+        sample(&text, &format!("tandem_pool_used{{{l}}}")),
+        Some(10.0)
+    );
+    assert_eq!(
+        sample(&text, &format!("tandem_pool_free{{{l}}}")),
+        Some(4086.0)
+    );
     assert_eq!(
         sample(
             &text,

@@ -1138,7 +1138,11 @@ fn metrics_listen_that_is_not_an_address_is_a_config_error_with_its_line() {
     let text = format!("{MINIMAL}\n[metrics]\nlisten = \"localhost:9547\"\n");
     let problems = problems_of(&text);
     assert_problem(&problems, "metrics.listen", "is not an address and port");
-    let line = problems.iter().find(|p| p.path == "metrics.listen").unwrap().line;
+    let line = problems
+        .iter()
+        .find(|p| p.path == "metrics.listen")
+        .unwrap()
+        .line;
     // MINIMAL, an empty line, `[metrics]`, then the `listen` line.
     assert_eq!(line, Some(MINIMAL.lines().count() + 3));
     assert_problem(
@@ -1146,8 +1150,10 @@ fn metrics_listen_that_is_not_an_address_is_a_config_error_with_its_line() {
         "metrics.listen",
         "port 0",
     );
-    assert!(err_text(&format!("{MINIMAL}\n[metrics]\nlisten = \"[::1]:9547\"\nport = 1\n"))
-        .contains("port"));
+    assert!(err_text(&format!(
+        "{MINIMAL}\n[metrics]\nlisten = \"[::1]:9547\"\nport = 1\n"
+    ))
+    .contains("port"));
 }
 
 #[test]
