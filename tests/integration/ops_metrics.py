@@ -266,7 +266,46 @@ def ops_metrics_prometheus_scrapes_the_pair_and_every_dashboard_panel_has_data()
             prom.stop()
 
 
+def _scrape(topo, who):
+    """`GET /metrics` of member `who`, from inside its namespace: {series: value}."""
+    code = ("import urllib.request\n"
+            f"print(urllib.request.urlopen('http://[{LINK_ADDRS[who]}]:{METRICS_PORT}/metrics', timeout=10)"
+            ".read().decode())\n")
+    text = topo.ns(topo.nss[who], ["python3", "-c", code]).stdout
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            out[series] = float(value)
+    return out
+
+
+def ops_metrics_tls_handshake_failures_are_counted_on_both_members():
+    """A primary with a certificate from another CA: both members refuse the handshake,
+    and each one's tandem_failover_tls_failures_total counts it (the secondary as the
+    accepting end, the primary as the connecting one); neither reports NORMAL."""
+    from pair import make_pki
+    with PairTopology("mt") as topo:
+        make_pki(topo, "impostor")
+        members = {}
+        for who, kw in (("sec", {}), ("pri", {"pki": "impostor"})):
+            m = Member(topo, who, **kw)
+            with open(m.config, "a") as f:
+                f.write(f'\n[metrics]\nlisten = "[{LINK_ADDRS[who]}]:{METRICS_PORT}"\n')
+            members[who] = m.start()
+        got = _wait(lambda: (lambda v: v if all(x.get("tandem_failover_tls_failures_total", 0) >= 1
+                                                 for x in v.values()) else None)(
+            {w: _scrape(topo, w) for w in members}), "a TLS failure counted on both members", timeout=30,
+            detail=lambda: members["pri"].log() + members["sec"].log())
+        for w, v in got.items():
+            assert v['tandem_failover_state{state="NORMAL"}'] == 0, f"{w} is NORMAL with a bad certificate"
+            assert v["tandem_failover_communications_ok"] == 0, w
+        return ", ".join(f"{w}: {int(v['tandem_failover_tls_failures_total'])} TLS failures"
+                         for w, v in sorted(got.items()))
+
+
 OPS_METRICS_SCENARIOS = [
     ops_metrics_bad_listen_address_and_port_in_use_are_clear_errors,
     ops_metrics_prometheus_scrapes_the_pair_and_every_dashboard_panel_has_data,
+    ops_metrics_tls_handshake_failures_are_counted_on_both_members,
 ]
