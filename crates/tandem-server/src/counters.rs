@@ -47,6 +47,11 @@ pub struct CountersSnapshot {
     /// Lease and meta changes per batch: one batch per driver turn is the driver's group
     /// commit, so this is the group size.
     pub commit_group_changes: Histogram,
+    /// Control API requests refused as bad input (malformed, unknown path, invalid lease).
+    pub api_refused: u64,
+    /// Configuration reloads applied / refused.
+    pub reloads: u64,
+    pub reloads_refused: u64,
 }
 
 impl CountersSnapshot {

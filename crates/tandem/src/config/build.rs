@@ -69,6 +69,8 @@ pub struct RunConfig {
     pub core: ServerConfig,
     /// `[failover]`, checked; None runs a single server.
     pub failover: Option<FailoverSettings>,
+    /// `[control]`, checked (paths resolved against the file's directory).
+    pub control: tandem_server::startup::ControlSettings,
     /// `[metrics] listen`: where the Prometheus endpoint is served; None: off.
     pub metrics: Option<std::net::SocketAddr>,
     /// Notes that do not stop the server (with lines when loaded from text): print them
@@ -159,6 +161,12 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
             .map(|p| Problem::new(file_path_of(&p.path), p.message)),
     );
     failover::check(file, &core, base_dir, &mut problems, &mut warnings);
+    let control = super::control::check(
+        file.control.as_ref(),
+        base_dir,
+        &mut problems,
+        &mut warnings,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -180,6 +188,7 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
             .failover
             .as_ref()
             .map(|f| failover::settings(f, base_dir)),
+        control,
         metrics,
         warnings,
         origin: String::new(),
