@@ -2,14 +2,15 @@
 # Debian packages the integration tests and the demo need (run as root):
 # dhclient (isc-dhcp-client), perfdhcp (kea-admin), tshark/dumpcap, sqlite3, ip/ss,
 # nft (nftables: the silent partition of the pair timer scenarios), dhcrelay
-# (isc-dhcp-relay: the relay agent of the pair's relayed-client scenario).
+# (isc-dhcp-relay: the relay agent of the pair's relayed-client scenario), prometheus (the
+# server that scrapes a pair in tests/integration/ops_metrics.py; run by the test itself).
 #   scripts/install-deps.sh           # tests and demo
 #   scripts/install-deps.sh --bench   # also kea-dhcp6-server, for bench/perfdhcp-vs-kea.sh
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer before installing.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables)
+packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables prometheus)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(kea-dhcp6-server)
 fi
@@ -17,7 +18,8 @@ fi
 # which fails without servers (and must never relay on the host's interfaces): keep
 # maintainer scripts from starting services while installing, as a container's
 # policy-rc.d does, and leave the service disabled. The tests run dhcrelay themselves,
-# inside their namespaces.
+# inside their namespaces. (The same keeps prometheus' postinst from starting a server on
+# the host's port 9090: ops_metrics.py runs its own, in a namespace.)
 policy=/usr/sbin/policy-rc.d
 own_policy=
 if [[ ! -e $policy ]]; then

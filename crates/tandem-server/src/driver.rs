@@ -84,8 +84,7 @@ impl<C: CommitSink> Driver<C> {
             Some(p) => (Some(p.tx), Some(p.rx)),
             None => (None, None),
         };
-        let (done_tx, mut done_rx) =
-            mpsc::unbounded_channel::<(BatchId, Result<(), CommitError>)>();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut io = Io {
             socket: socket.clone(),
             counters: runner.counters().clone(),
@@ -121,12 +120,14 @@ impl<C: CommitSink> Driver<C> {
                     runner.shutdown(now);
                 }
                 done = done_rx.recv() => match done {
-                    Some((id, result)) => {
+                    Some((id, result, took)) => {
                         io.in_flight -= 1;
+                        io.counters.commit_done(took);
                         runner.on_committed(id, result.map_err(|e| e.0));
                         // A group commit completes several batches at once.
-                        while let Ok((id, result)) = done_rx.try_recv() {
+                        while let Ok((id, result, took)) = done_rx.try_recv() {
                             io.in_flight -= 1;
+                            io.counters.commit_done(took);
                             runner.on_committed(id, result.map_err(|e| e.0));
                         }
                     }
@@ -215,12 +216,16 @@ async fn recv_ctl(rx: &mut Option<mpsc::Receiver<CtlRequest>>) -> Option<CtlRequ
     }
 }
 
+/// A batch's completion: its id, the result, and how long it took from submission (measured
+/// on the writer's thread when it reported, so the loop's own delay is not counted).
+type Done = (BatchId, Result<(), CommitError>, Duration);
+
 /// The driver's hands: the socket, the store writer, the partner link.
 struct Io<C> {
     socket: Arc<Dhcp6Socket>,
     counters: Arc<Counters>,
     sink: C,
-    done_tx: mpsc::UnboundedSender<(BatchId, Result<(), CommitError>)>,
+    done_tx: mpsc::UnboundedSender<Done>,
     in_flight: u64,
 }
 
@@ -233,12 +238,14 @@ impl<C: CommitSink> Io<C> {
         }
         for (id, batch) in a.commits {
             self.in_flight += 1;
+            self.counters.commit_group(batch.len());
             let tx = self.done_tx.clone();
+            let submitted = std::time::Instant::now();
             self.sink.submit(
                 batch,
                 Box::new(move |result| {
                     // The loop is gone only while it is torn down; nothing to tell then.
-                    let _ = tx.send((id, result));
+                    let _ = tx.send((id, result, submitted.elapsed()));
                 }),
             );
         }

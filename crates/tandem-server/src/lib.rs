@@ -15,6 +15,7 @@ mod commit;
 mod counters;
 pub mod ctl;
 mod driver;
+pub mod metrics;
 pub mod partner;
 pub mod pool_use;
 pub mod runner;

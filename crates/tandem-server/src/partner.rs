@@ -20,6 +20,7 @@ use tandem_failover::Role;
 use tandem_wire::failover::{decode_frame, encode_frame, MAX_FRAME_LEN};
 use tandem_wire::WireError;
 
+use crate::counters::Counters;
 use crate::runner::{PeerCommand, PeerEvent};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -173,18 +174,21 @@ enum FrameError {
     Unframeable(usize),
 }
 
-/// Starts the link task; returns the driver's ends.
+/// Starts the link task; returns the driver's ends. Failed TLS handshakes are counted in
+/// `counters` (`tls_failures`: a partner with the wrong CA, certificate or name, or a
+/// stranger probing the port, shows there before anything else does).
 pub fn spawn(
     role: Role,
     local: SocketAddr,
     peer: SocketAddr,
     security: Security,
+    counters: Arc<Counters>,
 ) -> Result<(mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>), PartnerError> {
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
     let (ev_tx, ev_rx) = mpsc::channel(4096);
     match role {
         Role::Primary => {
-            tokio::spawn(connect_loop(local, peer, security, cmd_rx, ev_tx));
+            tokio::spawn(connect_loop(local, peer, security, cmd_rx, ev_tx, counters));
         }
         Role::Secondary => {
             let listen = |e| PartnerError::Listen { local, source: e };
@@ -192,7 +196,9 @@ pub fn spawn(
             listener.set_nonblocking(true).map_err(listen)?;
             let listener = TcpListener::from_std(listener).map_err(listen)?;
             info!(%local, partner = %peer.ip(), "listening for the failover partner");
-            tokio::spawn(accept_loop(listener, peer, security, cmd_rx, ev_tx));
+            tokio::spawn(accept_loop(
+                listener, peer, security, cmd_rx, ev_tx, counters,
+            ));
         }
     }
     Ok((cmd_tx, ev_rx))
@@ -204,6 +210,7 @@ async fn connect_loop(
     security: Security,
     mut cmds: mpsc::Receiver<PeerCommand>,
     events: mpsc::Sender<PeerEvent>,
+    counters: Arc<Counters>,
 ) {
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -222,10 +229,12 @@ async fn connect_loop(
                 {
                     Ok(Ok(tls)) => Some(session(tls, &mut cmds, &events).await),
                     Ok(Err(e)) => {
+                        counters.tls_failure();
                         warn!(%peer, error = %e, "TLS handshake with the partner failed");
                         None
                     }
                     Err(_) => {
+                        counters.tls_failure();
                         warn!(%peer, "TLS handshake with the partner timed out");
                         None
                     }
@@ -286,6 +295,7 @@ async fn accept_loop(
     security: Security,
     mut cmds: mpsc::Receiver<PeerCommand>,
     events: mpsc::Sender<PeerEvent>,
+    counters: Arc<Counters>,
 ) {
     loop {
         let (tcp, from) = match listener.accept().await {
@@ -308,10 +318,12 @@ async fn accept_loop(
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => session(tls, &mut cmds, &events).await,
                     Ok(Err(e)) => {
+                        counters.tls_failure();
                         warn!(%from, error = %e, "refused the partner: TLS handshake failed");
                         continue;
                     }
                     Err(_) => {
+                        counters.tls_failure();
                         warn!(%from, "refused the partner: TLS handshake timed out");
                         continue;
                     }

@@ -18,12 +18,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tandem_core::{Outcome, RxInfo, ServerConfig, Time};
+use tandem_core::{BindingStatus, LeaseChange, Outcome, RxInfo, ServerConfig, Time};
 use tandem_failover::endpoint::EndpointRecord;
 use tandem_failover::node::{BatchId, Node, Output, Ticket, Via};
 use tandem_failover::server::{Event, PersistItem};
 use tandem_net::{RecvMeta, SendMeta};
 use tandem_store::Batch;
+use tandem_wire::v6::MessageType;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
@@ -132,9 +133,74 @@ pub struct Runner {
     stuck_timer: Option<(Time, Time)>,
     mutations: Mutations,
     actions: Actions,
+    /// Who staged the persist items of the open batch: `(first, end, by)` index runs, in
+    /// the batch's order, so each lease change can be counted as the event it is
+    /// (granted, renewed, expired ...) when the batch is taken.
+    staged_by: Vec<(usize, usize, StagedBy)>,
     /// Operator lease changes waiting for their commit, by ticket.
     pending_ops: BTreeMap<Ticket, PendingOp>,
     next_ticket: Ticket,
+}
+
+/// What staged a run of persist items (see [`Runner::take_actions`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StagedBy {
+    /// A client message of this type (the one inside any relay wrapping).
+    Client(MessageType),
+    /// The expiry and failover timers.
+    Timer,
+}
+
+/// The counter label of a DHCPv6 message type (RFC 8415 §7.3).
+pub fn message_type_name(t: MessageType) -> &'static str {
+    use MessageType as M;
+    match t {
+        M::Solicit => "solicit",
+        M::Advertise => "advertise",
+        M::Request => "request",
+        M::Confirm => "confirm",
+        M::Renew => "renew",
+        M::Rebind => "rebind",
+        M::Reply => "reply",
+        M::Release => "release",
+        M::Decline => "decline",
+        M::Reconfigure => "reconfigure",
+        M::InformationRequest => "information_request",
+        M::RelayForw => "relay_forw",
+        M::RelayRepl => "relay_repl",
+        M::Unknown(_) => "unknown",
+    }
+}
+
+/// Which lease event a persisted change is, given what staged it: a client's Request (or
+/// rapid-commit Solicit) granting, its Renew/Rebind renewing, its Release/Decline; the
+/// timers expiring an ACTIVE lease or returning a lapsed one to the pool (removed, RESET
+/// after quarantine, or freed in PARTNER-DOWN, RFC 8156 §7.2). Failover bookkeeping (pool
+/// rebalancing, acknowledgements, the partner's updates) is no lease event here.
+fn lease_event_of(by: StagedBy, change: &LeaseChange) -> Option<&'static str> {
+    use BindingStatus as S;
+    use MessageType as M;
+    let status = match change {
+        LeaseChange::Upsert(l) => Some((l.status, l.duid.0.is_empty())),
+        LeaseChange::Remove(_) => None,
+    };
+    match by {
+        StagedBy::Client(M::Release) => Some("released"),
+        StagedBy::Client(M::Decline) => Some("declined"),
+        StagedBy::Client(M::Solicit | M::Request) => {
+            (status.map(|s| s.0) == Some(S::Active)).then_some("granted")
+        }
+        StagedBy::Client(M::Renew | M::Rebind) => {
+            (status.map(|s| s.0) == Some(S::Active)).then_some("renewed")
+        }
+        StagedBy::Client(_) => None,
+        StagedBy::Timer => match status {
+            Some((S::Expired, _)) => Some("expired"),
+            None | Some((S::Reset, _)) => Some("reclaimed"),
+            Some((S::Free | S::FreeBackup, false)) => Some("reclaimed"),
+            Some(_) => None,
+        },
+    }
 }
 
 impl Runner {
@@ -153,6 +219,7 @@ impl Runner {
             stuck_timer: None,
             mutations: Mutations::default(),
             actions: Actions::default(),
+            staged_by: Vec::new(),
             pending_ops: BTreeMap::new(),
             next_ticket: 1,
         }
@@ -224,7 +291,9 @@ impl Runner {
             self.counters
                 .update(|c| *c.timers_fired.entry(t.name()).or_default() += 1);
         }
+        let before = self.node.staged();
         let changed = self.node.handle_timeout(now);
+        self.note_staged(before, StagedBy::Timer);
         if changed > 0 {
             self.counters.update(|c| c.reclaimed += changed as u64);
         }
@@ -245,6 +314,14 @@ impl Runner {
             Some((due, ran)) if t == due => t.max(ran + 1),
             _ => t,
         })
+    }
+
+    /// Records that the persist items staged since `before` came from `by`.
+    fn note_staged(&mut self, before: usize, by: StagedBy) {
+        let after = self.node.staged();
+        if after > before {
+            self.staged_by.push((before, after, by));
+        }
     }
 
     /// When the loop must wake if nothing else arrives.
@@ -273,10 +350,13 @@ impl Runner {
     /// One client datagram; the outcome is for logs and observers (what it sends is in
     /// the actions).
     pub fn on_datagram(&mut self, now: Time, bytes: &[u8], meta: &RecvMeta) -> Option<Outcome> {
-        self.counters.update(|c| c.received += 1);
         if meta.truncated {
             debug!(len = bytes.len(), peer = %meta.src, "dropping truncated datagram");
-            self.counters.drop_for("truncated");
+            self.counters.update(|c| {
+                c.received += 1;
+                *c.received_by_type.entry("undecodable").or_default() += 1;
+                *c.dropped.entry("truncated").or_default() += 1;
+            });
             return None;
         }
         let rx = RxInfo {
@@ -294,7 +374,31 @@ impl Runner {
             ifindex: meta.ifindex,
             local: (!meta.dst.is_multicast() && !meta.dst.is_unspecified()).then_some(meta.dst),
         };
+        let before = self.node.staged();
         let outcome = self.node.handle_client(now, bytes, &rx, via);
+        let msg_type = outcome.msg_type.map(MessageType::from);
+        let staged = self.node.staged() > before;
+        if let Some(t) = msg_type {
+            self.note_staged(before, StagedBy::Client(t));
+        }
+        // One lock per datagram: received, by type, what is answered, why not.
+        let answered = outcome.reply.as_ref().map(|_| match msg_type {
+            // An Advertise changes no lease; a rapid-commit Reply does (RFC 8415 §18.3.1).
+            Some(MessageType::Solicit) if !staged => "advertise",
+            _ => "reply",
+        });
+        let dropped = outcome.drop.as_ref().map(|r| r.as_str());
+        self.counters.update(|c| {
+            c.received += 1;
+            let t = msg_type.map_or("undecodable", message_type_name);
+            *c.received_by_type.entry(t).or_default() += 1;
+            if let Some(a) = answered {
+                *c.sent_by_type.entry(a).or_default() += 1;
+            }
+            if let Some(r) = dropped {
+                *c.dropped.entry(r).or_default() += 1;
+            }
+        });
         if let Some(reason) = &outcome.drop {
             // The counter by reason; the log line with the detail (for a malformed
             // datagram: which option, which byte, why).
@@ -305,7 +409,6 @@ impl Runner {
                 xid = ?outcome.xid,
                 "no reply"
             );
-            self.counters.drop_for(reason.as_str());
         }
         Some(outcome)
     }
@@ -319,6 +422,10 @@ impl Runner {
             }
             Some(PeerEvent::Frame(bytes)) => {
                 self.peer.messages_received += 1;
+                self.counters.update(|c| {
+                    c.failover_received += 1;
+                    c.partner_last_message = Some(now);
+                });
                 self.node.handle_peer_bytes(now, &bytes);
             }
             Some(PeerEvent::Disconnected(why)) => {
@@ -444,13 +551,28 @@ impl Runner {
 
     /// What to do now: everything the core released since the last call.
     pub fn take_actions(&mut self) -> Actions {
+        let mut lease_events: Vec<&'static str> = Vec::new();
+        let mut peer_sent = 0u64;
         while let Some(o) = self.node.poll_output() {
             match o {
                 Output::Persist(b) => {
                     let mut batch = Batch::default();
-                    for item in b.items {
+                    // The batch holds exactly the items staged since the last one, in order.
+                    let staged_by = std::mem::take(&mut self.staged_by);
+                    let mut runs = staged_by.iter().peekable();
+                    for (i, item) in b.items.into_iter().enumerate() {
+                        while runs.peek().is_some_and(|r| r.1 <= i) {
+                            runs.next();
+                        }
                         match item {
-                            PersistItem::Lease(c) => batch.leases.push(c),
+                            PersistItem::Lease(c) => {
+                                if let Some(&&(first, _, by)) = runs.peek() {
+                                    if first <= i {
+                                        lease_events.extend(lease_event_of(by, &c));
+                                    }
+                                }
+                                batch.leases.push(c)
+                            }
                             PersistItem::Endpoint(r) => {
                                 batch = batch.put_meta(EndpointRecord::META_KEY, r.encode())
                             }
@@ -472,6 +594,7 @@ impl Runner {
                 }
                 Output::Peer(m) => {
                     self.peer.messages_sent += 1;
+                    peer_sent += 1;
                     self.actions.peer.push(PeerCommand::Send(m.emit()));
                 }
                 Output::ClosePeer { reason } => {
@@ -496,7 +619,13 @@ impl Runner {
             }
         }
         let pending = self.node.waiting_for_commit() as u64;
-        self.counters.update(|c| c.pending = pending);
+        self.counters.update(|c| {
+            c.pending = pending;
+            c.failover_sent += peer_sent;
+        });
+        for e in lease_events {
+            self.counters.lease_event(e);
+        }
         std::mem::take(&mut self.actions)
     }
 

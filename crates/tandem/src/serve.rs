@@ -24,6 +24,7 @@ pub fn settings(cfg: &RunConfig) -> ServeSettings {
         interfaces: cfg.interfaces.clone(),
         server_duid: cfg.server_duid.clone(),
         core: cfg.core.clone(),
+        metrics: cfg.metrics,
         partner: cfg.failover.as_ref().map(|fo| PartnerSettings {
             role: fo.role,
             local: fo.local,

@@ -167,6 +167,12 @@ impl Node {
         self.gate.held()
     }
 
+    /// Persist items staged for the next batch, in the order the batch will hold them (the
+    /// driver attributes them to the input that staged them, for lease-event counters).
+    pub fn staged(&self) -> usize {
+        self.gate.staged()
+    }
+
     /// Batches taken and not yet reported back.
     pub fn commits_in_flight(&self) -> u64 {
         self.gate.in_flight()

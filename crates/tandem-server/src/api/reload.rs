@@ -176,6 +176,14 @@ pub fn fixed_differences(old: &ServeSettings, new: &ServeSettings) -> Vec<String
         format!("{:?}", old.control),
         format!("{:?}", new.control),
     );
+    // The metrics socket is bound at startup, like the others.
+    let metrics = |m: &Option<std::net::SocketAddr>| m.map_or("off".to_string(), |a| a.to_string());
+    check(
+        "metrics.listen",
+        old.metrics != new.metrics,
+        metrics(&old.metrics),
+        metrics(&new.metrics),
+    );
     match (&old.partner, &new.partner) {
         (None, None) => {}
         (Some(_), None) => {
@@ -285,4 +293,31 @@ fn subnet_diff(a: &Subnet, b: &Subnet) -> Vec<&'static str> {
         }
     }
     d
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    use super::*;
+
+    fn settings(metrics: Option<&str>) -> ServeSettings {
+        ServeSettings {
+            data_dir: "/var/lib/tandem".into(),
+            listen_address: std::net::Ipv6Addr::UNSPECIFIED,
+            port: 547,
+            interfaces: vec![],
+            server_duid: None,
+            core: tandem_core::ServerConfig::default(),
+            partner: None,
+            metrics: metrics.map(|m| m.parse().unwrap()),
+            control: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_reload_refuses_a_new_metrics_listen_address_it_needs_a_restart() {
+        let d = fixed_differences(&settings(None), &settings(Some("[::1]:9547")));
+        assert_eq!(d, vec!["metrics.listen: off -> [::1]:9547".to_string()]);
+        let same = settings(Some("[::1]:9547"));
+        assert!(fixed_differences(&same, &same.clone()).is_empty());
+    }
 }

@@ -28,6 +28,7 @@ use crate::api::{self, ApiState};
 use crate::clock::system_now;
 use crate::counters::Counters;
 use crate::driver::{Driver, DriverError, PartnerChannels};
+use crate::metrics;
 use crate::partner::{self, PartnerError, Security};
 use crate::runner::Runner;
 use crate::server_duid;
@@ -52,6 +53,8 @@ pub struct ServeSettings {
     pub core: ServerConfig,
     /// A failover pair member's settings; None runs a server alone.
     pub partner: Option<PartnerSettings>,
+    /// Where to serve Prometheus scrapes (`[metrics] listen`); None: no endpoint.
+    pub metrics: Option<SocketAddr>,
     /// The control API beyond its Unix socket (`[control]`).
     pub control: ControlSettings,
 }
@@ -147,6 +150,8 @@ pub enum StartupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
     #[error("cannot read the control API token {path}: {why}")]
     ControlToken { path: PathBuf, why: String },
     #[error("cannot listen for the control API on {addr}: {source}")]
@@ -362,8 +367,15 @@ pub async fn serve_with(
         source: e,
     })?;
     info!(addr = %s.listen_address, port = s.port, interfaces = ?s.interfaces, "listening");
+    // Bound now, so a port in use stops the start with a clear error.
+    let metrics_listener = match s.metrics {
+        Some(addr) => Some((addr, metrics::bind(addr)?)),
+        None => None,
+    };
+    let counters = Arc::new(Counters::default());
     let writer =
         GroupCommitWriter::start(store).map_err(store_err("cannot start the lease writer for"))?;
+    let store_stats = writer.stats().clone();
     let partner = match &s.partner {
         None => None,
         Some(p) => {
@@ -383,11 +395,10 @@ pub async fn serve_with(
                     server_name,
                 } => partner::load_tls(cert, key, ca, server_name)?,
             };
-            let (tx, rx) = partner::spawn(p.role, p.local, p.peer, security)?;
+            let (tx, rx) = partner::spawn(p.role, p.local, p.peer, security, counters.clone())?;
             Some(PartnerChannels { tx, rx })
         }
     };
-    let counters = Arc::new(Counters::default());
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
     let reload = hooks.reloader.map(|r| {
         Arc::new(ReloadCtx::new(
@@ -403,6 +414,20 @@ pub async fn serve_with(
         .lifecycle
         .watchdog
         .map(|w| spawn_watchdog(w, ctl_tx.clone()));
+    let metrics_task = match metrics_listener {
+        Some((addr, listener)) => {
+            let source = metrics::MetricsSource {
+                counters: counters.clone(),
+                ctl: ctl_tx.clone(),
+                store: Some(store_stats),
+            };
+            Some(
+                metrics::serve(listener, source)
+                    .map_err(|source| metrics::MetricsError { addr, source })?,
+            )
+        }
+        None => None,
+    };
     let mut api_tasks =
         vec![
             api::serve_unix(&ctl_path, api_state.clone()).map_err(|e| StartupError::Ctl {
@@ -472,6 +497,9 @@ pub async fn serve_with(
     }
     let stopped = stopped?;
     for t in api_tasks {
+        t.abort();
+    }
+    if let Some(t) = metrics_task {
         t.abort();
     }
     let _ = std::fs::remove_file(&ctl_path);

@@ -71,6 +71,8 @@ pub struct RunConfig {
     pub failover: Option<FailoverSettings>,
     /// `[control]`, checked (paths resolved against the file's directory).
     pub control: tandem_server::startup::ControlSettings,
+    /// `[metrics] listen`: where the Prometheus endpoint is served; None: off.
+    pub metrics: Option<std::net::SocketAddr>,
     /// Notes that do not stop the server (with lines when loaded from text): print them
     /// in `check-config` and log them at startup.
     pub warnings: Vec<Problem>,
@@ -128,6 +130,8 @@ fn plural(n: usize) -> &'static str {
 pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Problem>> {
     let mut problems = Vec::new();
     check_server(file, &mut problems);
+    let mut warnings = Vec::new();
+    let metrics = check_metrics(file, &mut problems, &mut warnings);
     check_options(&file.options, "options", &mut problems);
     for (i, subnet) in file.subnet6.iter().enumerate() {
         let at = format!("subnet6[{i}]");
@@ -156,7 +160,6 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
             .into_iter()
             .map(|p| Problem::new(file_path_of(&p.path), p.message)),
     );
-    let mut warnings = Vec::new();
     failover::check(file, &core, base_dir, &mut problems, &mut warnings);
     let control = super::control::check(
         file.control.as_ref(),
@@ -186,6 +189,7 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
             .as_ref()
             .map(|f| failover::settings(f, base_dir)),
         control,
+        metrics,
         warnings,
         origin: String::new(),
         source: String::new(),
@@ -336,6 +340,43 @@ fn check_server(file: &ConfigFile, problems: &mut Vec<Problem>) {
     if s.data_dir.as_os_str().is_empty() {
         problems.push(Problem::new("server.data_dir", "must not be empty"));
     }
+}
+
+/// `[metrics] listen`: an address and a port the operator can scrape. The endpoint has no
+/// authentication, so an address other than loopback is worth a warning.
+fn check_metrics(
+    file: &ConfigFile,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> Option<std::net::SocketAddr> {
+    let m = file.metrics.as_ref()?;
+    let addr: std::net::SocketAddr = match m.listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            problems.push(Problem::new(
+                "metrics.listen",
+                format!(
+                    "{:?} is not an address and port (write e.g. \"[::1]:9547\" or \"127.0.0.1:9547\"; names are not looked up)",
+                    m.listen
+                ),
+            ));
+            return None;
+        }
+    };
+    if addr.port() == 0 {
+        problems.push(Problem::new(
+            "metrics.listen",
+            format!("{addr}: port 0 would pick a random port Prometheus cannot know; give a port (9547 is tandem's)"),
+        ));
+        return None;
+    }
+    if !addr.ip().is_loopback() {
+        warnings.push(Problem::new(
+            "metrics.listen",
+            format!("{addr} is reachable from other hosts and the metrics endpoint has no authentication; firewall it or listen on loopback"),
+        ));
+    }
+    Some(addr)
 }
 
 fn check_pool_form(pool: &PoolEntry, at: &str, problems: &mut Vec<Problem>) {

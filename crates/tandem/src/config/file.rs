@@ -30,6 +30,17 @@ pub struct ConfigFile {
     /// `[control]`: the control API on TCP too (it is always on `<data_dir>/tandem.ctl`).
     #[serde(default)]
     pub control: Option<super::control::ControlSection>,
+    /// `[metrics]`: the Prometheus endpoint; off when absent.
+    #[serde(default)]
+    pub metrics: Option<MetricsSection>,
+}
+
+/// `[metrics]`: where `GET /metrics` is served (docs/metrics.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address and port, e.g. `"[::1]:9547"`; checked in [`super::build`].
+    pub listen: String,
 }
 
 /// `[server]`: how this process runs.

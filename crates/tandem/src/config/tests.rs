@@ -1118,3 +1118,46 @@ fn nonsense_lifetimes_are_reported_clearly_rfc8415_s7_7() {
         "T2 infinite exceeds preferred lifetime 3000",
     );
 }
+
+// ------------------------------------------------------------------ [metrics]
+
+#[test]
+fn metrics_endpoint_is_off_unless_configured() {
+    assert_eq!(load_text(MINIMAL).unwrap().metrics, None);
+}
+
+#[test]
+fn metrics_listen_takes_an_address_and_port() {
+    let cfg = load_text(&format!("{MINIMAL}\n[metrics]\nlisten = \"[::1]:9547\"\n")).unwrap();
+    assert_eq!(cfg.metrics, Some("[::1]:9547".parse().unwrap()));
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
+
+#[test]
+fn metrics_listen_that_is_not_an_address_is_a_config_error_with_its_line() {
+    let text = format!("{MINIMAL}\n[metrics]\nlisten = \"localhost:9547\"\n");
+    let problems = problems_of(&text);
+    assert_problem(&problems, "metrics.listen", "is not an address and port");
+    let line = problems
+        .iter()
+        .find(|p| p.path == "metrics.listen")
+        .unwrap()
+        .line;
+    // MINIMAL, an empty line, `[metrics]`, then the `listen` line.
+    assert_eq!(line, Some(MINIMAL.lines().count() + 3));
+    assert_problem(
+        &problems_of(&format!("{MINIMAL}\n[metrics]\nlisten = \"[::1]:0\"\n")),
+        "metrics.listen",
+        "port 0",
+    );
+    assert!(err_text(&format!(
+        "{MINIMAL}\n[metrics]\nlisten = \"[::1]:9547\"\nport = 1\n"
+    ))
+    .contains("port"));
+}
+
+#[test]
+fn metrics_listen_off_loopback_is_a_warning_the_endpoint_has_no_authentication() {
+    let cfg = load_text(&format!("{MINIMAL}\n[metrics]\nlisten = \"[::]:9547\"\n")).unwrap();
+    assert_problem(&cfg.warnings, "metrics.listen", "no authentication");
+}
