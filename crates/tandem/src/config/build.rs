@@ -63,6 +63,10 @@ pub struct RunConfig {
     pub data_dir: PathBuf,
     pub server_duid: Option<Vec<u8>>,
     pub log_level: String,
+    pub log_format: crate::logging::LogFormat,
+    pub log_target: crate::logging::LogTarget,
+    /// Pool-use warning thresholds (`pool_warn_percent`, `pool_critical_percent`).
+    pub pool_thresholds: tandem_server::PoolThresholds,
     /// The file as parsed, for summaries.
     pub file: ConfigFile,
     /// What the DHCPv6 core serves, already validated.
@@ -143,6 +147,7 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         for (j, pool) in subnet.pools.iter().enumerate() {
             check_pool_form(pool, &format!("{at}.pools[{j}]"), &mut problems);
         }
+        check_pool_names(subnet, &at, &mut problems);
         check_options(&subnet.options, &format!("{at}.options"), &mut problems);
         for (j, r) in subnet.reservations.iter().enumerate() {
             check_reservation(r, &format!("{at}.reservations[{j}]"), &mut problems);
@@ -171,6 +176,9 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         data_dir,
         server_duid: file.server.server_duid.clone(),
         log_level: file.server.log_level.clone(),
+        log_format: file.server.log_format,
+        log_target: file.server.log_target,
+        pool_thresholds: pool_thresholds(file),
         file: file.clone(),
         core,
         failover: file
@@ -295,10 +303,33 @@ fn addresses_bytes(addrs: &[Ipv6Addr]) -> Vec<u8> {
 
 fn check_server(file: &ConfigFile, problems: &mut Vec<Problem>) {
     let s = &file.server;
-    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&s.log_level) {
+    if let Err(e) = crate::logging::check_level(&s.log_level) {
+        problems.push(Problem::new("server.log_level", e));
+    }
+    let t = pool_thresholds(file);
+    for (key, v) in [
+        ("pool_warn_percent", s.pool_warn_percent),
+        ("pool_critical_percent", s.pool_critical_percent),
+    ] {
+        if let Some(v) = v.filter(|v| !(1..=100).contains(v)) {
+            problems.push(Problem::new(
+                format!("server.{key}"),
+                format!("{v} is not a percentage of a pool: 1 to 100"),
+            ));
+        }
+    }
+    if t.warn_percent > t.critical_percent {
+        let at = if s.pool_critical_percent.is_some() {
+            "server.pool_critical_percent"
+        } else {
+            "server.pool_warn_percent"
+        };
         problems.push(Problem::new(
-            "server.log_level",
-            format!("{:?} is not a log filter: {e}", s.log_level),
+            at,
+            format!(
+                "pool_warn_percent {} is above pool_critical_percent {}: the warning comes first",
+                t.warn_percent, t.critical_percent
+            ),
         ));
     }
     let mut seen = HashSet::new();
@@ -326,6 +357,49 @@ fn check_server(file: &ConfigFile, problems: &mut Vec<Problem>) {
     }
     if s.data_dir.as_os_str().is_empty() {
         problems.push(Problem::new("server.data_dir", "must not be empty"));
+    }
+}
+
+/// The configured thresholds, defaults filled in.
+fn pool_thresholds(file: &ConfigFile) -> tandem_server::PoolThresholds {
+    let d = tandem_server::PoolThresholds::default();
+    tandem_server::PoolThresholds {
+        warn_percent: file.server.pool_warn_percent.unwrap_or(d.warn_percent),
+        critical_percent: file
+            .server
+            .pool_critical_percent
+            .unwrap_or(d.critical_percent),
+    }
+}
+
+/// Pool names (given or derived from the range) identify a pool in logs and in the pair
+/// comparison, so they must be unique within their subnet.
+fn check_pool_names(subnet: &Subnet6Section, at: &str, problems: &mut Vec<Problem>) {
+    let mut seen: HashSet<String> = HashSet::new();
+    let names = subnet
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(j, p)| (format!("{at}.pools[{j}]"), p.name.as_deref(), p.display_name()))
+        .chain(subnet.pd_pools.iter().enumerate().map(|(j, p)| {
+            (
+                format!("{at}.pd_pools[{j}]"),
+                p.name.as_deref(),
+                p.display_name(),
+            )
+        }));
+    for (path, given, name) in names {
+        if given.is_some_and(|n| n.trim().is_empty() || n.chars().any(char::is_control)) {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                format!("{name:?} is not a usable pool name: give visible characters, or omit name to use the range"),
+            ));
+        } else if !seen.insert(name.clone()) {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                format!("pool name {name:?} is used twice in this subnet: names identify pools in logs and between partners"),
+            ));
+        }
     }
 }
 
