@@ -6,6 +6,7 @@ use tandem_failover::node::Node;
 use tandem_failover::server::FailoverServer;
 use tandem_failover::Role;
 
+use crate::pool_use::{pool_use, PoolUse};
 use crate::runner::PeerCounters;
 
 /// A snapshot of one server: alone (`role` "standalone", no failover fields) or a pair
@@ -36,12 +37,15 @@ pub struct Status {
     /// Leases found held by two clients and resolved for the partner's (§7.5.4).
     pub bindings_displaced: u64,
     pub uptime_secs: u64,
+    /// Every configured pool's size and use (and, in a pair, each side's free share).
+    #[serde(default)]
+    pub pools: Vec<PoolUse>,
 }
 
 impl Status {
     pub(crate) fn of(node: &Node, now: Time, peer: &PeerCounters, started: Time) -> Self {
         match node.failover() {
-            Some(s) => Self::of_pair_member(s, now, peer, started),
+            Some(s) => Self::of_pair_member(node, s, now, peer, started),
             None => Status {
                 role: "standalone".into(),
                 state: "standalone".into(),
@@ -60,11 +64,18 @@ impl Status {
                 commit_failures: peer.commit_failures,
                 bindings_displaced: 0,
                 uptime_secs: now.secs_since(started),
+                pools: pool_use(node.dhcp().config(), node.leases().iter(), None, now),
             },
         }
     }
 
-    fn of_pair_member(s: &FailoverServer, now: Time, peer: &PeerCounters, started: Time) -> Self {
+    fn of_pair_member(
+        node: &Node,
+        s: &FailoverServer,
+        now: Time,
+        peer: &PeerCounters,
+        started: Time,
+    ) -> Self {
         let (queued, unacked) = s.unacked_updates();
         let ep = s.endpoint();
         let active = s.leases().iter().filter(|l| l.is_active_at(now)).count();
@@ -111,6 +122,12 @@ impl Status {
             bindings_displaced: peer.bindings_displaced,
             commit_failures: peer.commit_failures,
             uptime_secs: now.secs_since(started),
+            pools: pool_use(
+                node.dhcp().config(),
+                s.leases().iter(),
+                Some(s.prefix_pools()),
+                now,
+            ),
         }
     }
 }

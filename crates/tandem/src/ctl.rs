@@ -50,7 +50,7 @@ pub fn render(s: &Status) -> String {
     } else {
         "communications interrupted"
     };
-    format!(
+    let mut out = format!(
         "role        {}\n\
          state       {} (for {})\n\
          partner     {}, {comm}\n\
@@ -77,7 +77,26 @@ pub fn render(s: &Status) -> String {
         s.commit_failures,
         s.bindings_displaced,
         duration(s.uptime_secs),
-    )
+    );
+    for p in &s.pools {
+        out.push_str(&format!(
+            "pool        subnet {} {} {}: {} of {} used ({:.1} %)",
+            p.subnet_id,
+            p.kind,
+            p.pool,
+            p.used,
+            p.size,
+            p.percent_used()
+        ));
+        if let Some(sh) = p.shares {
+            out.push_str(&format!(
+                ", free: primary {}, secondary {}",
+                sh.primary_free, sh.secondary_free
+            ));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn duration(secs: u64) -> String {
@@ -112,6 +131,18 @@ mod tests {
             commit_failures: 0,
             bindings_displaced: 1,
             uptime_secs: 90_000,
+            pools: vec![tandem_server::PoolUse {
+                subnet_id: 1,
+                pool: "2001:db8:1::1000-2001:db8:1::1fff".into(),
+                kind: "address".into(),
+                size: 4096,
+                used: 1024,
+                free: 3072,
+                shares: Some(tandem_server::PoolShares {
+                    primary_free: 1500,
+                    secondary_free: 1572,
+                }),
+            }],
         };
         let t = render(&s);
         assert!(t.contains("state       PARTNER-DOWN (for 66m40s)"), "{t}");
@@ -120,5 +151,12 @@ mod tests {
         assert!(t.contains("primary can delegate 100, secondary 50"));
         assert!(t.contains("uptime      25h00m"));
         assert!(t.contains("1 leases found held twice"), "{t}");
+        assert!(
+            t.contains(
+                "pool        subnet 1 address 2001:db8:1::1000-2001:db8:1::1fff: 1024 of 4096 \
+                 used (25.0 %), free: primary 1500, secondary 1572"
+            ),
+            "{t}"
+        );
     }
 }
