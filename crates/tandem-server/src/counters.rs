@@ -24,6 +24,9 @@ pub struct CountersSnapshot {
     pub timers_fired: BTreeMap<&'static str, u64>,
     /// Steps of the wall clock seen against the monotonic clock.
     pub clock_steps: u64,
+    /// Lease events made durable, by kind (`crate::lease_log::EVENTS`: granted, renewed,
+    /// released, declined, expired, reclaimed, received_from_partner, sent_to_partner).
+    pub lease_events: BTreeMap<&'static str, u64>,
 }
 
 impl CountersSnapshot {
@@ -47,6 +50,11 @@ impl Counters {
         if let Ok(mut c) = self.inner.lock() {
             f(&mut c);
         }
+    }
+
+    /// One lease event of `kind` (one of `crate::lease_log::EVENTS`).
+    pub fn lease_event(&self, kind: &'static str) {
+        self.update(|c| *c.lease_events.entry(kind).or_default() += 1);
     }
 
     pub(crate) fn drop_for(&self, reason: &'static str) {

@@ -24,10 +24,13 @@ use tandem_failover::node::{BatchId, Node, Output, Via};
 use tandem_failover::server::{Event, PersistItem};
 use tandem_net::{RecvMeta, SendMeta};
 use tandem_store::Batch;
+use tandem_wire::failover::FailoverMsgType;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
 use crate::counters::Counters;
+use crate::lease_log::{ClientInfo, LeaseLog, Source};
+use crate::pool_watch::PoolWatch;
 use crate::status::Status;
 
 /// Stop reading client datagrams while this many sends wait for their commit, so a stalled
@@ -115,6 +118,12 @@ pub struct Runner {
     stuck_timer: Option<(Time, Time)>,
     mutations: Mutations,
     actions: Actions,
+    /// Lease events waiting for their batch to be durable (the lease log).
+    lease_log: LeaseLog,
+    /// Pool-use warnings and the pool-exhausted error line.
+    pool_watch: PoolWatch,
+    /// A batch was made durable since the last pool-use check.
+    pools_changed: bool,
 }
 
 impl Runner {
@@ -133,7 +142,16 @@ impl Runner {
             stuck_timer: None,
             mutations: Mutations::default(),
             actions: Actions::default(),
+            lease_log: LeaseLog::default(),
+            pool_watch: PoolWatch::default(),
+            pools_changed: true,
         }
+    }
+
+    /// Pool-use thresholds and configured pool names (defaults otherwise).
+    pub fn with_pool_watch(mut self, w: PoolWatch) -> Self {
+        self.pool_watch = w;
+        self
     }
 
     /// Deliberately breaks the loop (simulation only).
@@ -169,6 +187,22 @@ impl Runner {
         if !self.mutations.timers_only_when_idle {
             self.run_due_timers(now);
         }
+        self.check_pools(now);
+    }
+
+    /// Pool-use warnings: at most every few seconds, and only when leases changed.
+    fn check_pools(&mut self, now: Time) {
+        if !self.pools_changed || !self.pool_watch.due(now.as_secs()) {
+            return;
+        }
+        self.pools_changed = false;
+        let pools = crate::pool_use::pool_use(
+            self.node.dhcp().config(),
+            self.node.leases().iter(),
+            self.node.failover().map(|f| f.prefix_pools()),
+            now,
+        );
+        self.pool_watch.check(now.as_secs(), &pools);
     }
 
     /// The driver's wall clock stepped by `secs` against its monotonic clock (see
@@ -203,6 +237,7 @@ impl Runner {
                 .update(|c| *c.timers_fired.entry(t.name()).or_default() += 1);
         }
         let changed = self.node.handle_timeout(now);
+        self.lease_log.note_staged(self.node.staged(), Source::Timer);
         if changed > 0 {
             self.counters.update(|c| c.reclaimed += changed as u64);
         }
@@ -273,6 +308,17 @@ impl Runner {
             local: (!meta.dst.is_multicast() && !meta.dst.is_unspecified()).then_some(meta.dst),
         };
         let outcome = self.node.handle_client(now, bytes, &rx, via);
+        let staged = self.node.staged();
+        if self.lease_log.untracked(staged) {
+            let source = ClientInfo::of(bytes, meta.src, meta.ifindex)
+                .map_or(Source::Other, Source::Client);
+            self.lease_log.note_staged(staged, source);
+        }
+        if let (Some(subnet), false) = (outcome.subnet_id, outcome.exhausted.is_empty()) {
+            for kind in &outcome.exhausted {
+                self.pool_watch.exhausted(now.as_secs(), subnet, *kind);
+            }
+        }
         if let Some(reason) = &outcome.drop {
             // The counter by reason; the log line with the detail (for a malformed
             // datagram: which option, which byte, why).
@@ -298,6 +344,14 @@ impl Runner {
             Some(PeerEvent::Frame(bytes)) => {
                 self.peer.messages_received += 1;
                 self.node.handle_peer_bytes(now, &bytes);
+                // RFC 8156 §5.2: the first octet is the message type; a BNDUPD carries
+                // the partner's lease changes, anything else is bookkeeping.
+                let source = if bytes.first() == Some(&(FailoverMsgType::BndUpd as u8)) {
+                    Source::PartnerUpdate
+                } else {
+                    Source::PartnerOther
+                };
+                self.lease_log.note_staged(self.node.staged(), source);
             }
             Some(PeerEvent::Disconnected(why)) => {
                 info!(reason = %why, "partner connection lost");
@@ -323,6 +377,7 @@ impl Runner {
                 let _ = tx.send(r);
             }
         }
+        self.lease_log.note_staged(self.node.staged(), Source::Operator);
     }
 
     /// Planned stop: DISCONNECT to the partner; the driver then waits until [`Self::settled`].
@@ -332,19 +387,28 @@ impl Runner {
 
     /// A batch handed out by [`Self::take_actions`] was written (or not).
     pub fn on_committed(&mut self, id: BatchId, result: Result<(), String>) {
-        if result.is_ok() {
+        let ok = result.is_ok();
+        if ok {
             self.counters.update(|c| c.commits += 1);
+            self.pools_changed = true;
         }
         self.node.on_persisted(id, result);
+        let interfaces = &self.interfaces;
+        self.lease_log
+            .committed(id, ok, &self.counters, &|i| interfaces.get(&i).cloned());
     }
 
     // ------------------------------------------------------------------ outputs
 
     /// What to do now: everything the core released since the last call.
     pub fn take_actions(&mut self) -> Actions {
+        // Whatever an input not tracked by source staged.
+        self.lease_log
+            .note_staged(self.node.staged(), Source::Other);
         while let Some(o) = self.node.poll_output() {
             match o {
                 Output::Persist(b) => {
+                    self.lease_log.on_batch(b.id, &b.items);
                     let mut batch = Batch::default();
                     for item in b.items {
                         match item {
@@ -357,6 +421,11 @@ impl Runner {
                     if self.mutations.send_before_persist {
                         // Broken on purpose: released before it is written.
                         self.node.on_persisted(b.id, Ok(()));
+                        let interfaces = &self.interfaces;
+                        self.lease_log
+                            .committed(b.id, true, &self.counters, &|i| {
+                                interfaces.get(&i).cloned()
+                            });
                     }
                     self.actions.commits.push((b.id, batch));
                 }
@@ -370,6 +439,7 @@ impl Runner {
                 }
                 Output::Peer(m) => {
                     self.peer.messages_sent += 1;
+                    self.lease_log.on_peer_send(&m, &self.counters);
                     self.actions.peer.push(PeerCommand::Send(m.emit()));
                 }
                 Output::ClosePeer { reason } => {

@@ -164,7 +164,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            if let Err(e) = tandem::logging::init(&cfg.log_level) {
+            if let Err(e) = tandem::logging::init(&cfg.log_level, cfg.log_format, cfg.log_target) {
                 eprintln!("cannot set up logging: {e:#}");
                 return ExitCode::FAILURE;
             }

@@ -18,6 +18,8 @@ pub fn settings(cfg: &RunConfig) -> ServeSettings {
         interfaces: cfg.interfaces.clone(),
         server_duid: cfg.server_duid.clone(),
         core: cfg.core.clone(),
+        pool_thresholds: cfg.pool_thresholds,
+        pool_names: cfg.pool_names(),
         partner: cfg.failover.as_ref().map(|fo| PartnerSettings {
             role: fo.role,
             local: fo.local,

@@ -143,6 +143,12 @@ impl Node {
         self.gate.held()
     }
 
+    /// Persists staged since the last [`Output::Persist`] (they join the next batch, in
+    /// order): lets a driver tell which input staged which change (the lease log).
+    pub fn staged(&self) -> usize {
+        self.gate.staged()
+    }
+
     /// Batches taken and not yet reported back.
     pub fn commits_in_flight(&self) -> u64 {
         self.gate.in_flight()

@@ -49,6 +49,10 @@ pub struct ServeSettings {
     pub core: ServerConfig,
     /// A failover pair member's settings; None runs a server alone.
     pub partner: Option<PartnerSettings>,
+    /// Pool-use warning thresholds.
+    pub pool_thresholds: crate::PoolThresholds,
+    /// Configured pool names by (subnet id, pool as `PoolUse::pool` shows it), for logs.
+    pub pool_names: std::collections::HashMap<(u32, String), String>,
 }
 
 /// One pair member's side of the relationship and its link.
@@ -276,7 +280,9 @@ pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(
         source: e,
     })?;
     let driver = Driver {
-        runner: Runner::new(node, links, Arc::new(Counters::default()), now),
+        runner: Runner::new(node, links, Arc::new(Counters::default()), now).with_pool_watch(
+            crate::pool_watch::PoolWatch::new(s.pool_thresholds, s.pool_names.clone()),
+        ),
         socket: Arc::new(socket),
         sink: StoreSink(writer),
         partner,

@@ -88,6 +88,28 @@ impl RunConfig {
         self.failover.as_ref().map(FailoverSettings::pair_config)
     }
 
+    /// Pool names by (subnet id, the pool as `tandem_server::PoolUse::pool` shows it):
+    /// only the pools given a `name`, so logs show it instead of the range.
+    pub fn pool_names(&self) -> std::collections::HashMap<(u32, String), String> {
+        let mut out = std::collections::HashMap::new();
+        for (fs, cs) in self.file.subnet6.iter().zip(&self.core.subnets) {
+            for (fp, cp) in fs.pools.iter().zip(&cs.pools) {
+                if let Some(n) = &fp.name {
+                    out.insert((cs.id, format!("{}-{}", cp.first, cp.last)), n.clone());
+                }
+            }
+            for (fp, cp) in fs.pd_pools.iter().zip(&cs.pd_pools) {
+                if let Some(n) = &fp.name {
+                    out.insert(
+                        (cs.id, format!("{} /{}", cp.prefix, cp.delegated_len)),
+                        n.clone(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
     /// The one-line summary `check-config` prints.
     pub fn summary(&self) -> String {
         let pair = match &self.failover {

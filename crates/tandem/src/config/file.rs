@@ -164,7 +164,7 @@ pub struct Subnet6Section {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolEntry {
-    /// Name in logs, status and `check-config --partner`; default: the range
+    /// Name in logs and `check-config --partner`; default: the range as written
     /// (`first-last`, or the prefix). Unique within its subnet.
     #[serde(default)]
     pub name: Option<String>,
@@ -180,8 +180,9 @@ pub struct PoolEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PdPoolEntry {
-    /// Name in logs, status and `check-config --partner`; default `prefix/delegated_len`
-    /// (e.g. `2001:db8:100::/40/56`). Unique within its subnet.
+    /// Name in logs and `check-config --partner`; default `prefix /delegated_len`
+    /// (e.g. `2001:db8:100::/40 /56`, as `tandem ctl status` shows it). Unique within
+    /// its subnet.
     #[serde(default)]
     pub name: Option<String>,
     pub prefix: Ipv6Net,
@@ -203,11 +204,11 @@ impl PoolEntry {
 }
 
 impl PdPoolEntry {
-    /// The configured name, else `prefix/delegated_len`.
+    /// The configured name, else `prefix /delegated_len`.
     pub fn display_name(&self) -> String {
         self.name
             .clone()
-            .unwrap_or_else(|| format!("{}/{}", self.prefix, self.delegated_len))
+            .unwrap_or_else(|| format!("{} /{}", self.prefix, self.delegated_len))
     }
 }
 
