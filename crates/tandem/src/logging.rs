@@ -180,7 +180,6 @@ mod tests {
             "off",
             "info,tandem::lease=off",
             "warn,tandem_server=debug",
-            "info, tandem::lease=warn",
             "tandem[conn{peer=x}]=debug",
         ] {
             assert_eq!(check_level(ok), Ok(()), "{ok}");
