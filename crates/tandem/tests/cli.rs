@@ -13,8 +13,10 @@ fn example() -> std::path::PathBuf {
 
 #[test]
 fn check_config_accepts_the_shipped_example() {
+    // The example names interface tandem-srv0, which this host does not have.
     let out = tandem()
         .arg("check-config")
+        .arg("--off-host")
         .arg(example())
         .output()
         .unwrap();
@@ -78,4 +80,23 @@ fn help_lists_the_subcommands() {
         stdout.contains("serve") && stdout.contains("check-config"),
         "{stdout}"
     );
+}
+
+#[test]
+fn check_config_refuses_an_interface_this_host_does_not_have_unless_off_host() {
+    let out = tandem().arg("check-config").arg(example()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("server.interfaces[0]: interface \"tandem-srv0\" does not exist on this host"),
+        "{stderr}"
+    );
+    let out = tandem()
+        .args(["check-config", "--off-host"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: ") && stderr.contains("tandem-srv0"), "{stderr}");
 }

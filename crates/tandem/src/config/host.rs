@@ -166,6 +166,10 @@ pub fn verify_chain(
         webpki::Error::CertExpired { .. } => "the certificate has expired".to_string(),
         webpki::Error::CertNotValidYet { .. } => "the certificate is not valid yet".to_string(),
         webpki::Error::UnknownIssuer => "it is not signed by that CA (unknown issuer)".to_string(),
+        // A CA of the same name but another key (e.g. a CA made again).
+        webpki::Error::InvalidSignatureForPublicKey => {
+            "it is not signed by that CA (a CA of the same name, but its signature does not verify with this CA's key)".to_string()
+        }
         webpki::Error::RequiredEkuNotFoundContext(_) => {
             format!(
                 "its extended key usage does not allow TLS {} authentication, which the {role} needs",
@@ -219,4 +223,92 @@ pub fn check_pair_tls(a: &RunConfig, b: &RunConfig) -> Vec<Problem> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// A test PKI made by scripts/make-test-ca.sh (openssl).
+    fn pki() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-test-ca.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .arg(dir.path())
+            .output()
+            .expect("bash");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        dir
+    }
+
+    fn f(d: &tempfile::TempDir, name: &str) -> PathBuf {
+        d.path().join(name)
+    }
+
+    #[test]
+    fn a_matching_certificate_key_and_ca_pass_for_both_roles() {
+        let d = pki();
+        assert_eq!(
+            check_tls_files(&f(&d, "primary.crt"), &f(&d, "primary.key"), &f(&d, "ca.crt"), "tandem-secondary", Role::Primary),
+            vec![]
+        );
+        assert_eq!(
+            check_tls_files(&f(&d, "secondary.crt"), &f(&d, "secondary.key"), &f(&d, "ca.crt"), "tandem-primary", Role::Secondary),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_not_the_certificates_is_reported_at_key() {
+        let d = pki();
+        let p = check_tls_files(&f(&d, "primary.crt"), &f(&d, "secondary.key"), &f(&d, "ca.crt"), "tandem-secondary", Role::Primary);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "key");
+        assert!(p[0].1.contains("does not match"), "{p:?}");
+    }
+
+    #[test]
+    fn a_certificate_from_another_ca_does_not_chain() {
+        let (d, other) = (pki(), pki());
+        let p = check_tls_files(&f(&other, "primary.crt"), &f(&other, "primary.key"), &f(&d, "ca.crt"), "tandem-secondary", Role::Primary);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "cert");
+        assert!(p[0].1.contains("does not chain to the CA") && p[0].1.contains("not signed by that CA"), "{p:?}");
+    }
+
+    #[test]
+    fn files_that_are_not_pem_are_reported_each_at_its_key() {
+        let d = pki();
+        std::fs::write(f(&d, "junk"), "not pem\n").unwrap();
+        let p = check_tls_files(&f(&d, "junk"), &f(&d, "junk"), &f(&d, "junk"), "x", Role::Primary);
+        let keys: Vec<_> = p.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["cert", "ca", "key"], "{p:?}");
+        assert!(p[0].1.contains("holds no PEM certificate"), "{p:?}");
+    }
+
+    #[test]
+    fn the_primary_checks_the_secondarys_certificate_name() {
+        let d = pki();
+        let chain = certs_of(&f(&d, "secondary.crt")).unwrap();
+        let ca = certs_of(&f(&d, "ca.crt")).unwrap();
+        assert_eq!(verify_chain(&chain, &ca, Role::Secondary, Some("tandem-secondary")), Ok(()));
+        let e = verify_chain(&chain, &ca, Role::Secondary, Some("dhcp-b.example")).unwrap_err();
+        assert!(e.contains("does not carry the name \"dhcp-b.example\""), "{e}");
+    }
+
+    #[test]
+    fn missing_interfaces_are_errors_here_and_warnings_off_host() {
+        let text = "[server]\ninterfaces = [\"lo\", \"tandem-nope0\"]\ndata_dir = \"d\"\n";
+        let cfg = super::super::load_str(text, "t.toml", Path::new("/tmp")).unwrap();
+        let r = check_host(&cfg, false);
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        assert_eq!(r.errors[0].path, "server.interfaces[1]");
+        assert_eq!(r.errors[0].line, Some(2));
+        assert!(r.errors[0].message.contains("\"tandem-nope0\" does not exist"));
+        let r = check_host(&cfg, true);
+        assert!(r.errors.is_empty());
+        assert_eq!(r.warnings.len(), 1, "{r:?}");
+    }
 }

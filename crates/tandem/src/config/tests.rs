@@ -1225,7 +1225,7 @@ fn pool_names_default_to_the_range_and_must_be_unique_in_a_subnet() {
 
 #[test]
 fn check_pair_matches_pools_by_name_and_gives_both_ranges() {
-    let (p, _s, dir) = pair();
+    let (_p, _s, dir) = pair();
     let name = |text: String| {
         text.replace(
             "{ first = \"2001:db8:1::1000\"",
