@@ -1,0 +1,136 @@
+"""Logs an operator can use (issue 12): the JSON lease log against real clients, and one
+process per data directory, end to end with the real binary.
+
+- perfdhcp -6 runs N exchanges against tandem with log_format = "json": every log line is
+  a JSON object, and there is exactly one "granted" lease event (target tandem::lease)
+  per Reply perfdhcp received, each with address, duid, iaid and lifetimes;
+- dhclient -6 gets an address, `dhclient -6 -r` releases it: a "released" line names it;
+- a second `tandem serve` on the same data directory is refused with a clear error naming
+  the first process, which keeps serving.
+"""
+
+import json
+import os
+import subprocess
+import time
+
+from clients import Dhclient, perfdhcp
+from harness import Tandem, Topology, target, tandem_binary, tandem_config
+
+EXCHANGES = 3000
+
+
+def _json_server(topo, **lifetimes):
+    data = os.path.join(topo.tmp, "data")
+    os.makedirs(data, exist_ok=True)
+    path = tandem_config(topo, data, **lifetimes)
+    with open(path) as f:
+        text = f.read()
+    text = text.replace('log_level = "info"', 'log_level = "info"\nlog_format = "json"')
+    with open(path, "w") as f:
+        f.write(text)
+    return Tandem(topo, data, config=path)
+
+
+def _log_lines(server):
+    with open(server.log_path) as f:
+        return [line for line in f.read().splitlines() if line.strip()]
+
+
+def _events(server, kind):
+    """(every line parsed as JSON, the lease events of `kind`)."""
+    parsed = []
+    for line in _log_lines(server):
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"log line is not JSON: {line[:300]!r}")
+    return parsed, [e for e in parsed if e.get("target") == "tandem::lease" and e.get("event") == kind]
+
+
+def _wait_events(server, kind, n, timeout=15):
+    deadline = time.time() + timeout
+    while True:
+        parsed, events = _events(server, kind)
+        if len(events) >= n or time.time() > deadline:
+            return parsed, events
+        time.sleep(0.3)
+
+
+def ops_json_lease_log_has_one_granted_line_per_perfdhcp_reply():
+    """perfdhcp -6, N exchanges: granted lines in the JSON log == Replies perfdhcp received."""
+    if target() != "tandem":
+        return "skipped: tandem only"
+    with Topology("jl") as topo:
+        server = _json_server(topo).start()
+        stats, out = perfdhcp(topo, clients=4_000_000, exchanges=EXCHANGES, rate=500, extra=["-u"])
+        rr = stats.get("REQUEST-REPLY")
+        assert rr, f"perfdhcp printed no statistics:\n{out[-2000:]}\n{server.log()}"
+        replies = int(rr["received packets"])
+        assert replies >= EXCHANGES * 0.95, f"only {replies} of {EXCHANGES} exchanges completed\n{out[-1500:]}"
+        parsed, granted = _wait_events(server, "granted", replies)
+        # Give a late duplicate the chance to show up before counting exactly.
+        time.sleep(1.0)
+        parsed, granted = _events(server, "granted")
+        assert len(granted) == replies, \
+            f"{len(granted)} granted lines for {replies} Replies perfdhcp received\n{server.log()}"
+        for e in granted:
+            for field in ("address", "duid", "iaid", "preferred_lifetime", "valid_lifetime", "expires",
+                          "subnet", "timestamp", "level"):
+                assert field in e, f"granted line without {field}: {e}"
+            assert e["level"] == "INFO" and e["valid_lifetime"] == 4000 and e["preferred_lifetime"] == 3000, e
+        addresses = {e["address"] for e in granted}
+        assert len(addresses) == len(granted), "one granted line per lease, no address twice"
+        leases = server.leases()
+        missing = [a for a in addresses if a not in leases]
+        assert not missing, f"logged but not in the store: {missing[:5]}"
+        return (f"{replies} Replies, {len(granted)} granted lines (all JSON, {len(parsed)} lines in all), "
+                f"every logged address in the store")
+
+
+def ops_release_gets_a_released_line():
+    """dhclient -6 gets an address; dhclient -6 -r releases it: a "released" JSON line names it."""
+    if target() != "tandem":
+        return "skipped: tandem only"
+    with Topology("jr") as topo:
+        server = _json_server(topo).start()
+        client = Dhclient(topo, "c1").start()
+        addrs, _ = client.wait_bound(want_address=True)
+        addr = next(iter(addrs))
+        _, granted = _wait_events(server, "granted", 1)
+        assert [e["address"] for e in granted] == [addr], f"granted lines {granted} for {addr}"
+        g = granted[0]
+        assert g["interface"] == topo.srv_if and g["from"].startswith("fe80::"), g
+        res = client.release()
+        assert res.returncode == 0, f"dhclient -r failed: {res.stderr}"
+        _, released = _wait_events(server, "released", 1)
+        assert [e["address"] for e in released] == [addr], f"released lines {released} for {addr}\n{server.log()}"
+        r = released[0]
+        assert r["duid"] == g["duid"] and r["iaid"] == g["iaid"] and r["state"] == "RELEASED", (g, r)
+        return f"{addr}: granted then released, same duid {r['duid']} and iaid {r['iaid']}"
+
+
+def ops_second_server_on_one_data_dir_is_refused():
+    """A second `tandem serve` on the same data_dir exits 1 naming the first; the first keeps serving."""
+    if target() != "tandem":
+        return "skipped: tandem only"
+    with Topology("dd") as topo:
+        server = _json_server(topo).start()
+        second = topo.ns(topo.srv_ns, ["timeout", "20", tandem_binary(), "serve", "--config", server.config],
+                         check=False)
+        assert second.returncode == 1, f"second server exited {second.returncode}: {second.stderr}"
+        msg = second.stderr
+        assert "is in use by another tandem process" in msg and f"pid {server.proc.pid}" in msg, msg
+        assert server.proc.poll() is None, "the first server must keep running"
+        client = Dhclient(topo, "c1").start()
+        addrs, _ = client.wait_bound(want_address=True)
+        client.stop()
+        first_line = msg.strip().splitlines()[-1]
+        return f"refused: {first_line[:160]}...; the first still served {next(iter(addrs))}"
+
+
+OPS_LOG_SCENARIOS = [
+    ops_json_lease_log_has_one_granted_line_per_perfdhcp_reply,
+    ops_release_gets_a_released_line,
+    ops_second_server_on_one_data_dir_is_refused,
+]
