@@ -307,7 +307,8 @@ fn emit(kind: &'static str, change: &LeaseChange, source: &Source, interfaces: &
                 state_expiration,
                 ..
             } = l;
-            let expires = state_expiration.map(tracing::field::display);
+            let expires = state_expiration.filter(|t| !t.is_never()).map(|t| t.as_secs());
+            let expires_at = state_expiration.map(|t| tracing::field::display(expiry_text(t)));
             lease_event!(
                 resource,
                 event = kind,
@@ -318,6 +319,7 @@ fn emit(kind: &'static str, change: &LeaseChange, source: &Source, interfaces: &
                 preferred_lifetime,
                 valid_lifetime,
                 expires,
+                expires_at,
                 from,
                 link,
                 interface,
@@ -328,6 +330,16 @@ fn emit(kind: &'static str, change: &LeaseChange, source: &Source, interfaces: &
             lease_event!(resource, event = kind, from, link, interface, "lease {kind}");
         }
     }
+}
+
+/// RFC 3339 UTC (`2026-12-03T14:02:00Z`), or `never` for an infinite lifetime (RFC 8415
+/// §7.7).
+pub fn expiry_text(t: tandem_core::Time) -> String {
+    if t.is_never() {
+        return "never".into();
+    }
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs());
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 fn emit_sent(resource: &Resource, duid: &tandem_core::Duid, iaid: u32, preferred: u32, valid: u32) {
@@ -402,6 +414,13 @@ mod tests {
     }
 
     #[test]
+    fn expiry_is_utc_rfc3339_or_never() {
+        assert_eq!(expiry_text(Time(1_796_284_263)), "2026-12-03T07:51:03Z");
+        assert_eq!(expiry_text(Time(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(expiry_text(Time::NEVER), "never");
+    }
+
+    #[test]
     fn relay_link_address_is_read_from_the_relay_header() {
         let mut relay = vec![RELAY_FORW, 0];
         relay.extend("2001:db8:1::1".parse::<Ipv6Addr>().unwrap().octets());
@@ -440,5 +459,74 @@ mod tests {
         assert_eq!(got.get(RELEASED), None);
         log.committed(1, true, &counters, &none);
         assert_eq!(counters.snapshot().lease_events.get(GRANTED), Some(&2), "once");
+    }
+
+    /// Log lines written under `filter`, as JSON objects.
+    fn capture(filter: &str, f: impl FnOnce()) -> Vec<serde_json::Value> {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(move || out.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_durable_grant_is_one_json_line_with_the_lease_fields() {
+        let counters = Counters::default();
+        let lines = capture("info", || {
+            let mut log = LeaseLog::default();
+            log.note_staged(1, client(3));
+            log.on_batch(1, &items(1, BindingStatus::Active));
+            log.committed(1, true, &counters, &|_| Some("eth0".into()));
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let l = &lines[0];
+        assert_eq!(l["target"], TARGET);
+        assert_eq!(l["event"], "granted");
+        assert_eq!(l["address"], "2001:db8:1::10");
+        assert_eq!(l["duid"], "00:01:02:03");
+        assert_eq!(l["iaid"], 7);
+        assert_eq!(l["subnet"], 1);
+        assert_eq!(l["preferred_lifetime"], 3000);
+        assert_eq!(l["valid_lifetime"], 4000);
+        assert_eq!(l["expires"], 4100);
+        assert_eq!(l["expires_at"], "1970-01-01T01:08:20Z");
+        assert_eq!(l["from"], "fe80::1");
+        assert_eq!(l["interface"], "eth0");
+    }
+
+    #[test]
+    fn with_the_target_filtered_off_nothing_is_kept_or_formatted_but_events_are_counted() {
+        let counters = Counters::default();
+        let lines = capture("info,tandem::lease=off", || {
+            let mut log = LeaseLog::default();
+            log.note_staged(2, client(3));
+            log.on_batch(1, &items(2, BindingStatus::Active));
+            assert!(
+                log.batches[0].1.iter().all(|p| p.detail.is_none()),
+                "no lease is cloned for a line nobody reads"
+            );
+            log.committed(1, true, &counters, &|_| None);
+        });
+        assert!(lines.is_empty(), "{lines:?}");
+        assert_eq!(counters.snapshot().lease_events.get(GRANTED), Some(&2));
     }
 }
