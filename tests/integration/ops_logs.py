@@ -15,18 +15,20 @@ import subprocess
 import time
 
 from clients import Dhclient, perfdhcp
-from harness import Tandem, Topology, target, tandem_binary, tandem_config
+from harness import POOL, Tandem, Topology, target, tandem_binary, tandem_config
 
 EXCHANGES = 3000
 
 
-def _json_server(topo, **lifetimes):
+def _json_server(topo, edit=None, **lifetimes):
     data = os.path.join(topo.tmp, "data")
     os.makedirs(data, exist_ok=True)
     path = tandem_config(topo, data, **lifetimes)
     with open(path) as f:
         text = f.read()
     text = text.replace('log_level = "info"', 'log_level = "info"\nlog_format = "json"')
+    if edit:
+        text = edit(text)
     with open(path, "w") as f:
         f.write(text)
     return Tandem(topo, data, config=path)
@@ -129,7 +131,45 @@ def ops_second_server_on_one_data_dir_is_refused():
         return f"refused: {first_line[:160]}...; the first still served {next(iter(addrs))}"
 
 
+def ops_pool_use_warnings_and_exhaustion_error():
+    """A 20-address pool named "small", pool_warn_percent = 50: perfdhcp's 30 clients fill it;
+    warn lines as it passes 50% and the critical 95% (each level once; one line when a check
+    finds both passed), and one "pool exhausted" error (the refusals after it are summed up
+    once a minute, not logged each)."""
+    if target() != "tandem":
+        return "skipped: tandem only"
+
+    def small_pool(text):
+        text = text.replace('log_format = "json"', 'log_format = "json"\npool_warn_percent = 50')
+        big = f'pools = [{{ first = "{POOL[0]}", last = "{POOL[1]}" }}]'
+        assert big in text, text
+        return text.replace(big, 'pools = [{ name = "small", first = "2001:db8:1::1000", last = "2001:db8:1::1013" }]', 1)
+
+    with Topology("pw") as topo:
+        server = _json_server(topo, edit=small_pool).start()
+        stats, out = perfdhcp(topo, clients=4_000_000, exchanges=30, rate=10, period=20, timeout=60, extra=["-u"])
+        deadline = time.time() + 15
+        while True:
+            parsed, _ = _events(server, "granted")
+            warns = [e for e in parsed if e.get("level") == "WARN" and e.get("pool") == "small"]
+            errors = [e for e in parsed if e.get("level") == "ERROR" and "pool exhausted" in e.get("message", "")]
+            if (warns and warns[-1].get("pool_level") == "critical" and errors) or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        got = [(w["pool_level"], w["percent"]) for w in warns]
+        assert warns and all(w["subnet"] == 1 and w["kind"] == "address" for w in warns), f"{warns}\n{server.log()}"
+        assert got[-1][0] == "critical" and got[-1][1] >= 95, f"pool full, no critical warning: {got}"
+        assert len({lvl for lvl, _ in got}) == len(got), f"a level warned twice: {got}"
+        kinds = [p for _, p in got]
+        assert len(errors) == 1, f"one exhaustion error, then summaries: {errors}"
+        assert errors[0]["subnet"] == 1 and errors[0]["kind"] == "addresses", errors[0]
+        granted = len(_events(server, "granted")[1])
+        assert granted == 20, f"{granted} granted from a 20-address pool"
+        return (f"warn lines {got} for pool \"small\", one exhaustion error, {granted} leases granted")
+
+
 OPS_LOG_SCENARIOS = [
+    ops_pool_use_warnings_and_exhaustion_error,
     ops_json_lease_log_has_one_granted_line_per_perfdhcp_reply,
     ops_release_gets_a_released_line,
     ops_second_server_on_one_data_dir_is_refused,

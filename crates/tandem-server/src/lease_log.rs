@@ -216,7 +216,13 @@ impl LeaseLog {
     }
 
     /// Batch `id` is durable (`ok`) or failed: log and count its events, or forget them.
-    pub fn committed(&mut self, id: BatchId, ok: bool, counters: &Counters, interfaces: &dyn Fn(u32) -> Option<String>) {
+    pub fn committed(
+        &mut self,
+        id: BatchId,
+        ok: bool,
+        counters: &Counters,
+        interfaces: &dyn Fn(u32) -> Option<String>,
+    ) {
         // Batches are reported in order by the store; tolerate any order.
         let Some(pos) = self.batches.iter().position(|(b, _)| *b == id) else {
             return;
@@ -246,7 +252,10 @@ impl LeaseLog {
         let detail = enabled();
         let mut n = 0u64;
         for cd in m.client_data() {
-            let duid = cd.client_id().map(tandem_core::Duid::from).unwrap_or_default();
+            let duid = cd
+                .client_id()
+                .map(tandem_core::Duid::from)
+                .unwrap_or_default();
             for (ia, prefix) in cd
                 .ia_nas()
                 .into_iter()
@@ -258,10 +267,12 @@ impl LeaseLog {
                         DhcpOption::IaAddr(a) if !prefix => {
                             (Resource::Address(a.addr), a.preferred, a.valid)
                         }
-                        DhcpOption::IaPrefix(p) if prefix => match ipnet::Ipv6Net::new(p.prefix, p.prefix_len) {
-                            Ok(net) => (Resource::Prefix(net), p.preferred, p.valid),
-                            Err(_) => continue,
-                        },
+                        DhcpOption::IaPrefix(p) if prefix => {
+                            match ipnet::Ipv6Net::new(p.prefix, p.prefix_len) {
+                                Ok(net) => (Resource::Prefix(net), p.preferred, p.valid),
+                                Err(_) => continue,
+                            }
+                        }
                         _ => continue,
                     };
                     n += 1;
@@ -286,7 +297,12 @@ macro_rules! lease_event {
     };
 }
 
-fn emit(kind: &'static str, change: &LeaseChange, source: &Source, interfaces: &dyn Fn(u32) -> Option<String>) {
+fn emit(
+    kind: &'static str,
+    change: &LeaseChange,
+    source: &Source,
+    interfaces: &dyn Fn(u32) -> Option<String>,
+) {
     let client = match source {
         Source::Client(c) => Some(c),
         _ => None,
@@ -307,7 +323,9 @@ fn emit(kind: &'static str, change: &LeaseChange, source: &Source, interfaces: &
                 state_expiration,
                 ..
             } = l;
-            let expires = state_expiration.filter(|t| !t.is_never()).map(|t| t.as_secs());
+            let expires = state_expiration
+                .filter(|t| !t.is_never())
+                .map(|t| t.as_secs());
             let expires_at = state_expiration.map(|t| tracing::field::display(expiry_text(t)));
             lease_event!(
                 resource,
@@ -327,7 +345,14 @@ fn emit(kind: &'static str, change: &LeaseChange, source: &Source, interfaces: &
             );
         }
         LeaseChange::Remove(resource) => {
-            lease_event!(resource, event = kind, from, link, interface, "lease {kind}");
+            lease_event!(
+                resource,
+                event = kind,
+                from,
+                link,
+                interface,
+                "lease {kind}"
+            );
         }
     }
 }
@@ -391,7 +416,11 @@ mod tests {
         use BindingStatus as B;
         // RFC 8415 §7.3: 3 Request, 5 Renew, 6 Rebind, 8 Release, 9 Decline, 1 Solicit.
         assert_eq!(classify(&client(3), &lease(B::Active)), Some(GRANTED));
-        assert_eq!(classify(&client(1), &lease(B::Active)), Some(GRANTED), "rapid commit");
+        assert_eq!(
+            classify(&client(1), &lease(B::Active)),
+            Some(GRANTED),
+            "rapid commit"
+        );
         assert_eq!(classify(&client(5), &lease(B::Active)), Some(RENEWED));
         assert_eq!(classify(&client(6), &lease(B::Active)), Some(RENEWED));
         assert_eq!(classify(&client(8), &lease(B::Released)), Some(RELEASED));
@@ -410,7 +439,11 @@ mod tests {
             classify(&Source::PartnerUpdate, &lease(B::Active)),
             Some(RECEIVED_FROM_PARTNER)
         );
-        assert_eq!(classify(&Source::PartnerOther, &lease(B::Active)), None, "an ack");
+        assert_eq!(
+            classify(&Source::PartnerOther, &lease(B::Active)),
+            None,
+            "an ack"
+        );
     }
 
     #[test]
@@ -449,16 +482,26 @@ mod tests {
         log.on_batch(1, &items(3, BindingStatus::Active));
         log.note_staged(1, client(8));
         log.on_batch(2, &items(1, BindingStatus::Released));
-        assert!(counters.snapshot().lease_events.is_empty(), "nothing durable yet");
+        assert!(
+            counters.snapshot().lease_events.is_empty(),
+            "nothing durable yet"
+        );
         log.committed(2, false, &counters, &none);
-        assert!(counters.snapshot().lease_events.is_empty(), "failed: never logged");
+        assert!(
+            counters.snapshot().lease_events.is_empty(),
+            "failed: never logged"
+        );
         log.committed(1, true, &counters, &none);
         let got = counters.snapshot().lease_events;
         assert_eq!(got.get(GRANTED), Some(&2));
         assert_eq!(got.get(RENEWED), Some(&1));
         assert_eq!(got.get(RELEASED), None);
         log.committed(1, true, &counters, &none);
-        assert_eq!(counters.snapshot().lease_events.get(GRANTED), Some(&2), "once");
+        assert_eq!(
+            counters.snapshot().lease_events.get(GRANTED),
+            Some(&2),
+            "once"
+        );
     }
 
     /// Log lines written under `filter`, as JSON objects.
@@ -485,7 +528,9 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, f);
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     #[test]

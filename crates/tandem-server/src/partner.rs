@@ -314,7 +314,9 @@ impl RetryLog {
         let what = self.what;
         debug!(%peer, error, "{what}");
         match self.limit.failure(self.now()) {
-            Report::First => warn!(%peer, error, "{what}; retrying (messages about it are summarised once a minute)"),
+            Report::First => {
+                warn!(%peer, error, "{what}; retrying (messages about it are summarised once a minute)")
+            }
             Report::Still { attempts, secs } => warn!(
                 %peer, error, attempts, secs,
                 "{what}: still failing, {attempts} attempts in the last {secs} s"

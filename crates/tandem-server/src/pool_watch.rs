@@ -162,7 +162,11 @@ impl PoolWatch {
             .filter(|(_, r)| r.is_failing())
             .map(|(k, _)| *k)
             .filter(|(subnet, kind)| {
-                let kind = if *kind == IaType::Pd { "prefix" } else { "address" };
+                let kind = if *kind == IaType::Pd {
+                    "prefix"
+                } else {
+                    "address"
+                };
                 pools
                     .iter()
                     .any(|p| p.subnet_id == *subnet && p.kind == kind && p.free > 0)
@@ -178,14 +182,14 @@ impl PoolWatch {
             if a.to > a.from {
                 let limit = threshold(&self.thresholds, a.to);
                 warn!(
-                    subnet = p.subnet_id, pool = %name, kind = %p.kind, level = a.to.name(),
+                    subnet = p.subnet_id, pool = %name, kind = %p.kind, pool_level = a.to.name(),
                     percent, used = p.used, size = p.size, free = p.free,
                     "pool {name} of subnet {} is {percent}% used (at or above {limit}%)",
                     p.subnet_id
                 );
             } else {
                 info!(
-                    subnet = p.subnet_id, pool = %name, kind = %p.kind, level = a.to.name(),
+                    subnet = p.subnet_id, pool = %name, kind = %p.kind, pool_level = a.to.name(),
                     percent, used = p.used, size = p.size, free = p.free,
                     "pool {name} of subnet {} is back to {percent}% used",
                     p.subnet_id
@@ -227,7 +231,9 @@ impl PoolWatch {
         if let Some(r) = self.exhausted.get_mut(&(subnet, kind)) {
             if let Report::Recovered { attempts, secs } = r.success(now) {
                 info!(
-                    subnet, refused = attempts, secs,
+                    subnet,
+                    refused = attempts,
+                    secs,
                     "pool no longer exhausted: allocations in subnet {subnet} succeed again"
                 );
             }
@@ -299,9 +305,16 @@ mod tests {
         use PoolLevel::*;
         assert_eq!(
             run(&t, &[96, 100, 91, 89, 60]),
-            vec![(96, Normal, Critical), (89, Critical, Warn), (60, Warn, Normal)]
+            vec![
+                (96, Normal, Critical),
+                (89, Critical, Warn),
+                (60, Warn, Normal)
+            ]
         );
-        assert_eq!(run(&t, &[95, 10]), vec![(95, Normal, Critical), (10, Critical, Normal)]);
+        assert_eq!(
+            run(&t, &[95, 10]),
+            vec![(95, Normal, Critical), (10, Critical, Normal)]
+        );
     }
 
     #[test]

@@ -223,6 +223,9 @@ impl Runner {
     /// The loop woke because nothing else arrived before [`Self::wake_at`].
     pub fn idle_wake(&mut self, now: Time) {
         self.run_due_timers(now);
+        // The driver wakes at least every second: a pool filled by the last burst is
+        // reported even when nothing more arrives.
+        self.check_pools(now);
     }
 
     fn run_due_timers(&mut self, now: Time) {
@@ -237,7 +240,8 @@ impl Runner {
                 .update(|c| *c.timers_fired.entry(t.name()).or_default() += 1);
         }
         let changed = self.node.handle_timeout(now);
-        self.lease_log.note_staged(self.node.staged(), Source::Timer);
+        self.lease_log
+            .note_staged(self.node.staged(), Source::Timer);
         if changed > 0 {
             self.counters.update(|c| c.reclaimed += changed as u64);
         }
@@ -310,8 +314,8 @@ impl Runner {
         let outcome = self.node.handle_client(now, bytes, &rx, via);
         let staged = self.node.staged();
         if self.lease_log.untracked(staged) {
-            let source = ClientInfo::of(bytes, meta.src, meta.ifindex)
-                .map_or(Source::Other, Source::Client);
+            let source =
+                ClientInfo::of(bytes, meta.src, meta.ifindex).map_or(Source::Other, Source::Client);
             self.lease_log.note_staged(staged, source);
         }
         if let (Some(subnet), false) = (outcome.subnet_id, outcome.exhausted.is_empty()) {
@@ -377,7 +381,8 @@ impl Runner {
                 let _ = tx.send(r);
             }
         }
-        self.lease_log.note_staged(self.node.staged(), Source::Operator);
+        self.lease_log
+            .note_staged(self.node.staged(), Source::Operator);
     }
 
     /// Planned stop: DISCONNECT to the partner; the driver then waits until [`Self::settled`].
@@ -422,10 +427,9 @@ impl Runner {
                         // Broken on purpose: released before it is written.
                         self.node.on_persisted(b.id, Ok(()));
                         let interfaces = &self.interfaces;
-                        self.lease_log
-                            .committed(b.id, true, &self.counters, &|i| {
-                                interfaces.get(&i).cloned()
-                            });
+                        self.lease_log.committed(b.id, true, &self.counters, &|i| {
+                            interfaces.get(&i).cloned()
+                        });
                     }
                     self.actions.commits.push((b.id, batch));
                 }

@@ -96,7 +96,11 @@ struct Reloadable {
     from_env: bool,
 }
 
-type Out = Box<dyn Layer<tracing_subscriber::layer::Layered<reload::Layer<EnvFilter, Registry>, Registry>> + Send + Sync>;
+type Out = Box<
+    dyn Layer<tracing_subscriber::layer::Layered<reload::Layer<EnvFilter, Registry>, Registry>>
+        + Send
+        + Sync,
+>;
 
 /// Installs the global subscriber. RUST_LOG, when set and non-empty, wins over `level`
 /// (and over later [`set_level`] calls). With `LogTarget::Journald`, fails when the
@@ -110,17 +114,25 @@ pub fn init(level: &str, format: LogFormat, target: LogTarget) -> anyhow::Result
         _ => {
             check_level(level).map_err(|e| anyhow::anyhow!("invalid log_level: {e}"))?;
             (
-                EnvFilter::try_new(level).with_context(|| format!("invalid log_level {level:?}"))?,
+                EnvFilter::try_new(level)
+                    .with_context(|| format!("invalid log_level {level:?}"))?,
                 false,
             )
         }
     };
     let (filter, handle) = reload::Layer::new(filter);
     let out: Out = match (target, format) {
-        (LogTarget::Journald, _) => Box::new(tracing_journald::layer().context(
-            "log_target = \"journald\" but the systemd journal is not reachable \
-             (/run/systemd/journal/socket); use log_target = \"stderr\"",
-        )?),
+        // Fields become journal fields under their own names (EVENT=granted, ADDRESS=...),
+        // so `journalctl -t tandem EVENT=granted` finds lease events.
+        (LogTarget::Journald, _) => Box::new(
+            tracing_journald::layer()
+                .context(
+                    "log_target = \"journald\" but the systemd journal is not reachable \
+                     (/run/systemd/journal/socket); use log_target = \"stderr\"",
+                )?
+                .with_field_prefix(None)
+                .with_syslog_identifier("tandem".into()),
+        ),
         (LogTarget::Stderr, LogFormat::Json) => Box::new(
             tracing_subscriber::fmt::layer()
                 .json()
@@ -150,12 +162,16 @@ pub fn init(level: &str, format: LogFormat, target: LogTarget) -> anyhow::Result
 /// set at startup it keeps winning: the call succeeds and changes nothing.
 pub fn set_level(level: &str) -> anyhow::Result<()> {
     check_level(level).map_err(|e| anyhow::anyhow!("invalid log_level: {e}"))?;
-    let filter = EnvFilter::try_new(level).with_context(|| format!("invalid log_level {level:?}"))?;
+    let filter =
+        EnvFilter::try_new(level).with_context(|| format!("invalid log_level {level:?}"))?;
     let Some(r) = FILTER.get() else {
         anyhow::bail!("logging is not set up");
     };
     if r.from_env {
-        tracing::info!(log_level = level, "RUST_LOG is set: it keeps overriding log_level");
+        tracing::info!(
+            log_level = level,
+            "RUST_LOG is set: it keeps overriding log_level"
+        );
         return Ok(());
     }
     r.handle

@@ -138,7 +138,11 @@ fn main() -> ExitCode {
                 eprintln!(
                     "{} problem(s) on this host{}",
                     host.errors.len(),
-                    if off_host { "" } else { " (--off-host if the file is for another machine)" }
+                    if off_host {
+                        ""
+                    } else {
+                        " (--off-host if the file is for another machine)"
+                    }
                 );
                 return ExitCode::FAILURE;
             }
@@ -182,7 +186,8 @@ fn main() -> ExitCode {
                             server_name,
                             f.role,
                         ) {
-                            let mut p = tandem::config::Problem::new(format!("failover.tls.{k}"), m);
+                            let mut p =
+                                tandem::config::Problem::new(format!("failover.tls.{k}"), m);
                             p.file = Some(other.origin.clone());
                             problems.push(p);
                         }

@@ -402,7 +402,13 @@ fn check_pool_names(subnet: &Subnet6Section, at: &str, problems: &mut Vec<Proble
         .pools
         .iter()
         .enumerate()
-        .map(|(j, p)| (format!("{at}.pools[{j}]"), p.name.as_deref(), p.display_name()))
+        .map(|(j, p)| {
+            (
+                format!("{at}.pools[{j}]"),
+                p.name.as_deref(),
+                p.display_name(),
+            )
+        })
         .chain(subnet.pd_pools.iter().enumerate().map(|(j, p)| {
             (
                 format!("{at}.pd_pools[{j}]"),

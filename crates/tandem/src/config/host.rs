@@ -64,8 +64,11 @@ pub fn check_host(cfg: &RunConfig, off_host: bool) -> HostReport {
         } = &f.tls
         {
             let problems = check_tls_files(cert, key, ca, server_name, f.role);
-            r.errors
-                .extend(problems.into_iter().map(|(key, m)| at(cfg, &format!("failover.tls.{key}"), m)));
+            r.errors.extend(
+                problems
+                    .into_iter()
+                    .map(|(key, m)| at(cfg, &format!("failover.tls.{key}"), m)),
+            );
         }
     }
     r
@@ -216,7 +219,11 @@ pub fn check_pair_tls(a: &RunConfig, b: &RunConfig) -> Vec<Problem> {
                 "failover.tls.cert",
                 format!(
                     "{} would refuse this certificate ({}): {e}",
-                    if y.origin.is_empty() { "the partner" } else { &y.origin },
+                    if y.origin.is_empty() {
+                        "the partner"
+                    } else {
+                        &y.origin
+                    },
                     cert.display()
                 ),
             ));
@@ -239,7 +246,11 @@ mod tests {
             .arg(dir.path())
             .output()
             .expect("bash");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dir
     }
 
@@ -251,11 +262,23 @@ mod tests {
     fn a_matching_certificate_key_and_ca_pass_for_both_roles() {
         let d = pki();
         assert_eq!(
-            check_tls_files(&f(&d, "primary.crt"), &f(&d, "primary.key"), &f(&d, "ca.crt"), "tandem-secondary", Role::Primary),
+            check_tls_files(
+                &f(&d, "primary.crt"),
+                &f(&d, "primary.key"),
+                &f(&d, "ca.crt"),
+                "tandem-secondary",
+                Role::Primary
+            ),
             vec![]
         );
         assert_eq!(
-            check_tls_files(&f(&d, "secondary.crt"), &f(&d, "secondary.key"), &f(&d, "ca.crt"), "tandem-primary", Role::Secondary),
+            check_tls_files(
+                &f(&d, "secondary.crt"),
+                &f(&d, "secondary.key"),
+                &f(&d, "ca.crt"),
+                "tandem-primary",
+                Role::Secondary
+            ),
             vec![]
         );
     }
@@ -263,7 +286,13 @@ mod tests {
     #[test]
     fn a_key_that_is_not_the_certificates_is_reported_at_key() {
         let d = pki();
-        let p = check_tls_files(&f(&d, "primary.crt"), &f(&d, "secondary.key"), &f(&d, "ca.crt"), "tandem-secondary", Role::Primary);
+        let p = check_tls_files(
+            &f(&d, "primary.crt"),
+            &f(&d, "secondary.key"),
+            &f(&d, "ca.crt"),
+            "tandem-secondary",
+            Role::Primary,
+        );
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].0, "key");
         assert!(p[0].1.contains("does not match"), "{p:?}");
@@ -272,17 +301,32 @@ mod tests {
     #[test]
     fn a_certificate_from_another_ca_does_not_chain() {
         let (d, other) = (pki(), pki());
-        let p = check_tls_files(&f(&other, "primary.crt"), &f(&other, "primary.key"), &f(&d, "ca.crt"), "tandem-secondary", Role::Primary);
+        let p = check_tls_files(
+            &f(&other, "primary.crt"),
+            &f(&other, "primary.key"),
+            &f(&d, "ca.crt"),
+            "tandem-secondary",
+            Role::Primary,
+        );
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].0, "cert");
-        assert!(p[0].1.contains("does not chain to the CA") && p[0].1.contains("not signed by that CA"), "{p:?}");
+        assert!(
+            p[0].1.contains("does not chain to the CA") && p[0].1.contains("not signed by that CA"),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn files_that_are_not_pem_are_reported_each_at_its_key() {
         let d = pki();
         std::fs::write(f(&d, "junk"), "not pem\n").unwrap();
-        let p = check_tls_files(&f(&d, "junk"), &f(&d, "junk"), &f(&d, "junk"), "x", Role::Primary);
+        let p = check_tls_files(
+            &f(&d, "junk"),
+            &f(&d, "junk"),
+            &f(&d, "junk"),
+            "x",
+            Role::Primary,
+        );
         let keys: Vec<_> = p.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec!["cert", "ca", "key"], "{p:?}");
         assert!(p[0].1.contains("holds no PEM certificate"), "{p:?}");
@@ -293,9 +337,15 @@ mod tests {
         let d = pki();
         let chain = certs_of(&f(&d, "secondary.crt")).unwrap();
         let ca = certs_of(&f(&d, "ca.crt")).unwrap();
-        assert_eq!(verify_chain(&chain, &ca, Role::Secondary, Some("tandem-secondary")), Ok(()));
+        assert_eq!(
+            verify_chain(&chain, &ca, Role::Secondary, Some("tandem-secondary")),
+            Ok(())
+        );
         let e = verify_chain(&chain, &ca, Role::Secondary, Some("dhcp-b.example")).unwrap_err();
-        assert!(e.contains("does not carry the name \"dhcp-b.example\""), "{e}");
+        assert!(
+            e.contains("does not carry the name \"dhcp-b.example\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -306,7 +356,9 @@ mod tests {
         assert_eq!(r.errors.len(), 1, "{r:?}");
         assert_eq!(r.errors[0].path, "server.interfaces[1]");
         assert_eq!(r.errors[0].line, Some(2));
-        assert!(r.errors[0].message.contains("\"tandem-nope0\" does not exist"));
+        assert!(r.errors[0]
+            .message
+            .contains("\"tandem-nope0\" does not exist"));
         let r = check_host(&cfg, true);
         assert!(r.errors.is_empty());
         assert_eq!(r.warnings.len(), 1, "{r:?}");

@@ -155,13 +155,23 @@ fn compare_options(
     let codes: std::collections::BTreeSet<u16> =
         oa.other.iter().chain(&ob.other).map(|(c, _)| *c).collect();
     for code in codes {
-        let get = |o: &OptionSet| o.other.iter().find(|(c, _)| *c == code).map(|(_, v)| v.clone());
+        let get = |o: &OptionSet| {
+            o.other
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, v)| v.clone())
+        };
         let (va, vb) = (get(oa), get(ob));
         if va != vb {
             let show = |v: Option<Vec<u8>>| {
                 v.map_or_else(
                     || "absent".to_string(),
-                    |v| format!("0x{}", v.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                    |v| {
+                        format!(
+                            "0x{}",
+                            v.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                        )
+                    },
                 )
             };
             let key = if code == 31 {
@@ -321,7 +331,9 @@ fn missing(
     let same_range = other
         .iter()
         .find(|(_, _, k, r)| *k == kind && r == range)
-        .map(|(n, ..)| format!(" (a {kind} with the same range is named {n:?} there: use one name)"))
+        .map(|(n, ..)| {
+            format!(" (a {kind} with the same range is named {n:?} there: use one name)")
+        })
         .unwrap_or_default();
     format!(
         "{kind} {name:?} ({range}) of subnet id {id} is not in {}{same_range}: {why}",
@@ -381,8 +393,16 @@ fn check_subnets(a: &Side, b: &Side, out: &mut Vec<Problem>) {
             .expect("found above");
         compare_pools(a, ia, b, j, sb.id, out);
         let lifetimes = [
-            ("preferred_lifetime", Some(sa.preferred_lifetime), Some(sb.preferred_lifetime)),
-            ("valid_lifetime", Some(sa.valid_lifetime), Some(sb.valid_lifetime)),
+            (
+                "preferred_lifetime",
+                Some(sa.preferred_lifetime),
+                Some(sb.preferred_lifetime),
+            ),
+            (
+                "valid_lifetime",
+                Some(sa.valid_lifetime),
+                Some(sb.valid_lifetime),
+            ),
             ("renew_time", sa.t1, sb.t1),
             ("rebind_time", sa.t2, sb.t2),
         ];

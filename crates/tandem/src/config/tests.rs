@@ -1144,20 +1144,29 @@ fn a_log_level_typo_is_a_config_error_with_its_line() {
         "data_dir = \"data\"",
         "data_dir = \"data\"\nlog_level = \"info,tandem::lease=off\"",
     );
-    assert_eq!(load_text(&text).unwrap().log_level, "info,tandem::lease=off");
+    assert_eq!(
+        load_text(&text).unwrap().log_level,
+        "info,tandem::lease=off"
+    );
 }
 
 #[test]
 fn log_format_and_target_are_checked_at_their_lines() {
     use crate::logging::{LogFormat, LogTarget};
     let cfg = load_text(MINIMAL).unwrap();
-    assert_eq!((cfg.log_format, cfg.log_target), (LogFormat::Text, LogTarget::Stderr));
+    assert_eq!(
+        (cfg.log_format, cfg.log_target),
+        (LogFormat::Text, LogTarget::Stderr)
+    );
     let text = MINIMAL.replace(
         "data_dir = \"data\"",
         "data_dir = \"data\"\nlog_format = \"json\"\nlog_target = \"journald\"",
     );
     let cfg = load_text(&text).unwrap();
-    assert_eq!((cfg.log_format, cfg.log_target), (LogFormat::Json, LogTarget::Journald));
+    assert_eq!(
+        (cfg.log_format, cfg.log_target),
+        (LogFormat::Json, LogTarget::Journald)
+    );
     let msg = err_text(&MINIMAL.replace(
         "data_dir = \"data\"",
         "data_dir = \"data\"\nlog_format = \"xml\"",
@@ -1169,15 +1178,24 @@ fn log_format_and_target_are_checked_at_their_lines() {
         "data_dir = \"data\"",
         "data_dir = \"data\"\nlog_target = \"syslog\"",
     ));
-    assert!(msg.contains("server.log_target") && msg.contains("journald"), "{msg}");
+    assert!(
+        msg.contains("server.log_target") && msg.contains("journald"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn pool_thresholds_default_and_out_of_range_values_are_all_reported() {
     let cfg = load_text(MINIMAL).unwrap();
-    assert_eq!(cfg.pool_thresholds, tandem_server::PoolThresholds::default());
     assert_eq!(
-        (cfg.pool_thresholds.warn_percent, cfg.pool_thresholds.critical_percent),
+        cfg.pool_thresholds,
+        tandem_server::PoolThresholds::default()
+    );
+    assert_eq!(
+        (
+            cfg.pool_thresholds.warn_percent,
+            cfg.pool_thresholds.critical_percent
+        ),
         (80, 95)
     );
     let with = |keys: &str| {
@@ -1187,11 +1205,24 @@ fn pool_thresholds_default_and_out_of_range_values_are_all_reported() {
         )
     };
     let problems = problems_of(&with("pool_warn_percent = 0\npool_critical_percent = 101"));
-    assert_problem(&problems, "server.pool_warn_percent", "0 is not a percentage");
-    assert_problem(&problems, "server.pool_critical_percent", "101 is not a percentage");
+    assert_problem(
+        &problems,
+        "server.pool_warn_percent",
+        "0 is not a percentage",
+    );
+    assert_problem(
+        &problems,
+        "server.pool_critical_percent",
+        "101 is not a percentage",
+    );
     let problems = problems_of(&with("pool_warn_percent = 90\npool_critical_percent = 85"));
     assert_problem(&problems, "server.pool_critical_percent", "above");
-    assert!(problems.iter().all(|p| p.line == Some(5) || p.line == Some(6)), "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.line == Some(5) || p.line == Some(6)),
+        "{problems:#?}"
+    );
     let cfg = load_text(&with("pool_warn_percent = 50\npool_critical_percent = 100")).unwrap();
     assert_eq!(cfg.pool_thresholds.warn_percent, 50);
 }
@@ -1200,13 +1231,13 @@ fn pool_thresholds_default_and_out_of_range_values_are_all_reported() {
 fn pool_names_default_to_the_range_and_must_be_unique_in_a_subnet() {
     let cfg = load_text(&minimal_pd()).unwrap();
     let s = &cfg.file.subnet6[0];
-    assert_eq!(s.pools[0].display_name(), "2001:db8:1::1000-2001:db8:1::1fff");
+    assert_eq!(
+        s.pools[0].display_name(),
+        "2001:db8:1::1000-2001:db8:1::1fff"
+    );
     assert_eq!(s.pd_pools[0].display_name(), "2001:db8:100::/48 /56");
     assert!(cfg.pool_names().is_empty(), "only given names are mapped");
-    let named = MINIMAL.replace(
-        "pools = [{ first",
-        "pools = [{ name = \"lab\", first",
-    );
+    let named = MINIMAL.replace("pools = [{ first", "pools = [{ name = \"lab\", first");
     let cfg = load_text(&named).unwrap();
     assert_eq!(cfg.file.subnet6[0].pools[0].display_name(), "lab");
     assert_eq!(
@@ -1218,9 +1249,17 @@ fn pool_names_default_to_the_range_and_must_be_unique_in_a_subnet() {
         "pools = [{ first = \"2001:db8:1::1000\", last = \"2001:db8:1::1fff\" }]",
         "pools = [{ name = \"a\", first = \"2001:db8:1::1000\", last = \"2001:db8:1::10ff\" }, { name = \"a\", first = \"2001:db8:1::1100\", last = \"2001:db8:1::1fff\" }]",
     );
-    assert_problem(&problems_of(&twice), "subnet6[0].pools[1].name", "used twice");
+    assert_problem(
+        &problems_of(&twice),
+        "subnet6[0].pools[1].name",
+        "used twice",
+    );
     let blank = MINIMAL.replace("pools = [{ first", "pools = [{ name = \" \", first");
-    assert_problem(&problems_of(&blank), "subnet6[0].pools[0].name", "not a usable pool name");
+    assert_problem(
+        &problems_of(&blank),
+        "subnet6[0].pools[0].name",
+        "not a usable pool name",
+    );
 }
 
 #[test]
@@ -1232,8 +1271,12 @@ fn check_pair_matches_pools_by_name_and_gives_both_ranges() {
             "{ name = \"clients\", first = \"2001:db8:1::1000\"",
         )
     };
-    let p = load_str(&name(example_text("pair-primary.toml")), "pair-primary.toml", dir.path())
-        .unwrap();
+    let p = load_str(
+        &name(example_text("pair-primary.toml")),
+        "pair-primary.toml",
+        dir.path(),
+    )
+    .unwrap();
     let s = load_str(
         &name(example_text("pair-secondary.toml")).replace("2001:db8:1::ffff", "2001:db8:1::efff"),
         "pair-secondary.toml",
@@ -1305,7 +1348,11 @@ fn check_pair_compares_options_and_lifetimes_with_both_values() {
         "subnet6[0].options.dns_servers",
         "subnet id 1",
     );
-    let s = secondary_with(dir.path(), "addresses = [\"2001:db8:1::5060\"]", "addresses = [\"2001:db8:1::5061\"]");
+    let s = secondary_with(
+        dir.path(),
+        "addresses = [\"2001:db8:1::5060\"]",
+        "addresses = [\"2001:db8:1::5061\"]",
+    );
     assert_pair_problem(
         &check_pair(&p, &s),
         "pair-secondary.toml",
