@@ -11,11 +11,12 @@ process per data directory, end to end with the real binary.
 
 import json
 import os
-import subprocess
+import re
 import time
 
 from clients import Dhclient, perfdhcp
 from harness import POOL, Tandem, Topology, target, tandem_binary, tandem_config
+from pair import Member, PairTopology
 
 EXCHANGES = 3000
 
@@ -168,7 +169,50 @@ def ops_pool_use_warnings_and_exhaustion_error():
         return (f"warn lines {got} for pool \"small\", one exhaustion error, {granted} leases granted")
 
 
+def _text_lease_events(text):
+    """{event: [resource, ...]} from text-format lease lines (target tandem::lease)."""
+    out = {}
+    for m in re.finditer(r"tandem::lease: lease (\S+) (?:address|prefix)=(\S+)", text):
+        out.setdefault(m.group(1), []).append(m.group(2))
+    return out
+
+
+def ops_pair_lease_log_sent_and_received_from_partner():
+    """A pair in NORMAL; dhclient gets an address and a prefix from the primary: the primary
+    logs them granted and sent_to_partner, the secondary received_from_partner; neither
+    logs a partner's acknowledgement as a lease event."""
+    if target() != "tandem":
+        return "skipped: tandem only"
+    with PairTopology("pl") as topo:
+        sec = Member(topo, "sec").start()
+        pri = Member(topo, "pri").start()
+        pri.wait_state("NORMAL")
+        sec.wait_state("NORMAL")
+        client = Dhclient(topo, "c1", address=True, prefix=True).start()
+        addrs, prefixes = client.wait_bound(want_address=True, want_prefix=True)
+        (addr,), (prefix,) = addrs, prefixes
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            p, s_ = _text_lease_events(pri.log_text()), _text_lease_events(sec.log_text())
+            if {addr, prefix} <= set(s_.get("received_from_partner", [])):
+                break
+            time.sleep(0.3)
+        client.stop()
+        for what in (addr, prefix):
+            assert what in p.get("granted", []), f"primary granted lines: {p}\n{pri.log()}"
+            assert what in p.get("sent_to_partner", []), f"primary sent lines: {p}\n{pri.log()}"
+            assert what in s_.get("received_from_partner", []), f"secondary lines: {s_}\n{sec.log()}"
+            assert what not in s_.get("granted", []), f"the secondary granted {what}: {s_}"
+        assert not p.get("received_from_partner"), \
+            f"the primary logged the partner's acknowledgement as a lease event: {p}"
+        assert set(s_.get("received_from_partner", [])) == {addr, prefix}, \
+            f"the secondary logged more than the client's two leases (pool shares?): {s_}"
+        return (f"{addr} and {prefix}: granted and sent_to_partner on the primary, received_from_partner "
+                f"on the secondary")
+
+
 OPS_LOG_SCENARIOS = [
+    ops_pair_lease_log_sent_and_received_from_partner,
     ops_pool_use_warnings_and_exhaustion_error,
     ops_json_lease_log_has_one_granted_line_per_perfdhcp_reply,
     ops_release_gets_a_released_line,

@@ -112,7 +112,12 @@ pub fn classify(source: &Source, change: &LeaseChange) -> Option<&'static str> {
     };
     use BindingStatus as B;
     match source {
-        Source::PartnerUpdate => Some(RECEIVED_FROM_PARTNER),
+        // A binding without a client is a share of free space moving between the
+        // partners (FREE-BACKUP prefix blocks, RFC 8156 §4.2.2), not a client's lease.
+        Source::PartnerUpdate => match change {
+            LeaseChange::Upsert(l) if l.duid.is_empty() => None,
+            _ => Some(RECEIVED_FROM_PARTNER),
+        },
         Source::PartnerOther => None,
         Source::Client(c) => Some(match status {
             Some(B::Active) if matches!(c.msg_type, RENEW | REBIND) => RENEWED,
