@@ -266,8 +266,19 @@ fn check_link(
     }
 }
 
-/// A subnet's pools by name (given, or derived from the range): (path, kind, range).
-fn named_pools(side: &Side, index: usize) -> Vec<(String, String, &'static str, String)> {
+/// One pool as `check-config --partner` compares it.
+struct PoolView {
+    /// Given, or derived from the range.
+    name: String,
+    /// Whether `name` was given in the file.
+    named: bool,
+    path: String,
+    kind: &'static str,
+    range: String,
+}
+
+/// A subnet's pools, address pools then prefix pools.
+fn pools_of(side: &Side, index: usize) -> Vec<PoolView> {
     let Some(fs) = side.cfg.file.subnet6.get(index) else {
         return Vec::new();
     };
@@ -275,68 +286,112 @@ fn named_pools(side: &Side, index: usize) -> Vec<(String, String, &'static str, 
     let at = format!("subnet6[{index}]");
     let mut v = Vec::new();
     for (k, (fp, cp)) in fs.pools.iter().zip(&cs.pools).enumerate() {
-        v.push((
-            fp.display_name(),
-            format!("{at}.pools[{k}]"),
-            "address pool",
-            format!("{}-{}", cp.first, cp.last),
-        ));
+        v.push(PoolView {
+            name: fp.display_name(),
+            named: fp.name.is_some(),
+            path: format!("{at}.pools[{k}]"),
+            kind: "address pool",
+            range: format!("{}-{}", cp.first, cp.last),
+        });
     }
     for (k, (fp, cp)) in fs.pd_pools.iter().zip(&cs.pd_pools).enumerate() {
-        v.push((
-            fp.display_name(),
-            format!("{at}.pd_pools[{k}]"),
-            "prefix pool",
-            format!("{} cut into /{}", cp.prefix, cp.delegated_len),
-        ));
+        v.push(PoolView {
+            name: fp.display_name(),
+            named: fp.name.is_some(),
+            path: format!("{at}.pd_pools[{k}]"),
+            kind: "prefix pool",
+            range: format!("{} cut into /{}", cp.prefix, cp.delegated_len),
+        });
     }
     v
 }
 
-/// Pools are matched by name; each difference names the pool and gives both values.
-fn compare_pools(a: &Side, ia: usize, b: &Side, ib: usize, id: u32, out: &mut Vec<Problem>) {
-    let (pa, pb) = (named_pools(a, ia), named_pools(b, ib));
-    let why = "each server takes its share of the same pools (RFC 8156 §4.2)";
-    for (name, path, kind, range) in &pb {
-        match pa.iter().find(|(n, ..)| n == name) {
-            Some((_, _, kind_a, range_a)) if kind_a != kind || range_a != range => {
-                out.push(b.problem(
-                    path,
-                    format!(
-                        "{kind} {name:?} of subnet id {id} is {range} here but {kind_a} {range_a} in {}: {why}",
-                        a.name
-                    ),
-                ))
-            }
-            Some(_) => {}
-            None => out.push(b.problem(path, missing(name, kind, range, id, &pa, a, why))),
-        }
-    }
-    for (name, path, kind, range) in &pa {
-        if !pb.iter().any(|(n, ..)| n == name) {
-            out.push(a.problem(path, missing(name, kind, range, id, &pb, b, why)));
+impl PoolView {
+    /// `address pool "clients"`, or `address pool` when unnamed (its range says it).
+    fn title(&self) -> String {
+        if self.named {
+            format!("{} {:?}", self.kind, self.name)
+        } else {
+            self.kind.to_string()
         }
     }
 }
 
-fn missing(
-    name: &str,
-    kind: &str,
-    range: &str,
-    id: u32,
-    other: &[(String, String, &'static str, String)],
-    other_side: &Side,
-    why: &str,
-) -> String {
+/// Pools are matched by name (an unnamed pool's name is its range); each difference names
+/// the pool and gives both values. Unnamed pools left over on both sides are paired in
+/// order, so a changed range reads as one difference, not as two missing pools.
+fn compare_pools(a: &Side, ia: usize, b: &Side, ib: usize, id: u32, out: &mut Vec<Problem>) {
+    let (pa, pb) = (pools_of(a, ia), pools_of(b, ib));
+    let why = "each server takes its share of the same pools (RFC 8156 §4.2)";
+    let mut left_b = Vec::new();
+    for q in &pb {
+        match pa.iter().find(|p| p.name == q.name) {
+            Some(p) if p.kind != q.kind || p.range != q.range => out.push(b.problem(
+                &q.path,
+                format!(
+                    "{} of subnet id {id} is {} here but {} {} in {}: {why}",
+                    q.title(),
+                    q.range,
+                    p.kind,
+                    p.range,
+                    a.name
+                ),
+            )),
+            Some(_) => {}
+            None => left_b.push(q),
+        }
+    }
+    let mut left_a: Vec<&PoolView> = pa
+        .iter()
+        .filter(|p| !pb.iter().any(|q| q.name == p.name))
+        .collect();
+    for q in left_b {
+        let pos = (!q.named)
+            .then(|| left_a.iter().position(|p| !p.named && p.kind == q.kind))
+            .flatten();
+        match pos {
+            Some(i) => {
+                let p = left_a.remove(i);
+                out.push(b.problem(
+                    &q.path,
+                    format!(
+                        "{} of subnet id {id} is {} here but {} in {} ({}): {why}; name the pools to match them by name",
+                        q.kind, q.range, p.range, a.name, p.path
+                    ),
+                ));
+            }
+            None => out.push(b.problem(&q.path, missing(q, id, &pa, a, why))),
+        }
+    }
+    for p in left_a {
+        out.push(a.problem(&p.path, missing(p, id, &pb, b, why)));
+    }
+}
+
+fn missing(p: &PoolView, id: u32, other: &[PoolView], other_side: &Side, why: &str) -> String {
     let same_range = other
         .iter()
-        .find(|(_, _, k, r)| *k == kind && r == range)
-        .map(|(n, ..)| {
-            format!(" (a {kind} with the same range is named {n:?} there: use one name)")
+        .find(|o| o.kind == p.kind && o.range == p.range)
+        .map(|o| {
+            format!(
+                " (the {} with the same range there is {}: use one name)",
+                o.kind,
+                if o.named {
+                    format!("named {:?}", o.name)
+                } else {
+                    "unnamed".to_string()
+                }
+            )
         })
         .unwrap_or_default();
+    let range = if p.named {
+        format!(" ({})", p.range)
+    } else {
+        format!(" {}", p.range)
+    };
     format!(
-        "{kind} {name:?} ({range}) of subnet id {id} is not in {}{same_range}: {why}",
+        "{}{range} of subnet id {id} is not in {}{same_range}: {why}",
+        p.title(),
         other_side.name
     )
 }
