@@ -68,8 +68,9 @@ pub enum Source {
     Timer,
     /// An operator request (control socket / API).
     Operator,
-    /// Anything else.
-    Other,
+    /// Staged outside any input the runner attributes (at startup, on shutdown): the
+    /// core's own bookkeeping, never logged as a lease event rather than mislabelled.
+    Internal,
 }
 
 /// Where a client message came from, for the log.
@@ -133,7 +134,8 @@ pub fn classify(source: &Source, change: &LeaseChange) -> Option<&'static str> {
             // Failover bookkeeping (a share moving, an update resent).
             _ => None,
         },
-        Source::Operator | Source::Other => Some(match status {
+        Source::Internal => None,
+        Source::Operator => Some(match status {
             Some(B::Active) => GRANTED,
             Some(B::Released) => RELEASED,
             Some(B::Abandoned) => DECLINED,
@@ -202,7 +204,7 @@ impl LeaseLog {
                         break *s;
                     }
                     Some(_) => current = runs.next(),
-                    None => break Source::Other,
+                    None => break Source::Internal,
                 }
             };
             let PersistItem::Lease(change) = item else {

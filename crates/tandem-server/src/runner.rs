@@ -133,6 +133,9 @@ impl Runner {
         counters: Arc<Counters>,
         now: Time,
     ) -> Self {
+        // What the core staged while it was built (STARTUP bookkeeping) is no lease event.
+        let mut lease_log = LeaseLog::default();
+        lease_log.note_staged(node.staged(), Source::Internal);
         Runner {
             node,
             interfaces,
@@ -142,7 +145,7 @@ impl Runner {
             stuck_timer: None,
             mutations: Mutations::default(),
             actions: Actions::default(),
-            lease_log: LeaseLog::default(),
+            lease_log,
             pool_watch: PoolWatch::default(),
             pools_changed: true,
         }
@@ -314,8 +317,8 @@ impl Runner {
         let outcome = self.node.handle_client(now, bytes, &rx, via);
         let staged = self.node.staged();
         if self.lease_log.untracked(staged) {
-            let source =
-                ClientInfo::of(bytes, meta.src, meta.ifindex).map_or(Source::Other, Source::Client);
+            let source = ClientInfo::of(bytes, meta.src, meta.ifindex)
+                .map_or(Source::Internal, Source::Client);
             self.lease_log.note_staged(staged, source);
         }
         if let (Some(subnet), false) = (outcome.subnet_id, outcome.exhausted.is_empty()) {
@@ -409,7 +412,7 @@ impl Runner {
     pub fn take_actions(&mut self) -> Actions {
         // Whatever an input not tracked by source staged.
         self.lease_log
-            .note_staged(self.node.staged(), Source::Other);
+            .note_staged(self.node.staged(), Source::Internal);
         while let Some(o) = self.node.poll_output() {
             match o {
                 Output::Persist(b) => {
