@@ -21,7 +21,9 @@ enum Command {
     /// One data_dir belongs to one process: if another tandem process holds it
     /// (<data_dir>/tandem.lock), exits 1 naming its pid, before binding anything.
     ///
-    /// Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides server.log_level.
+    /// Logs go to stderr as text or JSON lines (server.log_format), or to journald
+    /// (server.log_target); RUST_LOG (e.g. RUST_LOG=debug) overrides server.log_level.
+    /// Every lease event is one line with target tandem::lease (docs/logging.md).
     Serve {
         /// The configuration file (TOML; see examples/tandem.toml).
         #[arg(short, long, value_name = "FILE")]
