@@ -4,7 +4,11 @@ process per data directory, end to end with the real binary.
 - perfdhcp -6 runs N exchanges against tandem with log_format = "json": every log line is
   a JSON object, and there is exactly one "granted" lease event (target tandem::lease)
   per Reply perfdhcp received, each with address, duid, iaid and lifetimes;
-- dhclient -6 gets an address, `dhclient -6 -r` releases it: a "released" line names it;
+- dhclient -6 gets an address, renews it, and `dhclient -6 -r` releases it: "granted",
+  "renewed" and "released" lines name it;
+- a 20-address pool fills: pool-use warnings and one "pool exhausted" error;
+- a pair: the primary logs "granted" and "sent_to_partner", the secondary
+  "received_from_partner";
 - a second `tandem serve` on the same data directory is refused with a clear error naming
   the first process, which keeps serving.
 """
@@ -91,12 +95,13 @@ def ops_json_lease_log_has_one_granted_line_per_perfdhcp_reply():
                 f"every logged address in the store")
 
 
-def ops_release_gets_a_released_line():
-    """dhclient -6 gets an address; dhclient -6 -r releases it: a "released" JSON line names it."""
+def ops_renew_and_release_get_their_lines():
+    """dhclient -6 gets an address (T1 4 s): "granted", then "renewed" when it renews, then
+    `dhclient -6 -r`: "released" — each naming the address, the same DUID and IAID."""
     if target() != "tandem":
         return "skipped: tandem only"
     with Topology("jr") as topo:
-        server = _json_server(topo).start()
+        server = _json_server(topo, preferred=20, valid=30, renew=4, rebind=8).start()
         client = Dhclient(topo, "c1").start()
         addrs, _ = client.wait_bound(want_address=True)
         addr = next(iter(addrs))
@@ -104,13 +109,16 @@ def ops_release_gets_a_released_line():
         assert [e["address"] for e in granted] == [addr], f"granted lines {granted} for {addr}"
         g = granted[0]
         assert g["interface"] == topo.srv_if and g["from"].startswith("fe80::"), g
+        _, renewed = _wait_events(server, "renewed", 1, timeout=15)
+        assert renewed and renewed[0]["address"] == addr, f"no renewed line for {addr}\n{server.log()}"
+        assert renewed[0]["expires"] > g["expires"], (g, renewed[0])
         res = client.release()
         assert res.returncode == 0, f"dhclient -r failed: {res.stderr}"
         _, released = _wait_events(server, "released", 1)
         assert [e["address"] for e in released] == [addr], f"released lines {released} for {addr}\n{server.log()}"
         r = released[0]
         assert r["duid"] == g["duid"] and r["iaid"] == g["iaid"] and r["state"] == "RELEASED", (g, r)
-        return f"{addr}: granted then released, same duid {r['duid']} and iaid {r['iaid']}"
+        return f"{addr}: granted, renewed, released, same duid {r['duid']} and iaid {r['iaid']}"
 
 
 def ops_second_server_on_one_data_dir_is_refused():
@@ -215,6 +223,6 @@ OPS_LOG_SCENARIOS = [
     ops_pair_lease_log_sent_and_received_from_partner,
     ops_pool_use_warnings_and_exhaustion_error,
     ops_json_lease_log_has_one_granted_line_per_perfdhcp_reply,
-    ops_release_gets_a_released_line,
+    ops_renew_and_release_get_their_lines,
     ops_second_server_on_one_data_dir_is_refused,
 ]
