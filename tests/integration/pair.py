@@ -379,7 +379,7 @@ class Member:
         return json.loads(out.stdout) if out.stdout.strip() else {}
 
     def status(self):
-        return self.ctl("status")["status"]
+        return self.ctl("status")
 
     def wait_state(self, state, timeout=30):
         deadline = time.time() + timeout

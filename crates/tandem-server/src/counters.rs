@@ -27,6 +27,11 @@ pub struct CountersSnapshot {
     /// Lease events made durable, by kind (`crate::lease_log::EVENTS`: granted, renewed,
     /// released, declined, expired, reclaimed, received_from_partner, sent_to_partner).
     pub lease_events: BTreeMap<&'static str, u64>,
+    /// Control API requests refused as bad input (malformed, unknown path, invalid lease).
+    pub api_refused: u64,
+    /// Configuration reloads applied / refused.
+    pub reloads: u64,
+    pub reloads_refused: u64,
 }
 
 impl CountersSnapshot {

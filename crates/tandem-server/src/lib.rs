@@ -4,11 +4,12 @@
 //! [`runner::Runner`] holds every decision of the loop (timers first at every turn, one
 //! batch per turn for group commit, back-pressure, what the core's gate released); the
 //! [`Driver`] carries it out on tokio with the client socket, the store writer, the partner
-//! link ([`partner`]) and the control socket ([`ctl`]); [`startup`] opens the store, locks
+//! link ([`partner`]) and the control API ([`api`], on the socket of [`ctl`]); [`startup`] opens the store, locks
 //! the data directory and builds the core. The simulation (`tandem-sim`) runs the same
 //! runner with simulated sockets, disk and clock.
 #![deny(unsafe_code)]
 
+pub mod api;
 mod clock;
 mod commit;
 mod counters;

@@ -18,9 +18,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tandem_core::{Outcome, RxInfo, Time};
+use tandem_core::{Outcome, RxInfo, ServerConfig, Time};
 use tandem_failover::endpoint::EndpointRecord;
-use tandem_failover::node::{BatchId, Node, Output, Via};
+use tandem_failover::node::{BatchId, Node, Output, Ticket, Via};
 use tandem_failover::server::{Event, PersistItem};
 use tandem_net::{RecvMeta, SendMeta};
 use tandem_store::Batch;
@@ -28,6 +28,8 @@ use tandem_wire::failover::FailoverMsgType;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
+use crate::api::leases as api_leases;
+use crate::api::model::{ApiError, ChangeAnswer, LeaseEdit, LeaseJson, LeasePage, LeaseQuery};
 use crate::counters::Counters;
 use crate::lease_log::{ClientInfo, LeaseLog, Source};
 use crate::pool_watch::PoolWatch;
@@ -55,11 +57,26 @@ pub enum PeerCommand {
     Close(String),
 }
 
-/// Operator requests (the control socket).
+/// Operator requests (the control API, [`crate::api`]): the only way in to the core from
+/// outside the driver; each is answered on its channel.
 #[derive(Debug)]
 pub enum CtlRequest {
     Status(oneshot::Sender<Status>),
     PartnerDown(oneshot::Sender<Result<(), String>>),
+    /// A read of the lease table.
+    Leases(LeaseQuery, oneshot::Sender<Result<LeasePage, ApiError>>),
+    /// A lease change: answered only once it is durable (the core's gate releases it).
+    Change(LeaseEdit, oneshot::Sender<Result<ChangeAnswer, ApiError>>),
+    /// A new DHCPv6 configuration, checked against the leases and swapped in; the reasons
+    /// when refused (nothing changed then).
+    Reload(Box<ServerConfig>, oneshot::Sender<Result<(), Vec<String>>>),
+}
+
+/// A lease change waiting for its commit, with the answer to give once it is durable.
+#[derive(Debug)]
+struct PendingOp {
+    tx: oneshot::Sender<Result<ChangeAnswer, ApiError>>,
+    answer: ChangeAnswer,
 }
 
 /// Counters of the partner side, beyond the client ones.
@@ -124,6 +141,9 @@ pub struct Runner {
     pool_watch: PoolWatch,
     /// A batch was made durable since the last pool-use check.
     pools_changed: bool,
+    /// Operator lease changes waiting for their commit, by ticket.
+    pending_ops: BTreeMap<Ticket, PendingOp>,
+    next_ticket: Ticket,
 }
 
 impl Runner {
@@ -148,6 +168,8 @@ impl Runner {
             lease_log,
             pool_watch: PoolWatch::default(),
             pools_changed: true,
+            pending_ops: BTreeMap::new(),
+            next_ticket: 1,
         }
     }
 
@@ -383,9 +405,89 @@ impl Runner {
                 }
                 let _ = tx.send(r);
             }
+            CtlRequest::Leases(q, tx) => {
+                let _ = tx.send(api_leases::query(&self.node, &q));
+            }
+            CtlRequest::Change(edit, tx) => self.operator_change(now, edit, tx),
+            CtlRequest::Reload(config, tx) => {
+                let r = self.node.reconfigure(*config, now);
+                match &r {
+                    Ok(()) => info!("configuration reloaded: the new one serves from now on"),
+                    Err(problems) => {
+                        warn!(problems = ?problems, "configuration reload refused; the running one stays")
+                    }
+                }
+                let _ = tx.send(r);
+            }
         }
         self.lease_log
             .note_staged(self.node.staged(), Source::Operator);
+    }
+
+    /// A lease change from the operator: checked, handed to the core, answered when the
+    /// core's gate says its batch is durable ([`Output::OperatorDone`]) — the same
+    /// persist-before-tell rule as a client's Reply and the partner's BNDUPD.
+    fn operator_change(
+        &mut self,
+        now: Time,
+        edit: LeaseEdit,
+        tx: oneshot::Sender<Result<ChangeAnswer, ApiError>>,
+    ) {
+        let checked = match &edit {
+            LeaseEdit::Upsert(specs) => {
+                api_leases::check_upserts(&self.node, now, specs, specs.len() != 1)
+            }
+            LeaseEdit::Delete(r) => api_leases::check_delete(&self.node, r).map(|c| (vec![c], 0)),
+        };
+        let (changes, skipped) = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                info!(error = %e, "control API lease change refused");
+                self.counters.update(|c| c.api_refused += 1);
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        let resources: Vec<tandem_core::Resource> = changes
+            .iter()
+            .map(|c| match c {
+                tandem_failover::node::OperatorChange::Upsert(l) => l.resource,
+                tandem_failover::node::OperatorChange::Remove(r) => *r,
+            })
+            .collect();
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.node.operator_changes(now, changes, ticket);
+        let leases = resources
+            .iter()
+            .map(|r| match self.node.leases().get(r) {
+                Some(l) => LeaseJson::of(l),
+                // Forgotten (a server alone): shown as the address with no state.
+                None => {
+                    let mut j = LeaseJson::default();
+                    match r {
+                        tandem_core::Resource::Address(a) => j.address = Some(*a),
+                        tandem_core::Resource::Prefix(p) => j.prefix = Some(*p),
+                    }
+                    j
+                }
+            })
+            .collect();
+        info!(
+            leases = ?resources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            kind = match edit { LeaseEdit::Upsert(_) => "upsert", LeaseEdit::Delete(_) => "delete" },
+            "operator lease change staged; answered once durable"
+        );
+        self.pending_ops.insert(
+            ticket,
+            PendingOp {
+                tx,
+                answer: ChangeAnswer {
+                    leases,
+                    skipped: (skipped > 0).then_some(skipped),
+                },
+            },
+        );
     }
 
     /// Planned stop: DISCONNECT to the partner; the driver then waits until [`Self::settled`].
@@ -455,6 +557,18 @@ impl Runner {
                 Output::Event(e) => {
                     self.on_event(&e);
                     self.actions.events.push(e);
+                }
+                Output::OperatorDone { ticket, result } => {
+                    if let Some(op) = self.pending_ops.remove(&ticket) {
+                        let answer = result.map(|()| op.answer).map_err(|e| {
+                            ApiError::new(
+                                500,
+                                format!("the lease change could not be written: {e}"),
+                            )
+                        });
+                        // The operator may have given up waiting; the change stands.
+                        let _ = op.tx.send(answer);
+                    }
                 }
             }
         }

@@ -102,8 +102,8 @@ type Out = Box<
         + Sync,
 >;
 
-/// Installs the global subscriber. RUST_LOG, when set and non-empty, wins over `level`
-/// (and over later [`set_level`] calls). With `LogTarget::Journald`, fails when the
+/// Installs the global subscriber behind a reload handle ([`set_level`]). RUST_LOG, when
+/// set and non-empty, wins over `level` (and over later [`set_level`] calls). With `LogTarget::Journald`, fails when the
 /// journal's socket cannot be reached.
 pub fn init(level: &str, format: LogFormat, target: LogTarget) -> anyhow::Result<()> {
     let (filter, from_env) = match std::env::var("RUST_LOG") {
@@ -159,7 +159,7 @@ pub fn init(level: &str, format: LogFormat, target: LogTarget) -> anyhow::Result
 
 /// Changes the log filter of the running process (configuration reload). Validated like
 /// `log_level` in the configuration; an invalid value changes nothing. When RUST_LOG was
-/// set at startup it keeps winning: the call succeeds and changes nothing.
+/// set at startup it keeps winning: the call fails and changes nothing.
 pub fn set_level(level: &str) -> anyhow::Result<()> {
     check_level(level).map_err(|e| anyhow::anyhow!("invalid log_level: {e}"))?;
     let filter =
@@ -168,11 +168,8 @@ pub fn set_level(level: &str) -> anyhow::Result<()> {
         anyhow::bail!("logging is not set up");
     };
     if r.from_env {
-        tracing::info!(
-            log_level = level,
-            "RUST_LOG is set: it keeps overriding log_level"
-        );
-        return Ok(());
+        // The reload reports this as a warning; the filter stays RUST_LOG's.
+        anyhow::bail!("RUST_LOG is set and wins over log_level");
     }
     r.handle
         .reload(filter)

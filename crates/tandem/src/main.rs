@@ -17,6 +17,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server until SIGTERM or SIGINT, then finish pending commits and exit 0.
+    /// SIGHUP reloads the configuration file (as `tandem ctl reload`) and never stops it.
     ///
     /// One data_dir belongs to one process: if another tandem process holds it
     /// (<data_dir>/tandem.lock), exits 1 naming its pid, before binding anything.
@@ -53,9 +54,11 @@ enum Command {
         #[arg(long)]
         off_host: bool,
     },
-    /// Ask a running failover server for its state, or tell it its partner is down.
+    /// Control a running server: status, leases, partner-down, reload.
     ///
-    /// Talks to the server's control socket (<data_dir>/tandem.ctl, root only).
+    /// Talks HTTP/JSON to the server's control socket (<data_dir>/tandem.ctl, owner only);
+    /// every command and its JSON: docs/control-api.md. Exits 1 with the server's error
+    /// when a request is refused.
     Ctl {
         /// Find the socket from the server's configuration file.
         #[arg(short, long, value_name = "FILE", conflicts_with = "socket")]
@@ -75,11 +78,144 @@ enum Command {
 enum CtlAction {
     /// Own state, partner state, time in state, unacknowledged updates, pool balance.
     Status,
+    /// Look up, list, add, delete, export and import leases.
+    #[command(subcommand)]
+    Leases(LeasesAction),
     /// Declare the partner down (RFC 8156 §8.8.2): allowed from NORMAL,
     /// COMMUNICATIONS-INTERRUPTED and RESOLUTION-INTERRUPTED. Only when the partner is
     /// really down: if both servers are in PARTNER-DOWN, one address or prefix can be
     /// given to two clients.
     PartnerDown,
+    /// Re-read the configuration file the server was started with (as SIGHUP does),
+    /// check it as check-config does and apply it live: options, lifetimes, new subnets
+    /// and pools, reservations, log level. Refused, with the running configuration kept,
+    /// when it does not load or changes what needs a restart.
+    Reload,
+}
+
+#[derive(Debug, Subcommand)]
+enum LeasesAction {
+    /// The record of one address or prefix, or every record of a client (--duid).
+    Get {
+        /// An address (2001:db8::1) or a delegated prefix (2001:db8:100::/56).
+        #[arg(required_unless_present = "duid", conflicts_with = "duid")]
+        resource: Option<String>,
+        #[arg(long, value_name = "DUID")]
+        duid: Option<String>,
+    },
+    /// One page of lease records in address order, filtered.
+    List {
+        /// Records per page, 1 to 1000 (default 100).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Start after this address or prefix (the "next" of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+        /// Only this subnet id.
+        #[arg(long)]
+        subnet: Option<u32>,
+        /// Only this state (active, expired, released, free, free-backup, abandoned ...).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this client.
+        #[arg(long)]
+        duid: Option<String>,
+        /// Fetch every page.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Add a lease (or update the client's own), stored before the answer; a pair member
+    /// sends it to its partner.
+    Add {
+        /// An address in a pool or reserved for the DUID, or a delegated prefix of a pool.
+        resource: String,
+        #[arg(long, value_name = "DUID")]
+        duid: String,
+        #[arg(long, default_value_t = 0)]
+        iaid: u32,
+        /// Subnet id (checked against where the address lies).
+        #[arg(long)]
+        subnet: Option<u32>,
+        /// Valid lifetime in seconds (default: the subnet's; 4294967295 = infinite).
+        #[arg(long)]
+        valid: Option<u32>,
+        /// Preferred lifetime in seconds (default: the subnet's).
+        #[arg(long)]
+        preferred: Option<u32>,
+    },
+    /// Take a lease back: removed by a server alone; released by a pair member so that
+    /// its partner releases it too.
+    Delete {
+        /// The address or prefix.
+        resource: String,
+    },
+    /// Every record, as JSON (the import format) or CSV.
+    Export {
+        #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+        format: String,
+        /// Write to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Add the ACTIVE leases of a JSON export (all or nothing).
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+fn ctl_command(action: CtlAction) -> tandem::ctl::Command {
+    use tandem::ctl::Command as C;
+    match action {
+        CtlAction::Status => C::Status,
+        CtlAction::PartnerDown => C::PartnerDown,
+        CtlAction::Reload => C::Reload,
+        CtlAction::Leases(l) => match l {
+            LeasesAction::Get { duid: Some(d), .. } => C::GetDuid(d),
+            LeasesAction::Get { resource, .. } => C::Get(resource.unwrap_or_default()),
+            LeasesAction::List {
+                limit,
+                after,
+                subnet,
+                state,
+                duid,
+                all,
+            } => C::List {
+                limit,
+                after,
+                subnet,
+                state,
+                duid,
+                all,
+            },
+            LeasesAction::Add {
+                resource,
+                duid,
+                iaid,
+                subnet,
+                valid,
+                preferred,
+            } => {
+                let mut spec = tandem_server::api::model::LeaseJson {
+                    duid,
+                    iaid,
+                    subnet_id: subnet,
+                    valid_lifetime: valid,
+                    preferred_lifetime: preferred,
+                    ..Default::default()
+                };
+                if resource.contains('/') {
+                    spec.prefix = resource.parse().ok();
+                } else {
+                    spec.address = resource.parse().ok();
+                }
+                C::Add(spec)
+            }
+            LeasesAction::Delete { resource } => C::Delete(resource),
+            LeasesAction::Export { format, output } => C::Export { format, output },
+            LeasesAction::Import { file } => C::Import(file),
+        },
+    }
 }
 
 fn main() -> ExitCode {
@@ -105,11 +241,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let command = match action {
-                CtlAction::Status => "status",
-                CtlAction::PartnerDown => "partner-down",
-            };
-            match tandem::ctl::run(&socket, command, json) {
+            let command = ctl_command(action);
+            if let tandem::ctl::Command::Add(spec) = &command {
+                if spec.address.is_none() && spec.prefix.is_none() {
+                    eprintln!("tandem ctl: not an IPv6 address or prefix");
+                    return ExitCode::from(2);
+                }
+            }
+            match tandem::ctl::run(&socket, &command, json) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("tandem ctl: {e:#}");
@@ -227,7 +366,7 @@ fn main() -> ExitCode {
             for w in &cfg.warnings {
                 tracing::warn!("{w}");
             }
-            match tandem::serve::run(cfg) {
+            match tandem::serve::run(cfg, &config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -275,5 +414,32 @@ mod tests {
             Cli::try_parse_from(["tandem", "ctl", "--socket", "s", "--config", "c", "status"])
                 .is_err()
         );
+        let c = Cli::try_parse_from([
+            "tandem",
+            "ctl",
+            "--socket",
+            "s",
+            "leases",
+            "add",
+            "2001:db8::1",
+            "--duid",
+            "00:01:02",
+            "--valid",
+            "600",
+        ])
+        .unwrap();
+        let Command::Ctl { action, .. } = c.command else {
+            panic!("not ctl")
+        };
+        let tandem::ctl::Command::Add(spec) = ctl_command(action) else {
+            panic!("not add")
+        };
+        assert_eq!(spec.address, Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(spec.valid_lifetime, Some(600));
+        assert!(Cli::try_parse_from(["tandem", "ctl", "--socket", "s", "leases", "get"]).is_err());
+        assert!(Cli::try_parse_from([
+            "tandem", "ctl", "--socket", "s", "leases", "export", "--format", "xml"
+        ])
+        .is_err());
     }
 }

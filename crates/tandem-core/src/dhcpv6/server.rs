@@ -520,6 +520,107 @@ impl Dhcpv6Server {
         out
     }
 
+    // ---------------------------------------------------------------- reconfiguration
+
+    /// What stops `config` from replacing the running configuration at `now`, one line per
+    /// problem (empty: it may be applied with [`Self::reconfigure`]). The new configuration
+    /// must already have passed [`ServerConfig::validate`]. Refused: a subnet id that now
+    /// names a different prefix (every stored lease carries the id), and a pool removed or
+    /// shrunk under a lease that is still active (its client would keep an address the
+    /// server no longer knows it lent).
+    pub fn check_reconfigure(&self, config: &ServerConfig, now: Time) -> Vec<String> {
+        let mut problems = Vec::new();
+        for new in &config.subnets {
+            if let Some(old) = self.config.subnets.iter().find(|s| s.id == new.id) {
+                if old.prefix != new.prefix {
+                    problems.push(format!(
+                        "subnet id {} is {} in the running configuration and {} in the new one: \
+                         stored leases carry the id, so an id may not change its prefix \
+                         (give the new subnet a new id)",
+                        new.id, old.prefix, new.prefix
+                    ));
+                }
+            }
+        }
+        let new_pools: Vec<(PoolAllocator, u32)> = config
+            .subnets
+            .iter()
+            .flat_map(|s| {
+                s.pools
+                    .iter()
+                    .map(PoolAllocator::for_address_pool)
+                    .chain(s.pd_pools.iter().map(PoolAllocator::for_pd_pool))
+                    .map(move |p| (p, s.id))
+            })
+            .collect();
+        // Active leases inside a running pool that no pool of the same subnet keeps.
+        let mut orphaned: BTreeMap<u32, (usize, Resource)> = BTreeMap::new();
+        for l in self.leases.iter().filter(|l| l.is_active_at(now)) {
+            let in_old_pool = self.pools.iter().any(|sp| {
+                sp.na
+                    .iter()
+                    .chain(sp.pd.iter())
+                    .any(|p| p.contains(&l.resource))
+            });
+            let kept = new_pools
+                .iter()
+                .any(|(p, id)| *id == l.subnet_id && p.contains(&l.resource));
+            if in_old_pool && !kept {
+                let e = orphaned.entry(l.subnet_id).or_insert((0, l.resource));
+                e.0 += 1;
+                e.1 = e.1.min(l.resource);
+            }
+        }
+        for (id, (n, first)) in orphaned {
+            problems.push(format!(
+                "subnet id {id}: {n} active lease(s) (the first {first}) would be outside every \
+                 pool of the new configuration: a pool that holds active leases may not be \
+                 removed or shrunk (wait until they expire, or delete them with the control API)"
+            ));
+        }
+        problems
+    }
+
+    /// Replaces the configuration: options, lifetimes, subnets, pools and reservations
+    /// take effect for the next message. Every lease stays; the allocators are rebuilt
+    /// from the lease table. Advertised-but-not-requested holds outside the new pools are
+    /// dropped (the client's Request is then answered from the new pools). Call
+    /// [`Self::check_reconfigure`] first.
+    pub fn reconfigure(&mut self, config: ServerConfig) {
+        self.pools = config
+            .subnets
+            .iter()
+            .map(|s| SubnetPools {
+                na: s
+                    .pools
+                    .iter()
+                    .map(PoolAllocator::for_address_pool)
+                    .collect(),
+                pd: s.pd_pools.iter().map(PoolAllocator::for_pd_pool).collect(),
+            })
+            .collect();
+        self.subnet_index = config
+            .subnets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        self.config = config;
+        let leases = std::mem::take(&mut self.leases);
+        for l in leases.iter() {
+            self.track(&l.resource, l.subnet_id, Some(l));
+        }
+        self.leases = leases;
+        let pools = &self.pools;
+        self.offers.retain(|r, _| {
+            pools
+                .iter()
+                .any(|sp| sp.na.iter().chain(sp.pd.iter()).any(|p| p.contains(r)))
+        });
+        let offers = &self.offers;
+        self.offers_by_client.retain(|_, r| offers.contains_key(r));
+    }
+
     // ---------------------------------------------------------------- expiry
 
     /// Moves leases whose state timed out by `now` on (RFC 8156 §7.2 transitions a

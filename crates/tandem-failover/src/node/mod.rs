@@ -39,6 +39,26 @@ pub enum Output {
     ClosePeer { reason: String },
     /// For the log and the counters.
     Event(Event),
+    /// An operator's lease change ([`Node::operator_changes`]) is durable (`Ok`) or was
+    /// not written (`Err`): the operator may be answered now, never before.
+    OperatorDone {
+        ticket: Ticket,
+        result: Result<(), String>,
+    },
+}
+
+/// Names one operator request waiting for its commit (chosen by the driver).
+pub type Ticket = u64;
+
+/// A lease change an operator asks for (the control API), applied through the core like a
+/// client's: persisted before the answer, sent to the partner after the persist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperatorChange {
+    /// Insert or replace the record for the lease's resource.
+    Upsert(Lease),
+    /// Take the lease back: forgotten by a server alone; released (§7.2 event 3) or reset
+    /// (event 10) by a pair member, so the partner hears of it.
+    Remove(tandem_core::Resource),
 }
 
 /// How a client's request arrived, for its reply to leave the same way (opaque to the
@@ -56,6 +76,7 @@ enum Send {
     Client(Reply, Via),
     Peer(FailoverMessage),
     Close(String),
+    Operator(Ticket),
 }
 
 enum Mode {
@@ -68,6 +89,8 @@ pub struct Node {
     mode: Mode,
     gate: Gate<PersistItem, Send>,
     events: VecDeque<Event>,
+    /// Operator requests whose commit failed, to answer with the error.
+    failed_ops: VecDeque<(Ticket, String)>,
 }
 
 impl std::fmt::Debug for Node {
@@ -109,6 +132,7 @@ impl Node {
             mode,
             gate: Gate::default(),
             events: VecDeque::new(),
+            failed_ops: VecDeque::new(),
         }
     }
 
@@ -222,6 +246,61 @@ impl Node {
         r
     }
 
+    /// Lease changes from the operator (the control API), as one unit: applied to the lease
+    /// table now, persisted in the open batch, and for a pair member queued as BNDUPDs that
+    /// leave after the persist (RFC 8156 §4.3). [`Output::OperatorDone`] with `ticket` is
+    /// released by the gate once that batch is durable (or failed): the operator hears of
+    /// the change when a client would, never before. The caller checked the changes
+    /// (resources inside the configuration, lifetimes).
+    pub fn operator_changes(&mut self, now: Time, changes: Vec<OperatorChange>, ticket: Ticket) {
+        match &mut self.mode {
+            Mode::Pair(fs) => fs.operator_changes(now, changes),
+            Mode::Standalone(d) => {
+                for c in changes {
+                    let change = match c {
+                        OperatorChange::Upsert(l) => tandem_core::LeaseChange::Upsert(l),
+                        OperatorChange::Remove(r) => {
+                            if d.leases().get(&r).is_none() {
+                                continue;
+                            }
+                            tandem_core::LeaseChange::Remove(r)
+                        }
+                    };
+                    d.apply_external(&change);
+                    self.gate.persist(PersistItem::Lease(change));
+                }
+            }
+        }
+        self.absorb();
+        self.gate
+            .send_after_persist(Lane::Client, Send::Operator(ticket));
+    }
+
+    /// Why `config` cannot replace the running configuration (empty: it can). See
+    /// [`Dhcpv6Server::check_reconfigure`] and, for a pair member,
+    /// [`FailoverServer::check_reconfigure`].
+    pub fn check_reconfigure(&self, config: &ServerConfig, now: Time) -> Vec<String> {
+        match &self.mode {
+            Mode::Pair(fs) => fs.check_reconfigure(config, now),
+            Mode::Standalone(d) => d.check_reconfigure(config, now),
+        }
+    }
+
+    /// Replaces the DHCPv6 configuration live, keeping every lease (allocators are rebuilt
+    /// from the lease table). Refused, with every reason, when [`Self::check_reconfigure`]
+    /// finds a problem; nothing changes then.
+    pub fn reconfigure(&mut self, config: ServerConfig, now: Time) -> Result<(), Vec<String>> {
+        let problems = self.check_reconfigure(&config, now);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        match &mut self.mode {
+            Mode::Pair(fs) => fs.reconfigure(config),
+            Mode::Standalone(d) => d.reconfigure(config),
+        }
+        Ok(())
+    }
+
     /// Planned shutdown: DISCONNECT to the partner.
     pub fn shutdown(&mut self, now: Time) {
         if let Mode::Pair(fs) = &mut self.mode {
@@ -280,6 +359,11 @@ impl Node {
         let ok = result.is_ok();
         let dropped = self.gate.persisted(id, ok);
         if let Err(error) = result {
+            for s in &dropped.items {
+                if let Send::Operator(t) = s {
+                    self.failed_ops.push_back((*t, error.clone()));
+                }
+            }
             let replies_withheld = dropped
                 .items
                 .iter()
@@ -303,6 +387,12 @@ impl Node {
         if let Some(e) = self.events.pop_front() {
             return Some(Output::Event(e));
         }
+        if let Some((ticket, error)) = self.failed_ops.pop_front() {
+            return Some(Output::OperatorDone {
+                ticket,
+                result: Err(error),
+            });
+        }
         if let Some(b) = self.gate.take_batch() {
             return Some(Output::Persist(b));
         }
@@ -310,6 +400,10 @@ impl Node {
             Send::Client(reply, via) => Output::Client { reply, via },
             Send::Peer(m) => Output::Peer(m),
             Send::Close(reason) => Output::ClosePeer { reason },
+            Send::Operator(ticket) => Output::OperatorDone {
+                ticket,
+                result: Ok(()),
+            },
         })
     }
 

@@ -23,6 +23,7 @@ use crate::allocation::proportional::PrefixPool;
 use crate::binding::{may_free_without_ack, LeaseEvent};
 use crate::endpoint::{Effect, Endpoint, EndpointConfig, EndpointRecord, Routed};
 use crate::mclt::partner_lifetime_to_send;
+use crate::node::OperatorChange;
 use crate::outbox::{Outbox, UpdateKey};
 use crate::timers::{Timer, TimerTable};
 use crate::types::{Role, ServerState};
@@ -398,6 +399,109 @@ impl FailoverServer {
         self.persist(PersistItem::Lease(change));
     }
 
+    // ------------------------------------------------------------------ operator
+
+    /// Lease changes an operator made through the control API: an upsert is a local
+    /// change like a client's (failover bookkeeping, persisted, BNDUPD after the persist,
+    /// RFC 8156 §4.3); a removal releases an active lease (§7.2 event 3) or resets an
+    /// abandoned one (event 10) so the partner learns of it, and the record becomes FREE or
+    /// FREE-BACKUP once the partner acknowledges it. A record that is already on its way
+    /// back to the pool is left as it is.
+    pub fn operator_changes(&mut self, now: Time, changes: Vec<OperatorChange>) {
+        let mut local = Vec::new();
+        for c in changes {
+            match c {
+                OperatorChange::Upsert(l) => local.push(LeaseChange::Upsert(l)),
+                OperatorChange::Remove(r) => {
+                    let Some(mut l) = self.dhcp.leases().get(&r).cloned() else {
+                        continue;
+                    };
+                    let event = match l.status {
+                        BindingStatus::Active => LeaseEvent::ClientReleases,
+                        BindingStatus::Abandoned => LeaseEvent::AdminReset,
+                        _ => continue,
+                    };
+                    if crate::binding::apply_event(&mut l, event, now).is_ok() {
+                        local.push(LeaseChange::Upsert(l));
+                    }
+                }
+            }
+        }
+        self.adopt_local_changes(now, local);
+        self.pump_updates(now);
+    }
+
+    /// Why `config` cannot replace the running one (see
+    /// [`Dhcpv6Server::check_reconfigure`]); a pair member also keeps its prefix pools as
+    /// they are, because their split with the partner (§4.2.2) is built on them: a prefix
+    /// pool may be added, not changed or removed.
+    pub fn check_reconfigure(&self, config: &ServerConfig, now: Time) -> Vec<String> {
+        let mut problems = self.dhcp.check_reconfigure(config, now);
+        let new: Vec<(ipnet::Ipv6Net, u8)> = config
+            .subnets
+            .iter()
+            .flat_map(|s| s.pd_pools.iter().map(|p| (p.prefix, p.delegated_len)))
+            .collect();
+        for p in &self.prefix_pools {
+            if !new.contains(&(p.parent(), p.delegated_len())) {
+                problems.push(format!(
+                    "prefix pool {} (delegated /{}) is missing or changed: a pair member may add \
+                     prefix pools live but not change or remove one (its split with the partner \
+                     depends on it, RFC 8156 §4.2.2); restart both members to do that",
+                    p.parent(),
+                    p.delegated_len()
+                ));
+            }
+        }
+        for (prefix, len) in &new {
+            let known = self
+                .prefix_pools
+                .iter()
+                .any(|p| (p.parent(), p.delegated_len()) == (*prefix, *len));
+            if !known {
+                if let Err(e) = PrefixPool::new(
+                    *prefix,
+                    *len,
+                    self.pair_config.secondary_prefix_share,
+                    self.pair_config.rebalance_threshold,
+                ) {
+                    problems.push(format!("prefix pool {prefix}: {e}"));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Replaces the DHCPv6 configuration, keeping every lease and the prefix pools' split;
+    /// new prefix pools start as the primary's (§4.2.2), the primary hands the secondary its
+    /// share at the next balance check. Call [`Self::check_reconfigure`] first.
+    pub fn reconfigure(&mut self, config: ServerConfig) {
+        let mut old = std::mem::take(&mut self.prefix_pools);
+        for s in &config.subnets {
+            for p in &s.pd_pools {
+                let pool = match old
+                    .iter()
+                    .position(|o| (o.parent(), o.delegated_len()) == (p.prefix, p.delegated_len))
+                {
+                    Some(i) => old.swap_remove(i),
+                    None => match PrefixPool::new(
+                        p.prefix,
+                        p.delegated_len,
+                        self.pair_config.secondary_prefix_share,
+                        self.pair_config.rebalance_threshold,
+                    ) {
+                        Ok(pool) => pool,
+                        // Checked by check_reconfigure; never serve a pool we cannot split.
+                        Err(_) => continue,
+                    },
+                };
+                self.prefix_pools.push(pool);
+            }
+        }
+        self.dhcp.reconfigure(config);
+        self.refresh_policy();
+    }
+
     // ------------------------------------------------------------------ connection
 
     pub fn handle_connected(&mut self, now: Time) {
@@ -665,5 +769,7 @@ fn build_update(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_operator;
 #[cfg(test)]
 mod tests_safety;

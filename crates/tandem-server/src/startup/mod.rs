@@ -22,13 +22,15 @@ use tandem_store::{Batch, GroupCommitWriter, LeaseStore, SqliteStore, StoreError
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::api::reload::{ReloadCtx, Reloader};
+use crate::api::{self, ApiState};
 use crate::clock::system_now;
 use crate::counters::Counters;
 use crate::driver::{Driver, DriverError, PartnerChannels};
 use crate::partner::{self, PartnerError, Security};
 use crate::runner::Runner;
+use crate::server_duid;
 use crate::store_sink::StoreSink;
-use crate::{ctl, server_duid};
 pub use lock::{holder, DataDirLock, Holder, LockError};
 
 /// File name of the lease database inside the data directory.
@@ -53,10 +55,31 @@ pub struct ServeSettings {
     pub pool_thresholds: crate::PoolThresholds,
     /// Configured pool names by (subnet id, pool as `PoolUse::pool` shows it), for logs.
     pub pool_names: std::collections::HashMap<(u32, String), String>,
+    /// The control API beyond its Unix socket (`[control]`).
+    pub control: ControlSettings,
+}
+
+/// `[control]`: the control API on TCP as well as on the socket; off by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ControlSettings {
+    pub listen: Option<SocketAddr>,
+    /// A file holding the bearer token every TCP request must carry.
+    pub token_file: Option<PathBuf>,
+}
+
+/// What the binary adds to a server beyond its settings: the reload hook (its
+/// configuration loader and logger) and the reload trigger (SIGHUP).
+#[derive(Default)]
+pub struct Hooks {
+    pub reloader: Option<Arc<dyn Reloader>>,
+    /// The log filter running now (what a reload compares against).
+    pub log_level: String,
+    /// Each message asks for a reload (the binary sends one per SIGHUP).
+    pub reload_requests: Option<mpsc::Receiver<()>>,
 }
 
 /// One pair member's side of the relationship and its link.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartnerSettings {
     pub role: Role,
     /// Our end: the secondary listens here; the primary connects from its address.
@@ -67,7 +90,7 @@ pub struct PartnerSettings {
 }
 
 /// How the partner link is protected.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkSecurity {
     /// Mutual TLS; every certificate from the pair's CA.
     MutualTls {
@@ -122,6 +145,13 @@ pub enum StartupError {
     #[error("cannot create the control socket {path}: {source}")]
     Ctl {
         path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the control API token {path}: {why}")]
+    ControlToken { path: PathBuf, why: String },
+    #[error("cannot listen for the control API on {addr}: {source}")]
+    ControlListen {
+        addr: SocketAddr,
         source: std::io::Error,
     },
     #[error("server loop failed: {0}")]
@@ -189,6 +219,29 @@ fn find_server_duid(
 
 /// Serves until `stop` completes, then tells the partner, flushes and returns.
 pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(), StartupError> {
+    serve_with(s, stop, Hooks::default()).await
+}
+
+/// The bearer token in `path` (surrounding whitespace dropped; empty is an error).
+fn read_token(path: &Path) -> Result<String, StartupError> {
+    let err = |why: String| StartupError::ControlToken {
+        path: path.to_path_buf(),
+        why,
+    };
+    let t = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let t = t.trim().to_string();
+    if t.is_empty() {
+        return Err(err("the file is empty".into()));
+    }
+    Ok(t)
+}
+
+/// As [`serve`], with the binary's reload hook and trigger.
+pub async fn serve_with(
+    s: ServeSettings,
+    stop: impl Future<Output = ()>,
+    hooks: Hooks,
+) -> Result<(), StartupError> {
     // Held until this function returns, after the store is closed.
     let _lock = take_data_dir(&s.data_dir)?;
     let db = s.data_dir.join(LEASE_DB);
@@ -273,14 +326,59 @@ pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(
             Some(PartnerChannels { tx, rx })
         }
     };
-    let (ctl_tx, ctl_rx) = mpsc::channel(16);
+    let counters = Arc::new(Counters::default());
+    let (ctl_tx, ctl_rx) = mpsc::channel(64);
+    let reload = hooks.reloader.map(|r| {
+        Arc::new(ReloadCtx::new(
+            r,
+            counters.clone(),
+            s.clone(),
+            hooks.log_level.clone(),
+        ))
+    });
+    let api_state = ApiState::new(ctl_tx.clone(), counters.clone(), reload.clone());
     let ctl_path = s.data_dir.join(CTL_SOCKET);
-    let ctl_task = ctl::serve(&ctl_path, ctl_tx).map_err(|e| StartupError::Ctl {
-        path: ctl_path.clone(),
-        source: e,
-    })?;
+    let mut api_tasks =
+        vec![
+            api::serve_unix(&ctl_path, api_state.clone()).map_err(|e| StartupError::Ctl {
+                path: ctl_path.clone(),
+                source: e,
+            })?,
+        ];
+    if let Some(addr) = s.control.listen {
+        let token = s
+            .control
+            .token_file
+            .as_deref()
+            .map(read_token)
+            .transpose()?;
+        if token.is_none() {
+            warn!(%addr, "control API on TCP without a token: every local user can control this server");
+        }
+        api_tasks.push(
+            api::serve_tcp(addr, token, api_state)
+                .await
+                .map_err(|e| StartupError::ControlListen { addr, source: e })?
+                .0,
+        );
+    }
+    if let Some(mut requests) = hooks.reload_requests {
+        let tx = ctl_tx.clone();
+        api_tasks.push(tokio::spawn(async move {
+            while requests.recv().await.is_some() {
+                match &reload {
+                    // Logged (outcome and every reason) by the reload itself.
+                    Some(ctx) => {
+                        let _ = ctx.reload(&tx, "SIGHUP").await;
+                    }
+                    None => warn!("SIGHUP: this server has no configuration file to reload"),
+                }
+            }
+        }));
+    }
+    drop(ctl_tx);
     let driver = Driver {
-        runner: Runner::new(node, links, Arc::new(Counters::default()), now).with_pool_watch(
+        runner: Runner::new(node, links, counters, now).with_pool_watch(
             crate::pool_watch::PoolWatch::new(s.pool_thresholds, s.pool_names.clone()),
         ),
         socket: Arc::new(socket),
@@ -290,7 +388,9 @@ pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(
         clock: Box::new(system_now),
     };
     let stopped = driver.run(stop).await?;
-    ctl_task.abort();
+    for t in api_tasks {
+        t.abort();
+    }
     let _ = std::fs::remove_file(&ctl_path);
     // Every reply that waited on a commit has gone out; now close the database cleanly.
     stopped.sink.0.shutdown();

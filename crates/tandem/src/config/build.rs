@@ -73,6 +73,8 @@ pub struct RunConfig {
     pub core: ServerConfig,
     /// `[failover]`, checked; None runs a single server.
     pub failover: Option<FailoverSettings>,
+    /// `[control]`, checked (paths resolved against the file's directory).
+    pub control: tandem_server::startup::ControlSettings,
     /// Notes that do not stop the server (with lines when loaded from text): print them
     /// in `check-config` and log them at startup.
     pub warnings: Vec<Problem>,
@@ -183,6 +185,12 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
     );
     let mut warnings = Vec::new();
     failover::check(file, &core, base_dir, &mut problems, &mut warnings);
+    let control = super::control::check(
+        file.control.as_ref(),
+        base_dir,
+        &mut problems,
+        &mut warnings,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -207,6 +215,7 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
             .failover
             .as_ref()
             .map(|f| failover::settings(f, base_dir)),
+        control,
         warnings,
         origin: String::new(),
         source: String::new(),

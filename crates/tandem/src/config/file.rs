@@ -27,6 +27,9 @@ pub struct ConfigFile {
     /// `[failover]`: present when this server is one half of an RFC 8156 pair.
     #[serde(default)]
     pub failover: Option<FailoverSection>,
+    /// `[control]`: the control API on TCP too (it is always on `<data_dir>/tandem.ctl`).
+    #[serde(default)]
+    pub control: Option<super::control::ControlSection>,
 }
 
 /// `[server]`: how this process runs.

@@ -1,0 +1,288 @@
+//! Reload: re-read the configuration file, check it fully (the code `check-config` runs),
+//! refuse what cannot change while serving, and swap the DHCPv6 configuration in through
+//! the driver ([`crate::runner::CtlRequest::Reload`]), which keeps every lease.
+
+use std::sync::Arc;
+
+use tandem_core::config::Subnet;
+use tandem_core::ServerConfig;
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tracing::{info, warn};
+
+use super::model::{ApiError, ReloadAnswer};
+use crate::counters::Counters;
+use crate::runner::CtlRequest;
+use crate::startup::ServeSettings;
+
+/// A configuration read again from its file.
+#[derive(Clone, Debug)]
+pub struct Reloaded {
+    pub settings: ServeSettings,
+    pub log_level: String,
+    /// The file, for messages.
+    pub origin: String,
+    pub warnings: Vec<String>,
+}
+
+/// What the binary provides for reloads: its configuration loader and its logger.
+pub trait Reloader: Send + Sync + 'static {
+    /// Reads and checks the file the server was started with; every problem, as
+    /// `check-config` lists them, when it is not usable.
+    fn load(&self) -> Result<Reloaded, ApiError>;
+    /// Applies a new log filter (only after the rest of the reload succeeded).
+    fn set_level(&self, level: &str) -> Result<(), String>;
+}
+
+/// The running configuration and the loader; one reload at a time.
+pub struct ReloadCtx {
+    reloader: Arc<dyn Reloader>,
+    counters: Arc<Counters>,
+    running: Mutex<(ServeSettings, String)>,
+}
+
+impl ReloadCtx {
+    pub fn new(
+        reloader: Arc<dyn Reloader>,
+        counters: Arc<Counters>,
+        running: ServeSettings,
+        log_level: String,
+    ) -> Self {
+        ReloadCtx {
+            reloader,
+            counters,
+            running: Mutex::new((running, log_level)),
+        }
+    }
+
+    /// One reload, from `origin` ("SIGHUP", "control API"); logged either way.
+    pub async fn reload(
+        &self,
+        tx: &mpsc::Sender<CtlRequest>,
+        origin: &str,
+    ) -> Result<ReloadAnswer, ApiError> {
+        let r = self.reload_inner(tx).await;
+        self.counters.update(|c| match &r {
+            Ok(_) => c.reloads += 1,
+            Err(_) => c.reloads_refused += 1,
+        });
+        match &r {
+            Ok(a) => info!(
+                trigger = origin,
+                config = %a.config,
+                changes = ?a.changes,
+                "configuration reloaded"
+            ),
+            Err(e) => warn!(
+                trigger = origin,
+                error = %e,
+                "configuration reload refused; the running configuration stays"
+            ),
+        }
+        r
+    }
+
+    async fn reload_inner(&self, tx: &mpsc::Sender<CtlRequest>) -> Result<ReloadAnswer, ApiError> {
+        let mut running = self.running.lock().await;
+        let reloader = self.reloader.clone();
+        // Reading files: off the runtime's only thread.
+        let new = tokio::task::spawn_blocking(move || reloader.load())
+            .await
+            .map_err(|e| ApiError::new(500, format!("reading the configuration failed: {e}")))??;
+        let fixed = fixed_differences(&running.0, &new.settings);
+        if !fixed.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "{}: these settings cannot change while the server runs (restart it to apply \
+                 them); nothing was changed",
+                new.origin
+            ))
+            .with_details(fixed));
+        }
+        let mut changes = core_changes(&running.0.core, &new.settings.core);
+        let (otx, orx) = oneshot::channel();
+        tx.send(CtlRequest::Reload(Box::new(new.settings.core.clone()), otx))
+            .await
+            .map_err(|_| ApiError::unavailable("server is stopping"))?;
+        match orx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(problems)) => {
+                return Err(ApiError::conflict(format!(
+                    "{}: the new configuration does not fit the leases the server holds; \
+                     nothing was changed",
+                    new.origin
+                ))
+                .with_details(problems))
+            }
+            Err(_) => return Err(ApiError::unavailable("server is stopping")),
+        }
+        let mut warnings = new.warnings.clone();
+        if new.log_level != running.1 {
+            match self.reloader.set_level(&new.log_level) {
+                Ok(()) => changes.push(format!("log_level {:?} -> {:?}", running.1, new.log_level)),
+                Err(e) => warnings.push(format!("log_level not changed: {e}")),
+            }
+        }
+        running.0.core = new.settings.core;
+        running.1 = new.log_level;
+        Ok(ReloadAnswer {
+            config: new.origin,
+            changes,
+            warnings,
+        })
+    }
+}
+
+/// What differs in settings only a restart can change: the sockets, the data directory,
+/// the identity, and the failover relationship (role, partner, MCLT, TLS).
+pub fn fixed_differences(old: &ServeSettings, new: &ServeSettings) -> Vec<String> {
+    let mut d = Vec::new();
+    let mut check = |what: &str, changed: bool, old: String, new: String| {
+        if changed {
+            d.push(format!("{what}: {old} -> {new}"));
+        }
+    };
+    check(
+        "server.data_dir",
+        old.data_dir != new.data_dir,
+        old.data_dir.display().to_string(),
+        new.data_dir.display().to_string(),
+    );
+    check(
+        "server.listen_address",
+        old.listen_address != new.listen_address,
+        old.listen_address.to_string(),
+        new.listen_address.to_string(),
+    );
+    check(
+        "server.port",
+        old.port != new.port,
+        old.port.to_string(),
+        new.port.to_string(),
+    );
+    check(
+        "server.interfaces",
+        old.interfaces != new.interfaces,
+        format!("{:?}", old.interfaces),
+        format!("{:?}", new.interfaces),
+    );
+    check(
+        "server.server_duid",
+        old.server_duid != new.server_duid,
+        "(old)".into(),
+        "(new)".into(),
+    );
+    check(
+        "[control]",
+        old.control != new.control,
+        format!("{:?}", old.control),
+        format!("{:?}", new.control),
+    );
+    match (&old.partner, &new.partner) {
+        (None, None) => {}
+        (Some(_), None) => {
+            d.push("[failover]: removed (a pair member cannot leave its pair live)".into())
+        }
+        (None, Some(_)) => d.push("[failover]: added (a server cannot join a pair live)".into()),
+        (Some(a), Some(b)) => {
+            let (ea, eb) = (&a.pair.endpoint, &b.pair.endpoint);
+            check(
+                "failover.role",
+                a.role != b.role,
+                a.role.to_string(),
+                b.role.to_string(),
+            );
+            check(
+                "failover.peer_address/port",
+                a.peer != b.peer,
+                a.peer.to_string(),
+                b.peer.to_string(),
+            );
+            check(
+                "failover.listen_address",
+                a.local != b.local,
+                a.local.to_string(),
+                b.local.to_string(),
+            );
+            check(
+                "failover.mclt",
+                ea.local.mclt != eb.local.mclt,
+                ea.local.mclt.to_string(),
+                eb.local.mclt.to_string(),
+            );
+            check(
+                "failover (relationship, keepalive, max_unacked_bndupd, startup, auto_partner_down, prefix share)",
+                a.pair != b.pair && ea.local.mclt == eb.local.mclt,
+                format!("{:?}", a.pair),
+                format!("{:?}", b.pair),
+            );
+            check(
+                "failover.tls",
+                a.security != b.security,
+                format!("{:?}", a.security),
+                format!("{:?}", b.security),
+            );
+        }
+    }
+    d
+}
+
+/// What a reload changes in the DHCPv6 configuration, one line each.
+pub fn core_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
+    let mut c = Vec::new();
+    if old.options != new.options {
+        c.push("global options".to_string());
+    }
+    for (what, changed) in [
+        ("preference", old.preference != new.preference),
+        (
+            "decline_quarantine",
+            old.decline_quarantine != new.decline_quarantine,
+        ),
+        ("affinity_time", old.affinity_time != new.affinity_time),
+        ("accept_unicast", old.accept_unicast != new.accept_unicast),
+        ("probe_budget", old.probe_budget != new.probe_budget),
+    ] {
+        if changed {
+            c.push(format!("server.{what}"));
+        }
+    }
+    for s in &new.subnets {
+        match old.subnets.iter().find(|o| o.id == s.id) {
+            None => c.push(format!("subnet {} ({}) added", s.id, s.prefix)),
+            Some(o) if o != s => {
+                c.push(format!("subnet {}: {}", s.id, subnet_diff(o, s).join(", ")))
+            }
+            Some(_) => {}
+        }
+    }
+    for o in &old.subnets {
+        if !new.subnets.iter().any(|s| s.id == o.id) {
+            c.push(format!("subnet {} ({}) removed", o.id, o.prefix));
+        }
+    }
+    c
+}
+
+fn subnet_diff(a: &Subnet, b: &Subnet) -> Vec<&'static str> {
+    let mut d = Vec::new();
+    let fields: [(&'static str, bool); 10] = [
+        ("interface", a.interface != b.interface),
+        ("pools", a.pools != b.pools),
+        ("pd_pools", a.pd_pools != b.pd_pools),
+        (
+            "preferred_lifetime",
+            a.preferred_lifetime != b.preferred_lifetime,
+        ),
+        ("valid_lifetime", a.valid_lifetime != b.valid_lifetime),
+        ("renew_time", a.t1 != b.t1),
+        ("rebind_time", a.t2 != b.t2),
+        ("rapid_commit", a.rapid_commit != b.rapid_commit),
+        ("options", a.options != b.options),
+        ("reservations", a.reservations != b.reservations),
+    ];
+    for (name, changed) in fields {
+        if changed {
+            d.push(name);
+        }
+    }
+    d
+}
