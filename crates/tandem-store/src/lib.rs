@@ -6,6 +6,8 @@
 //!   `synchronous=FULL`, so a successful commit has been fsync'd.
 //! * [`GroupCommitWriter`] — one writer thread that folds every batch queued while the
 //!   previous fsync ran into one transaction, then reports each batch's result.
+//! * [`backup`] / [`restore`] — a consistent copy of a live SQLite database (online
+//!   backup API) and putting one back under a stopped server.
 //! * [`MemoryStore`] — for tests and the simulation: a "disk" with a page cache that a
 //!   simulated crash throws away.
 //!
@@ -20,12 +22,14 @@
 //! one transaction or savepoint); it never means "maybe".
 #![deny(unsafe_code)]
 
+mod backup;
 mod batch;
 mod group_commit;
 mod memory;
 mod row;
 mod sqlite;
 
+pub use backup::{backup, inspect, restore, BackupError, DbSummary};
 pub use batch::Batch;
 pub use group_commit::{CommitCallback, GroupCallback, GroupCommitStats, GroupCommitWriter};
 pub use memory::MemoryStore;

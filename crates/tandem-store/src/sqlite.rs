@@ -9,7 +9,7 @@ use crate::row::{self, COLUMNS};
 use crate::{Batch, LeaseStore, StoreError};
 
 /// Schema version this code writes. Bump it and add a step to `migrate` when the schema changes.
-const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE leases (

@@ -3,5 +3,8 @@
 
 pub mod config;
 pub mod ctl;
+pub mod leases_cmd;
 pub mod logging;
+pub mod man;
+pub mod notify;
 pub mod serve;

@@ -72,6 +72,53 @@ enum Command {
         #[command(subcommand)]
         action: CtlAction,
     },
+    /// Back up or restore the lease database (see docs/operations.md).
+    Leases {
+        #[command(subcommand)]
+        action: DatabaseAction,
+    },
+    /// Write the manual pages (tandem.8 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    GenerateMan {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// Where `tandem leases` and the packaged unit look for the configuration.
+const DEFAULT_CONFIG: &str = "/etc/tandem/tandem.toml";
+
+#[derive(Debug, Subcommand)]
+enum DatabaseAction {
+    /// Copy the lease database to FILE, consistently, while the server runs.
+    ///
+    /// Uses SQLite's online backup API: FILE holds every lease the server had
+    /// acknowledged when the backup began, as of one commit, and is written beside its
+    /// name and renamed into place only once complete and checked. Safe to run from
+    /// cron at any time; the server keeps serving.
+    Backup {
+        /// The backup file to write (replaced if it exists).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The server's configuration file (gives the data_dir).
+        #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Replace the lease database with a backup; only while the server is stopped.
+    ///
+    /// Refused (naming its pid) while a tandem process holds the data_dir. Checks FILE
+    /// (SQLite integrity, a schema version this tandem understands) before touching
+    /// anything, keeps the replaced database as leases.db.before-restore, and clears the
+    /// stored failover state: a restored pair member starts in RECOVER and takes every
+    /// binding from its partner before it serves again (RFC 8156 §8.5).
+    Restore {
+        /// The backup file to restore.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The server's configuration file (gives the data_dir).
+        #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +268,50 @@ fn ctl_command(action: CtlAction) -> tandem::ctl::Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Leases { action } => {
+            let (file, config, restore) = match action {
+                DatabaseAction::Backup { file, config } => (file, config, false),
+                DatabaseAction::Restore { file, config } => (file, config, true),
+            };
+            let cfg = match tandem::config::load(&config) {
+                Ok(cfg) => cfg,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let done = if restore {
+                tandem::leases_cmd::restore(&cfg.data_dir, &file)
+            } else {
+                tandem::leases_cmd::backup(&cfg.data_dir, &file)
+            };
+            match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let what = if restore { "restore" } else { "backup" };
+                    eprintln!("tandem leases {what}: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::GenerateMan { dir } => {
+            use clap::CommandFactory;
+            match tandem::man::generate(Cli::command(), &dir) {
+                Ok(files) => {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "tandem generate-man: cannot write into {}: {e}",
+                        dir.display()
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Ctl {
             config,
             socket,
@@ -382,6 +473,85 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    /// Every subcommand and every flag that `--help` shows, for the command and each of
+    /// its subcommands, is in that command's generated manual page.
+    #[test]
+    fn man_pages_mention_every_subcommand_and_flag_of_help() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = tandem::man::generate(Cli::command(), dir.path()).unwrap();
+        let mut root = Cli::command().disable_help_subcommand(true);
+        root.build();
+        let mut checked = 0;
+        let mut stack = vec![root];
+        while let Some(mut cmd) = stack.pop() {
+            let title = cmd.get_display_name().unwrap_or(cmd.get_name()).to_string();
+            let page_path = dir.path().join(format!("{title}.8"));
+            assert!(
+                files.contains(&page_path),
+                "no page {}",
+                page_path.display()
+            );
+            // roff writes "-" as "\-"; undo it to compare with the help text.
+            let page = std::fs::read_to_string(&page_path)
+                .unwrap()
+                .replace("\\-", "-");
+            let help = cmd.render_long_help().to_string();
+            let mut in_commands = false;
+            for line in help.lines() {
+                if line.starts_with("Commands:") {
+                    in_commands = true;
+                    continue;
+                }
+                if in_commands {
+                    match line.split_whitespace().next() {
+                        Some(sub) if line.starts_with("  ") => {
+                            assert!(
+                                page.contains(&format!("{title}-{sub}(8)")),
+                                "{title}.8 does not list subcommand {sub}"
+                            );
+                            checked += 1;
+                        }
+                        _ => in_commands = false,
+                    }
+                }
+                for word in line.split(|c: char| c.is_whitespace() || c == ',' || c == '[') {
+                    if word.starts_with("--") && word.len() > 2 {
+                        let flag: String = word
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                            .collect();
+                        assert!(page.contains(&flag), "{title}.8 does not mention {flag}");
+                        checked += 1;
+                    }
+                }
+            }
+            assert!(!help.contains("generate-man"), "hidden from --help");
+            stack.extend(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+        }
+        assert!(!files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("generate-man")));
+        assert!(checked > 10, "only {checked} items checked");
+    }
+
+    #[test]
+    fn leases_backup_and_restore_take_a_file_and_default_to_the_packaged_config() {
+        let c = Cli::try_parse_from(["tandem", "leases", "backup", "/b.db"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Command::Leases { action: DatabaseAction::Backup { file, config } }
+                if file.as_os_str() == "/b.db" && config.as_os_str() == DEFAULT_CONFIG
+        ));
+        let c =
+            Cli::try_parse_from(["tandem", "leases", "restore", "b.db", "-c", "x.toml"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Command::Leases { action: DatabaseAction::Restore { config, .. } }
+                if config.as_os_str() == "x.toml"
+        ));
+        assert!(Cli::try_parse_from(["tandem", "leases", "restore"]).is_err());
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -100,6 +100,7 @@ pub fn run(cfg: RunConfig, path: &Path) -> anyhow::Result<()> {
             })),
             log_level: cfg.log_level.clone(),
             reload_requests: Some(reloads),
+            lifecycle: crate::notify::lifecycle(),
         };
         startup::serve_with(settings(&cfg), stop, hooks).await?;
         Ok(())
@@ -108,7 +109,11 @@ pub fn run(cfg: RunConfig, path: &Path) -> anyhow::Result<()> {
 
 /// Serves until `stop` completes, then flushes and returns.
 pub async fn serve(cfg: RunConfig, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
-    startup::serve(settings(&cfg), stop).await?;
+    let hooks = Hooks {
+        lifecycle: crate::notify::lifecycle(),
+        ..Hooks::default()
+    };
+    startup::serve_with(settings(&cfg), stop, hooks).await?;
     Ok(())
 }
 

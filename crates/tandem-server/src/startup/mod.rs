@@ -3,6 +3,7 @@
 //! the store writer, the partner link and the control socket, run the one driver, and on
 //! the way out close everything in order (every acknowledged lease on disk first).
 
+pub mod backup;
 pub mod lock;
 
 use std::collections::BTreeMap;
@@ -68,7 +69,8 @@ pub struct ControlSettings {
 }
 
 /// What the binary adds to a server beyond its settings: the reload hook (its
-/// configuration loader and logger) and the reload trigger (SIGHUP).
+/// configuration loader and logger), the reload trigger (SIGHUP) and the lifecycle
+/// notifications.
 #[derive(Default)]
 pub struct Hooks {
     pub reloader: Option<Arc<dyn Reloader>>,
@@ -76,6 +78,8 @@ pub struct Hooks {
     pub log_level: String,
     /// Each message asks for a reload (the binary sends one per SIGHUP).
     pub reload_requests: Option<mpsc::Receiver<()>>,
+    /// Ready, stopping and liveness notifications (systemd's sd_notify in the binary).
+    pub lifecycle: Lifecycle,
 }
 
 /// One pair member's side of the relationship and its link.
@@ -217,6 +221,67 @@ fn find_server_duid(
     Ok(duid)
 }
 
+/// What the program that runs the server hears of its life (the binary turns these into
+/// systemd notifications); all optional, and the server does not depend on any of them.
+#[derive(Default)]
+pub struct Lifecycle {
+    /// Called once the store is open, the lease table loaded, the DHCPv6 socket bound and
+    /// the control socket listening: the server answers clients from now on.
+    pub on_ready: Option<Box<dyn FnOnce() + Send>>,
+    /// Called when the stop future has completed, before the last commits are flushed.
+    pub on_stopping: Option<Box<dyn FnOnce() + Send>>,
+    /// A liveness probe through the server loop itself (see [`Watchdog`]).
+    pub watchdog: Option<Watchdog>,
+}
+
+/// Every `interval`, a probe asks the server loop for its status through the control
+/// channel, and `alive` is called only if the loop answered within `interval`. A loop that
+/// is stuck (blocked thread, an await that never returns) stops the calls, so a supervisor
+/// that expects them (systemd's WatchdogSec) notices; a timer that merely fires would not.
+pub struct Watchdog {
+    pub interval: std::time::Duration,
+    pub alive: Box<dyn FnMut() + Send>,
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle")
+            .field("on_ready", &self.on_ready.is_some())
+            .field("on_stopping", &self.on_stopping.is_some())
+            .field("watchdog", &self.watchdog.as_ref().map(|w| w.interval))
+            .finish()
+    }
+}
+
+/// The watchdog probe task (see [`Watchdog`]).
+fn spawn_watchdog(
+    mut w: Watchdog,
+    tx: mpsc::Sender<crate::runner::CtlRequest>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(w.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let probe = async {
+                let (otx, orx) = tokio::sync::oneshot::channel();
+                tx.send(crate::runner::CtlRequest::Status(otx))
+                    .await
+                    .map_err(|_| ())?;
+                orx.await.map_err(|_| ())
+            };
+            match tokio::time::timeout(w.interval, probe).await {
+                Ok(Ok(_)) => (w.alive)(),
+                Ok(Err(())) => break, // the loop has ended
+                Err(_) => warn!(
+                    waited_ms = w.interval.as_millis() as u64,
+                    "server loop did not answer the watchdog probe in time"
+                ),
+            }
+        }
+    })
+}
+
 /// Serves until `stop` completes, then tells the partner, flushes and returns.
 pub async fn serve(s: ServeSettings, stop: impl Future<Output = ()>) -> Result<(), StartupError> {
     serve_with(s, stop, Hooks::default()).await
@@ -338,6 +403,10 @@ pub async fn serve_with(
     });
     let api_state = ApiState::new(ctl_tx.clone(), counters.clone(), reload.clone());
     let ctl_path = s.data_dir.join(CTL_SOCKET);
+    let watchdog = hooks
+        .lifecycle
+        .watchdog
+        .map(|w| spawn_watchdog(w, ctl_tx.clone()));
     let mut api_tasks =
         vec![
             api::serve_unix(&ctl_path, api_state.clone()).map_err(|e| StartupError::Ctl {
@@ -387,7 +456,27 @@ pub async fn serve_with(
         ctl: Some(ctl_rx),
         clock: Box::new(system_now),
     };
-    let stopped = driver.run(stop).await?;
+    let on_stopping = hooks.lifecycle.on_stopping;
+    // Once stopping, the loop answers no more probes while it drains; systemd stops
+    // watching at STOPPING=1 too, so the probe ends rather than warn about silence.
+    let watchdog_abort = watchdog.as_ref().map(|w| w.abort_handle());
+    let stop = async move {
+        stop.await;
+        if let Some(w) = watchdog_abort {
+            w.abort();
+        }
+        if let Some(f) = on_stopping {
+            f();
+        }
+    };
+    if let Some(f) = hooks.lifecycle.on_ready {
+        f();
+    }
+    let stopped = driver.run(stop).await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    let stopped = stopped?;
     for t in api_tasks {
         t.abort();
     }
@@ -407,4 +496,38 @@ pub async fn serve_with(
         None => info!("stopped; all acknowledged leases are on disk"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn watchdog_stays_silent_while_the_server_loop_does_not_answer() {
+        let alive = Arc::new(AtomicU32::new(0));
+        let count = alive.clone();
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = spawn_watchdog(
+            Watchdog {
+                interval: Duration::from_secs(1),
+                alive: Box::new(move || {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }),
+            },
+            tx,
+        );
+        // A loop that takes the probes but is stuck before answering them.
+        let mut held = Vec::new();
+        for _ in 0..5 {
+            let req = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+                .await
+                .expect("a probe every interval")
+                .unwrap();
+            held.push(req);
+        }
+        assert_eq!(alive.load(Ordering::SeqCst), 0);
+        task.abort();
+    }
 }
