@@ -3,14 +3,15 @@
 # dhclient (isc-dhcp-client), perfdhcp (kea-admin), tshark/dumpcap, sqlite3, ip/ss,
 # nft (nftables: the silent partition of the pair timer scenarios), dhcrelay
 # (isc-dhcp-relay: the relay agent of the pair's relayed-client scenario), prometheus (the
-# server that scrapes a pair in tests/integration/ops_metrics.py; run by the test itself).
+# server that scrapes a pair in tests/integration/ops_metrics.py; run by the test itself),
+# openssl (scripts/make-test-ca.sh: the pair's test CA, and check-config's TLS unit tests).
 #   scripts/install-deps.sh           # tests and demo
 #   scripts/install-deps.sh --bench   # also kea-dhcp6-server, for bench/perfdhcp-vs-kea.sh
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer before installing.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables prometheus)
+packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables prometheus openssl)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(kea-dhcp6-server)
 fi

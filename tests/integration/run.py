@@ -17,12 +17,13 @@ from harness import cleanup_on_signals, target  # noqa: E402
 from scenarios import SCENARIOS as SINGLE  # noqa: E402
 from pair_scenarios import PAIR_SCENARIOS  # noqa: E402
 from ops_api import OPS_API_SCENARIOS  # noqa: E402
+from ops_logs import OPS_LOG_SCENARIOS  # noqa: E402
 from ops_package import OPS_SCENARIOS  # noqa: E402
 from ops_metrics import OPS_METRICS_SCENARIOS  # noqa: E402
 
 # The pair scenarios need tandem itself (Kea has no RFC 8156); so do the ops ones.
 SCENARIOS = SINGLE + (
-    PAIR_SCENARIOS + OPS_API_SCENARIOS + OPS_SCENARIOS + OPS_METRICS_SCENARIOS
+    PAIR_SCENARIOS + OPS_API_SCENARIOS + OPS_SCENARIOS + OPS_METRICS_SCENARIOS + OPS_LOG_SCENARIOS
     if target() == "tandem" else []
 )
 

@@ -33,7 +33,8 @@ pub struct CountersSnapshot {
     pub received_by_type: BTreeMap<&'static str, u64>,
     /// Client replies released for sending, by the message type inside any relay wrapping.
     pub sent_by_type: BTreeMap<&'static str, u64>,
-    /// Lease events (granted, renewed, released, declined, expired, reclaimed).
+    /// Lease events made durable, by kind (`crate::lease_log::EVENTS`: granted, renewed,
+    /// released, declined, expired, reclaimed, received_from_partner, sent_to_partner).
     pub lease_events: BTreeMap<&'static str, u64>,
     /// Partner link TLS handshakes that failed or timed out (either end).
     pub tls_failures: u64,
@@ -108,14 +109,13 @@ impl Counters {
         }
     }
 
-    pub(crate) fn drop_for(&self, reason: &'static str) {
-        self.update(|c| *c.dropped.entry(reason).or_default() += 1);
-    }
-
-    /// One lease event of `kind` ("granted", "renewed", "released", "declined", "expired",
-    /// "reclaimed").
+    /// One lease event of `kind` (one of `crate::lease_log::EVENTS`).
     pub fn lease_event(&self, kind: &'static str) {
         self.update(|c| *c.lease_events.entry(kind).or_default() += 1);
+    }
+
+    pub(crate) fn drop_for(&self, reason: &'static str) {
+        self.update(|c| *c.dropped.entry(reason).or_default() += 1);
     }
 
     /// A partner link TLS handshake failed or timed out.

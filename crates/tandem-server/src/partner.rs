@@ -21,6 +21,7 @@ use tandem_wire::failover::{decode_frame, encode_frame, MAX_FRAME_LEN};
 use tandem_wire::WireError;
 
 use crate::counters::Counters;
+use crate::ratelimit::{RateLimited, Report};
 use crate::runner::{PeerCommand, PeerEvent};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -213,10 +214,14 @@ async fn connect_loop(
     counters: Arc<Counters>,
 ) {
     let mut backoff = Duration::from_secs(1);
+    let mut failures = RetryLog::new("cannot reach the failover partner");
     loop {
         let why = match connect(local, peer).await {
             Ok(tcp) => match &security {
-                Security::Plain => Some(session(tcp, &mut cmds, &events).await),
+                Security::Plain => {
+                    failures.success(peer);
+                    Some(session(tcp, &mut cmds, &events).await)
+                }
                 Security::Tls {
                     connector,
                     server_name,
@@ -227,21 +232,24 @@ async fn connect_loop(
                 )
                 .await
                 {
-                    Ok(Ok(tls)) => Some(session(tls, &mut cmds, &events).await),
+                    Ok(Ok(tls)) => {
+                        failures.success(peer);
+                        Some(session(tls, &mut cmds, &events).await)
+                    }
                     Ok(Err(e)) => {
                         counters.tls_failure();
-                        warn!(%peer, error = %e, "TLS handshake with the partner failed");
+                        failures.failure(peer, &format!("TLS handshake failed: {e}"));
                         None
                     }
                     Err(_) => {
                         counters.tls_failure();
-                        warn!(%peer, "TLS handshake with the partner timed out");
+                        failures.failure(peer, "TLS handshake timed out");
                         None
                     }
                 },
             },
             Err(e) => {
-                debug!(%peer, error = %e, "cannot reach the failover partner");
+                failures.failure(peer, &e.to_string());
                 None
             }
         };
@@ -289,6 +297,50 @@ fn tune(s: &TcpStream) {
     }
 }
 
+/// The partner link's retry messages, rate-limited ([`RateLimited`]): the first failure
+/// at warn, then "still failing, N attempts in the last 60 s" at most once a minute, and
+/// the recovery once at info. Every attempt is still logged at debug.
+struct RetryLog {
+    what: &'static str,
+    start: tokio::time::Instant,
+    limit: RateLimited,
+}
+
+impl RetryLog {
+    fn new(what: &'static str) -> Self {
+        RetryLog {
+            what,
+            start: tokio::time::Instant::now(),
+            limit: RateLimited::default(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+
+    fn failure(&mut self, peer: SocketAddr, error: &str) {
+        let what = self.what;
+        debug!(%peer, error, "{what}");
+        match self.limit.failure(self.now()) {
+            Report::First => {
+                warn!(%peer, error, "{what}; retrying (messages about it are summarised once a minute)")
+            }
+            Report::Still { attempts, secs } => warn!(
+                %peer, error, attempts, secs,
+                "{what}: still failing, {attempts} attempts in the last {secs} s"
+            ),
+            _ => {}
+        }
+    }
+
+    fn success(&mut self, peer: SocketAddr) {
+        if let Report::Recovered { attempts, secs } = self.limit.success(self.now()) {
+            info!(%peer, attempts, secs, "failover partner reachable again after {attempts} failed attempts over {secs} s");
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     peer: SocketAddr,
@@ -297,6 +349,7 @@ async fn accept_loop(
     events: mpsc::Sender<PeerEvent>,
     counters: Arc<Counters>,
 ) {
+    let mut refusals = RetryLog::new("refused the partner");
     loop {
         let (tcp, from) = match listener.accept().await {
             Ok(x) => x,
@@ -316,15 +369,18 @@ async fn accept_loop(
             Security::Plain => session(tcp, &mut cmds, &events).await,
             Security::Tls { acceptor, .. } => {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => session(tls, &mut cmds, &events).await,
+                    Ok(Ok(tls)) => {
+                        refusals.success(from);
+                        session(tls, &mut cmds, &events).await
+                    }
                     Ok(Err(e)) => {
                         counters.tls_failure();
-                        warn!(%from, error = %e, "refused the partner: TLS handshake failed");
+                        refusals.failure(from, &format!("TLS handshake failed: {e}"));
                         continue;
                     }
                     Err(_) => {
                         counters.tls_failure();
-                        warn!(%from, "refused the partner: TLS handshake timed out");
+                        refusals.failure(from, "TLS handshake timed out");
                         continue;
                     }
                 }

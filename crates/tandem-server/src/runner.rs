@@ -18,12 +18,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tandem_core::{BindingStatus, LeaseChange, Outcome, RxInfo, ServerConfig, Time};
+use tandem_core::{Outcome, RxInfo, ServerConfig, Time};
 use tandem_failover::endpoint::EndpointRecord;
 use tandem_failover::node::{BatchId, Node, Output, Ticket, Via};
 use tandem_failover::server::{Event, PersistItem};
 use tandem_net::{RecvMeta, SendMeta};
 use tandem_store::Batch;
+use tandem_wire::failover::FailoverMsgType;
 use tandem_wire::v6::MessageType;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
@@ -31,6 +32,8 @@ use tracing::{debug, error, info, warn};
 use crate::api::leases as api_leases;
 use crate::api::model::{ApiError, ChangeAnswer, LeaseEdit, LeaseJson, LeasePage, LeaseQuery};
 use crate::counters::Counters;
+use crate::lease_log::{ClientInfo, LeaseLog, Source};
+use crate::pool_watch::PoolWatch;
 use crate::status::Status;
 
 /// Stop reading client datagrams while this many sends wait for their commit, so a stalled
@@ -133,22 +136,15 @@ pub struct Runner {
     stuck_timer: Option<(Time, Time)>,
     mutations: Mutations,
     actions: Actions,
-    /// Who staged the persist items of the open batch: `(first, end, by)` index runs, in
-    /// the batch's order, so each lease change can be counted as the event it is
-    /// (granted, renewed, expired ...) when the batch is taken.
-    staged_by: Vec<(usize, usize, StagedBy)>,
+    /// Lease events waiting for their batch to be durable (the lease log).
+    lease_log: LeaseLog,
+    /// Pool-use warnings and the pool-exhausted error line.
+    pool_watch: PoolWatch,
+    /// A batch was made durable since the last pool-use check.
+    pools_changed: bool,
     /// Operator lease changes waiting for their commit, by ticket.
     pending_ops: BTreeMap<Ticket, PendingOp>,
     next_ticket: Ticket,
-}
-
-/// What staged a run of persist items (see [`Runner::take_actions`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StagedBy {
-    /// A client message of this type (the one inside any relay wrapping).
-    Client(MessageType),
-    /// The expiry and failover timers.
-    Timer,
 }
 
 /// The counter label of a DHCPv6 message type (RFC 8415 §7.3).
@@ -172,37 +168,6 @@ pub fn message_type_name(t: MessageType) -> &'static str {
     }
 }
 
-/// Which lease event a persisted change is, given what staged it: a client's Request (or
-/// rapid-commit Solicit) granting, its Renew/Rebind renewing, its Release/Decline; the
-/// timers expiring an ACTIVE lease or returning a lapsed one to the pool (removed, RESET
-/// after quarantine, or freed in PARTNER-DOWN, RFC 8156 §7.2). Failover bookkeeping (pool
-/// rebalancing, acknowledgements, the partner's updates) is no lease event here.
-fn lease_event_of(by: StagedBy, change: &LeaseChange) -> Option<&'static str> {
-    use BindingStatus as S;
-    use MessageType as M;
-    let status = match change {
-        LeaseChange::Upsert(l) => Some((l.status, l.duid.0.is_empty())),
-        LeaseChange::Remove(_) => None,
-    };
-    match by {
-        StagedBy::Client(M::Release) => Some("released"),
-        StagedBy::Client(M::Decline) => Some("declined"),
-        StagedBy::Client(M::Solicit | M::Request) => {
-            (status.map(|s| s.0) == Some(S::Active)).then_some("granted")
-        }
-        StagedBy::Client(M::Renew | M::Rebind) => {
-            (status.map(|s| s.0) == Some(S::Active)).then_some("renewed")
-        }
-        StagedBy::Client(_) => None,
-        StagedBy::Timer => match status {
-            Some((S::Expired, _)) => Some("expired"),
-            None | Some((S::Reset, _)) => Some("reclaimed"),
-            Some((S::Free | S::FreeBackup, false)) => Some("reclaimed"),
-            Some(_) => None,
-        },
-    }
-}
-
 impl Runner {
     pub fn new(
         node: Node,
@@ -210,6 +175,9 @@ impl Runner {
         counters: Arc<Counters>,
         now: Time,
     ) -> Self {
+        // What the core staged while it was built (STARTUP bookkeeping) is no lease event.
+        let mut lease_log = LeaseLog::default();
+        lease_log.note_staged(node.staged(), Source::Internal);
         Runner {
             node,
             interfaces,
@@ -219,10 +187,18 @@ impl Runner {
             stuck_timer: None,
             mutations: Mutations::default(),
             actions: Actions::default(),
-            staged_by: Vec::new(),
+            lease_log,
+            pool_watch: PoolWatch::default(),
+            pools_changed: true,
             pending_ops: BTreeMap::new(),
             next_ticket: 1,
         }
+    }
+
+    /// Pool-use thresholds and configured pool names (defaults otherwise).
+    pub fn with_pool_watch(mut self, w: PoolWatch) -> Self {
+        self.pool_watch = w;
+        self
     }
 
     /// Deliberately breaks the loop (simulation only).
@@ -258,6 +234,22 @@ impl Runner {
         if !self.mutations.timers_only_when_idle {
             self.run_due_timers(now);
         }
+        self.check_pools(now);
+    }
+
+    /// Pool-use warnings: at most every few seconds, and only when leases changed.
+    fn check_pools(&mut self, now: Time) {
+        if !self.pools_changed || !self.pool_watch.due(now.as_secs()) {
+            return;
+        }
+        self.pools_changed = false;
+        let pools = crate::pool_use::pool_use(
+            self.node.dhcp().config(),
+            self.node.leases().iter(),
+            self.node.failover().map(|f| f.prefix_pools()),
+            now,
+        );
+        self.pool_watch.check(now.as_secs(), &pools);
     }
 
     /// The driver's wall clock stepped by `secs` against its monotonic clock (see
@@ -278,6 +270,9 @@ impl Runner {
     /// The loop woke because nothing else arrived before [`Self::wake_at`].
     pub fn idle_wake(&mut self, now: Time) {
         self.run_due_timers(now);
+        // The driver wakes at least every second: a pool filled by the last burst is
+        // reported even when nothing more arrives.
+        self.check_pools(now);
     }
 
     fn run_due_timers(&mut self, now: Time) {
@@ -291,9 +286,9 @@ impl Runner {
             self.counters
                 .update(|c| *c.timers_fired.entry(t.name()).or_default() += 1);
         }
-        let before = self.node.staged();
         let changed = self.node.handle_timeout(now);
-        self.note_staged(before, StagedBy::Timer);
+        self.lease_log
+            .note_staged(self.node.staged(), Source::Timer);
         if changed > 0 {
             self.counters.update(|c| c.reclaimed += changed as u64);
         }
@@ -314,14 +309,6 @@ impl Runner {
             Some((due, ran)) if t == due => t.max(ran + 1),
             _ => t,
         })
-    }
-
-    /// Records that the persist items staged since `before` came from `by`.
-    fn note_staged(&mut self, before: usize, by: StagedBy) {
-        let after = self.node.staged();
-        if after > before {
-            self.staged_by.push((before, after, by));
-        }
     }
 
     /// When the loop must wake if nothing else arrives.
@@ -377,10 +364,8 @@ impl Runner {
         let before = self.node.staged();
         let outcome = self.node.handle_client(now, bytes, &rx, via);
         let msg_type = outcome.msg_type.map(MessageType::from);
-        let staged = self.node.staged() > before;
-        if let Some(t) = msg_type {
-            self.note_staged(before, StagedBy::Client(t));
-        }
+        let staged_now = self.node.staged();
+        let staged = staged_now > before;
         // One lock per datagram: received, by type, what is answered, why not.
         let answered = outcome.reply.as_ref().map(|_| match msg_type {
             // An Advertise changes no lease; a rapid-commit Reply does (RFC 8415 §18.3.1).
@@ -399,6 +384,16 @@ impl Runner {
                 *c.dropped.entry(r).or_default() += 1;
             }
         });
+        if self.lease_log.untracked(staged_now) {
+            let source = ClientInfo::of(bytes, meta.src, meta.ifindex)
+                .map_or(Source::Internal, Source::Client);
+            self.lease_log.note_staged(staged_now, source);
+        }
+        if let (Some(subnet), false) = (outcome.subnet_id, outcome.exhausted.is_empty()) {
+            for kind in &outcome.exhausted {
+                self.pool_watch.exhausted(now.as_secs(), subnet, *kind);
+            }
+        }
         if let Some(reason) = &outcome.drop {
             // The counter by reason; the log line with the detail (for a malformed
             // datagram: which option, which byte, why).
@@ -427,6 +422,14 @@ impl Runner {
                     c.partner_last_message = Some(now);
                 });
                 self.node.handle_peer_bytes(now, &bytes);
+                // RFC 8156 §5.2: the first octet is the message type; a BNDUPD carries
+                // the partner's lease changes, anything else is bookkeeping.
+                let source = if bytes.first() == Some(&(FailoverMsgType::BndUpd as u8)) {
+                    Source::PartnerUpdate
+                } else {
+                    Source::PartnerOther
+                };
+                self.lease_log.note_staged(self.node.staged(), source);
             }
             Some(PeerEvent::Disconnected(why)) => {
                 info!(reason = %why, "partner connection lost");
@@ -466,6 +469,8 @@ impl Runner {
                 let _ = tx.send(r);
             }
         }
+        self.lease_log
+            .note_staged(self.node.staged(), Source::Operator);
     }
 
     /// A lease change from the operator: checked, handed to the core, answered when the
@@ -541,38 +546,33 @@ impl Runner {
 
     /// A batch handed out by [`Self::take_actions`] was written (or not).
     pub fn on_committed(&mut self, id: BatchId, result: Result<(), String>) {
-        if result.is_ok() {
+        let ok = result.is_ok();
+        if ok {
             self.counters.update(|c| c.commits += 1);
+            self.pools_changed = true;
         }
         self.node.on_persisted(id, result);
+        let interfaces = &self.interfaces;
+        self.lease_log
+            .committed(id, ok, &self.counters, &|i| interfaces.get(&i).cloned());
     }
 
     // ------------------------------------------------------------------ outputs
 
     /// What to do now: everything the core released since the last call.
     pub fn take_actions(&mut self) -> Actions {
-        let mut lease_events: Vec<&'static str> = Vec::new();
         let mut peer_sent = 0u64;
+        // Whatever an input not tracked by source staged.
+        self.lease_log
+            .note_staged(self.node.staged(), Source::Internal);
         while let Some(o) = self.node.poll_output() {
             match o {
                 Output::Persist(b) => {
+                    self.lease_log.on_batch(b.id, &b.items);
                     let mut batch = Batch::default();
-                    // The batch holds exactly the items staged since the last one, in order.
-                    let staged_by = std::mem::take(&mut self.staged_by);
-                    let mut runs = staged_by.iter().peekable();
-                    for (i, item) in b.items.into_iter().enumerate() {
-                        while runs.peek().is_some_and(|r| r.1 <= i) {
-                            runs.next();
-                        }
+                    for item in b.items {
                         match item {
-                            PersistItem::Lease(c) => {
-                                if let Some(&&(first, _, by)) = runs.peek() {
-                                    if first <= i {
-                                        lease_events.extend(lease_event_of(by, &c));
-                                    }
-                                }
-                                batch.leases.push(c)
-                            }
+                            PersistItem::Lease(c) => batch.leases.push(c),
                             PersistItem::Endpoint(r) => {
                                 batch = batch.put_meta(EndpointRecord::META_KEY, r.encode())
                             }
@@ -581,6 +581,10 @@ impl Runner {
                     if self.mutations.send_before_persist {
                         // Broken on purpose: released before it is written.
                         self.node.on_persisted(b.id, Ok(()));
+                        let interfaces = &self.interfaces;
+                        self.lease_log.committed(b.id, true, &self.counters, &|i| {
+                            interfaces.get(&i).cloned()
+                        });
                     }
                     self.actions.commits.push((b.id, batch));
                 }
@@ -595,6 +599,7 @@ impl Runner {
                 Output::Peer(m) => {
                     self.peer.messages_sent += 1;
                     peer_sent += 1;
+                    self.lease_log.on_peer_send(&m, &self.counters);
                     self.actions.peer.push(PeerCommand::Send(m.emit()));
                 }
                 Output::ClosePeer { reason } => {
@@ -623,9 +628,6 @@ impl Runner {
             c.pending = pending;
             c.failover_sent += peer_sent;
         });
-        for e in lease_events {
-            self.counters.lease_event(e);
-        }
         std::mem::take(&mut self.actions)
     }
 

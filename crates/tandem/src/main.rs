@@ -22,7 +22,9 @@ enum Command {
     /// One data_dir belongs to one process: if another tandem process holds it
     /// (<data_dir>/tandem.lock), exits 1 naming its pid, before binding anything.
     ///
-    /// Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) overrides server.log_level.
+    /// Logs go to stderr as text or JSON lines (server.log_format), or to journald
+    /// (server.log_target); RUST_LOG (e.g. RUST_LOG=debug) overrides server.log_level.
+    /// Every lease event is one line with target tandem::lease (docs/logging.md).
     Serve {
         /// The configuration file (TOML; see examples/tandem.toml).
         #[arg(short, long, value_name = "FILE")]
@@ -33,14 +35,24 @@ enum Command {
     /// Prints "configuration OK: ..." and exits 0, or lists every problem found
     /// (with file, line and key path) on stderr and exits 1. Notes on stderr (still
     /// exit 0) when a running tandem process holds the configured data_dir.
+    ///
+    /// Also checks the file against this host: every interface in server.interfaces
+    /// exists (an error; a warning with --off-host), and the [failover.tls] files parse,
+    /// the key is the certificate's and the certificate chains to the CA.
     CheckConfig {
         /// The configuration file to check.
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The partner's configuration file: also check that the two make a pair (roles,
-        /// relationship, addresses, TLS, MCLT and identical pools).
+        /// relationship, addresses, TLS on both and each accepting the other's
+        /// certificate, MCLT, options, lifetimes, and pools matched by name); every
+        /// difference names the pool, subnet or option and gives both values. The
+        /// partner's interfaces are not looked for here (they are on its host).
         #[arg(long, value_name = "FILE")]
         partner: Option<PathBuf>,
+        /// The file is meant for another machine: interfaces missing here are warnings.
+        #[arg(long)]
+        off_host: bool,
     },
     /// Control a running server: status, leases, partner-down, reload.
     ///
@@ -335,7 +347,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::CheckConfig { file, partner } => {
+        Command::CheckConfig {
+            file,
+            partner,
+            off_host,
+        } => {
             let cfg = match tandem::config::load(&file) {
                 Ok(cfg) => cfg,
                 Err(e) => {
@@ -343,8 +359,24 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            for w in &cfg.warnings {
+            let host = tandem::config::check_host(&cfg, off_host);
+            for w in cfg.warnings.iter().chain(&host.warnings) {
                 eprintln!("warning: {w}");
+            }
+            if !host.errors.is_empty() {
+                for p in &host.errors {
+                    eprintln!("{p}");
+                }
+                eprintln!(
+                    "{} problem(s) on this host{}",
+                    host.errors.len(),
+                    if off_host {
+                        ""
+                    } else {
+                        " (--off-host if the file is for another machine)"
+                    }
+                );
+                return ExitCode::FAILURE;
             }
             // Not an error: check-config is run next to the live server it configures.
             match tandem_server::startup::holder(&cfg.data_dir) {
@@ -368,7 +400,31 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
-                let problems = tandem::config::check_pair(&cfg, &other);
+                let mut problems = tandem::config::check_pair(&cfg, &other);
+                // The partner's TLS files are checked too when they are readable here
+                // (its interfaces are on its own host and are not looked for).
+                if let Some(f) = &other.failover {
+                    if let tandem::config::FailoverTls::Mutual {
+                        cert,
+                        key,
+                        ca,
+                        server_name,
+                    } = &f.tls
+                    {
+                        for (k, m) in tandem::config::host::check_tls_files(
+                            cert,
+                            key,
+                            ca,
+                            server_name,
+                            f.role,
+                        ) {
+                            let mut p =
+                                tandem::config::Problem::new(format!("failover.tls.{k}"), m);
+                            p.file = Some(other.origin.clone());
+                            problems.push(p);
+                        }
+                    }
+                }
                 if !problems.is_empty() {
                     for p in &problems {
                         eprintln!("{p}");
@@ -394,7 +450,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            if let Err(e) = tandem::logging::init(&cfg.log_level) {
+            if let Err(e) = tandem::logging::init(&cfg.log_level, cfg.log_format, cfg.log_target) {
                 eprintln!("cannot set up logging: {e:#}");
                 return ExitCode::FAILURE;
             }
@@ -509,7 +565,7 @@ mod tests {
         assert!(matches!(c.command, Command::Serve { config } if config.as_os_str() == "x.toml"));
         let c = Cli::try_parse_from(["tandem", "check-config", "y.toml"]).unwrap();
         assert!(
-            matches!(c.command, Command::CheckConfig { file, partner: None } if file.as_os_str() == "y.toml")
+            matches!(c.command, Command::CheckConfig { file, partner: None, off_host: false } if file.as_os_str() == "y.toml")
         );
         let c = Cli::try_parse_from(["tandem", "check-config", "a.toml", "--partner", "b.toml"])
             .unwrap();

@@ -25,6 +25,8 @@ pub fn settings(cfg: &RunConfig) -> ServeSettings {
         server_duid: cfg.server_duid.clone(),
         core: cfg.core.clone(),
         metrics: cfg.metrics,
+        pool_thresholds: cfg.pool_thresholds,
+        pool_names: cfg.pool_names(),
         partner: cfg.failover.as_ref().map(|fo| PartnerSettings {
             role: fo.role,
             local: fo.local,

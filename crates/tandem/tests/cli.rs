@@ -13,8 +13,10 @@ fn example() -> std::path::PathBuf {
 
 #[test]
 fn check_config_accepts_the_shipped_example() {
+    // The example names interface tandem-srv0, which this host does not have.
     let out = tandem()
         .arg("check-config")
+        .arg("--off-host")
         .arg(example())
         .output()
         .unwrap();
@@ -77,5 +79,62 @@ fn help_lists_the_subcommands() {
     assert!(
         stdout.contains("serve") && stdout.contains("check-config"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn check_config_refuses_an_interface_this_host_does_not_have_unless_off_host() {
+    let out = tandem()
+        .arg("check-config")
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "server.interfaces[0]: interface \"tandem-srv0\" does not exist on this host"
+        ),
+        "{stderr}"
+    );
+    let out = tandem()
+        .args(["check-config", "--off-host"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("tandem-srv0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_with_journald_where_there_is_no_journal_fails_clearly() {
+    if std::path::Path::new("/run/systemd/journal/socket").exists() {
+        return; // this host has a journal: nothing to show
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.toml");
+    std::fs::write(
+        &path,
+        "[server]\ninterfaces = []\nlisten_address = \"::1\"\nport = 15470\ndata_dir = \"d\"\nlog_target = \"journald\"\n",
+    )
+    .unwrap();
+    let out = tandem()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("log_target = \"journald\" but the systemd journal is not reachable"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("d").exists(),
+        "refused before touching the data directory"
     );
 }

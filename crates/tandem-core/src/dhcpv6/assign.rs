@@ -41,6 +41,7 @@ impl Dhcpv6Server {
                 }
             }
             None => {
+                self.exhausted.push(kind);
                 let st = if kind == IaType::Pd {
                     (status::NO_PREFIX_AVAIL, "no prefixes available")
                 } else {

@@ -5,7 +5,7 @@ use std::net::{Ipv6Addr, SocketAddrV6};
 
 use tandem_wire::WireError;
 
-use crate::lease::{Duid, LeaseChange};
+use crate::lease::{Duid, IaType, LeaseChange};
 
 /// Where and how a datagram arrived.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +147,10 @@ pub struct Outcome {
     pub xid: Option<u32>,
     pub client_duid: Option<Duid>,
     pub subnet_id: Option<u32>,
+    /// IAs of these kinds got NoAddrsAvail / NoPrefixAvail (RFC 8415 §18.3.2, §18.3.4):
+    /// nothing in the subnet's pools could be assigned (for a pair member: nothing this
+    /// server may assign). For the pool-exhausted log line.
+    pub exhausted: Vec<IaType>,
 }
 
 impl Outcome {

@@ -79,6 +79,9 @@ pub struct Dhcpv6Server {
     pub(super) alloc_stats: AllocStats,
     /// Drops so far, by [`DropReason::as_str`].
     pub(super) drops: BTreeMap<&'static str, u64>,
+    /// IA kinds of the message being answered that found nothing to assign (moved into
+    /// [`Outcome::exhausted`]).
+    pub(super) exhausted: Vec<IaType>,
 }
 
 impl std::fmt::Debug for Dhcpv6Server {
@@ -122,6 +125,7 @@ impl Dhcpv6Server {
             offers_by_client: HashMap::new(),
             alloc_stats: AllocStats::default(),
             drops: BTreeMap::new(),
+            exhausted: Vec::new(),
         };
         // One pass over the leases (not the pools): each pool learns where records are.
         for l in leases.iter() {
@@ -237,7 +241,8 @@ impl Dhcpv6Server {
         self.counted(out)
     }
 
-    fn counted(&mut self, out: Outcome) -> Outcome {
+    fn counted(&mut self, mut out: Outcome) -> Outcome {
+        out.exhausted = std::mem::take(&mut self.exhausted);
         if let Some(r) = &out.drop {
             *self.drops.entry(r.as_str()).or_default() += 1;
         }

@@ -167,8 +167,9 @@ impl Node {
         self.gate.held()
     }
 
-    /// Persist items staged for the next batch, in the order the batch will hold them (the
-    /// driver attributes them to the input that staged them, for lease-event counters).
+    /// Persists staged since the last [`Output::Persist`] (they join the next batch, in
+    /// order): lets a driver tell which input staged which change (the lease log and its
+    /// counters).
     pub fn staged(&self) -> usize {
         self.gate.staged()
     }

@@ -184,6 +184,13 @@ pub fn fixed_differences(old: &ServeSettings, new: &ServeSettings) -> Vec<String
         metrics(&old.metrics),
         metrics(&new.metrics),
     );
+    // The pool watch is built with its thresholds at startup.
+    check(
+        "server.pool_warn_percent / pool_critical_percent",
+        old.pool_thresholds != new.pool_thresholds,
+        format!("{:?}", old.pool_thresholds),
+        format!("{:?}", new.pool_thresholds),
+    );
     match (&old.partner, &new.partner) {
         (None, None) => {}
         (Some(_), None) => {
@@ -310,6 +317,8 @@ mod metrics_tests {
             partner: None,
             metrics: metrics.map(|m| m.parse().unwrap()),
             control: Default::default(),
+            pool_thresholds: Default::default(),
+            pool_names: Default::default(),
         }
     }
 
@@ -319,5 +328,14 @@ mod metrics_tests {
         assert_eq!(d, vec!["metrics.listen: off -> [::1]:9547".to_string()]);
         let same = settings(Some("[::1]:9547"));
         assert!(fixed_differences(&same, &same.clone()).is_empty());
+    }
+
+    #[test]
+    fn a_reload_refuses_new_pool_thresholds_the_pool_watch_keeps_its_own() {
+        let mut new = settings(None);
+        new.pool_thresholds.warn_percent = 50;
+        let d = fixed_differences(&settings(None), &new);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].starts_with("server.pool_warn_percent"), "{d:?}");
     }
 }

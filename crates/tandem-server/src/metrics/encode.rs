@@ -55,14 +55,8 @@ const DROP_REASONS: [&str; 16] = [
     "send_error",
     "commit_failed",
 ];
-const LEASE_EVENTS: [&str; 6] = [
-    "granted",
-    "renewed",
-    "released",
-    "declined",
-    "expired",
-    "reclaimed",
-];
+/// The lease log's event names: one list for the log lines and the counters.
+const LEASE_EVENTS: [&str; 8] = crate::lease_log::EVENTS;
 
 /// Totals of the store's group-commit writer (`tandem_store::GroupCommitStats`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -55,6 +55,10 @@ pub struct ServeSettings {
     pub partner: Option<PartnerSettings>,
     /// Where to serve Prometheus scrapes (`[metrics] listen`); None: no endpoint.
     pub metrics: Option<SocketAddr>,
+    /// Pool-use warning thresholds.
+    pub pool_thresholds: crate::PoolThresholds,
+    /// Configured pool names by (subnet id, pool as `PoolUse::pool` shows it), for logs.
+    pub pool_names: std::collections::HashMap<(u32, String), String>,
     /// The control API beyond its Unix socket (`[control]`).
     pub control: ControlSettings,
 }
@@ -468,7 +472,9 @@ pub async fn serve_with(
     }
     drop(ctl_tx);
     let driver = Driver {
-        runner: Runner::new(node, links, counters, now),
+        runner: Runner::new(node, links, counters, now).with_pool_watch(
+            crate::pool_watch::PoolWatch::new(s.pool_thresholds, s.pool_names.clone()),
+        ),
         socket: Arc::new(socket),
         sink: StoreSink(writer),
         partner,

@@ -63,6 +63,10 @@ pub struct RunConfig {
     pub data_dir: PathBuf,
     pub server_duid: Option<Vec<u8>>,
     pub log_level: String,
+    pub log_format: crate::logging::LogFormat,
+    pub log_target: crate::logging::LogTarget,
+    /// Pool-use warning thresholds (`pool_warn_percent`, `pool_critical_percent`).
+    pub pool_thresholds: tandem_server::PoolThresholds,
     /// The file as parsed, for summaries.
     pub file: ConfigFile,
     /// What the DHCPv6 core serves, already validated.
@@ -86,6 +90,28 @@ impl RunConfig {
     /// What `tandem_failover::server::FailoverServer::new` takes; None without `[failover]`.
     pub fn pair_config(&self) -> Option<tandem_failover::server::PairConfig> {
         self.failover.as_ref().map(FailoverSettings::pair_config)
+    }
+
+    /// Pool names by (subnet id, the pool as `tandem_server::PoolUse::pool` shows it):
+    /// only the pools given a `name`, so logs show it instead of the range.
+    pub fn pool_names(&self) -> std::collections::HashMap<(u32, String), String> {
+        let mut out = std::collections::HashMap::new();
+        for (fs, cs) in self.file.subnet6.iter().zip(&self.core.subnets) {
+            for (fp, cp) in fs.pools.iter().zip(&cs.pools) {
+                if let Some(n) = &fp.name {
+                    out.insert((cs.id, format!("{}-{}", cp.first, cp.last)), n.clone());
+                }
+            }
+            for (fp, cp) in fs.pd_pools.iter().zip(&cs.pd_pools) {
+                if let Some(n) = &fp.name {
+                    out.insert(
+                        (cs.id, format!("{} /{}", cp.prefix, cp.delegated_len)),
+                        n.clone(),
+                    );
+                }
+            }
+        }
+        out
     }
 
     /// The one-line summary `check-config` prints.
@@ -149,6 +175,7 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         for (j, pool) in subnet.pools.iter().enumerate() {
             check_pool_form(pool, &format!("{at}.pools[{j}]"), &mut problems);
         }
+        check_pool_names(subnet, &at, &mut problems);
         check_options(&subnet.options, &format!("{at}.options"), &mut problems);
         for (j, r) in subnet.reservations.iter().enumerate() {
             check_reservation(r, &format!("{at}.reservations[{j}]"), &mut problems);
@@ -182,6 +209,9 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         data_dir,
         server_duid: file.server.server_duid.clone(),
         log_level: file.server.log_level.clone(),
+        log_format: file.server.log_format,
+        log_target: file.server.log_target,
+        pool_thresholds: pool_thresholds(file),
         file: file.clone(),
         core,
         failover: file
@@ -308,10 +338,33 @@ fn addresses_bytes(addrs: &[Ipv6Addr]) -> Vec<u8> {
 
 fn check_server(file: &ConfigFile, problems: &mut Vec<Problem>) {
     let s = &file.server;
-    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&s.log_level) {
+    if let Err(e) = crate::logging::check_level(&s.log_level) {
+        problems.push(Problem::new("server.log_level", e));
+    }
+    let t = pool_thresholds(file);
+    for (key, v) in [
+        ("pool_warn_percent", s.pool_warn_percent),
+        ("pool_critical_percent", s.pool_critical_percent),
+    ] {
+        if let Some(v) = v.filter(|v| !(1..=100).contains(v)) {
+            problems.push(Problem::new(
+                format!("server.{key}"),
+                format!("{v} is not a percentage of a pool: 1 to 100"),
+            ));
+        }
+    }
+    if t.warn_percent > t.critical_percent {
+        let at = if s.pool_critical_percent.is_some() {
+            "server.pool_critical_percent"
+        } else {
+            "server.pool_warn_percent"
+        };
         problems.push(Problem::new(
-            "server.log_level",
-            format!("{:?} is not a log filter: {e}", s.log_level),
+            at,
+            format!(
+                "pool_warn_percent {} is above pool_critical_percent {}: the warning comes first",
+                t.warn_percent, t.critical_percent
+            ),
         ));
     }
     let mut seen = HashSet::new();
@@ -377,6 +430,55 @@ fn check_metrics(
         ));
     }
     Some(addr)
+}
+
+/// The configured thresholds, defaults filled in.
+fn pool_thresholds(file: &ConfigFile) -> tandem_server::PoolThresholds {
+    let d = tandem_server::PoolThresholds::default();
+    tandem_server::PoolThresholds {
+        warn_percent: file.server.pool_warn_percent.unwrap_or(d.warn_percent),
+        critical_percent: file
+            .server
+            .pool_critical_percent
+            .unwrap_or(d.critical_percent),
+    }
+}
+
+/// Pool names (given or derived from the range) identify a pool in logs and in the pair
+/// comparison, so they must be unique within their subnet.
+fn check_pool_names(subnet: &Subnet6Section, at: &str, problems: &mut Vec<Problem>) {
+    let mut seen: HashSet<String> = HashSet::new();
+    let names = subnet
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            (
+                format!("{at}.pools[{j}]"),
+                p.name.as_deref(),
+                p.display_name(),
+            )
+        })
+        .chain(subnet.pd_pools.iter().enumerate().map(|(j, p)| {
+            (
+                format!("{at}.pd_pools[{j}]"),
+                p.name.as_deref(),
+                p.display_name(),
+            )
+        }));
+    for (path, given, name) in names {
+        if given.is_some_and(|n| n.trim().is_empty() || n.chars().any(char::is_control)) {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                format!("{name:?} is not a usable pool name: give visible characters, or omit name to use the range"),
+            ));
+        } else if !seen.insert(name.clone()) {
+            problems.push(Problem::new(
+                format!("{path}.name"),
+                format!("pool name {name:?} is used twice in this subnet: names identify pools in logs and between partners"),
+            ));
+        }
+    }
 }
 
 fn check_pool_form(pool: &PoolEntry, at: &str, problems: &mut Vec<Problem>) {

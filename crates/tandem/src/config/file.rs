@@ -61,9 +61,22 @@ pub struct ServerSection {
     /// Server DUID to use instead of the one generated once and stored.
     #[serde(default, deserialize_with = "opt_hex_bytes")]
     pub server_duid: Option<Vec<u8>>,
-    /// tracing filter directive (`info`, `debug`, `info,tandem_server=trace`); RUST_LOG wins.
+    /// Log level (`trace`, `debug`, `info`, `warn`, `error`, `off`) or tracing filter
+    /// directives naming a level each (`info,tandem::lease=off`); RUST_LOG wins.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// `"text"` (default) or `"json"`: one JSON object per line (docs/logging.md).
+    #[serde(default)]
+    pub log_format: crate::logging::LogFormat,
+    /// `"stderr"` (default) or `"journald"` (the systemd journal; must be reachable).
+    #[serde(default)]
+    pub log_target: crate::logging::LogTarget,
+    /// Warn when a pool's use rises to this percent (once per crossing). Default 80.
+    #[serde(default)]
+    pub pool_warn_percent: Option<u8>,
+    /// Warn again, louder, at this percent. Default 95.
+    #[serde(default)]
+    pub pool_critical_percent: Option<u8>,
     /// Server Preference option (RFC 8415 §21.8) in Advertise; omitted when unset.
     #[serde(default)]
     pub preference: Option<u8>,
@@ -165,6 +178,10 @@ pub struct Subnet6Section {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolEntry {
+    /// Name in logs and `check-config --partner`; default: the range as written
+    /// (`first-last`, or the prefix). Unique within its subnet.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub first: Option<Ipv6Addr>,
     #[serde(default)]
@@ -177,8 +194,36 @@ pub struct PoolEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PdPoolEntry {
+    /// Name in logs and `check-config --partner`; default `prefix /delegated_len`
+    /// (e.g. `2001:db8:100::/40 /56`, as `tandem ctl status` shows it). Unique within
+    /// its subnet.
+    #[serde(default)]
+    pub name: Option<String>,
     pub prefix: Ipv6Net,
     pub delegated_len: u8,
+}
+
+impl PoolEntry {
+    /// The configured name, else the range as written.
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match (self.first, self.last, self.prefix) {
+            (_, _, Some(p)) => p.to_string(),
+            (Some(f), Some(l), None) => format!("{f}-{l}"),
+            _ => String::from("?"),
+        }
+    }
+}
+
+impl PdPoolEntry {
+    /// The configured name, else `prefix /delegated_len`.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{} /{}", self.prefix, self.delegated_len))
+    }
 }
 
 /// A fixed address and/or prefix for one client DUID.

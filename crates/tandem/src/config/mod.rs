@@ -9,6 +9,7 @@ pub mod build;
 pub mod control;
 pub mod failover;
 pub mod file;
+pub mod host;
 mod locate;
 mod pair;
 
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 pub use build::{Problem, RunConfig};
 pub use failover::{FailoverSettings, FailoverTls};
 pub use file::ConfigFile;
+pub use host::{check_host, HostReport};
 pub use pair::check_pair;
 
 /// Why a configuration cannot be used.

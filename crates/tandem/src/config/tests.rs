@@ -984,19 +984,23 @@ fn check_pair_mclt_mismatch_points_at_the_secondary() {
 fn check_pair_pools_must_be_identical() {
     // RFC 8156 §4.2: both servers split the same pools.
     let (p, _s, dir) = pair();
+    // Unnamed pools are matched by range, the leftovers in order: a changed range is one
+    // difference with both ranges.
     let s = secondary_with(dir.path(), "2001:db8:1::ffff", "2001:db8:1::fffe");
+    let problems = check_pair(&p, &s);
     assert_pair_problem(
-        &check_pair(&p, &s),
+        &problems,
         "pair-secondary.toml",
-        "subnet6[0].pools",
-        "address pools",
+        "subnet6[0].pools[0]",
+        "address pool of subnet id 1 is 2001:db8:1::1000-2001:db8:1::fffe here but 2001:db8:1::1000-2001:db8:1::ffff in pair-primary.toml",
     );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
     let s = secondary_with(dir.path(), "delegated_len = 56", "delegated_len = 60");
     assert_pair_problem(
         &check_pair(&p, &s),
         "pair-secondary.toml",
-        "subnet6[0].pd_pools",
-        "prefix pools",
+        "subnet6[0].pd_pools[0]",
+        "prefix pool",
     );
     let s = secondary_with(
         dir.path(),
@@ -1160,4 +1164,237 @@ fn metrics_listen_that_is_not_an_address_is_a_config_error_with_its_line() {
 fn metrics_listen_off_loopback_is_a_warning_the_endpoint_has_no_authentication() {
     let cfg = load_text(&format!("{MINIMAL}\n[metrics]\nlisten = \"[::]:9547\"\n")).unwrap();
     assert_problem(&cfg.warnings, "metrics.listen", "no authentication");
+}
+
+// ---------------------------------------------------------------- issue 12: logs, pools
+
+#[test]
+fn a_log_level_typo_is_a_config_error_with_its_line() {
+    // "inf0" parses as an EnvFilter target directive and would silence every log.
+    let text = MINIMAL.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nlog_level = \"inf0\"",
+    );
+    let msg = err_text(&text);
+    assert!(msg.contains("test.toml:5: server.log_level"), "{msg}");
+    assert!(msg.contains("\"inf0\" is not a level"), "{msg}");
+    let text = MINIMAL.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nlog_level = \"info,tandem::lease=off\"",
+    );
+    assert_eq!(
+        load_text(&text).unwrap().log_level,
+        "info,tandem::lease=off"
+    );
+}
+
+#[test]
+fn log_format_and_target_are_checked_at_their_lines() {
+    use crate::logging::{LogFormat, LogTarget};
+    let cfg = load_text(MINIMAL).unwrap();
+    assert_eq!(
+        (cfg.log_format, cfg.log_target),
+        (LogFormat::Text, LogTarget::Stderr)
+    );
+    let text = MINIMAL.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nlog_format = \"json\"\nlog_target = \"journald\"",
+    );
+    let cfg = load_text(&text).unwrap();
+    assert_eq!(
+        (cfg.log_format, cfg.log_target),
+        (LogFormat::Json, LogTarget::Journald)
+    );
+    let msg = err_text(&MINIMAL.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nlog_format = \"xml\"",
+    ));
+    assert!(msg.starts_with("test.toml:5:"), "{msg}");
+    assert!(msg.contains("server.log_format"), "{msg}");
+    assert!(msg.contains("text") && msg.contains("json"), "{msg}");
+    let msg = err_text(&MINIMAL.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nlog_target = \"syslog\"",
+    ));
+    assert!(
+        msg.contains("server.log_target") && msg.contains("journald"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn pool_thresholds_default_and_out_of_range_values_are_all_reported() {
+    let cfg = load_text(MINIMAL).unwrap();
+    assert_eq!(
+        cfg.pool_thresholds,
+        tandem_server::PoolThresholds::default()
+    );
+    assert_eq!(
+        (
+            cfg.pool_thresholds.warn_percent,
+            cfg.pool_thresholds.critical_percent
+        ),
+        (80, 95)
+    );
+    let with = |keys: &str| {
+        MINIMAL.replace(
+            "data_dir = \"data\"",
+            &format!("data_dir = \"data\"\n{keys}"),
+        )
+    };
+    let problems = problems_of(&with("pool_warn_percent = 0\npool_critical_percent = 101"));
+    assert_problem(
+        &problems,
+        "server.pool_warn_percent",
+        "0 is not a percentage",
+    );
+    assert_problem(
+        &problems,
+        "server.pool_critical_percent",
+        "101 is not a percentage",
+    );
+    let problems = problems_of(&with("pool_warn_percent = 90\npool_critical_percent = 85"));
+    assert_problem(&problems, "server.pool_critical_percent", "above");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.line == Some(5) || p.line == Some(6)),
+        "{problems:#?}"
+    );
+    let cfg = load_text(&with("pool_warn_percent = 50\npool_critical_percent = 100")).unwrap();
+    assert_eq!(cfg.pool_thresholds.warn_percent, 50);
+}
+
+#[test]
+fn pool_names_default_to_the_range_and_must_be_unique_in_a_subnet() {
+    let cfg = load_text(&minimal_pd()).unwrap();
+    let s = &cfg.file.subnet6[0];
+    assert_eq!(
+        s.pools[0].display_name(),
+        "2001:db8:1::1000-2001:db8:1::1fff"
+    );
+    assert_eq!(s.pd_pools[0].display_name(), "2001:db8:100::/48 /56");
+    assert!(cfg.pool_names().is_empty(), "only given names are mapped");
+    let named = MINIMAL.replace("pools = [{ first", "pools = [{ name = \"lab\", first");
+    let cfg = load_text(&named).unwrap();
+    assert_eq!(cfg.file.subnet6[0].pools[0].display_name(), "lab");
+    assert_eq!(
+        cfg.pool_names()
+            .get(&(1, "2001:db8:1::1000-2001:db8:1::1fff".to_string())),
+        Some(&"lab".to_string())
+    );
+    let twice = MINIMAL.replace(
+        "pools = [{ first = \"2001:db8:1::1000\", last = \"2001:db8:1::1fff\" }]",
+        "pools = [{ name = \"a\", first = \"2001:db8:1::1000\", last = \"2001:db8:1::10ff\" }, { name = \"a\", first = \"2001:db8:1::1100\", last = \"2001:db8:1::1fff\" }]",
+    );
+    assert_problem(
+        &problems_of(&twice),
+        "subnet6[0].pools[1].name",
+        "used twice",
+    );
+    let blank = MINIMAL.replace("pools = [{ first", "pools = [{ name = \" \", first");
+    assert_problem(
+        &problems_of(&blank),
+        "subnet6[0].pools[0].name",
+        "not a usable pool name",
+    );
+}
+
+#[test]
+fn check_pair_matches_pools_by_name_and_gives_both_ranges() {
+    let (_p, _s, dir) = pair();
+    let name = |text: String| {
+        text.replace(
+            "{ first = \"2001:db8:1::1000\"",
+            "{ name = \"clients\", first = \"2001:db8:1::1000\"",
+        )
+    };
+    let p = load_str(
+        &name(example_text("pair-primary.toml")),
+        "pair-primary.toml",
+        dir.path(),
+    )
+    .unwrap();
+    let s = load_str(
+        &name(example_text("pair-secondary.toml")).replace("2001:db8:1::ffff", "2001:db8:1::efff"),
+        "pair-secondary.toml",
+        dir.path(),
+    )
+    .unwrap();
+    let problems = check_pair(&p, &s);
+    assert_pair_problem(
+        &problems,
+        "pair-secondary.toml",
+        "subnet6[0].pools[0]",
+        "address pool \"clients\" of subnet id 1 is 2001:db8:1::1000-2001:db8:1::efff here but address pool 2001:db8:1::1000-2001:db8:1::ffff in pair-primary.toml",
+    );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    // Same range, another name: said so.
+    let s = load_str(
+        &example_text("pair-secondary.toml").replace(
+            "{ first = \"2001:db8:1::1000\"",
+            "{ name = \"dhcp\", first = \"2001:db8:1::1000\"",
+        ),
+        "pair-secondary.toml",
+        dir.path(),
+    )
+    .unwrap();
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "subnet6[0].pools[0]",
+        "address pool \"dhcp\" (2001:db8:1::1000-2001:db8:1::ffff) of subnet id 1 is not in pair-primary.toml (the address pool with the same range there is named \"clients\": use one name)",
+    );
+}
+
+#[test]
+fn check_pair_compares_options_and_lifetimes_with_both_values() {
+    let (p, _s, dir) = pair();
+    let s = secondary_with(
+        dir.path(),
+        "dns_servers = [\"2001:db8:1::53\"]",
+        "dns_servers = [\"2001:db8:1::99\"]",
+    );
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "options.dns_servers",
+        "[2001:db8:1::99] here but [2001:db8:1::53] in pair-primary.toml",
+    );
+    let s = secondary_with(dir.path(), "valid_lifetime = 4000", "valid_lifetime = 5000");
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "subnet6[0].valid_lifetime",
+        "5000 s here but 4000 s in pair-primary.toml",
+    );
+    let s = secondary_with(dir.path(), "renew_time = 1000", "renew_time = 1200");
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "subnet6[0].renew_time",
+        "1200 s here but 1000 s",
+    );
+    let s = secondary_with(
+        dir.path(),
+        "dns_servers = [\"2001:db8:1::53\", \"2001:db8:1::54\"]",
+        "dns_servers = [\"2001:db8:1::53\"]",
+    );
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "subnet6[0].options.dns_servers",
+        "subnet id 1",
+    );
+    let s = secondary_with(
+        dir.path(),
+        "addresses = [\"2001:db8:1::5060\"]",
+        "addresses = [\"2001:db8:1::5061\"]",
+    );
+    assert_pair_problem(
+        &check_pair(&p, &s),
+        "pair-secondary.toml",
+        "options.custom (option 22)",
+        "0x2001",
+    );
 }
