@@ -85,12 +85,19 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// Reads the message type and, for RELAY-FORW, the link-address from the datagram's
-    /// fixed header (RFC 8415 §8, §9); no option is decoded.
-    pub fn of(bytes: &[u8], from: SocketAddrV6, ifindex: u32) -> Option<Self> {
-        let msg_type = *bytes.first()?;
+    /// `msg_type` is the client's message as the core decoded it — inside every
+    /// RELAY-FORW (RFC 8415 §9), so a relayed Renew is a Renew; None when undecodable.
+    /// For a relayed datagram the outermost link-address is read from its fixed header
+    /// (RFC 8415 §9.1); no option is decoded here.
+    pub fn of(
+        bytes: &[u8],
+        msg_type: Option<u8>,
+        from: SocketAddrV6,
+        ifindex: u32,
+    ) -> Option<Self> {
+        let msg_type = msg_type?;
         let link = match bytes.get(2..18) {
-            Some(b) if msg_type == RELAY_FORW && bytes.len() >= 34 => {
+            Some(b) if bytes.first() == Some(&RELAY_FORW) && bytes.len() >= 34 => {
                 <[u8; 16]>::try_from(b).ok().map(Ipv6Addr::from)
             }
             _ => None,
@@ -466,11 +473,15 @@ mod tests {
         relay.extend("2001:db8:1::1".parse::<Ipv6Addr>().unwrap().octets());
         relay.extend(Ipv6Addr::LOCALHOST.octets());
         let from = "[2001:db8:ff::1]:547".parse().unwrap();
-        let c = ClientInfo::of(&relay, from, 3).unwrap();
+        let c = ClientInfo::of(&relay, Some(RENEW), from, 3).unwrap();
         assert_eq!(c.link, Some("2001:db8:1::1".parse().unwrap()));
-        let c = ClientInfo::of(&[3, 0, 0, 1], from, 3).unwrap();
+        assert_eq!(
+            c.msg_type, RENEW,
+            "the relayed message's type, not RELAY-FORW"
+        );
+        let c = ClientInfo::of(&[3, 0, 0, 1], Some(3), from, 3).unwrap();
         assert_eq!((c.msg_type, c.link), (3, None));
-        assert!(ClientInfo::of(&[], from, 3).is_none());
+        assert!(ClientInfo::of(&[], None, from, 3).is_none());
     }
 
     fn items(n: usize, status: BindingStatus) -> Vec<PersistItem> {

@@ -385,7 +385,7 @@ impl Runner {
             }
         });
         if self.lease_log.untracked(staged_now) {
-            let source = ClientInfo::of(bytes, meta.src, meta.ifindex)
+            let source = ClientInfo::of(bytes, outcome.msg_type, meta.src, meta.ifindex)
                 .map_or(Source::Internal, Source::Client);
             self.lease_log.note_staged(staged_now, source);
         }

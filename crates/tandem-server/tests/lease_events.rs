@@ -12,7 +12,7 @@ use tandem_core::{Duid, ServerConfig, Time};
 use tandem_failover::node::Node;
 use tandem_net::RecvMeta;
 use tandem_server::{Counters, CountersSnapshot, Runner};
-use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType};
+use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType, RelayMessage};
 
 const VALID: u32 = 10;
 const AFFINITY: u32 = 5;
@@ -94,6 +94,44 @@ impl Server {
         self.runner.turn(self.now);
         self.runner.on_datagram(self.now, bytes, &meta);
         self.settle()
+    }
+
+    /// As [`Self::send`], wrapped in a RELAY-FORW from a relay on the subnet's link
+    /// (RFC 8415 §9.1); the Replies unwrapped from their RELAY-REPL.
+    fn send_relayed(&mut self, bytes: &[u8]) -> Vec<Message> {
+        let forw = RelayMessage {
+            msg_type: MessageType::RelayForw,
+            hop_count: 0,
+            link_address: "2001:db8:1::1".parse().unwrap(),
+            peer_address: "fe80::42".parse().unwrap(),
+            options: vec![DhcpOption::RelayMsg(bytes.to_vec())],
+        };
+        let meta = RecvMeta {
+            src: SocketAddrV6::new("2001:db8:ff::1".parse().unwrap(), 547, 0, 0),
+            dst: "2001:db8:ff::2".parse().unwrap(),
+            ifindex: 9,
+            truncated: false,
+        };
+        self.runner.turn(self.now);
+        self.runner.on_datagram(self.now, &forw.emit(), &meta);
+        let mut replies = Vec::new();
+        loop {
+            let a = self.runner.take_actions();
+            if a.commits.is_empty() && a.replies.is_empty() {
+                return replies;
+            }
+            for (b, _) in &a.replies {
+                let repl = RelayMessage::parse(b).unwrap();
+                for o in &repl.options {
+                    if let DhcpOption::RelayMsg(inner) = o {
+                        replies.push(Message::parse(inner).unwrap());
+                    }
+                }
+            }
+            for (id, _) in a.commits {
+                self.runner.on_committed(id, Ok(()));
+            }
+        }
     }
 
     /// Carries out the actions until nothing is left, every commit succeeding.
@@ -203,6 +241,31 @@ fn renew_release_expiry_and_reclaim_are_each_their_own_event() {
     assert_eq!(count(&c.lease_events, "expired"), 1, "{c:?}");
     assert_eq!(count(&c.lease_events, "reclaimed"), 2, "{c:?}");
     assert_eq!(count(&c.lease_events, "granted"), 2);
+}
+
+/// A relayed client's events are named as a direct client's: the event is the message
+/// inside the RELAY-FORW (RFC 8415 §9), not the relay wrapper.
+#[test]
+fn a_relayed_renew_is_renewed_and_a_relayed_release_released_like_direct_ones() {
+    let mut s = Server::new();
+    let adv = s.send_relayed(&msg(MessageType::Solicit, 3, None, None));
+    assert_eq!(adv.len(), 1, "an Advertise through the relay");
+    let (sid, addr) = ids(&adv[0]);
+    s.send_relayed(&msg(MessageType::Request, 3, Some(&sid), Some(addr)));
+    assert_eq!(count(&s.snapshot().lease_events, "granted"), 1);
+    s.send_relayed(&msg(MessageType::Renew, 3, Some(&sid), Some(addr)));
+    let c = s.snapshot();
+    assert_eq!(count(&c.lease_events, "renewed"), 1, "{c:?}");
+    assert_eq!(count(&c.lease_events, "granted"), 1, "{c:?}");
+    s.send_relayed(&msg(MessageType::Rebind, 3, None, Some(addr)));
+    assert_eq!(count(&s.snapshot().lease_events, "renewed"), 2);
+    s.send_relayed(&msg(MessageType::Release, 3, Some(&sid), Some(addr)));
+    assert_eq!(count(&s.snapshot().lease_events, "released"), 1);
+    assert_eq!(
+        s.snapshot().received_by_type.get("renew"),
+        Some(&1),
+        "counted by the inner message type"
+    );
 }
 
 #[test]
