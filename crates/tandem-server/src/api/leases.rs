@@ -188,6 +188,21 @@ fn home_of<'a>(
     None
 }
 
+/// Whether this pair member may give `r` to a new client (state-independent: even in
+/// PARTNER-DOWN only its own half of an address pool, §4.2.1).
+fn owns(fs: &tandem_failover::server::FailoverServer, r: &Resource) -> bool {
+    match r {
+        Resource::Address(a) => {
+            tandem_failover::allocation::AddressFilter::new(fs.role(), fs.state()).owns(*a)
+        }
+        Resource::Prefix(q) => fs
+            .prefix_pools()
+            .iter()
+            .find_map(|p| p.owner_of(*q))
+            .is_some_and(|owner| owner == fs.role()),
+    }
+}
+
 /// One lease to store from the operator's record, or why not.
 pub fn build_lease(node: &Node, now: Time, spec: &LeaseJson) -> Result<Lease, ApiError> {
     let bad = ApiError::bad_request;
@@ -231,6 +246,25 @@ pub fn build_lease(node: &Node, now: Time, spec: &LeaseJson) -> Result<Lease, Ap
                 .filter(|t| !t.is_never())
                 .map_or("forever".to_string(), |t| t.as_secs().to_string())
         )));
+    }
+    // RFC 8156 §4.2.1, §4.2.2: a pair member gives a client only what it owns (its parity
+    // half of each address pool, the prefix blocks it holds): the partner may have given
+    // anything of its own share to a client we have not heard of yet (a BNDUPD in flight,
+    // or COMMUNICATIONS-INTERRUPTED). A reservation is the configured client's on either
+    // member; a lease the same client holds may be extended by either.
+    let held_by_this_client = existing.is_some_and(|l| l.is_active_at(now) && l.duid == duid);
+    if let Some(fs) = node.failover() {
+        if reserved_for.is_none() && !held_by_this_client && !owns(fs, &resource) {
+            return Err(ApiError::conflict(format!(
+                "{resource} is in the partner's share of its pool (RFC 8156 §4.2): the \
+                 partner may have given it to a client this member has not heard of; add it \
+                 on the {}",
+                match fs.role() {
+                    tandem_failover::Role::Primary => "secondary",
+                    tandem_failover::Role::Secondary => "primary",
+                }
+            )));
+        }
     }
     let valid = spec.valid_lifetime.unwrap_or(subnet.valid_lifetime);
     let preferred = spec
@@ -287,5 +321,106 @@ pub fn check_delete(node: &Node, r: &Resource) -> Result<OperatorChange, ApiErro
     match node.leases().get(r) {
         Some(l) if !l.duid.is_empty() => Ok(OperatorChange::Remove(*r)),
         _ => Err(ApiError::not_found(format!("no lease for {r}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipnet::Ipv6Net;
+    use tandem_core::config::{AddressPool, PdPool, ServerConfig};
+    use tandem_core::Duid;
+    use tandem_failover::endpoint::EndpointConfig;
+    use tandem_failover::server::PairConfig;
+    use tandem_failover::Role;
+
+    const NOW: Time = Time(1_800_000_000);
+
+    fn member(role: Role) -> Node {
+        let mut s = Subnet::new(1, "2001:db8:1::/64".parse().unwrap());
+        s.pools.push(AddressPool {
+            first: "2001:db8:1::100".parse().unwrap(),
+            last: "2001:db8:1::1ff".parse().unwrap(),
+        });
+        s.pd_pools.push(PdPool {
+            prefix: "2001:db8:100::/48".parse().unwrap(),
+            delegated_len: 56,
+        });
+        let config = ServerConfig {
+            subnets: vec![s],
+            ..ServerConfig::default()
+        };
+        let pair = PairConfig {
+            endpoint: EndpointConfig::new(role, "test", 60),
+            secondary_prefix_share: 50,
+            rebalance_threshold: 1,
+        };
+        Node::pair_member(
+            config,
+            Duid(vec![0, 2, 0, 0, 0, 9, role as u8]),
+            vec![],
+            None,
+            pair,
+            NOW,
+        )
+        .unwrap()
+    }
+
+    fn add(resource: &str) -> LeaseJson {
+        let mut j = LeaseJson {
+            duid: "00:03:00:01:02:00:00:00:00:07".into(),
+            iaid: 1,
+            ..LeaseJson::default()
+        };
+        if resource.contains('/') {
+            j.prefix = Some(resource.parse().unwrap());
+        } else {
+            j.address = Some(resource.parse().unwrap());
+        }
+        j
+    }
+
+    #[test]
+    fn a_pair_member_adds_only_addresses_of_its_own_half_rfc8156_4_2_1() {
+        // The primary owns the odd addresses, the secondary the even ones.
+        let p = member(Role::Primary);
+        assert!(build_lease(&p, NOW, &add("2001:db8:1::101")).is_ok());
+        let e = build_lease(&p, NOW, &add("2001:db8:1::102")).unwrap_err();
+        assert_eq!(e.status, 409, "{e:?}");
+        assert!(e.error.contains("partner's share"), "{e:?}");
+        let s = member(Role::Secondary);
+        assert!(build_lease(&s, NOW, &add("2001:db8:1::102")).is_ok());
+        assert_eq!(
+            build_lease(&s, NOW, &add("2001:db8:1::101"))
+                .unwrap_err()
+                .status,
+            409
+        );
+    }
+
+    #[test]
+    fn a_pair_member_adds_only_prefixes_of_its_own_blocks_rfc8156_4_2_2() {
+        for role in [Role::Primary, Role::Secondary] {
+            let m = member(role);
+            let fs = m.failover().unwrap();
+            let pool = &fs.prefix_pools()[0];
+            let first_of = |r: Role| {
+                pool.blocks_of(r)
+                    .next()
+                    .map(|b| Ipv6Net::new(b.network(), 56).unwrap().to_string())
+            };
+            if let Some(own) = first_of(role) {
+                assert!(build_lease(&m, NOW, &add(&own)).is_ok(), "{role} {own}");
+            }
+            let other = if role == Role::Primary {
+                Role::Secondary
+            } else {
+                Role::Primary
+            };
+            if let Some(theirs) = first_of(other) {
+                let e = build_lease(&m, NOW, &add(&theirs)).unwrap_err();
+                assert_eq!(e.status, 409, "{role} {theirs}: {e:?}");
+            }
+        }
     }
 }
