@@ -221,7 +221,19 @@ impl Runner {
 
     /// The current status, as `tandem ctl status` shows it.
     pub fn status(&self, now: Time) -> Status {
-        Status::of(&self.node, now, &self.peer, self.started)
+        let mut st = Status::of(&self.node, now, &self.peer, self.started);
+        if self.node.failover().is_some() {
+            // Partner lag, as the metrics define it: seconds since the partner's last
+            // message (a healthy one sends at least a CONTACT each keep-alive, §6.5);
+            // since start when none came yet.
+            st.partner_lag_secs = Some(
+                self.counters
+                    .snapshot()
+                    .partner_last_message
+                    .map_or(st.uptime_secs, |t| now.secs_since(t)),
+            );
+        }
+        st
     }
 
     // ------------------------------------------------------------------ timers

@@ -37,6 +37,10 @@ pub struct Status {
     /// Leases found held by two clients and resolved for the partner's (§7.5.4).
     pub bindings_displaced: u64,
     pub uptime_secs: u64,
+    /// Seconds since the partner's last failover message (since start if none); pair
+    /// members only. A few seconds while the partner is healthy.
+    #[serde(default)]
+    pub partner_lag_secs: Option<u64>,
     /// Every configured pool's size and use (and, in a pair, each side's free share).
     #[serde(default)]
     pub pools: Vec<PoolUse>,
@@ -64,6 +68,7 @@ impl Status {
                 commit_failures: peer.commit_failures,
                 bindings_displaced: 0,
                 uptime_secs: now.secs_since(started),
+                partner_lag_secs: None,
                 pools: pool_use(node.dhcp().config(), node.leases().iter(), None, now),
             },
         }
@@ -122,6 +127,7 @@ impl Status {
             bindings_displaced: peer.bindings_displaced,
             commit_failures: peer.commit_failures,
             uptime_secs: now.secs_since(started),
+            partner_lag_secs: None,
             pools: pool_use(
                 node.dhcp().config(),
                 s.leases().iter(),

@@ -315,10 +315,14 @@ pub fn render(s: &Status) -> String {
     } else {
         "communications interrupted"
     };
+    let lag = s
+        .partner_lag_secs
+        .map(|l| format!(", last heard {} ago", duration(l)))
+        .unwrap_or_default();
     let mut out = format!(
         "role        {}\n\
          state       {} (for {})\n\
-         partner     {}, {comm}\n\
+         partner     {}, {comm}{lag}\n\
          mclt        {} s\n\
          updates     {} queued, {} sent and unacknowledged\n\
          leases      {} active, {} records\n\
@@ -396,6 +400,7 @@ mod tests {
             commit_failures: 0,
             bindings_displaced: 1,
             uptime_secs: 90_000,
+            partner_lag_secs: Some(75),
             pools: vec![tandem_server::PoolUse {
                 subnet_id: 1,
                 pool: "2001:db8:1::1000-2001:db8:1::1fff".into(),
@@ -411,7 +416,9 @@ mod tests {
         };
         let t = render(&s);
         assert!(t.contains("state       PARTNER-DOWN (for 66m40s)"), "{t}");
-        assert!(t.contains("COMMUNICATIONS-INTERRUPTED, communications interrupted"));
+        assert!(t.contains(
+            "COMMUNICATIONS-INTERRUPTED, communications interrupted, last heard 75s ago"
+        ));
         assert!(t.contains("3 queued, 1 sent"));
         assert!(t.contains("primary can delegate 100, secondary 50"));
         assert!(t.contains("uptime      25h00m"));

@@ -27,6 +27,7 @@ fn pair_status() -> Status {
         commit_failures: 0,
         bindings_displaced: 0,
         uptime_secs: 100,
+        partner_lag_secs: Some(3),
         pools: vec![PoolUse {
             subnet_id: 1,
             pool: "2001:db8:1::1000-2001:db8:1::1fff".into(),
