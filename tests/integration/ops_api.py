@@ -169,7 +169,9 @@ def ops_api_single_server_every_command():
 
 def ops_api_pair_add_and_delete_reach_the_partner():
     """Against a pair: a lease added through the primary's API appears in the secondary's
-    API; deleted through the secondary's, it stops being ACTIVE on the primary (released
+    API and one of the secondary's half the other way, while an address of the primary's
+    half is refused on the secondary (RFC 8156 §4.2.1); deleted through the secondary's,
+    it stops being ACTIVE on the primary (released
     on both, RFC 8156 §7.2); status of both; export on each; a reload changing the MCLT is
     refused, one adding an option applied; partner-down on the secondary takes it to
     PARTNER-DOWN."""
@@ -185,10 +187,19 @@ def ops_api_pair_add_and_delete_reach_the_partner():
                        member_ok(sec, "leases", "get", "2001:db8:1::3001"),
                        "the secondary to know the lease", detail=sec.log)
         assert theirs["state"] == "ACTIVE" and theirs["duid"] == DUID, theirs
-        # A prefix, added on the secondary, reaches the primary.
-        member_ok(sec, "leases", "add", "2001:db8:100:e00::/56", "--duid", DUID, "--iaid", "2")
-        _wait(lambda: member_ctl(pri, "leases", "get", "2001:db8:100:e00::/56")[0] == 0,
-              "the primary to know the prefix", detail=pri.log)
+        # An address of the secondary's half (even, RFC 8156 §4.2.1), added there, reaches
+        # the primary; one of the primary's half is refused on the secondary.
+        member_ok(sec, "leases", "add", "2001:db8:1::3002", "--duid", DUID, "--iaid", "3")
+        _wait(lambda: member_ctl(pri, "leases", "get", "2001:db8:1::3002")[0] == 0,
+              "the primary to know the secondary's lease", detail=pri.log)
+        code, _, err = member_ctl(sec, "leases", "add", "2001:db8:1::3003", "--duid", DUID, "--iaid", "4")
+        assert code == 1 and "partner's share" in err and "add it on the primary" in err, err
+        assert member_ctl(pri, "leases", "get", "2001:db8:1::3003")[0] == 1, "the refused add reached the primary"
+        # A prefix (the primary holds every block until it rebalances, §4.2.2) reaches the
+        # secondary.
+        member_ok(pri, "leases", "add", "2001:db8:100:e00::/56", "--duid", DUID, "--iaid", "2")
+        _wait(lambda: member_ctl(sec, "leases", "get", "2001:db8:100:e00::/56")[0] == 0,
+              "the secondary to know the prefix", detail=sec.log)
         # Deleted on the secondary: no longer ACTIVE on the primary.
         member_ok(sec, "leases", "delete", "2001:db8:1::3001")
 
@@ -219,7 +230,7 @@ def ops_api_pair_add_and_delete_reach_the_partner():
         sec.wait_state("COMMUNICATIONS-INTERRUPTED")
         member_ok(sec, "partner-down")
         sec.wait_state("PARTNER-DOWN")
-        return "add on primary seen by secondary, prefix the other way, delete on secondary released on primary"
+        return "add on primary seen by secondary, even address the other way, odd address refused on the secondary, delete on secondary released on primary"
 
 
 def _reloaded_config(path, valid=None, dns=None, extra_pool=None):
