@@ -93,27 +93,33 @@ impl std::fmt::Debug for Dhcpv6Server {
     }
 }
 
+/// Empty allocators for every pool of `config`, and each subnet's index by id.
+fn allocators(config: &ServerConfig) -> (Vec<SubnetPools>, HashMap<u32, usize>) {
+    let pools = config
+        .subnets
+        .iter()
+        .map(|s| SubnetPools {
+            na: s
+                .pools
+                .iter()
+                .map(PoolAllocator::for_address_pool)
+                .collect(),
+            pd: s.pd_pools.iter().map(PoolAllocator::for_pd_pool).collect(),
+        })
+        .collect();
+    let subnet_index = config
+        .subnets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id, i))
+        .collect();
+    (pools, subnet_index)
+}
+
 impl Dhcpv6Server {
     /// A stand-alone server. `config` should have passed [`ServerConfig::validate`].
     pub fn new(config: ServerConfig, server_duid: Duid, leases: LeaseTable) -> Self {
-        let pools: Vec<SubnetPools> = config
-            .subnets
-            .iter()
-            .map(|s| SubnetPools {
-                na: s
-                    .pools
-                    .iter()
-                    .map(PoolAllocator::for_address_pool)
-                    .collect(),
-                pd: s.pd_pools.iter().map(PoolAllocator::for_pd_pool).collect(),
-            })
-            .collect();
-        let subnet_index = config
-            .subnets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id, i))
-            .collect();
+        let (pools, subnet_index) = allocators(&config);
         let mut server = Dhcpv6Server {
             config,
             server_duid,
@@ -127,12 +133,18 @@ impl Dhcpv6Server {
             drops: BTreeMap::new(),
             exhausted: Vec::new(),
         };
-        // One pass over the leases (not the pools): each pool learns where records are.
-        for l in leases.iter() {
-            server.track(&l.resource, l.subnet_id, Some(l));
-        }
         server.leases = leases;
+        server.track_all();
         server
+    }
+
+    /// One pass over the leases (not the pools): each pool learns where records are.
+    fn track_all(&mut self) {
+        let leases = std::mem::take(&mut self.leases);
+        for l in leases.iter() {
+            self.track(&l.resource, l.subnet_id, Some(l));
+        }
+        self.leases = leases;
     }
 
     /// Stores a lease in the table, keeping the pools' view of used space in step.
@@ -587,30 +599,9 @@ impl Dhcpv6Server {
     /// dropped (the client's Request is then answered from the new pools). Call
     /// [`Self::check_reconfigure`] first.
     pub fn reconfigure(&mut self, config: ServerConfig) {
-        self.pools = config
-            .subnets
-            .iter()
-            .map(|s| SubnetPools {
-                na: s
-                    .pools
-                    .iter()
-                    .map(PoolAllocator::for_address_pool)
-                    .collect(),
-                pd: s.pd_pools.iter().map(PoolAllocator::for_pd_pool).collect(),
-            })
-            .collect();
-        self.subnet_index = config
-            .subnets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id, i))
-            .collect();
+        (self.pools, self.subnet_index) = allocators(&config);
         self.config = config;
-        let leases = std::mem::take(&mut self.leases);
-        for l in leases.iter() {
-            self.track(&l.resource, l.subnet_id, Some(l));
-        }
-        self.leases = leases;
+        self.track_all();
         let pools = &self.pools;
         self.offers.retain(|r, _| {
             pools
