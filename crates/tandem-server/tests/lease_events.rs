@@ -3,6 +3,9 @@
 //! Renew, released by a Release, expired and then reclaimed by the timers — and messages
 //! are counted by type, received and answered.
 
+#[allow(dead_code)]
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use tandem_core::{Duid, ServerConfig, Time};
 use tandem_failover::node::Node;
 use tandem_net::RecvMeta;
 use tandem_server::{Counters, CountersSnapshot, Runner};
-use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType, RelayMessage};
+use tandem_wire::v6::{DhcpOption, Message, MessageType, RelayMessage};
 
 const VALID: u32 = 10;
 const AFFINITY: u32 = 5;
@@ -33,30 +36,9 @@ fn config() -> ServerConfig {
     }
 }
 
+/// A client message (tests/common's), as bytes.
 fn msg(t: MessageType, c: u8, sid: Option<&[u8]>, addr: Option<Ipv6Addr>) -> Vec<u8> {
-    let mut m = Message::new(t, 0x4200 + u32::from(c));
-    m.options
-        .push(DhcpOption::ClientId(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, c]));
-    if let Some(s) = sid {
-        m.options.push(DhcpOption::ServerId(s.to_vec()));
-    }
-    let options = addr
-        .map(|a| {
-            vec![DhcpOption::IaAddr(IaAddr {
-                addr: a,
-                preferred: 0,
-                valid: 0,
-                options: vec![],
-            })]
-        })
-        .unwrap_or_default();
-    m.options.push(DhcpOption::IaNa(Ia {
-        iaid: 1,
-        t1: 0,
-        t2: 0,
-        options,
-    }));
-    m.emit()
+    common::msg(t, c, sid, addr).emit()
 }
 
 struct Server {
