@@ -121,6 +121,17 @@ def perfdhcp(topo, *, clients, exchanges, rate, lease_type="address-only", relay
     return parse_perfdhcp(out), out
 
 
+def udp6_counters(topo, ns):
+    """The namespace's UDP/IPv6 counters from /proc/net/snmp6 (Udp6InDatagrams,
+    Udp6OutDatagrams, Udp6RcvbufErrors, ...): what its kernel received, sent and dropped."""
+    out = topo.ns(ns, ["cat", "/proc/net/snmp6"]).stdout
+    return {f[0]: int(f[1]) for f in (l.split() for l in out.splitlines()) if len(f) == 2 and f[0].startswith("Udp6")}
+
+
+def udp6_delta(before, after):
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
 class PerfdhcpLoad:
     """perfdhcp -6 in the background at a steady `rate` (exchanges per second, new clients
     each time), bounded in count (rate * seconds), in time (-p seconds, and `timeout`) and
