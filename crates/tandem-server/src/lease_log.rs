@@ -250,6 +250,8 @@ impl LeaseLog {
                 *c.lease_events.entry(e.kind).or_default() += 1;
             }
         });
+        // One write for the batch's lines (crate::log_writer), not one per lease.
+        let _held = crate::log_writer::hold();
         for e in events {
             if let Some((change, source)) = &e.detail {
                 emit(e.kind, change, source, interfaces);
@@ -265,6 +267,7 @@ impl LeaseLog {
         }
         let detail = enabled();
         let mut n = 0u64;
+        let _held = detail.then(crate::log_writer::hold);
         for cd in m.client_data() {
             let duid = cd
                 .client_id()

@@ -16,6 +16,7 @@ mod counters;
 pub mod ctl;
 mod driver;
 pub mod lease_log;
+pub mod log_writer;
 pub mod metrics;
 pub mod partner;
 pub mod pool_use;

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use anyhow::Context;
+use tandem_server::log_writer::HeldStderr;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -139,11 +140,11 @@ pub fn init(level: &str, format: LogFormat, target: LogTarget) -> anyhow::Result
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
-                .with_writer(std::io::stderr),
+                .with_writer(|| HeldStderr),
         ),
         (LogTarget::Stderr, LogFormat::Text) => Box::new(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(|| HeldStderr)
                 // Colour codes only for a person at a terminal, never into log files.
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         ),
