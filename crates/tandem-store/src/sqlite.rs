@@ -9,7 +9,7 @@ use crate::row::{self, COLUMNS};
 use crate::{Batch, LeaseStore, StoreError};
 
 /// Schema version this code writes. Bump it and add a step to `migrate` when the schema changes.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE leases (
@@ -37,6 +37,14 @@ CREATE TABLE leases (
 CREATE INDEX leases_by_client ON leases (duid, iaid);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 ";
+
+/// v2: no secondary index. Nothing ever read `leases_by_client` (the server looks clients
+/// up in its in-memory table, loaded once at start), yet every commit wrote its page to
+/// the WAL: one more page write and B-tree update per lease change.
+const SCHEMA_V2: &str = "DROP INDEX IF EXISTS leases_by_client;";
+
+/// `MIGRATIONS[v]` takes a database from version `v` to `v + 1` (version 0: empty file).
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
 
 /// Leases in a SQLite file. Every successful [`LeaseStore::commit`] is fsync'd.
 ///
@@ -73,21 +81,22 @@ impl SqliteStore {
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
         let found: Option<i64> =
             tx.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))?;
-        match found {
-            None => {
-                tx.execute_batch(SCHEMA_V1)?;
-                tx.execute(
-                    "INSERT INTO schema_version (version) VALUES (?1)",
-                    [SCHEMA_VERSION],
-                )?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::SchemaTooNew {
-                    found: v,
-                    supported: SCHEMA_VERSION,
-                })
-            }
-            Some(_) => {}
+        let found = found.unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        // One transaction: a crash mid-migration leaves the old version, not a mix.
+        for step in &MIGRATIONS[found.max(0) as usize..] {
+            tx.execute_batch(step)?;
+        }
+        if found < SCHEMA_VERSION {
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [SCHEMA_VERSION],
+            )?;
         }
         tx.commit()?;
         Ok(())

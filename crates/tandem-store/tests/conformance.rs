@@ -369,3 +369,51 @@ fn sqlite_corrupt_row_is_an_error_not_a_panic() {
     let err = store.load_all().unwrap_err();
     assert!(err.to_string().contains("binding status 0"), "{err}");
 }
+
+/// Indexes SQLite keeps on the lease table (each is written on every commit).
+fn lease_indexes(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut q = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leases' AND sql IS NOT NULL")
+        .unwrap();
+    q.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_commit_writes_no_secondary_index_of_the_lease_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leases.db");
+    drop(SqliteStore::open(&path).unwrap());
+    assert_eq!(lease_indexes(&path), Vec::<String>::new());
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_keeps_its_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leases.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store.commit(&upserts(&[lease(address(1), 1)])).unwrap();
+    drop(store);
+    // What a version-1 file looks like: its index, and version 1 recorded.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE INDEX leases_by_client ON leases (duid, iaid);
+         DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (1);",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(lease_indexes(&path), ["leases_by_client"]);
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(resources(&mut store), vec![address(1)]);
+    drop(store);
+    assert_eq!(lease_indexes(&path), Vec::<String>::new());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 2);
+}
