@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # 2^20 delegated /56s: the default test pool (65,536) runs out at 8,000 exchanges/s x 10 s.
 os.environ.setdefault("IT_PD_POOL", "2001:db8:1000::/36")
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import clients  # noqa: E402
 from clients import parse_perfdhcp  # noqa: E402
 from harness import Tandem, Topology, cleanup_on_signals  # noqa: E402
 from kea import Kea  # noqa: E402
@@ -49,9 +50,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def udp6_counters(topo, ns):
     """(datagrams received, receive-buffer overflows) of every UDP/IPv6 socket in `ns`."""
-    out = topo.ns(ns, ["cat", "/proc/net/snmp6"]).stdout
-    d = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
-    return int(d.get("Udp6InDatagrams", 0)), int(d.get("Udp6RcvbufErrors", 0))
+    d = clients.udp6_counters(topo, ns)
+    return d.get("Udp6InDatagrams", 0), d.get("Udp6RcvbufErrors", 0)
 
 
 def set_rmem_default(value):
