@@ -131,7 +131,8 @@ impl Default for Layout {
 pub struct Message {
     pub header: Header,
     pub options: Vec<DhcpOption>,
-    /// Set when the received message used option overload.
+    /// Set when the received message used option overload; emit zeroes the fields it
+    /// names (their options are in `options`).
     pub overload: Option<Overload>,
     layout: Layout,
 }
@@ -150,13 +151,24 @@ fn overload_of(pieces: &[Piece<'_>]) -> Result<Option<Overload>, WireError> {
         return Ok(None);
     };
     let err = |kind| WireError::new(first.off + 2, Some(u16::from(code::OVERLOAD)), kind);
-    let got = first.data.len() + it.map(|p| p.data.len()).sum::<usize>();
-    match (first.data, got) {
-        ([1], 1) => Ok(Some(Overload::File)),
-        ([2], 1) => Ok(Some(Overload::Sname)),
-        ([3], 1) => Ok(Some(Overload::Both)),
-        ([v], 1) => Err(err(ErrorKind::BadOverload(*v))),
-        _ => Err(err(ErrorKind::BadFixedLength { expected: 1, got })),
+    let value: Vec<u8> = std::iter::once(first)
+        .chain(it)
+        .flat_map(|p| p.data.iter().copied())
+        .take(2)
+        .collect();
+    match value[..] {
+        [1] => Ok(Some(Overload::File)),
+        [2] => Ok(Some(Overload::Sname)),
+        [3] => Ok(Some(Overload::Both)),
+        [v] => Err(err(ErrorKind::BadOverload(v))),
+        _ => {
+            let got = pieces
+                .iter()
+                .filter(|p| p.code == code::OVERLOAD)
+                .map(|p| p.data.len())
+                .sum();
+            Err(err(ErrorKind::BadFixedLength { expected: 1, got }))
+        }
     }
 }
 
@@ -213,12 +225,15 @@ impl Message {
                 let c = Some(u16::from(code::OVERLOAD));
                 return Err(WireError::new(p.off, c, ErrorKind::MisplacedOverload));
             }
-            // Pad indices count options; the overload option is not kept as one.
+            // Pad indices count options; the overload option is not kept as one. Pads
+            // are in wire order, so one pass keeps this linear.
+            let (mut seen, mut dropped) = (0, 0);
             for (idx, _) in pads.iter_mut() {
-                *idx -= pieces[..*idx]
-                    .iter()
-                    .filter(|p| p.code == code::OVERLOAD)
-                    .count();
+                while seen < *idx {
+                    dropped += usize::from(pieces[seen].code == code::OVERLOAD);
+                    seen += 1;
+                }
+                *idx -= dropped;
             }
         }
         check_all(&pieces)?;

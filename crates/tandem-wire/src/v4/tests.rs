@@ -490,6 +490,16 @@ fn a_bad_overload_value_is_an_error() {
 }
 
 #[test]
+fn a_split_overload_option_is_concatenated_first() {
+    // RFC 3396 §5 applies to option 52 too: an empty instance then [2] is value 2.
+    let mut b = packet("350101 3400 340102 ff");
+    b[SNAME_OFFSET..SNAME_OFFSET + 4].copy_from_slice(&hex("0c0161 ff"));
+    let m = Message::parse(&b).unwrap();
+    assert_eq!(m.overload, Some(Overload::Sname));
+    assert_eq!(codes(&m), vec![53, 12]);
+}
+
+#[test]
 fn overload_inside_file_or_sname_is_an_error() {
     let mut b = packet("350101 340101 ff");
     b[FILE_OFFSET..FILE_OFFSET + 4].copy_from_slice(&hex("340102 ff"));
@@ -736,4 +746,24 @@ fn check_reemit(b: &[u8]) -> Result<(), TestCaseError> {
     let _ = (m.relay_agent_info(), m.classless_routes(), m.host_name());
     let _ = m.reply(MessageType::Offer).build().emit();
     Ok(())
+}
+
+#[test]
+fn a_maximum_size_datagram_of_tiny_options_parses_and_re_emits() {
+    // 65507 bytes (largest UDP payload over IPv4): overload, then pad/option pairs with
+    // many distinct codes, which exercises the pad bookkeeping and per-code checks.
+    let mut b = packet("350101 340101");
+    let empty_ok: Vec<u8> = (1..=254)
+        .filter(|&c| c != code::OVERLOAD && super::option::check(c, &[]).is_ok())
+        .collect();
+    for &c in empty_ok.iter().cycle() {
+        if b.len() + 3 > 65507 - 1 {
+            break;
+        }
+        b.extend([0, c, 0]);
+    }
+    b.push(code::END);
+    let m = Message::parse(&b).unwrap();
+    assert_eq!(m.overload, Some(Overload::File));
+    assert_eq!(Message::parse(&m.emit()).unwrap().options, m.options);
 }
