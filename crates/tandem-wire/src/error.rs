@@ -31,6 +31,16 @@ pub enum ErrorKind {
     EmptyFrame,
     #[error("frame length {len} exceeds maximum {max}")]
     FrameTooLarge { len: usize, max: usize },
+    #[error("bad magic cookie {0:?}, expected [99, 130, 83, 99]")]
+    BadMagicCookie([u8; 4]),
+    #[error("hardware address length {0} greater than 16")]
+    HardwareAddressTooLong(u8),
+    #[error("option overload value {0} is not 1, 2 or 3")]
+    BadOverload(u8),
+    #[error("option overload outside the options field")]
+    MisplacedOverload,
+    #[error("classless route prefix length {0} greater than 32")]
+    BadRoutePrefix(u8),
 }
 
 /// A decode error. `offset` is relative to the start of the buffer handed to the
