@@ -267,6 +267,25 @@ impl Message {
         })
     }
 
+    /// Codes of the options present whose value fails this codec's length rules (RFC 2132),
+    /// in order of first appearance. They read as absent; the parse did not fail for them
+    /// because none [`decides_the_answer`](super::option::decides_the_answer).
+    pub fn malformed_options(&self) -> Vec<u8> {
+        let mut seen = [false; 256];
+        let mut out = Vec::new();
+        for o in &self.options {
+            if !std::mem::replace(&mut seen[usize::from(o.code)], true)
+                && o.code != code::OVERLOAD
+                && self
+                    .value(o.code)
+                    .is_some_and(|v| super::option::check(o.code, &v).is_err())
+            {
+                out.push(o.code);
+            }
+        }
+        out
+    }
+
     /// True if the options field had no END and simply ran to the end of the buffer.
     /// RFC 2131 §4.1 requires END, but a message is accepted without it: a truncated TLV
     /// is still an error, so nothing is lost, and emitting it again omits END likewise.

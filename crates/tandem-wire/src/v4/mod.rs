@@ -13,7 +13,7 @@ pub use header::{
     MAGIC_COOKIE, MAX_HLEN, OPTIONS_OFFSET, SNAME_OFFSET,
 };
 pub use message::{Message, MessageType, Overload, ReplyBuilder};
-pub use option::{code, DhcpOption, OptionsExt};
+pub use option::{code, decides_the_answer, DhcpOption, OptionsExt};
 pub use relay_agent::{sub_code, RelayAgentInfo, SubOption, SubOptions};
 pub use routes::ClasslessRoute;
 

@@ -297,9 +297,9 @@ fn ip(d: &[u8]) -> Option<Ipv4Addr> {
     <[u8; 4]>::try_from(d).ok().map(Ipv4Addr::from)
 }
 
-/// Typed, length-checked views. A parsed message has had every one of these options
-/// checked (parsing fails otherwise), so `None` means absent; on a hand-built list a
-/// malformed value also gives `None`.
+/// Typed, length-checked views. A parsed message has had the options that
+/// [`decides_the_answer`] checked (parsing fails otherwise); for every other option, and
+/// on a hand-built list, a malformed value reads as `None`, like an absent one.
 pub trait OptionsExt {
     fn opts(&self) -> &[DhcpOption];
 
@@ -436,13 +436,42 @@ impl OptionsExt for Vec<DhcpOption> {
     }
 }
 
-/// Check every typed option of a parsed message, in order of first appearance, with its
-/// instances concatenated. Errors name the code and the absolute offset of the offending
-/// byte of the value.
+/// Options whose value decides what the server answers, or to whom: the message type
+/// (RFC 2132 §9.6), requested address and server identifier (RFC 2131 §4.3.2), client
+/// identifier (§4.2), the relay agent information echoed to the relay (RFC 3046 §2.2),
+/// subnet selection (RFC 3011 §3) and rapid commit (RFC 4039 §4). A malformed one fails
+/// the parse: guessing any of them could give an address to the wrong client or link.
+/// Every other typed option (host name, parameter request list, requested lease time,
+/// maximum message size, ...) is checked when it is read: a malformed one reads as absent
+/// ([`OptionsExt::checked`]) and the client is still served, as dhcpd serves it
+/// (RFC 2131 §3 asks servers to be liberal in what they accept); [`Message::malformed_options`]
+/// names them for the logs.
+///
+/// [`Message::malformed_options`]: super::Message::malformed_options
+pub fn decides_the_answer(c: u8) -> bool {
+    use code::*;
+    matches!(
+        c,
+        MESSAGE_TYPE
+            | REQUESTED_IP
+            | SERVER_ID
+            | CLIENT_ID
+            | RELAY_AGENT_INFO
+            | SUBNET_SELECTION
+            | RAPID_COMMIT
+    )
+}
+
+/// Check every option of a parsed message that [`decides_the_answer`], in order of first
+/// appearance, with its instances concatenated. Errors name the code and the absolute
+/// offset of the offending byte of the value.
 pub(crate) fn check_all(pieces: &[Piece<'_>]) -> Result<(), WireError> {
     let mut seen = [false; 256];
     for (i, p) in pieces.iter().enumerate() {
-        if std::mem::replace(&mut seen[usize::from(p.code)], true) || p.code == code::OVERLOAD {
+        if std::mem::replace(&mut seen[usize::from(p.code)], true)
+            || p.code == code::OVERLOAD
+            || !decides_the_answer(p.code)
+        {
             continue;
         }
         let same = || pieces[i..].iter().filter(|q| q.code == p.code);

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::error::ErrorKind;
+use option::check;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -310,11 +311,9 @@ fn typed_options_decode_with_their_rfc2132_lengths() {
 }
 
 #[test]
-fn fixed_length_options_reject_other_lengths() {
+fn fixed_length_options_that_decide_the_answer_reject_other_lengths() {
     for (opts, c, expected, got) in [
         ("3502 0101 ff", 53, 1, 2),
-        ("3303 000e10 ff", 51, 4, 3),
-        ("3905 0000000000 ff", 57, 2, 5),
         ("7603 c63364 ff", 118, 4, 3),
         ("5001 00 ff", 80, 0, 1),
     ] {
@@ -341,25 +340,75 @@ fn two_message_type_options_concatenate_to_a_bad_length() {
 
 #[test]
 fn address_lists_must_be_a_nonzero_multiple_of_4() {
-    let e = Message::parse(&packet("0306 c0000201c000 ff")).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::NotMultiple { unit: 4, got: 6 });
-    let e = Message::parse(&packet("0600 ff")).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::TooShort { min: 4, got: 0 });
+    let m = Message::parse(&packet("350101 0306 c0000201c000 0600 ff")).unwrap();
+    assert_eq!((m.routers(), m.dns_servers()), (None, None));
+    assert_eq!(m.malformed_options(), vec![3, 6]);
+    let list = [DhcpOption::new(3, vec![192, 0, 2, 1, 192, 0])];
+    assert_eq!(
+        check(3, &list[0].data).unwrap_err().1,
+        ErrorKind::NotMultiple { unit: 4, got: 6 }
+    );
+    assert_eq!(
+        check(6, &[]).unwrap_err().1,
+        ErrorKind::TooShort { min: 4, got: 0 }
+    );
+}
+
+#[test]
+fn a_malformed_option_that_does_not_decide_the_answer_reads_as_absent_and_the_client_is_served() {
+    // RFC 2131 §3: be liberal. An empty host name (RFC 2132 §3.14 asks for 1 byte), a
+    // 3-byte requested lease time and a 5-byte maximum message size: the DISCOVER still
+    // parses, each reads as absent, and the codes are named for the log.
+    let b = packet("350101 0c00 3303 000e10 3905 0000000000 3d07 01020304050607 ff");
+    let m = Message::parse(&b).unwrap();
+    assert_eq!(m.message_type(), Some(MessageType::Discover));
+    assert_eq!(
+        (m.host_name(), m.lease_time(), m.max_message_size()),
+        (None, None, None)
+    );
+    assert_eq!(
+        m.client_identifier().as_deref(),
+        Some(&[1, 2, 3, 4, 5, 6, 7][..])
+    );
+    assert_eq!(m.malformed_options(), vec![12, 51, 57]);
+    assert_eq!(m.emit(), b, "kept as received");
+}
+
+#[test]
+fn only_the_options_that_decide_the_answer_fail_a_parse() {
+    use code::*;
+    for c in [
+        MESSAGE_TYPE,
+        REQUESTED_IP,
+        SERVER_ID,
+        CLIENT_ID,
+        RELAY_AGENT_INFO,
+        SUBNET_SELECTION,
+        RAPID_COMMIT,
+    ] {
+        assert!(decides_the_answer(c), "{c}");
+    }
+    for c in [
+        HOST_NAME,
+        PARAMETER_REQUEST_LIST,
+        LEASE_TIME,
+        MAX_MESSAGE_SIZE,
+        VENDOR_CLASS,
+        CLASSLESS_ROUTES,
+    ] {
+        assert!(!decides_the_answer(c), "{c}");
+    }
 }
 
 #[test]
 fn an_error_in_a_split_option_points_into_the_instance_holding_it() {
-    // Routers split 4 + 3 bytes; the remainder lies in the second instance.
-    let e = Message::parse(&packet("0304 c0000201 350101 0303 c00002 ff")).unwrap_err();
-    assert_eq!(e.option, Some(3));
-    assert_eq!(e.offset, OPTIONS_OFFSET + 2);
-    let e = Message::parse(&packet("7904 18c00002 7905 c0000201 21 ff")).unwrap_err();
-    // Second route starts at value offset 8 = second instance's data + 4.
-    assert_eq!(
-        (e.option, e.offset),
-        (Some(121), OPTIONS_OFFSET + 6 + 2 + 4)
-    );
-    assert_eq!(e.kind, ErrorKind::BadRoutePrefix(33));
+    // Requested IP split 2 + 1 bytes: 3 bytes in all, reported at the first instance.
+    let e = Message::parse(&packet("3202 c000 350101 3201 02 ff")).unwrap_err();
+    assert_eq!((e.option, e.offset), (Some(50), OPTIONS_OFFSET + 2));
+    // Relay agent information split 4 + 3: the second sub-option (length 5, 1 byte
+    // there) starts at value offset 4, the first byte of the second instance's data.
+    let e = Message::parse(&packet("5204 0102aabb 350101 5203 0205cc ff")).unwrap_err();
+    assert_eq!((e.option, e.offset), (Some(82), OPTIONS_OFFSET + 11));
 }
 
 #[test]
@@ -388,21 +437,28 @@ fn classless_routes_use_the_rfc3442_compact_encoding() {
 
 #[test]
 fn classless_routes_reject_bad_widths_and_truncation() {
-    let e = Message::parse(&packet("7905 21c0000201 ff")).unwrap_err();
     assert_eq!(
-        (e.offset, e.kind),
-        (OPTIONS_OFFSET + 2, ErrorKind::BadRoutePrefix(33))
+        check(121, &hex("21c0000201")).unwrap_err(),
+        (0, ErrorKind::BadRoutePrefix(33))
     );
-    let e = Message::parse(&packet("7906 180a0102c000 ff")).unwrap_err();
     assert_eq!(
-        e.kind,
+        check(121, &hex("180a0102c000")).unwrap_err().1,
         ErrorKind::LengthPastEnd {
             len: 7,
             available: 5
         }
     );
-    let e = Message::parse(&packet("7904 00c00002 ff")).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::TooShort { min: 5, got: 4 });
+    assert_eq!(
+        check(121, &hex("00c00002")).unwrap_err().1,
+        ErrorKind::TooShort { min: 5, got: 4 }
+    );
+    // In a message, a bad route list reads as absent (RFC 3442 §3 is a client-side
+    // option: a server never acts on it).
+    let m = Message::parse(&packet("350101 7905 21c0000201 ff")).unwrap();
+    assert_eq!(
+        (m.classless_routes(), m.malformed_options()),
+        (None, vec![121])
+    );
 }
 
 #[test]
