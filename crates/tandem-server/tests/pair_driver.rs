@@ -324,7 +324,7 @@ const KEEPALIVE: u32 = 4;
 const SEND_TIME: u32 = KEEPALIVE / tandem_failover::endpoint::CONTACTS_PER_KEEPALIVE;
 
 /// The client flood of the timer tests: at most 1,000,000 datagrams.
-fn flood(to: SocketAddr, secs: u64) -> std::thread::JoinHandle<u64> {
+fn flood(to: SocketAddr, secs: u64) -> common::Flood {
     common::solicit_flood(to, secs, 1_000_000)
 }
 
@@ -385,7 +385,7 @@ async fn contact_keepalives_leave_on_time_under_a_client_flood_s6_5() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let t1 = Instant::now();
-    let sent = load.join().unwrap();
+    let sent = load.stop();
     // Longest silence of the primary toward the secondary during the flood.
     let mut times: Vec<Instant> = frames
         .lock()
@@ -433,7 +433,7 @@ async fn silent_partner_is_noticed_on_time_under_a_client_flood_s6_6_s8_9() {
     let partner_down =
         first_seen(&p, Duration::from_secs(4), |st| st.state == "PARTNER-DOWN").await;
     let flooding = !load.is_finished();
-    let sent = load.join().unwrap();
+    let sent = load.stop();
     let last_heard = frames
         .lock()
         .unwrap()

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tandem_core::config::{AddressPool, Subnet};
@@ -71,12 +73,17 @@ pub fn msg(t: MessageType, c: u8, sid: Option<&[u8]>, addr: Option<Ipv6Addr>) ->
 /// never empty, which is what starved the timers of the first pair driver. Sent for
 /// `secs` seconds at most and `max` datagrams at most; returns the number sent. Replies
 /// are never read: the client's buffer fills and the kernel drops them.
-pub fn solicit_flood(to: SocketAddr, secs: u64, max: u64) -> std::thread::JoinHandle<u64> {
-    std::thread::spawn(move || {
+pub fn solicit_flood(to: SocketAddr, secs: u64, max: u64) -> Flood {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let handle = std::thread::spawn(move || {
         let s = std::net::UdpSocket::bind("[::1]:0").unwrap();
         let start = Instant::now();
         let mut sent = 0u64;
-        while start.elapsed() < Duration::from_secs(secs) && sent < max {
+        while start.elapsed() < Duration::from_secs(secs)
+            && sent < max
+            && !stopped.load(Ordering::Relaxed)
+        {
             let mut m = msg(MessageType::Solicit, (sent % 200) as u8, None, None);
             m.options.extend((2..=64).map(|iaid| {
                 DhcpOption::IaNa(Ia {
@@ -94,5 +101,26 @@ pub fn solicit_flood(to: SocketAddr, secs: u64, max: u64) -> std::thread::JoinHa
             std::thread::sleep(Duration::from_millis(1));
         }
         sent
-    })
+    });
+    Flood { stop, handle }
+}
+
+/// A running [`solicit_flood`]: bounded in time and count, and stopped early by [`Flood::stop`].
+pub struct Flood {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<u64>,
+}
+
+impl Flood {
+    /// The flood reached its time or count bound (a test that needed it running until
+    /// now saw nothing).
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+
+    /// Stops the flood; the datagrams it sent.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap()
+    }
 }
