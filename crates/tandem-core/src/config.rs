@@ -3,7 +3,7 @@
 //! The binary maps its TOML onto these types and then calls [`ServerConfig::validate`],
 //! which lists *every* problem at once, each with a path like `subnet6[1].pools[0]`.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv6Net;
 
@@ -56,6 +56,18 @@ impl OptionSet {
 pub struct AddressPool {
     pub first: Ipv6Addr,
     pub last: Ipv6Addr,
+}
+
+/// A range of DHCPv4 addresses handed out dynamically (RFC 2131 §2.2), inclusive at
+/// both ends.
+///
+/// Every address in the range is a candidate for the allocator: keeping the subnet's
+/// network and broadcast addresses out of a pool is the job of configuration validation
+/// (which knows the subnet mask; not part of this type yet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddressPool4 {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
 }
 
 /// A prefix split into delegated prefixes of `delegated_len` bits.

@@ -1,12 +1,16 @@
-//! The lease model shared by the DHCPv6 server, the store and failover.
+//! The lease model shared by the DHCPv6 and DHCPv4 servers, the store and failover.
 //!
 //! One [`Lease`] is one address or one delegated prefix and everything either
 //! partner must remember about it (RFC 8156 §7.3). Addresses and prefixes that
 //! were never used have no `Lease` at all: a pool's free space is implicit, so
 //! a /64 pool costs nothing until clients arrive.
+//!
+//! A DHCPv4 lease (RFC 2131) is the same record with a [`Resource::V4Address`]: one
+//! model, one table, one store. RFC 8156 failover covers DHCPv6 only (§1), so nothing
+//! of it ever applies to a v4 lease; DHCPv4 failover has its own message path.
 
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv6Net;
 
@@ -64,15 +68,29 @@ pub enum IaType {
 /// What a lease leases: one address or one prefix.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Resource {
+    /// A DHCPv6 address (IA_NA / IA_TA).
     Address(Ipv6Addr),
+    /// A DHCPv6 delegated prefix (IA_PD).
     Prefix(Ipv6Net),
+    /// A DHCPv4 address ('yiaddr', RFC 2131 §2).
+    V4Address(Ipv4Addr),
 }
 
+impl Resource {
+    /// Whether this is a DHCPv4 resource. RFC 8156 failover never carries one (§1: the
+    /// protocol is defined for DHCPv6 only).
+    pub fn is_v4(&self) -> bool {
+        matches!(self, Resource::V4Address(_))
+    }
+}
+
+/// Addresses as RFC 5952 text (v6) or a dotted quad (v4), prefixes in CIDR notation.
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Resource::Address(a) => write!(f, "{a}"),
             Resource::Prefix(p) => write!(f, "{p}"),
+            Resource::V4Address(a) => write!(f, "{a}"),
         }
     }
 }
@@ -156,8 +174,23 @@ pub struct Lease {
     pub resource: Resource,
     pub status: BindingStatus,
     /// The client last associated with the lease; empty when none (FREE, FREE-BACKUP).
+    ///
+    /// DHCPv6: the client's DUID (RFC 8415 §11). DHCPv4: the key the server identifies
+    /// the client by, which RFC 2131 §4.2 defines as the 'client identifier' option (61)
+    /// when the client supplies one, else the contents of 'chaddr': here the option's
+    /// value as sent, or else the 'htype' byte followed by the first 'hlen' bytes of
+    /// 'chaddr' (the same bytes as [`Lease::hw_address`]). A client identifier of
+    /// hardware type and address (RFC 2132 §9.14) therefore keys the same client as its
+    /// chaddr would.
     pub duid: Duid,
-    /// The client's IAID for the IA this lease sits in.
+    /// DHCPv4 only: the client's hardware address as the 'htype' byte followed by the
+    /// first 'hlen' bytes of 'chaddr' (RFC 2131 §2). Kept apart from the client key
+    /// (`duid`), which may be a client identifier: DHCPv4 failover sends both, in its
+    /// client-hardware-address and client-identifier options (draft-ietf-dhc-failover-12),
+    /// the former in this same type-then-address layout. Empty for DHCPv6 leases and for
+    /// a v4 record with no client.
+    pub hw_address: Vec<u8>,
+    /// The client's IAID for the IA this lease sits in; 0 for DHCPv4 (no IA).
     pub iaid: u32,
     /// Which configured subnet the lease belongs to.
     pub subnet_id: u32,
@@ -178,12 +211,25 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Which IA type this lease belongs in. Addresses are IA_NA unless recorded otherwise.
-    pub fn ia_type(&self) -> IaType {
+    /// Which IA type this lease belongs in: addresses are IA_NA unless recorded otherwise;
+    /// `None` for a DHCPv4 lease.
+    ///
+    /// A DHCPv4 lease has no IA at all (RFC 2131 binds an address to a client, nothing
+    /// in between), so there is no honest IA type to report. An `Option` rather than a
+    /// stand-in `IaType::Na` makes every caller decide: the DHCPv6 paths that build
+    /// IA options or RFC 8156 binding updates from a lease must skip a v4 one, and the
+    /// compiler points at each of them.
+    pub fn ia_type(&self) -> Option<IaType> {
         match self.resource {
-            Resource::Address(_) => IaType::Na,
-            Resource::Prefix(_) => IaType::Pd,
+            Resource::Address(_) => Some(IaType::Na),
+            Resource::Prefix(_) => Some(IaType::Pd),
+            Resource::V4Address(_) => None,
         }
+    }
+
+    /// Whether this is a DHCPv4 lease (see [`Resource::is_v4`]).
+    pub fn is_v4(&self) -> bool {
+        self.resource.is_v4()
     }
 
     /// Whether the lease is held by a client at `now` (ACTIVE and not yet past its valid lifetime).
@@ -247,6 +293,7 @@ mod tests {
             resource: Resource::Address("2001:db8::1".parse().unwrap()),
             status: BindingStatus::Active,
             duid: Duid(vec![1]),
+            hw_address: Vec::new(),
             iaid: 1,
             subnet_id: 1,
             preferred_lifetime: 50,
@@ -261,5 +308,39 @@ mod tests {
         assert!(lease.is_active_at(Time(1099)));
         assert!(!lease.is_active_at(Time(1100)));
         assert_eq!(lease.remaining_valid(Time(1060)), 40);
+    }
+
+    #[test]
+    fn a_v4_address_displays_as_a_dotted_quad() {
+        let r = Resource::V4Address(Ipv4Addr::new(192, 0, 2, 10));
+        assert_eq!(r.to_string(), "192.0.2.10");
+        assert!(r.is_v4());
+        assert!(!Resource::Address("2001:db8::1".parse().unwrap()).is_v4());
+    }
+
+    #[test]
+    fn a_v4_lease_has_no_ia_type_rfc2131() {
+        let mut lease = Lease {
+            resource: Resource::V4Address(Ipv4Addr::new(192, 0, 2, 10)),
+            status: BindingStatus::Active,
+            duid: Duid(vec![1, 0, 0x5e, 0, 0, 1]),
+            hw_address: vec![1, 0, 0x5e, 0, 0, 1],
+            iaid: 0,
+            subnet_id: 1,
+            preferred_lifetime: 0,
+            valid_lifetime: 3600,
+            t1: 1800,
+            t2: 3150,
+            cltt: Time(1000),
+            start_time_of_state: Time(1000),
+            state_expiration: Some(Time(4600)),
+            failover: FailoverFields::default(),
+        };
+        assert_eq!(lease.ia_type(), None);
+        assert!(lease.is_v4());
+        lease.resource = Resource::Address("2001:db8::1".parse().unwrap());
+        assert_eq!(lease.ia_type(), Some(IaType::Na));
+        lease.resource = Resource::Prefix("2001:db8:100::/56".parse().unwrap());
+        assert_eq!(lease.ia_type(), Some(IaType::Pd));
     }
 }

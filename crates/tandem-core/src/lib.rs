@@ -12,7 +12,7 @@ pub mod table;
 pub mod time;
 
 pub use config::{
-    AddressPool, ConfigProblem, OptionSet, PdPool, Reservation, ServerConfig, Subnet,
+    AddressPool, AddressPool4, ConfigProblem, OptionSet, PdPool, Reservation, ServerConfig, Subnet,
 };
 pub use dhcpv6::{
     Dhcpv6Server, DropReason, LeasePolicy, Malformed, Outcome, Reply, RxInfo, Standalone,

@@ -1,31 +1,47 @@
 //! The in-memory lease table: every known lease, indexed three ways.
 //!
 //! * by resource (is this address/prefix in use?),
-//! * by client `(duid, iaid, ia_type)` (give the same client its lease back),
+//! * by client (give the same client its lease back): `(duid, iaid, ia_type)` for a
+//!   DHCPv6 lease, the client key alone for a DHCPv4 one (no IA, RFC 2131 §4.2),
 //! * by `state_expiration` (find what times out next without scanning).
+//!
+//! DHCPv4 and DHCPv6 leases share the table: their resources never collide, and a v4
+//! client key never matches a v6 one (the index keeps the two families apart).
 
 use std::collections::{BTreeSet, HashMap};
 
 use crate::lease::{Duid, IaType, Lease, LeaseChange, Resource};
 use crate::time::Time;
 
-/// Key of the per-client index.
+/// Key of the per-client index for a DHCPv6 lease: one client IA.
 pub type ClientKey = (Duid, u32, IaType);
+
+/// What the per-client index is keyed by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum IndexKey {
+    /// A DHCPv6 client IA.
+    V6(ClientKey),
+    /// A DHCPv4 client: its client identifier, or htype + chaddr (RFC 2131 §4.2; see
+    /// [`Lease::duid`]). No IAID: DHCPv4 has no IA, and the stored `iaid` plays no part.
+    V4(Duid),
+}
 
 /// All leases the server knows, with indexes kept in step by every mutation.
 #[derive(Debug, Default, Clone)]
 pub struct LeaseTable {
     by_resource: HashMap<Resource, Lease>,
-    by_client: HashMap<ClientKey, BTreeSet<Resource>>,
+    by_client: HashMap<IndexKey, BTreeSet<Resource>>,
     by_expiry: BTreeSet<(Time, Resource)>,
 }
 
-fn client_key(l: &Lease) -> Option<ClientKey> {
+fn client_key(l: &Lease) -> Option<IndexKey> {
     if l.duid.is_empty() {
-        None
-    } else {
-        Some((l.duid.clone(), l.iaid, l.ia_type()))
+        return None;
     }
+    Some(match l.ia_type() {
+        Some(ia_type) => IndexKey::V6((l.duid.clone(), l.iaid, ia_type)),
+        None => IndexKey::V4(l.duid.clone()),
+    })
 }
 
 impl LeaseTable {
@@ -58,10 +74,20 @@ impl LeaseTable {
         self.by_resource.values()
     }
 
-    /// Leases recorded for one client IA, whatever their status.
+    /// DHCPv6 leases recorded for one client IA, whatever their status.
     pub fn for_client(&self, duid: &Duid, iaid: u32, ia_type: IaType) -> Vec<&Lease> {
+        self.indexed(&IndexKey::V6((duid.clone(), iaid, ia_type)))
+    }
+
+    /// DHCPv4 leases recorded for one client (its client identifier, or htype + chaddr:
+    /// RFC 2131 §4.2), whatever their status, on every subnet.
+    pub fn for_client_v4(&self, client: &Duid) -> Vec<&Lease> {
+        self.indexed(&IndexKey::V4(client.clone()))
+    }
+
+    fn indexed(&self, key: &IndexKey) -> Vec<&Lease> {
         self.by_client
-            .get(&(duid.clone(), iaid, ia_type))
+            .get(key)
             .into_iter()
             .flatten()
             .filter_map(|r| self.by_resource.get(r))
@@ -134,6 +160,7 @@ mod tests {
             resource: Resource::Address(addr.parse().unwrap()),
             status: BindingStatus::Active,
             duid: Duid(vec![0, 4, duid]),
+            hw_address: Vec::new(),
             iaid: 1,
             subnet_id: 1,
             preferred_lifetime: 10,
@@ -167,5 +194,68 @@ mod tests {
         assert_eq!(t.for_client(&Duid(vec![0, 4, 1]), 1, IaType::Na).len(), 0);
         assert_eq!(t.next_expiry(), Some(Time(300)));
         assert_eq!(t.len(), 1);
+    }
+
+    fn lease4(addr: [u8; 4], client: u8, exp: u64) -> Lease {
+        Lease {
+            resource: Resource::V4Address(addr.into()),
+            duid: Duid(vec![1, 0, 0x5e, 0, 0, client]),
+            hw_address: vec![1, 0, 0x5e, 0, 0, client],
+            iaid: 0,
+            preferred_lifetime: 0,
+            ..lease("2001:db8::ff", client, exp)
+        }
+    }
+
+    #[test]
+    fn v4_leases_are_indexed_by_resource_and_client_rfc2131_4_2() {
+        let mut t = LeaseTable::from_leases([
+            lease4([192, 0, 2, 10], 1, 100),
+            lease4([192, 0, 2, 11], 1, 50),
+            lease4([192, 0, 2, 12], 2, 70),
+        ]);
+        let one = Duid(vec![1, 0, 0x5e, 0, 0, 1]);
+        let ten = Resource::V4Address([192, 0, 2, 10].into());
+        assert_eq!(t.get(&ten).map(|l| l.hw_address.len()), Some(6));
+        assert_eq!(t.for_client_v4(&one).len(), 2);
+        assert_eq!(t.next_expiry(), Some(Time(50)));
+        // Another client takes .11 over; then .10 goes.
+        t.upsert(lease4([192, 0, 2, 11], 2, 300));
+        assert_eq!(t.for_client_v4(&one).len(), 1);
+        assert_eq!(t.for_client_v4(&Duid(vec![1, 0, 0x5e, 0, 0, 2])).len(), 2);
+        assert_eq!(
+            t.due(Time(100)),
+            vec![Resource::V4Address([192, 0, 2, 12].into()), ten]
+        );
+        t.apply(&LeaseChange::Remove(ten));
+        assert!(t.for_client_v4(&one).is_empty());
+        assert_eq!(t.get(&ten), None);
+        assert_eq!(t.len(), 2);
+    }
+
+    /// The same client key bytes on both families (a client identifier that happens to
+    /// equal a DUID) never mix the two indexes.
+    #[test]
+    fn a_v4_client_and_a_v6_client_with_the_same_key_stay_apart() {
+        let mut v6 = lease("2001:db8::1", 1, 100);
+        v6.iaid = 0;
+        let mut v4 = lease4([192, 0, 2, 10], 1, 100);
+        v4.duid = v6.duid.clone();
+        let t = LeaseTable::from_leases([v6.clone(), v4.clone()]);
+        assert_eq!(t.for_client(&v6.duid, 0, IaType::Na), vec![&v6]);
+        assert_eq!(t.for_client_v4(&v4.duid), vec![&v4]);
+        assert!(t.for_client(&v6.duid, 0, IaType::Pd).is_empty());
+    }
+
+    /// A v4 record without a client (returned to the pool) is found by resource only.
+    #[test]
+    fn a_v4_record_without_a_client_is_not_in_the_client_index() {
+        let mut free = lease4([192, 0, 2, 10], 1, 100);
+        free.status = BindingStatus::Free;
+        free.duid = Duid::default();
+        free.hw_address.clear();
+        let t = LeaseTable::from_leases([free.clone()]);
+        assert_eq!(t.get(&free.resource), Some(&free));
+        assert!(t.for_client_v4(&Duid::default()).is_empty());
     }
 }

@@ -21,14 +21,19 @@ pub enum UpdateKey {
 
 impl UpdateKey {
     /// The BNDUPD a lease travels in. An address with no client cannot be expressed
-    /// (there is no top-level IAADDR), so it yields None.
+    /// (there is no top-level IAADDR), so it yields None. So does every DHCPv4 lease: RFC
+    /// 8156 is a DHCPv6 protocol (§1) and its partner never hears of one (DHCPv4 failover
+    /// has its own messages).
     pub fn for_lease(lease: &Lease) -> Option<UpdateKey> {
+        if lease.is_v4() {
+            return None;
+        }
         if !lease.duid.is_empty() {
             return Some(UpdateKey::Client(lease.duid.clone()));
         }
         match lease.resource {
             Resource::Prefix(p) => Some(UpdateKey::Prefix(p)),
-            Resource::Address(_) => None,
+            Resource::Address(_) | Resource::V4Address(_) => None,
         }
     }
 }
@@ -40,7 +45,7 @@ impl UpdateKey {
             BindingUpdate::Client { duid, .. } => Some(UpdateKey::Client(duid.clone())),
             BindingUpdate::Prefix { lease, .. } => match lease.resource {
                 Resource::Prefix(p) => Some(UpdateKey::Prefix(p)),
-                Resource::Address(_) => None,
+                Resource::Address(_) | Resource::V4Address(_) => None,
             },
         }
     }
@@ -164,8 +169,12 @@ impl Outbox {
     }
 
     /// A local change to `lease`: mark it "partner needs update" and queue its BNDUPD.
-    /// The caller persists the modified lease with the change itself.
+    /// The caller persists the modified lease with the change itself. A DHCPv4 lease is
+    /// left alone: no RFC 8156 partner is owed an update for it (§1 scope).
     pub fn note_local_change(&mut self, lease: &mut Lease) -> Option<UpdateKey> {
+        if lease.is_v4() {
+            return None;
+        }
         lease.failover.update_pending = true;
         let key = UpdateKey::for_lease(lease)?;
         self.enqueue(key.clone());
@@ -609,6 +618,24 @@ mod tests {
         assert_eq!(ob.rescan([]), 1);
         assert!(ob.is_pending(&p));
         assert_eq!(ob.rescan([]), 0, "once");
+    }
+
+    /// RFC 8156 is DHCPv6 only (§1): a DHCPv4 lease has no BNDUPD, is not flagged for the
+    /// partner, and is not queued on restart or by a rescan, whatever its flags say.
+    #[test]
+    fn a_v4_lease_is_never_queued_for_the_partner_s1() {
+        let mut v4 = lease("2001:db8::1", 5, BindingStatus::Active, 1, Some(99));
+        v4.resource = Resource::V4Address([192, 0, 2, 10].into());
+        v4.hw_address = vec![1, 2, 0, 0, 0, 0, 5];
+        assert_eq!(UpdateKey::for_lease(&v4), None);
+        let mut ob = Outbox::new(1);
+        let mut changed = v4.clone();
+        assert_eq!(ob.note_local_change(&mut changed), None);
+        assert!(!changed.failover.update_pending);
+        v4.failover.update_pending = true;
+        ob.restore_from([&v4]);
+        assert_eq!(ob.rescan([&v4]), 0);
+        assert_eq!(ob.pending_count(), 0);
     }
 }
 

@@ -196,8 +196,9 @@ impl BindingReply {
 }
 
 /// Which IA type a lease travels in. Temporary addresses would need the lease model to
-/// record IA_TA (proposed to tandem-core); until then addresses go in IA_NA.
-fn ia_type_of(lease: &Lease) -> IaType {
+/// record IA_TA (proposed to tandem-core); until then addresses go in IA_NA. None for a
+/// DHCPv4 lease, which has no IA and no place in a BNDUPD (RFC 8156 §1: DHCPv6 only).
+fn ia_type_of(lease: &Lease) -> Option<IaType> {
     lease.ia_type()
 }
 
@@ -240,12 +241,16 @@ pub fn lease_update_from(lease: &Lease) -> LeaseUpdate {
 
 /// Build the BNDUPD for one client from all of its local leases (lazy update, §4.3, §7.4).
 ///
-/// Leases of other clients are ignored; returns None when no lease belongs to `duid`.
-/// IAs are ordered by (type, IAID) so the output is deterministic.
+/// Leases of other clients are ignored, and so are DHCPv4 leases whose client key happens
+/// to be the same bytes (RFC 8156 §1: the protocol carries DHCPv6 bindings only); returns
+/// None when no lease belongs to `duid`. IAs are ordered by (type, IAID) so the output is
+/// deterministic.
 pub fn build_client_update(duid: &Duid, leases: &[Lease], now: Time) -> Option<BindingUpdate> {
     let mut by_ia: BTreeMap<(IaType, u32), IaUpdate> = BTreeMap::new();
     for lease in leases.iter().filter(|l| &l.duid == duid) {
-        let ia_type = ia_type_of(lease);
+        let Some(ia_type) = ia_type_of(lease) else {
+            continue;
+        };
         let ia = by_ia
             .entry((ia_type, lease.iaid))
             .or_insert_with(|| IaUpdate {
@@ -308,7 +313,8 @@ pub fn build_prefix_update_from_lease(lease: &Lease, now: Time) -> Option<Bindin
                 ..lease_update_from(lease)
             },
         }),
-        Resource::Address(_) => None,
+        // An address has no top-level form; a DHCPv4 one has no RFC 8156 form at all (§1).
+        Resource::Address(_) | Resource::V4Address(_) => None,
     }
 }
 
@@ -337,6 +343,7 @@ pub(crate) mod tests {
             } else {
                 Duid(vec![0, 1, duid])
             },
+            hw_address: Vec::new(),
             iaid: 7,
             subnet_id: 1,
             preferred_lifetime: 1800,
@@ -433,11 +440,34 @@ pub(crate) mod tests {
         );
         assert_eq!(RejectReason::from_code(3), Some(RejectReason::Other(3)));
     }
+
+    /// A DHCPv4 lease whose client key is the same bytes as a DHCPv6 client's DUID stays
+    /// out of that client's BNDUPD (RFC 8156 §1: DHCPv6 bindings only), and alone it makes
+    /// no BNDUPD at all.
+    #[test]
+    fn a_v4_lease_never_goes_into_a_bndupd_s1() {
+        let v6 = lease("2001:db8::1", 5, BindingStatus::Active, 1, Some(99));
+        let mut v4 = v6.clone();
+        v4.resource = Resource::V4Address([192, 0, 2, 10].into());
+        v4.iaid = 0;
+        let duid = v6.duid.clone();
+        let Some(BindingUpdate::Client { ias, .. }) =
+            build_client_update(&duid, &[v4.clone(), v6.clone()], Time(5))
+        else {
+            panic!("an update for the v6 lease");
+        };
+        let sent: Vec<Resource> = ias
+            .iter()
+            .flat_map(|ia| ia.leases.iter().map(|l| l.resource))
+            .collect();
+        assert_eq!(sent, vec![v6.resource]);
+        assert_eq!(build_client_update(&duid, &[v4.clone()], Time(5)), None);
+        let mut pool_v4 = v4;
+        pool_v4.duid = Duid::default();
+        assert_eq!(build_prefix_update_from_lease(&pool_v4, Time(5)), None);
+    }
 }
 
-/// Conversions between these domain types and the `tandem-wire` BNDUPD / BNDREPLY
-/// messages (RFC 8156 §7.4, §7.6). CLT_TIME is relative to LQ_BASE_TIME and is converted
-/// with the *raw* base time (§7.5.5 step 4).
 pub mod wire {
     use ipnet::Ipv6Net;
     use tandem_core::{BindingStatus, Duid, IaType, Resource, Time};
@@ -502,13 +532,16 @@ pub mod wire {
         o
     }
 
+    /// The IAADDR / IAPREFIX for one lease; None for a DHCPv4 address, which RFC 8156 has
+    /// no option for (§1: DHCPv6 only). The builders never put one in an update
+    /// (`build_client_update`, `build_prefix_update_from_lease`), so it is left out.
     fn lease_option(
         resource: Resource,
         preferred: u32,
         valid: u32,
         options: Vec<DhcpOption>,
-    ) -> DhcpOption {
-        match resource {
+    ) -> Option<DhcpOption> {
+        Some(match resource {
             Resource::Address(addr) => DhcpOption::IaAddr(IaAddr {
                 addr,
                 preferred,
@@ -522,7 +555,11 @@ pub mod wire {
                 prefix: p.network(),
                 options,
             }),
-        }
+            Resource::V4Address(_) => {
+                debug_assert!(false, "DHCPv4 address {resource} in an RFC 8156 message");
+                return None;
+            }
+        })
     }
 
     fn ia_option(
@@ -575,7 +612,7 @@ pub mod wire {
                     let leases = ia
                         .leases
                         .iter()
-                        .map(|l| {
+                        .filter_map(|l| {
                             lease_option(
                                 l.resource,
                                 l.preferred,
@@ -591,12 +628,10 @@ pub mod wire {
             BindingUpdate::Prefix { base_time, lease } => {
                 let mut o = vec![DhcpOption::LqBaseTime(fo(*base_time))];
                 o.extend(lease_options(lease, *base_time));
-                msg.with(lease_option(
-                    lease.resource,
-                    lease.preferred,
-                    lease.valid,
-                    o,
-                ))
+                match lease_option(lease.resource, lease.preferred, lease.valid, o) {
+                    Some(body) => msg.with(body),
+                    None => msg,
+                }
             }
         }
     }
@@ -621,12 +656,15 @@ pub mod wire {
                 cd.extend(status_option(*reject));
                 for ia in ias {
                     let mut o: Vec<DhcpOption> = status_option(ia.reject).into_iter().collect();
-                    o.extend(ia.leases.iter().map(lease));
+                    o.extend(ia.leases.iter().filter_map(lease));
                     cd.push(ia_option(ia.ia_type, ia.iaid, 0, 0, o));
                 }
                 msg.with(DhcpOption::ClientData(cd))
             }
-            BindingReply::Prefix { lease: l } => msg.with(lease(l)),
+            BindingReply::Prefix { lease: l } => match lease(l) {
+                Some(body) => msg.with(body),
+                None => msg,
+            },
         }
     }
 

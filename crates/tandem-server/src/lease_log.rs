@@ -310,6 +310,8 @@ macro_rules! lease_event {
         match $resource {
             Resource::Address(a) => info!(target: TARGET, address = %a, $($field)*),
             Resource::Prefix(p) => info!(target: TARGET, prefix = %p, $($field)*),
+            // A DHCPv4 lease: `address=` too, as a dotted quad.
+            Resource::V4Address(a) => info!(target: TARGET, address = %a, $($field)*),
         }
     };
 }
@@ -406,6 +408,7 @@ mod tests {
             resource: Resource::Address("2001:db8:1::10".parse().unwrap()),
             status,
             duid: Duid(vec![0, 1, 2, 3]),
+            hw_address: Vec::new(),
             iaid: 7,
             subnet_id: 1,
             preferred_lifetime: 3000,

@@ -145,6 +145,8 @@ pub fn pool_use<'a>(
                     .and_then(|split| split.owner_of(q));
                 (base + subnet.pools.len() + i, owner)
             }
+            // The pools listed are the configured DHCPv6 ones; a DHCPv4 lease is in none.
+            Resource::V4Address(_) => continue,
         };
         let u = &mut out[index];
         u.used = u.used.saturating_add(1);
@@ -221,6 +223,7 @@ mod tests {
             resource,
             status,
             duid: Duid(vec![0, 3, 0, 1, 1, 2, 3, 4, 5, 6]),
+            hw_address: Vec::new(),
             iaid: 1,
             subnet_id: 7,
             preferred_lifetime: 50,

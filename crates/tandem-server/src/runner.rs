@@ -524,14 +524,7 @@ impl Runner {
             .map(|r| match self.node.leases().get(r) {
                 Some(l) => LeaseJson::of(l),
                 // Forgotten (a server alone): shown as the address with no state.
-                None => {
-                    let mut j = LeaseJson::default();
-                    match r {
-                        tandem_core::Resource::Address(a) => j.address = Some(*a),
-                        tandem_core::Resource::Prefix(p) => j.prefix = Some(*p),
-                    }
-                    j
-                }
+                None => LeaseJson::of_resource(*r),
             })
             .collect();
         info!(

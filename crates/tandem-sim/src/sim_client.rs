@@ -626,5 +626,6 @@ pub fn show(r: &Resource) -> String {
     match r {
         Resource::Address(a) => a.to_string(),
         Resource::Prefix(p) => p.to_string(),
+        Resource::V4Address(a) => a.to_string(),
     }
 }

@@ -19,6 +19,7 @@ fn lease(n: u32) -> Lease {
         )),
         status: BindingStatus::Active,
         duid: Duid(n.to_be_bytes().to_vec()),
+        hw_address: Vec::new(),
         iaid: n,
         subnet_id: 1,
         preferred_lifetime: 3000,

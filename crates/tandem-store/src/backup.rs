@@ -387,6 +387,7 @@ mod tests {
             resource: Resource::Address(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(n))),
             status: BindingStatus::Active,
             duid: Duid(n.to_be_bytes().to_vec()),
+            hw_address: Vec::new(),
             iaid: n,
             subnet_id: 1,
             preferred_lifetime: 3000,
@@ -547,5 +548,74 @@ mod tests {
         want.sort_by_key(|l| l.resource);
         assert_eq!(got, want);
         assert!(matches!(got[0].resource, Resource::Address(_)));
+    }
+
+    /// Schema v3's hwaddr column travels in a backup and back: a DHCPv4 lease keeps its
+    /// hardware type and chaddr (RFC 2131 §2) and its client identifier key.
+    #[test]
+    fn a_v4_lease_keeps_its_hardware_address_through_backup_and_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("leases.db");
+        let mut store = SqliteStore::open(&db).unwrap();
+        let v4 = Lease {
+            resource: Resource::V4Address([192, 0, 2, 10].into()),
+            duid: Duid(vec![0xff, 0, 0, 0, 1, 0, 3, 0, 1, 2, 0, 0x5e, 0, 0, 1]),
+            hw_address: vec![1, 2, 0, 0x5e, 0, 0, 1],
+            iaid: 0,
+            preferred_lifetime: 0,
+            ..lease(3)
+        };
+        let v6 = lease(4);
+        store
+            .commit(&Batch::leases(vec![
+                LeaseChange::Upsert(v4.clone()),
+                LeaseChange::Upsert(v6.clone()),
+            ]))
+            .unwrap();
+        let b = dir.path().join("b.db");
+        assert_eq!(backup(&db, &b).unwrap().leases, 2);
+        let hw: Vec<u8> = Connection::open(&b)
+            .unwrap()
+            .query_row("SELECT hwaddr FROM leases WHERE kind = 2", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(hw, v4.hw_address, "the backup file has the column");
+        drop(store);
+        let other = dir.path().join("other").join("leases.db");
+        std::fs::create_dir(other.parent().unwrap()).unwrap();
+        restore(&b, &other, &[]).unwrap();
+        let mut got = SqliteStore::open(&other).unwrap().load_all().unwrap();
+        got.sort_by_key(|l| l.resource);
+        let mut want = vec![v4, v6];
+        want.sort_by_key(|l| l.resource);
+        assert_eq!(got, want);
+    }
+
+    /// A backup taken before schema v3 restores as it is, and the server's first open
+    /// brings it to the current version with every lease.
+    #[test]
+    fn a_version_2_backup_is_restored_and_migrated_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("leases.db");
+        put(&mut SqliteStore::open(&db).unwrap(), 0..5);
+        let old = dir.path().join("v2.db");
+        backup(&db, &old).unwrap();
+        Connection::open(&old)
+            .unwrap()
+            .execute_batch(
+                "ALTER TABLE leases DROP COLUMN hwaddr;
+                 DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (2);",
+            )
+            .unwrap();
+        assert_eq!(inspect(&old).unwrap().schema_version, 2);
+        let target = dir.path().join("t").join("leases.db");
+        std::fs::create_dir(target.parent().unwrap()).unwrap();
+        let s = restore(&old, &target, &[]).unwrap();
+        assert_eq!((s.schema_version, s.leases), (2, 5));
+        let mut store = SqliteStore::open(&target).unwrap();
+        let mut got = store.load_all().unwrap();
+        got.sort_by_key(|l| l.resource);
+        assert_eq!(got, (0..5).map(lease).collect::<Vec<_>>());
+        drop(store);
+        assert_eq!(inspect(&target).unwrap().schema_version, SCHEMA_VERSION);
     }
 }

@@ -272,6 +272,7 @@ mod tests {
             resource: Resource::Address(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(n))),
             status: BindingStatus::Active,
             duid: Duid(n.to_be_bytes().to_vec()),
+            hw_address: Vec::new(),
             iaid: n,
             subnet_id: 1,
             preferred_lifetime: 3000,

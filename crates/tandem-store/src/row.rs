@@ -1,9 +1,10 @@
 //! How a lease maps onto a row of the `leases` table, and back.
 //!
-//! The key is (kind, 16-byte address, prefix length): big-endian bytes sort like the
+//! The key is (kind, address, prefix length): a 16-byte address for DHCPv6 resources, a
+//! 4-byte one with length 32 for DHCPv4 addresses. Big-endian bytes sort like the
 //! addresses themselves, so range scans by prefix stay possible later.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv6Net;
 use rusqlite::types::Value;
@@ -14,12 +15,19 @@ use crate::StoreError;
 
 pub const KIND_ADDRESS: i64 = 0;
 pub const KIND_PREFIX: i64 = 1;
+/// A DHCPv4 address (schema v3): `addr` is 4 bytes, `plen` 32.
+pub const KIND_V4_ADDRESS: i64 = 2;
 
 /// The three key columns of a resource.
-pub fn key(resource: &Resource) -> (i64, [u8; 16], i64) {
+pub fn key(resource: &Resource) -> (i64, Vec<u8>, i64) {
     match resource {
-        Resource::Address(a) => (KIND_ADDRESS, a.octets(), 128),
-        Resource::Prefix(p) => (KIND_PREFIX, p.network().octets(), i64::from(p.prefix_len())),
+        Resource::Address(a) => (KIND_ADDRESS, a.octets().to_vec(), 128),
+        Resource::Prefix(p) => (
+            KIND_PREFIX,
+            p.network().octets().to_vec(),
+            i64::from(p.prefix_len()),
+        ),
+        Resource::V4Address(a) => (KIND_V4_ADDRESS, a.octets().to_vec(), 32),
     }
 }
 
@@ -47,7 +55,7 @@ pub fn to_values(lease: &Lease) -> Result<Vec<Value>, StoreError> {
     let fo = &lease.failover;
     Ok(vec![
         Value::Integer(kind),
-        Value::Blob(addr.to_vec()),
+        Value::Blob(addr),
         Value::Integer(plen),
         Value::Integer(i64::from(lease.status.as_u8())),
         Value::Blob(lease.duid.0.clone()),
@@ -68,36 +76,56 @@ pub fn to_values(lease: &Lease) -> Result<Vec<Value>, StoreError> {
         opt_expiry_value(fo.partner_lifetime, "partner_lifetime")?,
         opt_time_value(fo.partner_raw_cltt, "partner_raw_cltt")?,
         Value::Integer(i64::from(fo.update_pending)),
+        Value::Blob(lease.hw_address.clone()),
     ])
 }
 
 pub const COLUMNS: &str =
     "kind, addr, plen, status, duid, iaid, subnet_id, preferred, valid, t1, t2, \
      cltt, start_time_of_state, state_expiration, fo_expiration_time, fo_acked_partner_lifetime, \
-     fo_partner_lifetime, fo_partner_raw_cltt, fo_update_pending";
+     fo_partner_lifetime, fo_partner_raw_cltt, fo_update_pending, hwaddr";
+
+/// A row's key as text for error messages, whatever its (possibly damaged) bytes.
+fn describe_key(addr: &[u8], plen: i64) -> String {
+    if let Ok(o) = <[u8; 16]>::try_from(addr) {
+        format!("{}/{plen}", Ipv6Addr::from(o))
+    } else if let Ok(o) = <[u8; 4]>::try_from(addr) {
+        format!("{}/{plen}", Ipv4Addr::from(o))
+    } else {
+        format!("{} address bytes", addr.len())
+    }
+}
 
 /// Rebuild a lease from a row selected with [`COLUMNS`]; a bad row is an error, never a panic.
 pub fn from_row(row: &Row<'_>) -> Result<Lease, StoreError> {
     let kind: i64 = row.get(0)?;
     let addr: Vec<u8> = row.get(1)?;
     let plen: i64 = row.get(2)?;
-    let octets: [u8; 16] = addr
-        .as_slice()
-        .try_into()
-        .map_err(|_| StoreError::CorruptRow {
-            resource: format!("{} address bytes", addr.len()),
-            why: "address is not 16 bytes".into(),
-        })?;
-    let ip = Ipv6Addr::from(octets);
+    let key_text = describe_key(&addr, plen);
     let corrupt = |why: String| StoreError::CorruptRow {
-        resource: format!("{ip}/{plen}"),
+        resource: key_text.clone(),
         why,
     };
+    let v6 = || -> Result<Ipv6Addr, StoreError> {
+        <[u8; 16]>::try_from(addr.as_slice())
+            .map(Ipv6Addr::from)
+            .map_err(|_| corrupt("address is not 16 bytes".into()))
+    };
     let resource = match kind {
-        KIND_ADDRESS => Resource::Address(ip),
+        KIND_ADDRESS => Resource::Address(v6()?),
         KIND_PREFIX => {
             let len = u8::try_from(plen).map_err(|_| corrupt("bad prefix length".into()))?;
-            Resource::Prefix(Ipv6Net::new(ip, len).map_err(|e| corrupt(e.to_string()))?)
+            Resource::Prefix(Ipv6Net::new(v6()?, len).map_err(|e| corrupt(e.to_string()))?)
+        }
+        KIND_V4_ADDRESS => {
+            let octets = <[u8; 4]>::try_from(addr.as_slice())
+                .map_err(|_| corrupt("IPv4 address is not 4 bytes".into()))?;
+            if plen != 32 {
+                return Err(corrupt(format!(
+                    "IPv4 address with prefix length {plen}, not 32"
+                )));
+            }
+            Resource::V4Address(Ipv4Addr::from(octets))
         }
         other => return Err(corrupt(format!("unknown resource kind {other}"))),
     };
@@ -135,6 +163,7 @@ pub fn from_row(row: &Row<'_>) -> Result<Lease, StoreError> {
         resource,
         status,
         duid: Duid(row.get(4)?),
+        hw_address: row.get(19)?,
         iaid: u32_col(5, "iaid")?,
         subnet_id: u32_col(6, "subnet_id")?,
         preferred_lifetime: u32_col(7, "preferred")?,

@@ -9,7 +9,7 @@ use crate::row::{self, COLUMNS};
 use crate::{Batch, LeaseStore, StoreError};
 
 /// Schema version this code writes. Bump it and add a step to `migrate` when the schema changes.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE leases (
@@ -43,8 +43,13 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 /// the WAL: one more page write and B-tree update per lease change.
 const SCHEMA_V2: &str = "DROP INDEX IF EXISTS leases_by_client;";
 
+/// v3: DHCPv4 leases. Kind 2 is an IPv4 address (`addr` 4 bytes, `plen` 32), and `hwaddr`
+/// holds a v4 client's hardware type and address (RFC 2131 §2 'htype' + 'chaddr'); it is
+/// empty for DHCPv6 leases, which is what every existing row gets.
+const SCHEMA_V3: &str = "ALTER TABLE leases ADD COLUMN hwaddr BLOB NOT NULL DEFAULT x'';";
+
 /// `MIGRATIONS[v]` takes a database from version `v` to `v + 1` (version 0: empty file).
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// Leases in a SQLite file. Every successful [`LeaseStore::commit`] is fsync'd.
 ///
@@ -114,7 +119,7 @@ impl SqliteStore {
 /// Apply one batch inside an open transaction (no commit).
 pub(crate) fn apply(tx: &Connection, batch: &Batch) -> Result<(), StoreError> {
     let upsert_sql = format!(
-        "INSERT INTO leases ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+        "INSERT INTO leases ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
          ON CONFLICT (kind, addr, plen) DO UPDATE SET
            status = excluded.status, duid = excluded.duid, iaid = excluded.iaid,
            subnet_id = excluded.subnet_id, preferred = excluded.preferred, valid = excluded.valid,
@@ -125,7 +130,8 @@ pub(crate) fn apply(tx: &Connection, batch: &Batch) -> Result<(), StoreError> {
            fo_acked_partner_lifetime = excluded.fo_acked_partner_lifetime,
            fo_partner_lifetime = excluded.fo_partner_lifetime,
            fo_partner_raw_cltt = excluded.fo_partner_raw_cltt,
-           fo_update_pending = excluded.fo_update_pending"
+           fo_update_pending = excluded.fo_update_pending,
+           hwaddr = excluded.hwaddr"
     );
     for change in &batch.leases {
         match change {

@@ -294,6 +294,81 @@ fn group_commit_shutdown_flushes_everything_queued(b: impl Backend) {
     assert_eq!(b.open().load_all().unwrap().len(), 500);
 }
 
+// DHCPv4 leases (RFC 2131) round-trip every field, the hardware address (RFC 2131 §2:
+// htype + chaddr) and the client key (client identifier or htype + chaddr, §4.2) included,
+// across a reopen.
+fn round_trips_every_field_of_v4_leases(b: impl Backend) {
+    let mut store = b.open();
+    // A record back in the pool: no client, no hardware address, no timeout.
+    let mut pool_record = v4_lease(v4_address(2), 2);
+    pool_record.status = tandem_core::BindingStatus::Free;
+    pool_record.duid = tandem_core::Duid(Vec::new());
+    pool_record.hw_address = Vec::new();
+    pool_record.state_expiration = None;
+    // The longest hardware address (htype + the 16 bytes of chaddr) and a client keyed by
+    // htype + chaddr because it sent no client identifier.
+    let mut long_hw = v4_lease(v4_address(3), 3);
+    long_hw.hw_address = (0..17).collect();
+    long_hw.duid = tandem_core::Duid(long_hw.hw_address.clone());
+    let ends = [
+        v4_lease(Resource::V4Address([0, 0, 0, 0].into()), 4),
+        v4_lease(Resource::V4Address([255, 255, 255, 255].into()), 5),
+    ];
+    let mut all = vec![full_v4_lease(v4_address(1)), pool_record, long_hw];
+    all.extend(ends);
+    store.commit(&upserts(&all)).unwrap();
+    assert_eq!(sorted(store.load_all().unwrap()), sorted(all.clone()));
+    drop(store);
+    assert_eq!(sorted(b.open().load_all().unwrap()), sorted(all));
+}
+
+// One batch may hold DHCPv4 and DHCPv6 changes; an IPv4 address and its IPv4-mapped IPv6
+// address are two different leases; an upsert replaces a v4 lease's hardware address.
+fn mixed_v4_and_v6_batches(b: impl Backend) {
+    let mut store = b.open();
+    let mapped = Resource::Address(std::net::Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+    let first = vec![
+        full_lease(address(1)),
+        full_lease(prefix(2)),
+        v4_lease(v4_address(1), 1),
+        lease(mapped, 9),
+        v4_lease(v4_address(2), 2),
+    ];
+    store.commit(&upserts(&first)).unwrap();
+    assert_eq!(store.load_all().unwrap().len(), 5);
+    let mut new_nic = v4_lease(v4_address(2), 2);
+    new_nic.hw_address = vec![1, 0x02, 0, 0, 0, 0, 0x99];
+    new_nic.cltt = Time(1_900_000_000);
+    store
+        .commit(&Batch::leases(vec![
+            LeaseChange::Remove(v4_address(1)),
+            LeaseChange::Upsert(new_nic.clone()),
+            LeaseChange::Remove(prefix(2)),
+            LeaseChange::Upsert(v4_lease(v4_address(3), 3)),
+        ]))
+        .unwrap();
+    let want = sorted(vec![
+        full_lease(address(1)),
+        lease(mapped, 9),
+        new_nic,
+        v4_lease(v4_address(3), 3),
+    ]);
+    assert_eq!(sorted(store.load_all().unwrap()), want);
+    // A mixed batch is still all or nothing.
+    let mut bad = v4_lease(v4_address(4), 4);
+    bad.failover.partner_raw_cltt = Some(Time(u64::MAX));
+    let err = store
+        .commit(&Batch::leases(vec![
+            LeaseChange::Upsert(lease(address(5), 5)),
+            LeaseChange::Remove(v4_address(3)),
+            LeaseChange::Upsert(bad),
+        ]))
+        .unwrap_err();
+    assert!(err.to_string().contains("partner_raw_cltt"), "{err}");
+    drop(store);
+    assert_eq!(sorted(b.open().load_all().unwrap()), want);
+}
+
 macro_rules! conformance_suite {
     ($name:ident, $backend:expr) => {
         mod $name {
@@ -333,6 +408,14 @@ macro_rules! conformance_suite {
             #[test]
             fn group_commit_shutdown_flushes_everything_queued() {
                 super::group_commit_shutdown_flushes_everything_queued($backend);
+            }
+            #[test]
+            fn round_trips_every_field_of_v4_leases_rfc2131() {
+                super::round_trips_every_field_of_v4_leases($backend);
+            }
+            #[test]
+            fn mixed_v4_and_v6_batches() {
+                super::mixed_v4_and_v6_batches($backend);
             }
         }
     };
@@ -397,10 +480,12 @@ fn a_version_1_database_is_migrated_and_keeps_its_leases() {
     let mut store = SqliteStore::open(&path).unwrap();
     store.commit(&upserts(&[lease(address(1), 1)])).unwrap();
     drop(store);
-    // What a version-1 file looks like: its index, and version 1 recorded.
+    // What a version-1 file looks like: its index, no hwaddr column (v3), and version 1
+    // recorded.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "CREATE INDEX leases_by_client ON leases (duid, iaid);
+         ALTER TABLE leases DROP COLUMN hwaddr;
          DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (1);",
     )
     .unwrap();
@@ -411,9 +496,94 @@ fn a_version_1_database_is_migrated_and_keeps_its_leases() {
     assert_eq!(resources(&mut store), vec![address(1)]);
     drop(store);
     assert_eq!(lease_indexes(&path), Vec::<String>::new());
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let v: i64 = conn
-        .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+    assert_eq!(schema_version(&path), 3);
+}
+
+fn schema_version(path: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Columns of the lease table, in order.
+fn lease_columns(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut q = conn
+        .prepare("SELECT name FROM pragma_table_info('leases')")
         .unwrap();
-    assert_eq!(v, 2);
+    q.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_version_2_database_is_migrated_to_3_and_keeps_its_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leases.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let v6 = vec![
+        full_lease(address(1)),
+        full_lease(prefix(2)),
+        lease(address(3), 3),
+    ];
+    store.commit(&upserts(&v6)).unwrap();
+    store.put_meta("server-duid", vec![0, 1]).unwrap();
+    drop(store);
+    // What a version-2 file looks like: no hwaddr column, version 2 recorded.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE leases DROP COLUMN hwaddr;
+         DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (2);",
+    )
+    .unwrap();
+    drop(conn);
+    assert!(!lease_columns(&path).contains(&"hwaddr".to_string()));
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(sorted(store.load_all().unwrap()), sorted(v6.clone()));
+    assert_eq!(store.get_meta("server-duid").unwrap(), Some(vec![0, 1]));
+    // The migrated file takes DHCPv4 leases.
+    let v4 = full_v4_lease(v4_address(1));
+    store.commit(&upserts(std::slice::from_ref(&v4))).unwrap();
+    drop(store);
+    assert_eq!(schema_version(&path), 3);
+    assert_eq!(
+        lease_columns(&path).last().map(String::as_str),
+        Some("hwaddr")
+    );
+    let mut want = v6;
+    want.push(v4);
+    assert_eq!(
+        sorted(SqliteStore::open(&path).unwrap().load_all().unwrap()),
+        sorted(want)
+    );
+}
+
+/// A damaged DHCPv4 row (kind 2) is reported, never a panic: its address must be 4 bytes
+/// and its prefix length 32; a DHCPv6 address row must still hold 16 bytes.
+#[test]
+fn sqlite_bad_v4_rows_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leases.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .commit(&upserts(&[v4_lease(v4_address(1), 1)]))
+        .unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let damage = |sql: &str| {
+        conn.execute(sql, []).unwrap();
+    };
+    damage("UPDATE leases SET addr = zeroblob(16)");
+    let err = store.load_all().unwrap_err().to_string();
+    assert!(err.contains("IPv4 address is not 4 bytes"), "{err}");
+    damage("UPDATE leases SET addr = x'0a000001', plen = 24");
+    let err = store.load_all().unwrap_err().to_string();
+    assert!(err.contains("10.0.0.1/24"), "{err}");
+    assert!(err.contains("not 32"), "{err}");
+    damage("UPDATE leases SET plen = 32, kind = 0");
+    let err = store.load_all().unwrap_err().to_string();
+    assert!(err.contains("address is not 16 bytes"), "{err}");
+    damage("UPDATE leases SET kind = 2");
+    assert_eq!(store.load_all().unwrap(), vec![v4_lease(v4_address(1), 1)]);
 }

@@ -17,15 +17,21 @@
 //! Addresses are kept in two lanes, even and odd (RFC 8156 §4.2.1.1 splits a pool between
 //! the partners by the lowest bit), so a server that may use only one half finds its next
 //! free address as fast as a server that may use both.
+//!
+//! DHCPv4 address pools (RFC 2131) are one more shape of the same allocator: keys are the
+//! 32-bit addresses themselves, in one lane. Only [`Region::Whole`] applies to them: the
+//! even/odd split is RFC 8156's and RFC 8156 is DHCPv6 only (§1); DHCPv4 failover
+//! divides a pool by FREE / BACKUP ownership of each address instead, which is for the
+//! lease policy to say (through `usable`), not a region of the pool.
 
 mod runs;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv6Net;
 
-use crate::config::{AddressPool, PdPool};
+use crate::config::{AddressPool, AddressPool4, PdPool};
 use crate::lease::Resource;
 pub use runs::RunSet;
 
@@ -72,6 +78,11 @@ enum Shape {
     Prefixes {
         base: u128,
         delegated_len: u8,
+    },
+    /// DHCPv4 addresses, one lane (lane 0); keys are the addresses as integers.
+    V4Addresses {
+        first: u32,
+        last: u32,
     },
 }
 
@@ -137,6 +148,22 @@ impl PoolAllocator {
         }
     }
 
+    /// A DHCPv4 pool. As for a DHCPv6 pool, nothing in `[first, last]` is held back here:
+    /// the subnet's network and broadcast addresses are to be kept out of the pool by
+    /// configuration validation, which knows the subnet mask (RFC 2131 leaves the range
+    /// to the administrator).
+    pub fn for_address_pool4(p: &AddressPool4) -> Self {
+        let first = u32::from(p.first);
+        let last = u32::from(p.last).max(first);
+        PoolAllocator {
+            shape: Shape::V4Addresses { first, last },
+            count: u128::from(last - first) + 1,
+            occupied: Default::default(),
+            cursors: HashMap::new(),
+            free: VecDeque::new(),
+        }
+    }
+
     pub fn for_pd_pool(p: &PdPool) -> Self {
         let dlen = p.delegated_len.clamp(p.prefix.prefix_len(), 128);
         let bits = u32::from(dlen - p.prefix.prefix_len());
@@ -188,6 +215,10 @@ impl PoolAllocator {
                     .unwrap_or(0);
                 (off < self.count).then_some((0, off))
             }
+            (Shape::V4Addresses { first, last }, Resource::V4Address(a)) => {
+                let a = u32::from(*a);
+                (*first..=*last).contains(&a).then_some((0, u128::from(a)))
+            }
             _ => None,
         }
     }
@@ -208,6 +239,8 @@ impl PoolAllocator {
                     Ipv6Net::new(net, delegated_len).unwrap_or_else(|_| Ipv6Net::from(net)),
                 )
             }
+            // Keys of a v4 pool come from its lane, `[first, last]`, so they fit in 32 bits.
+            Shape::V4Addresses { .. } => Resource::V4Address(Ipv4Addr::from(key as u32)),
         }
     }
 
@@ -249,6 +282,12 @@ impl PoolAllocator {
                 }
                 vec![Lane { class: 0, lo, hi }]
             }
+            (Shape::V4Addresses { first, last }, Region::Whole) => vec![Lane {
+                class: 0,
+                lo: u128::from(*first),
+                hi: u128::from(*last),
+            }],
+            // Parity and blocks are RFC 8156 (DHCPv6) shares; a v4 pool has neither.
             _ => vec![],
         }
     }
@@ -437,7 +476,7 @@ impl PoolAllocator {
     fn resource_order(&self, class: usize, key: u128) -> u128 {
         match self.shape {
             Shape::Addresses { .. } => (key << 1) | class as u128,
-            Shape::Prefixes { .. } => key,
+            Shape::Prefixes { .. } | Shape::V4Addresses { .. } => key,
         }
     }
 

@@ -226,3 +226,244 @@ fn lapsed_records_are_used_only_after_free_space() {
         .unwrap();
     assert_eq!(r, lapsed);
 }
+
+fn v4_pool(first: &str, last: &str) -> PoolAllocator {
+    PoolAllocator::for_address_pool4(&AddressPool4 {
+        first: first.parse().unwrap(),
+        last: last.parse().unwrap(),
+    })
+}
+
+fn v4(s: &str) -> Resource {
+    Resource::V4Address(s.parse().unwrap())
+}
+
+#[test]
+fn a_v4_pool_never_gives_an_address_outside_first_last() {
+    let mut p = v4_pool("192.0.2.10", "192.0.2.20");
+    assert_eq!(p.size(), 11);
+    let mut used = HashSet::new();
+    let mut got = Vec::new();
+    while let Some(r) = take(&mut p, &[Region::Whole], &mut used) {
+        got.push(r);
+    }
+    let want: Vec<Resource> = (10..=20).map(|n| v4(&format!("192.0.2.{n}"))).collect();
+    assert_eq!(got, want, "every address once, in order, and nothing else");
+    assert!(!p.contains(&v4("192.0.2.9")));
+    assert!(!p.contains(&v4("192.0.2.21")));
+}
+
+proptest::proptest! {
+    /// Whatever the range and whichever addresses already have records, a v4 pool hands
+    /// out only addresses inside it, each once, until it is full.
+    #[test]
+    fn a_v4_pool_fills_exactly_its_range(
+        first in 0u32..64,
+        len in 0u32..64,
+        taken in proptest::collection::vec(0u32..140, 0..40),
+        at_top in proptest::bool::ANY,
+    ) {
+        // Near 0.0.0.0 or near 255.255.255.255, so both ends of the space are covered.
+        let base = if at_top { u32::MAX - 140 } else { 0 };
+        let (lo, hi) = (base + first, base + first + len);
+        let mut p = PoolAllocator::for_address_pool4(&AddressPool4 {
+            first: lo.into(),
+            last: hi.into(),
+        });
+        let mut used = HashSet::new();
+        for k in taken {
+            let r = Resource::V4Address((base + k).into());
+            used.insert(r);
+            p.occupy(&r);
+        }
+        let free = (lo..=hi)
+            .filter(|a| !used.contains(&Resource::V4Address((*a).into())))
+            .count();
+        let mut got = HashSet::new();
+        while let Some(r) = take(&mut p, &[Region::Whole], &mut used) {
+            let Resource::V4Address(a) = r else { panic!("{r:?}") };
+            proptest::prop_assert!((lo..=hi).contains(&u32::from(a)), "{a} outside the pool");
+            proptest::prop_assert!(got.insert(r), "{a} given twice");
+        }
+        proptest::prop_assert_eq!(got.len(), free);
+    }
+}
+
+#[test]
+fn a_v4_pool_of_a_million_addresses_allocates_without_walking() {
+    // 10.0.0.0 - 10.15.255.255: 2^20 addresses.
+    let mut p = v4_pool("10.0.0.0", "10.15.255.255");
+    assert_eq!(p.size(), 1 << 20);
+    let mut used = HashSet::new();
+    let mut stats = AllocStats::default();
+    for _ in 0..1000 {
+        let r = p
+            .allocate(&[Region::Whole], 16, &mut |r| !used.contains(r), &mut stats)
+            .unwrap();
+        used.insert(r);
+        p.occupy(&r);
+    }
+    assert_eq!(stats.probes, 1000, "one probe per allocation");
+    // Records over the first half (a restart with many leases) are one run: the next
+    // free address is found with one probe, not by walking half a million records.
+    for k in 0..(1u32 << 19) {
+        p.occupy(&Resource::V4Address(
+            (u32::from(Ipv4Addr::new(10, 0, 0, 0)) + k).into(),
+        ));
+    }
+    let mut stats = AllocStats::default();
+    let r = p
+        .allocate(&[Region::Whole], 4, &mut |_| true, &mut stats)
+        .unwrap();
+    assert_eq!(r, v4("10.8.0.0"));
+    assert_eq!(stats.probes, 1);
+}
+
+#[test]
+fn a_v4_pool_spanning_the_whole_address_space_does_not_overflow() {
+    let mut p = v4_pool("0.0.0.0", "255.255.255.255");
+    assert_eq!(p.size(), 1 << 32);
+    assert!(p.contains(&v4("255.255.255.255")));
+    let mut top = v4_pool("255.255.255.254", "255.255.255.255");
+    let mut used = HashSet::new();
+    assert_eq!(
+        take(&mut top, &[Region::Whole], &mut used),
+        Some(v4("255.255.255.254"))
+    );
+    assert_eq!(
+        take(&mut top, &[Region::Whole], &mut used),
+        Some(v4("255.255.255.255"))
+    );
+    assert_eq!(take(&mut top, &[Region::Whole], &mut used), None);
+    assert_eq!(
+        take(&mut p, &[Region::Whole], &mut used),
+        Some(v4("0.0.0.0"))
+    );
+}
+
+#[test]
+fn a_returned_v4_address_is_reused() {
+    let mut p = v4_pool("192.0.2.1", "192.0.2.3");
+    let mut used = HashSet::new();
+    for _ in 0..3 {
+        take(&mut p, &[Region::Whole], &mut used).unwrap();
+    }
+    assert_eq!(take(&mut p, &[Region::Whole], &mut used), None);
+    // Released: the record stays (affinity) and the address goes on the free list.
+    let back = v4("192.0.2.2");
+    used.remove(&back);
+    p.push_free(back);
+    let mut stats = AllocStats::default();
+    assert_eq!(
+        p.allocate(
+            &[Region::Whole],
+            100,
+            &mut |r| !used.contains(r),
+            &mut stats
+        ),
+        Some(back)
+    );
+    assert_eq!(
+        stats.probes, 1,
+        "taken from the free list, not searched for"
+    );
+    used.insert(back);
+    // Its record gone: never-used space again.
+    let gone = v4("192.0.2.3");
+    used.remove(&gone);
+    p.vacate(&gone);
+    assert_eq!(take(&mut p, &[Region::Whole], &mut used), Some(gone));
+    // A free list holds only its own pool's addresses.
+    p.push_free(v4("198.51.100.1"));
+    p.push_free(Resource::Address("2001:db8::2".parse().unwrap()));
+    assert_eq!(take(&mut p, &[Region::Whole], &mut used), None);
+}
+
+/// Bounded probes: a full pool says no after looking at its records, at most `budget`
+/// of them, however large it is.
+#[test]
+fn a_full_v4_pool_stops_at_the_probe_budget() {
+    let mut p = v4_pool("10.0.0.0", "10.0.255.255");
+    for k in 0..(1u32 << 16) {
+        p.occupy(&Resource::V4Address(
+            (u32::from(Ipv4Addr::new(10, 0, 0, 0)) + k).into(),
+        ));
+    }
+    let mut stats = AllocStats::default();
+    assert_eq!(
+        p.allocate(&[Region::Whole], 32, &mut |_| false, &mut stats),
+        None
+    );
+    assert_eq!(stats.probes, 32);
+    assert_eq!(stats.exhausted, 1);
+}
+
+/// Never-used space goes before another client's lapsed record, so a client coming back
+/// finds its old address still unclaimed as long as possible.
+#[test]
+fn a_lapsed_v4_lease_is_reused_only_after_free_space() {
+    let mut p = v4_pool("192.0.2.1", "192.0.2.4");
+    let lapsed = v4("192.0.2.1");
+    p.occupy(&lapsed);
+    let mut active = HashSet::new();
+    let mut stats = AllocStats::default();
+    for want in ["192.0.2.2", "192.0.2.3", "192.0.2.4"] {
+        let r = p
+            .allocate(
+                &[Region::Whole],
+                16,
+                &mut |r| !active.contains(r),
+                &mut stats,
+            )
+            .unwrap();
+        assert_eq!(r, v4(want));
+        active.insert(r);
+        p.occupy(&r);
+    }
+    let r = p
+        .allocate(
+            &[Region::Whole],
+            16,
+            &mut |r| !active.contains(r),
+            &mut stats,
+        )
+        .unwrap();
+    assert_eq!(r, lapsed);
+}
+
+/// RFC 8156 is DHCPv6 only (§1): its even/odd address split and prefix blocks are no
+/// regions of a v4 pool, and v6 resources are not in it.
+#[test]
+fn a_v4_pool_has_only_the_whole_region_rfc8156_1() {
+    let mut p = v4_pool("192.0.2.0", "192.0.2.255");
+    let mut stats = AllocStats::default();
+    for region in [
+        Region::Parity(0),
+        Region::Parity(1),
+        Region::Block("2001:db8::/48".parse().unwrap()),
+    ] {
+        assert_eq!(p.allocate(&[region], 16, &mut |_| true, &mut stats), None);
+        assert!(!p.region_contains(&region, &v4("192.0.2.2")));
+    }
+    assert!(p.region_contains(&Region::Whole, &v4("192.0.2.2")));
+    assert!(!p.contains(&Resource::Address("::ffff:192.0.2.2".parse().unwrap())));
+    // And a v6 pool has no v4 addresses.
+    let v6 = PoolAllocator::for_address_pool(&AddressPool {
+        first: "::".parse().unwrap(),
+        last: "::ffff:ffff".parse().unwrap(),
+    });
+    assert!(!v6.contains(&v4("192.0.2.2")));
+}
+
+/// An inverted range is one address (as for v6 pools), never a wrap-around.
+#[test]
+fn an_inverted_v4_range_is_a_single_address() {
+    let mut p = v4_pool("192.0.2.9", "192.0.2.5");
+    assert_eq!(p.size(), 1);
+    let mut used = HashSet::new();
+    assert_eq!(
+        take(&mut p, &[Region::Whole], &mut used),
+        Some(v4("192.0.2.9"))
+    );
+    assert_eq!(take(&mut p, &[Region::Whole], &mut used), None);
+}

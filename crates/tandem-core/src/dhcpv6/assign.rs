@@ -78,6 +78,11 @@ impl Dhcpv6Server {
         let (Some(s), Some(p)) = (self.subnet(subnet), self.pools.get(subnet)) else {
             return false;
         };
+        // A DHCPv4 address never belongs to a DHCPv6 client (RFC 8415 IAs hold IPv6
+        // addresses and prefixes only).
+        if r.is_v4() {
+            return false;
+        }
         let reserved = reserved_for(s, duid);
         let same_kind =
             |x: &Resource| matches!(x, Resource::Prefix(_)) == matches!(r, Resource::Prefix(_));
@@ -89,14 +94,17 @@ impl Dhcpv6Server {
         match r {
             Resource::Address(_) => p.na.iter().any(|a| a.contains(r)),
             Resource::Prefix(_) => p.pd.iter().any(|a| a.contains(r)),
+            Resource::V4Address(_) => false,
         }
     }
 
-    /// Whether an address lies in the link's prefix (prefixes are never "off link").
+    /// Whether an address lies in the link's prefix (prefixes are never "off link"; a
+    /// DHCPv4 address is on no DHCPv6 link).
     pub(super) fn on_link(&self, subnet: usize, r: &Resource) -> bool {
         match r {
             Resource::Address(a) => self.subnet(subnet).is_some_and(|s| s.prefix.contains(a)),
             Resource::Prefix(_) => true,
+            Resource::V4Address(_) => false,
         }
     }
 
@@ -304,6 +312,7 @@ impl Dhcpv6Server {
             resource: r,
             status: BindingStatus::Active,
             duid: key.0.clone(),
+            hw_address: Vec::new(),
             iaid: key.1,
             subnet_id: sid,
             preferred_lifetime: preferred,
@@ -378,7 +387,6 @@ impl Dhcpv6Server {
             let mut sub = Vec::new();
             let mut any_valid = false;
             for g in ia.grants {
-                any_valid |= g.valid > 0;
                 sub.push(match g.resource {
                     Resource::Address(addr) => DhcpOption::IaAddr(IaAddr {
                         addr,
@@ -393,7 +401,15 @@ impl Dhcpv6Server {
                         prefix: prefix.network(),
                         options: vec![],
                     }),
+                    // `pick` takes DHCPv6 pools and reservations only (`appropriate`
+                    // refuses a v4 address), so no grant holds one; should one ever,
+                    // it is left out of the reply and not committed.
+                    Resource::V4Address(_) => {
+                        debug_assert!(false, "DHCPv4 address in a DHCPv6 IA: {}", g.resource);
+                        continue;
+                    }
                 });
+                any_valid |= g.valid > 0;
                 if let (true, Some(mut l)) = (commit, g.commit) {
                     l.t1 = t1;
                     l.t2 = t2;

@@ -620,12 +620,15 @@ impl Dhcpv6Server {
     /// offered again first. Costs O(due leases) via the expiry index.
     pub fn reclaim_expired(&mut self, now: Time) -> Vec<LeaseChange> {
         let affinity = u64::from(self.config.affinity_time);
-        let keep = self.policy.keeps_lapsed_leases();
+        let keeps_lapsed = self.policy.keeps_lapsed_leases();
         let mut changes = Vec::new();
         for r in self.leases.due(now) {
             let Some(l) = self.leases.get(&r) else {
                 continue;
             };
+            // Kept for an RFC 8156 partner's acknowledgement, which never comes for a
+            // DHCPv4 lease (§1: DHCPv6 only): that one lapses as on a server alone.
+            let keep = keeps_lapsed && !l.is_v4();
             if l.status == BindingStatus::Active {
                 let mut l = l.clone();
                 l.status = BindingStatus::Expired;

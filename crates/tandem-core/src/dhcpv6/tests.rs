@@ -1310,6 +1310,50 @@ fn failover_policy_keeps_expired_records_rfc8156_s7_2() {
     );
 }
 
+/// No RFC 8156 partner acknowledges a DHCPv4 lease (§1: DHCPv6 only), so under the same
+/// failover policy a v4 record in the table lapses on its timers as on a server alone
+/// instead of waiting forever.
+#[test]
+fn a_v4_lease_lapses_on_its_timers_even_under_failover_rfc8156_s1() {
+    struct Keep;
+    impl LeasePolicy for Keep {
+        fn keeps_lapsed_leases(&self) -> bool {
+            true
+        }
+    }
+    let mut s = server();
+    s.set_policy(Box::new(Keep));
+    let r = Resource::V4Address([192, 0, 2, 10].into());
+    s.apply_external(&LeaseChange::Upsert(Lease {
+        resource: r,
+        status: BindingStatus::Active,
+        duid: Duid(vec![1, 2, 0, 0x5e, 0, 0, 1]),
+        hw_address: vec![1, 2, 0, 0x5e, 0, 0, 1],
+        iaid: 0,
+        subnet_id: 1,
+        preferred_lifetime: 0,
+        valid_lifetime: 600,
+        t1: 300,
+        t2: 525,
+        cltt: T0,
+        start_time_of_state: T0,
+        state_expiration: Some(T0 + 600),
+        failover: Default::default(),
+    }));
+    let ch = s.reclaim_expired(T0 + 600);
+    let [LeaseChange::Upsert(l)] = ch.as_slice() else {
+        panic!("{ch:?}")
+    };
+    assert_eq!(l.status, BindingStatus::Expired);
+    let affinity = u64::from(ServerConfig::default().affinity_time);
+    assert_eq!(l.state_expiration, Some(T0 + 600 + affinity));
+    assert_eq!(
+        s.reclaim_expired(T0 + 600 + affinity),
+        vec![LeaseChange::Remove(r)]
+    );
+    assert!(s.leases().is_empty());
+}
+
 // ------------------------------------------------------------------ scale
 
 #[test]

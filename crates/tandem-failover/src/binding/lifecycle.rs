@@ -17,10 +17,13 @@ pub enum AllocationKind {
 }
 
 impl AllocationKind {
-    pub fn of(resource: &Resource) -> Self {
+    /// None for a DHCPv4 address: RFC 8156 splits DHCPv6 pools only (§1 scope); a v4
+    /// pool is divided by DHCPv4 failover's own rules.
+    pub fn of(resource: &Resource) -> Option<Self> {
         match resource {
-            Resource::Address(_) => AllocationKind::Independent,
-            Resource::Prefix(_) => AllocationKind::Proportional,
+            Resource::Address(_) => Some(AllocationKind::Independent),
+            Resource::Prefix(_) => Some(AllocationKind::Proportional),
+            Resource::V4Address(_) => None,
         }
     }
 }
@@ -45,11 +48,12 @@ pub fn pending_free_destination(kind: AllocationKind, owner: Role) -> BindingSta
 }
 
 /// Who owns a resource once it is available again: by parity for addresses, the primary
-/// for prefixes.
-pub fn resource_owner_when_free(resource: &Resource) -> Role {
+/// for prefixes; nobody under RFC 8156 for a DHCPv4 address (§1 scope).
+pub fn resource_owner_when_free(resource: &Resource) -> Option<Role> {
     match resource {
-        Resource::Address(a) => address_owner(*a),
-        Resource::Prefix(_) => Role::Primary,
+        Resource::Address(a) => Some(address_owner(*a)),
+        Resource::Prefix(_) => Some(Role::Primary),
+        Resource::V4Address(_) => None,
     }
 }
 
@@ -86,6 +90,7 @@ pub struct TransitionError {
 /// Apply one event (§7.2). Event 4 lands in PENDING-FREE, which the caller resolves at once
 /// with [`pending_free_destination`] (or use [`settle`]).
 /// Event 7 (rebalance) flips FREE ↔ FREE-BACKUP and is valid for prefixes only.
+/// No event is valid for a DHCPv4 lease: this is the RFC 8156 (DHCPv6, §1) state machine.
 pub fn transition(
     from: BindingStatus,
     event: LeaseEvent,
@@ -93,19 +98,16 @@ pub fn transition(
 ) -> Result<BindingStatus, TransitionError> {
     use BindingStatus::*;
     use LeaseEvent::*;
+    let Some(kind) = AllocationKind::of(resource) else {
+        return Err(TransitionError { from, event });
+    };
     let to = match (from, event) {
         (Free, PrimaryAllocates) => Active,
         (FreeBackup, SecondaryAllocates) => Active,
         (Active, ClientReleases) => Released,
         (Expired | Released | Reset, PartnerAcked | PartnerDownMcltElapsed) => PendingFree,
-        (Free, Rebalanced) if AllocationKind::of(resource) == AllocationKind::Proportional => {
-            FreeBackup
-        }
-        (FreeBackup, Rebalanced)
-            if AllocationKind::of(resource) == AllocationKind::Proportional =>
-        {
-            Free
-        }
+        (Free, Rebalanced) if kind == AllocationKind::Proportional => FreeBackup,
+        (FreeBackup, Rebalanced) if kind == AllocationKind::Proportional => Free,
         (Active, Expires) => Expired,
         (Active, Declined) => Abandoned,
         (Abandoned, AdminReset) => Reset,
@@ -121,13 +123,16 @@ pub fn settle(
     resource: &Resource,
 ) -> Result<BindingStatus, TransitionError> {
     let mid = transition(from, event, resource)?;
-    if mid == BindingStatus::PendingFree {
-        Ok(pending_free_destination(
-            AllocationKind::of(resource),
-            resource_owner_when_free(resource),
-        ))
-    } else {
-        Ok(mid)
+    if mid != BindingStatus::PendingFree {
+        return Ok(mid);
+    }
+    // `transition` refused every DHCPv4 resource, so both are known here.
+    match (
+        AllocationKind::of(resource),
+        resource_owner_when_free(resource),
+    ) {
+        (Some(kind), Some(owner)) => Ok(pending_free_destination(kind, owner)),
+        _ => Err(TransitionError { from, event }),
     }
 }
 
@@ -268,5 +273,32 @@ mod tests {
             address_owner("2001:db8::ff00".parse().unwrap()),
             Role::Secondary
         );
+    }
+
+    /// RFC 8156's state machine is DHCPv6's (§1): no event moves a DHCPv4 lease, and it
+    /// has no RFC 8156 owner or pool split.
+    #[test]
+    fn no_event_applies_to_a_v4_lease_s1() {
+        let v4 = Resource::V4Address([192, 0, 2, 10].into());
+        for from in [
+            Free, FreeBackup, Active, Expired, Released, Reset, Abandoned,
+        ] {
+            for event in [
+                PrimaryAllocates,
+                SecondaryAllocates,
+                ClientReleases,
+                PartnerAcked,
+                PartnerDownMcltElapsed,
+                Rebalanced,
+                Expires,
+                Declined,
+                AdminReset,
+            ] {
+                assert!(transition(from, event, &v4).is_err(), "{from} {event:?}");
+                assert!(settle(from, event, &v4).is_err(), "{from} {event:?}");
+            }
+        }
+        assert_eq!(AllocationKind::of(&v4), None);
+        assert_eq!(resource_owner_when_free(&v4), None);
     }
 }

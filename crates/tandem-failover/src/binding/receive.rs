@@ -224,7 +224,7 @@ fn reply_for(upd: &LeaseUpdate, reject: Option<FailoverStatus>) -> LeaseReply {
 }
 
 /// Per-lease shape check (§7.4, §7.5.3): the timeout fields come as a set, and the resource
-/// kind fits the IA it sits in.
+/// kind fits the IA it sits in. A DHCPv4 address fits none (RFC 8156 is DHCPv6 only, §1).
 fn lease_shape_ok(upd: &LeaseUpdate, ia_type: Option<IaType>) -> bool {
     let kind_ok = matches!(
         (ia_type, upd.resource),
@@ -281,6 +281,8 @@ fn store(
         resource: upd.resource,
         status: upd.status,
         duid,
+        // RFC 8156 bindings are DHCPv6 ones: no hardware address.
+        hw_address: Vec::new(),
         iaid,
         subnet_id,
         preferred_lifetime: preferred,

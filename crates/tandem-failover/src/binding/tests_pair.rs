@@ -44,6 +44,7 @@ impl Server {
             resource: r,
             status: BindingStatus::Active,
             duid: Duid(vec![0, 1, 42]),
+            hw_address: Vec::new(),
             iaid: 1,
             subnet_id: 1,
             preferred_lifetime: 0,

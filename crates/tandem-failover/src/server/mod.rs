@@ -158,11 +158,15 @@ impl FailoverServer {
         let mut client_ias: HashMap<Duid, BTreeSet<(IaType, u32)>> = HashMap::new();
         let mut blocks: Vec<&Lease> = Vec::new();
         for l in table.iter() {
+            // DHCPv4 leases have no IA and no part in RFC 8156 (§1: DHCPv6 only).
+            let Some(ia_type) = l.ia_type() else {
+                continue;
+            };
             if !l.duid.is_empty() {
                 client_ias
                     .entry(l.duid.clone())
                     .or_default()
-                    .insert((l.ia_type(), l.iaid));
+                    .insert((ia_type, l.iaid));
             } else if matches!(l.resource, Resource::Prefix(_)) {
                 blocks.push(l);
             }
@@ -348,6 +352,14 @@ impl FailoverServer {
                 self.persist(PersistItem::Lease(c));
                 continue;
             };
+            // RFC 8156 is DHCPv6 only (§1): a DHCPv4 lease gets no failover bookkeeping and
+            // no BNDUPD, it is only kept and persisted.
+            if l.is_v4() {
+                let change = LeaseChange::Upsert(l);
+                self.dhcp.apply_external(&change);
+                self.persist(PersistItem::Lease(change));
+                continue;
+            }
             match l.status {
                 // Waits for the partner's ack, not for a timer (§7.2).
                 BindingStatus::Released => l.state_expiration = None,
@@ -378,12 +390,14 @@ impl FailoverServer {
         }
     }
 
+    /// Notes a client IA whose BNDUPD may be built later. A DHCPv4 lease has no IA and is
+    /// never sent to an RFC 8156 partner (§1 scope).
     fn remember(&mut self, l: &Lease) {
-        if !l.duid.is_empty() {
+        if let (false, Some(ia_type)) = (l.duid.is_empty(), l.ia_type()) {
             self.client_ias
                 .entry(l.duid.clone())
                 .or_default()
-                .insert((l.ia_type(), l.iaid));
+                .insert((ia_type, l.iaid));
         }
     }
 
@@ -406,12 +420,20 @@ impl FailoverServer {
     /// RFC 8156 §4.3); a removal releases an active lease (§7.2 event 3) or resets an
     /// abandoned one (event 10) so the partner learns of it, and the record becomes FREE or
     /// FREE-BACKUP once the partner acknowledges it. A record that is already on its way
-    /// back to the pool is left as it is.
+    /// back to the pool is left as it is. A DHCPv4 lease is outside RFC 8156 (§1): no
+    /// partner holds it, so its removal forgets it as a server alone does.
     pub fn operator_changes(&mut self, now: Time, changes: Vec<OperatorChange>) {
         let mut local = Vec::new();
         for c in changes {
             match c {
                 OperatorChange::Upsert(l) => local.push(LeaseChange::Upsert(l)),
+                OperatorChange::Remove(r) if r.is_v4() => {
+                    if self.dhcp.leases().get(&r).is_some() {
+                        let change = LeaseChange::Remove(r);
+                        self.dhcp.apply_external(&change);
+                        self.persist(PersistItem::Lease(change));
+                    }
+                }
                 OperatorChange::Remove(r) => {
                     let Some(mut l) = self.dhcp.leases().get(&r).cloned() else {
                         continue;
@@ -723,6 +745,8 @@ impl FailoverServer {
             .dhcp
             .leases()
             .iter()
+            // The RFC 8156 state machine applies to DHCPv6 leases only (§1).
+            .filter(|l| !l.is_v4())
             .filter(|l| may_free_without_ack(ServerState::PartnerDown, l, since, mclt, now))
             .cloned()
             .collect();

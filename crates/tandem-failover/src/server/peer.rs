@@ -22,7 +22,8 @@ struct Scope<'a> {
     server: &'a FailoverServer,
 }
 
-/// The configured subnet whose pools (or reservations) hold `resource`.
+/// The configured subnet whose pools (or reservations) hold `resource`. None for a DHCPv4
+/// address: no RFC 8156 relationship covers one (§1: DHCPv6 only).
 pub(super) fn subnet_of(cfg: &tandem_core::ServerConfig, resource: &Resource) -> Option<u32> {
     cfg.subnets
         .iter()
@@ -35,6 +36,7 @@ pub(super) fn subnet_of(cfg: &tandem_core::ServerConfig, resource: &Resource) ->
                 s.pd_pools.iter().any(|pool| pool.prefix.contains(p))
                     || s.reservations.iter().any(|r| r.prefix == Some(*p))
             }
+            Resource::V4Address(_) => false,
         })
         .map(|s| s.id)
 }
@@ -47,7 +49,7 @@ impl RelationshipScope for Scope<'_> {
     fn delegated_within(&self, block: &Ipv6Net, now: Time) -> bool {
         self.server.dhcp.leases().iter().any(|l| match l.resource {
             Resource::Prefix(p) => p != *block && block.contains(&p) && l.is_active_at(now),
-            Resource::Address(_) => false,
+            Resource::Address(_) | Resource::V4Address(_) => false,
         })
     }
 }
@@ -303,6 +305,7 @@ impl FailoverServer {
                 resource: Resource::Prefix(block),
                 status,
                 duid: Duid::default(),
+                hw_address: Vec::new(),
                 iaid: 0,
                 subnet_id,
                 preferred_lifetime: 0,

@@ -27,6 +27,8 @@ pub struct PairPolicy {
 
 impl PairPolicy {
     /// Whose pool `resource` is in while available (§4.2.1 parity, §4.2.2 FREE/FREE-BACKUP).
+    /// Nobody's for a DHCPv4 address: RFC 8156 covers DHCPv6 only (§1), so this policy
+    /// neither allocates nor adopts one (DHCPv4 failover will have its own policy).
     fn owner(&self, resource: &Resource, existing: Option<&Lease>) -> Option<Role> {
         match existing.map(|l| l.status) {
             Some(BindingStatus::Free) if matches!(resource, Resource::Prefix(_)) => {
@@ -40,6 +42,7 @@ impl PairPolicy {
         match resource {
             Resource::Address(a) => Some(address_owner(*a)),
             Resource::Prefix(p) => self.prefix_pools.iter().find_map(|pool| pool.owner_of(*p)),
+            Resource::V4Address(_) => None,
         }
     }
 }
@@ -61,14 +64,16 @@ impl LeasePolicy for PairPolicy {
                 return false;
             }
         }
-        let Some(owner) = self.owner(resource, existing) else {
+        let (Some(owner), Some(kind)) =
+            (self.owner(resource, existing), AllocationKind::of(resource))
+        else {
             return false;
         };
         may_allocate(
             self.state,
             self.role,
             owner,
-            AllocationKind::of(resource),
+            kind,
             self.partner_down_since,
             self.mclt,
             now,

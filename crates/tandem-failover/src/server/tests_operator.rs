@@ -13,6 +13,7 @@ fn lease(addr: &str, client: u8, now: Time) -> Lease {
         resource: Resource::Address(addr.parse().unwrap()),
         status: BindingStatus::Active,
         duid: Duid(vec![0, 3, 0, 1, client]),
+        hw_address: Vec::new(),
         iaid: 1,
         subnet_id: 1,
         preferred_lifetime: 300,
@@ -158,4 +159,97 @@ fn reload_of_a_pair_member_may_add_a_prefix_pool_but_not_change_one_s4_2_2() {
     });
     p.s[0].reconfigure(added, T0 + 2).unwrap();
     assert_eq!(p.fs(0).prefix_pools().len(), 2);
+}
+
+/// RFC 8156 is DHCPv6 only (§1): a DHCPv4 lease a pair member stores (here from the
+/// operator, with the same client key bytes as a DHCPv6 client) is persisted and answered,
+/// but carries no failover bookkeeping and never reaches the partner; the v6 lease of the
+/// same batch does.
+#[test]
+fn a_v4_lease_is_stored_but_never_sent_to_the_partner_s1() {
+    let mut p = normal_pair();
+    let now = T0 + 5;
+    let v6 = lease("2001:db8:1::105", 9, now);
+    let v4 = Lease {
+        resource: Resource::V4Address([192, 0, 2, 10].into()),
+        hw_address: vec![1, 2, 0, 0x5e, 0, 0, 9],
+        iaid: 0,
+        ..v6.clone()
+    };
+    p.s[0].operator_changes(
+        now,
+        vec![
+            OperatorChange::Upsert(v4.clone()),
+            OperatorChange::Upsert(v6.clone()),
+        ],
+        1,
+    );
+    p.pump(now);
+    assert_eq!(done(&p.log[0], 1), Some(Ok(())));
+    let ours = p.fs(0).leases().get(&v4.resource).expect("stored");
+    assert_eq!(ours.hw_address, v4.hw_address);
+    assert!(!ours.failover.update_pending, "{ours:?}");
+    assert!(ours.failover.partner_lifetime.is_none(), "{ours:?}");
+    assert!(p.fs(1).leases().get(&v4.resource).is_none());
+    assert!(
+        p.fs(1).leases().get(&v6.resource).is_some(),
+        "the v6 BNDUPD went"
+    );
+    assert_eq!(p.fs(0).unacked_updates(), (0, 0));
+    let persisted_v4 = p.log[0].iter().any(|o| {
+        match o {
+        Output::Persist(b) => b.items.iter().any(|i| {
+            matches!(i, PersistItem::Lease(LeaseChange::Upsert(l)) if l.resource == v4.resource)
+        }),
+        _ => false,
+    }
+    });
+    assert!(persisted_v4, "the v4 lease was committed");
+    // No partner holds it, so a delete forgets it at once (no RFC 8156 release, §7.2
+    // event 3, and nothing sent).
+    let sent_before = p.log[0].len();
+    p.s[0].operator_changes(now + 1, vec![OperatorChange::Remove(v4.resource)], 2);
+    p.pump(now + 1);
+    assert_eq!(done(&p.log[0], 2), Some(Ok(())));
+    assert!(p.fs(0).leases().get(&v4.resource).is_none());
+    assert!(
+        !p.log[0][sent_before..]
+            .iter()
+            .any(|o| matches!(o, Output::Peer(_))),
+        "{:?}",
+        &p.log[0][sent_before..]
+    );
+}
+
+/// A pair member restarted with a DHCPv4 record flagged update-pending (as a later DHCPv4
+/// failover may leave one) keeps it and queues nothing for its RFC 8156 partner (§1).
+#[test]
+fn a_restarted_pair_member_queues_no_update_for_a_v4_lease_s1() {
+    let mut e = EndpointConfig::new(Role::Primary, "t", 60);
+    e.local.keepalive = 30;
+    let pair = PairConfig {
+        endpoint: e,
+        secondary_prefix_share: 50,
+        rebalance_threshold: 1,
+    };
+    let mut v4 = Lease {
+        resource: Resource::V4Address([192, 0, 2, 11].into()),
+        status: BindingStatus::Released,
+        hw_address: vec![1, 2, 0, 0x5e, 0, 0, 3],
+        iaid: 0,
+        state_expiration: None,
+        ..lease("2001:db8:1::1", 3, T0 - 100)
+    };
+    v4.failover.update_pending = true;
+    let fs = FailoverServer::new(
+        config(),
+        Duid(vec![0, 2, 0, 0, 0, 9, 0]),
+        vec![v4.clone()],
+        None,
+        pair,
+        T0,
+    )
+    .unwrap();
+    assert_eq!(fs.unacked_updates(), (0, 0));
+    assert_eq!(fs.leases().get(&v4.resource), Some(&v4));
 }

@@ -666,6 +666,7 @@ fn an_unacknowledged_take_back_leaves_the_block_with_the_secondary_after_a_resta
         resource: Resource::Prefix(block),
         status,
         duid: Duid::default(),
+        hw_address: Vec::new(),
         iaid: 0,
         subnet_id: 1,
         preferred_lifetime: 0,

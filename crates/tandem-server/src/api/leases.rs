@@ -171,6 +171,8 @@ fn home_of<'a>(
         let reserved = s.reservations.iter().find(|res| match r {
             Resource::Address(a) => res.address == Some(*a),
             Resource::Prefix(p) => res.prefix == Some(*p),
+            // The configured subnets are DHCPv6 ones.
+            Resource::V4Address(_) => false,
         });
         if let Some(res) = reserved {
             return Some((s, Some(&res.duid)));
@@ -180,6 +182,7 @@ fn home_of<'a>(
             Resource::Prefix(q) => s.pd_pools.iter().any(|p| {
                 q.prefix_len() == p.delegated_len && q.trunc() == *q && p.prefix.contains(q)
             }),
+            Resource::V4Address(_) => false,
         };
         if in_pool {
             return Some((s, None));
@@ -189,7 +192,8 @@ fn home_of<'a>(
 }
 
 /// Whether this pair member may give `r` to a new client (state-independent: even in
-/// PARTNER-DOWN only its own half of an address pool, §4.2.1).
+/// PARTNER-DOWN only its own half of an address pool, §4.2.1). Never a DHCPv4 address:
+/// RFC 8156 shares are DHCPv6 ones (§1).
 fn owns(fs: &tandem_failover::server::FailoverServer, r: &Resource) -> bool {
     match r {
         Resource::Address(a) => {
@@ -200,6 +204,7 @@ fn owns(fs: &tandem_failover::server::FailoverServer, r: &Resource) -> bool {
             .iter()
             .find_map(|p| p.owner_of(*q))
             .is_some_and(|owner| owner == fs.role()),
+        Resource::V4Address(_) => false,
     }
 }
 
@@ -207,6 +212,13 @@ fn owns(fs: &tandem_failover::server::FailoverServer, r: &Resource) -> bool {
 pub fn build_lease(node: &Node, now: Time, spec: &LeaseJson) -> Result<Lease, ApiError> {
     let bad = ApiError::bad_request;
     let resource = spec.resource().map_err(bad)?;
+    // Shown and looked up like any other, but no configured subnet serves DHCPv4 yet, so
+    // there is no pool or lifetime to check an added one against.
+    if resource.is_v4() {
+        return Err(bad(format!(
+            "{resource} is an IPv4 address: DHCPv4 leases cannot be added or imported"
+        )));
+    }
     let duid = parse_duid(&spec.duid).map_err(bad)?;
     if let Some(s) = spec.state.as_deref().filter(|s| *s != "ACTIVE") {
         return Err(bad(format!(
@@ -216,7 +228,7 @@ pub fn build_lease(node: &Node, now: Time, spec: &LeaseJson) -> Result<Lease, Ap
     let config = node.dhcp().config();
     let Some((subnet, reserved_for)) = home_of(&config.subnets, &resource) else {
         let what = match resource {
-            Resource::Address(_) => "every address pool and reservation",
+            Resource::Address(_) | Resource::V4Address(_) => "every address pool and reservation",
             Resource::Prefix(_) => {
                 "every prefix pool (a lease is one delegated prefix of a pool, at its \
                  delegated length) and reservation"
@@ -301,6 +313,7 @@ pub fn build_lease(node: &Node, now: Time, spec: &LeaseJson) -> Result<Lease, Ap
         resource,
         status: BindingStatus::Active,
         duid,
+        hw_address: Vec::new(),
         iaid: spec.iaid,
         subnet_id: subnet.id,
         preferred_lifetime: preferred,

@@ -229,9 +229,8 @@ fn resource_of(uri: &Uri, raw: &str) -> Result<tandem_core::Resource, ApiError> 
     let is_prefix = uri.path().contains("/leases/prefix/");
     let r = parse_resource(raw.trim_start_matches('/')).map_err(ApiError::bad_request)?;
     match (is_prefix, r) {
-        (false, tandem_core::Resource::Address(_)) | (true, tandem_core::Resource::Prefix(_)) => {
-            Ok(r)
-        }
+        (false, tandem_core::Resource::Address(_) | tandem_core::Resource::V4Address(_))
+        | (true, tandem_core::Resource::Prefix(_)) => Ok(r),
         (false, _) => Err(ApiError::bad_request(format!(
             "{raw:?} is a prefix: use /v1/leases/prefix/{raw}"
         ))),

@@ -1,7 +1,7 @@
 //! The control API's JSON: lease records, requests, answers and errors (docs/control-api.md).
 //! Plain data, no HTTP: the runner answers with these, the HTTP layer only encodes them.
 
-use std::net::Ipv6Addr;
+use std::net::IpAddr;
 
 use ipnet::Ipv6Net;
 use serde::{Deserialize, Serialize};
@@ -63,8 +63,9 @@ impl std::fmt::Display for ApiError {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseJson {
+    /// An IPv6 address, or the IPv4 address of a DHCPv4 lease (dotted quad).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<Ipv6Addr>,
+    pub address: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<Ipv6Net>,
     /// Colon hex, e.g. `00:03:00:01:02:00:00:00:00:01`; empty for pool records.
@@ -100,11 +101,24 @@ pub struct LeaseJson {
 }
 
 impl LeaseJson {
-    pub fn of(l: &Lease) -> Self {
-        let (address, prefix) = match l.resource {
-            Resource::Address(a) => (Some(a), None),
+    /// A record naming `r` and nothing else (a forgotten lease).
+    pub fn of_resource(r: Resource) -> Self {
+        let (address, prefix) = match r {
+            Resource::Address(a) => (Some(IpAddr::V6(a)), None),
             Resource::Prefix(p) => (None, Some(p)),
+            Resource::V4Address(a) => (Some(IpAddr::V4(a)), None),
         };
+        LeaseJson {
+            address,
+            prefix,
+            ..LeaseJson::default()
+        }
+    }
+
+    pub fn of(l: &Lease) -> Self {
+        let LeaseJson {
+            address, prefix, ..
+        } = Self::of_resource(l.resource);
         LeaseJson {
             address,
             prefix,
@@ -126,10 +140,12 @@ impl LeaseJson {
         }
     }
 
-    /// The address or the prefix: exactly one must be given.
+    /// The address (IPv6, or IPv4 for a DHCPv4 lease) or the prefix: exactly one must be
+    /// given.
     pub fn resource(&self) -> Result<Resource, String> {
         match (self.address, self.prefix) {
-            (Some(a), None) => Ok(Resource::Address(a)),
+            (Some(IpAddr::V6(a)), None) => Ok(Resource::Address(a)),
+            (Some(IpAddr::V4(a)), None) => Ok(Resource::V4Address(a)),
             (None, Some(p)) => Ok(Resource::Prefix(p)),
             (Some(_), Some(_)) => Err("give an address or a prefix, not both".into()),
             (None, None) => Err("give an \"address\" or a \"prefix\"".into()),
@@ -159,7 +175,8 @@ pub fn parse_duid(s: &str) -> Result<Duid, String> {
     Ok(Duid(bytes))
 }
 
-/// An address or a prefix as text (`2001:db8::1`, `2001:db8:100::/56`).
+/// An address or a prefix as text (`2001:db8::1`, `2001:db8:100::/56`), or the IPv4
+/// address of a DHCPv4 lease (`192.0.2.10`).
 pub fn parse_resource(s: &str) -> Result<Resource, String> {
     if s.contains('/') {
         let p: Ipv6Net = s
@@ -167,10 +184,11 @@ pub fn parse_resource(s: &str) -> Result<Resource, String> {
             .map_err(|_| format!("{s:?} is not an IPv6 prefix (e.g. 2001:db8:100::/56)"))?;
         Ok(Resource::Prefix(p))
     } else {
-        let a: Ipv6Addr = s
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IPv6 address"))?;
-        Ok(Resource::Address(a))
+        match s.parse::<IpAddr>() {
+            Ok(IpAddr::V6(a)) => Ok(Resource::Address(a)),
+            Ok(IpAddr::V4(a)) => Ok(Resource::V4Address(a)),
+            Err(_) => Err(format!("{s:?} is not an IPv6 or IPv4 address")),
+        }
     }
 }
 

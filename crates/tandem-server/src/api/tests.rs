@@ -32,8 +32,12 @@ fn config() -> ServerConfig {
 }
 
 /// A runner answering control requests as the driver does, every batch durable at once.
-fn spawn_core(mut rx: mpsc::Receiver<CtlRequest>, counters: Arc<Counters>) {
-    let node = Node::standalone(config(), Duid(vec![0, 2, 0, 0, 0, 9, 1]), vec![]);
+fn spawn_core(
+    mut rx: mpsc::Receiver<CtlRequest>,
+    counters: Arc<Counters>,
+    leases: Vec<tandem_core::Lease>,
+) {
+    let node = Node::standalone(config(), Duid(vec![0, 2, 0, 0, 0, 9, 1]), leases);
     let mut runner = Runner::new(node, BTreeMap::new(), counters, NOW);
     tokio::spawn(async move {
         while let Some(req) = rx.recv().await {
@@ -58,11 +62,16 @@ struct Api {
 }
 
 fn api() -> Api {
+    api_with(vec![])
+}
+
+/// The API of a server that starts with these leases.
+fn api_with(leases: Vec<tandem_core::Lease>) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("tandem.ctl");
     let (tx, rx) = mpsc::channel(8);
     let counters = Arc::new(Counters::default());
-    spawn_core(rx, counters.clone());
+    spawn_core(rx, counters.clone(), leases);
     serve_unix(&socket, ApiState::new(tx, counters.clone(), None)).unwrap();
     Api {
         _dir: dir,
@@ -289,6 +298,99 @@ fn duids_and_resources_parse_as_operators_write_them() {
     assert!(model::parse_resource("2001:db8::1/x").is_err());
 }
 
+#[test]
+fn an_ipv4_address_names_a_dhcpv4_lease() {
+    assert_eq!(
+        model::parse_resource("192.0.2.10").unwrap(),
+        tandem_core::Resource::V4Address([192, 0, 2, 10].into())
+    );
+    assert_eq!(
+        model::parse_resource("2001:db8::1").unwrap(),
+        tandem_core::Resource::Address("2001:db8::1".parse().unwrap())
+    );
+    let e = model::parse_resource("192.0.2.300").unwrap_err();
+    assert!(e.contains("IPv6 or IPv4 address"), "{e}");
+    assert!(
+        model::parse_resource("192.0.2.0/24").is_err(),
+        "no v4 prefixes"
+    );
+}
+
+/// A DHCPv4 lease (RFC 2131) in the table: shown with `"address": "192.0.2.10"`, found by
+/// that address, its client key and in lists (after the DHCPv6 records), exported, and
+/// deleted; adding one is refused with a reason.
+#[tokio::test]
+async fn a_v4_lease_is_shown_found_and_deleted_by_its_dotted_quad() {
+    let v4 = tandem_core::Lease {
+        resource: tandem_core::Resource::V4Address([192, 0, 2, 10].into()),
+        status: tandem_core::BindingStatus::Active,
+        duid: Duid(vec![1, 2, 0, 0x5e, 0, 0, 1]),
+        hw_address: vec![1, 2, 0, 0x5e, 0, 0, 1],
+        iaid: 0,
+        subnet_id: 4,
+        preferred_lifetime: 0,
+        valid_lifetime: 3600,
+        t1: 1800,
+        t2: 3150,
+        cltt: NOW,
+        start_time_of_state: NOW,
+        state_expiration: Some(NOW.plus(3600)),
+        failover: Default::default(),
+    };
+    let v6 = tandem_core::Lease {
+        resource: tandem_core::Resource::Address("2001:db8:1::100".parse().unwrap()),
+        duid: Duid(vec![0, 1, 2, 3]),
+        hw_address: Vec::new(),
+        iaid: 1,
+        subnet_id: 1,
+        ..v4.clone()
+    };
+    let a = api_with(vec![v4, v6]);
+    let s = &a.socket;
+    let (code, v) = call(s, "GET", "/v1/leases/address/192.0.2.10", None).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["address"], "192.0.2.10");
+    assert_eq!(v["duid"], "01:02:00:5e:00:00:01");
+    assert!(v.get("prefix").is_none(), "{v}");
+    let (code, v) = call(s, "GET", "/v1/leases/duid/01:02:00:5e:00:00:01", None).await;
+    assert_eq!(
+        (code, v["leases"][0]["address"].as_str()),
+        (200, Some("192.0.2.10"))
+    );
+    let (code, v) = call(s, "GET", "/v1/leases?limit=1", None).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["leases"][0]["address"], "2001:db8:1::100");
+    assert_eq!(v["next"], "2001:db8:1::100");
+    let (code, v) = call(s, "GET", "/v1/leases?after=2001:db8:1::100", None).await;
+    assert_eq!(
+        (code, v["leases"][0]["address"].as_str()),
+        (200, Some("192.0.2.10"))
+    );
+    let csv = request(s, "GET", "/v1/leases/export?format=csv", None)
+        .await
+        .unwrap();
+    let text = String::from_utf8(csv.body).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("192.0.2.10,,01:02:00:5e:00:00:01,0,4,ACTIVE")),
+        "{text}"
+    );
+    let (code, v) = call(
+        s,
+        "POST",
+        "/v1/leases",
+        Some(r#"{"address":"192.0.2.20","duid":"01:02:00:5e:00:00:02"}"#),
+    )
+    .await;
+    assert_eq!(code, 400, "{v}");
+    assert!(error_of(&v).contains("is an IPv4 address"), "{v}");
+    let (code, _) = call(s, "DELETE", "/v1/leases/address/192.0.2.10", None).await;
+    assert_eq!(code, 200);
+    let (code, v) = call(s, "GET", "/v1/leases/address/192.0.2.10", None).await;
+    assert_eq!(code, 404, "{v}");
+    assert_eq!(lease_count(s).await, 1);
+}
+
 /// One raw HTTP/1.1 request on TCP; the status code of the answer.
 async fn tcp_status(addr: SocketAddr, auth: Option<&str>) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -307,7 +409,7 @@ async fn tcp_status(addr: SocketAddr, auth: Option<&str>) -> u16 {
 async fn tcp_listener_answers_only_with_the_bearer_token() {
     let (tx, rx) = mpsc::channel(8);
     let counters = Arc::new(Counters::default());
-    spawn_core(rx, counters.clone());
+    spawn_core(rx, counters.clone(), vec![]);
     let state = ApiState::new(tx, counters.clone(), None);
     let (_task, addr) = serve_tcp("[::1]:0".parse().unwrap(), Some("s3cret".into()), state)
         .await

@@ -14,7 +14,8 @@ use super::{client_message, listed, World};
 /// RFC 8415 §21.13.
 const NO_PREFIX_AVAIL: u16 = 6;
 
-/// Whose pool an available resource is in, as `s` sees it (RFC 8156 §4.2.1.1, §4.2.2).
+/// Whose pool an available resource is in, as `s` sees it (RFC 8156 §4.2.1.1, §4.2.2);
+/// nobody's for a DHCPv4 address, which RFC 8156 does not cover (§1).
 fn owner(s: &FailoverServer, r: &Resource) -> Option<Role> {
     match (r, s.leases().get(r).map(|l| l.status)) {
         (Resource::Prefix(_), Some(BindingStatus::Free)) => Some(Role::Primary),
@@ -25,6 +26,7 @@ fn owner(s: &FailoverServer, r: &Resource) -> Option<Role> {
             Role::Secondary
         }),
         (Resource::Prefix(p), _) => s.prefix_pools().iter().find_map(|pool| pool.owner_of(*p)),
+        (Resource::V4Address(_), _) => None,
     }
 }
 
@@ -52,6 +54,7 @@ pub(super) fn owes_stability(s: &FailoverServer, duid: &[u8], r: &Resource, now:
             .pd_pools
             .iter()
             .any(|pool| pool.prefix.contains(p) && pool.delegated_len == p.prefix_len()),
+        Resource::V4Address(_) => false,
     });
     unheld && in_pool && owner(s, r) == Some(s.role())
 }
@@ -190,7 +193,7 @@ impl World {
                     );
                     (!l.duid.is_empty() && !available_to_us).then_some(p)
                 }
-                Resource::Address(_) => None,
+                Resource::Address(_) | Resource::V4Address(_) => None,
             })
             .collect();
         let used_in = |b: ipnet::Ipv6Net| taken.iter().filter(|p| b.contains(*p)).count() as u64;
@@ -228,10 +231,8 @@ impl World {
             let Some((c, until)) = held.iter().find(|(_, until)| *until > now_ms + 2_000) else {
                 continue;
             };
-            let Some(owner) = owner(s, r) else { continue };
-            let kind = match r {
-                Resource::Address(_) => AllocationKind::Independent,
-                Resource::Prefix(_) => AllocationKind::Proportional,
+            let (Some(owner), Some(kind)) = (owner(s, r), AllocationKind::of(r)) else {
+                continue;
             };
             if !may_allocate(state, role, owner, kind, pd, mclt, now) {
                 continue;
