@@ -453,16 +453,22 @@ fn sqlite_corrupt_row_is_an_error_not_a_panic() {
     assert!(err.to_string().contains("binding status 0"), "{err}");
 }
 
-/// Indexes SQLite keeps on the lease table (each is written on every commit).
-fn lease_indexes(path: &std::path::Path) -> Vec<String> {
+/// The `name` column of a query on the database file at `path`.
+fn names(path: &std::path::Path, sql: &str) -> Vec<String> {
     let conn = rusqlite::Connection::open(path).unwrap();
-    let mut q = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leases' AND sql IS NOT NULL")
-        .unwrap();
+    let mut q = conn.prepare(sql).unwrap();
     q.query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect()
+}
+
+/// Indexes SQLite keeps on the lease table (each is written on every commit).
+fn lease_indexes(path: &std::path::Path) -> Vec<String> {
+    names(
+        path,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leases' AND sql IS NOT NULL",
+    )
 }
 
 #[test]
@@ -507,14 +513,7 @@ fn schema_version(path: &std::path::Path) -> i64 {
 
 /// Columns of the lease table, in order.
 fn lease_columns(path: &std::path::Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    let mut q = conn
-        .prepare("SELECT name FROM pragma_table_info('leases')")
-        .unwrap();
-    q.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    names(path, "SELECT name FROM pragma_table_info('leases')")
 }
 
 #[test]

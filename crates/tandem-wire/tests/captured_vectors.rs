@@ -3,15 +3,8 @@
 
 use tandem_wire::v6::{code, MessageType, OptionsExt, Packet, RelayChain};
 
-fn load(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/vectors/{name}.hex", env!("CARGO_MANIFEST_DIR"));
-    let s = std::fs::read_to_string(path).expect("vector file");
-    let s = s.trim();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+mod common;
+use common::load;
 
 fn codes(opts: &[tandem_wire::v6::DhcpOption]) -> Vec<u16> {
     opts.iter().map(|o| o.code()).collect()

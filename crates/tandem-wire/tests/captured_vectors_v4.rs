@@ -6,15 +6,8 @@ use std::net::Ipv4Addr;
 
 use tandem_wire::v4::{code, DhcpOption, Message, MessageType, OptionsExt, BOOTREQUEST};
 
-fn load(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/vectors/{name}.hex", env!("CARGO_MANIFEST_DIR"));
-    let s = std::fs::read_to_string(path).expect("vector file");
-    let s = s.trim();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+mod common;
+use common::load;
 
 /// Parses, and re-emits exactly the captured bytes.
 fn round_trips(name: &str) -> Message {
