@@ -78,11 +78,6 @@ impl Dhcpv6Server {
         let (Some(s), Some(p)) = (self.subnet(subnet), self.pools.get(subnet)) else {
             return false;
         };
-        // A DHCPv4 address never belongs to a DHCPv6 client (RFC 8415 IAs hold IPv6
-        // addresses and prefixes only).
-        if r.is_v4() {
-            return false;
-        }
         let reserved = reserved_for(s, duid);
         let same_kind =
             |x: &Resource| matches!(x, Resource::Prefix(_)) == matches!(r, Resource::Prefix(_));
@@ -94,6 +89,8 @@ impl Dhcpv6Server {
         match r {
             Resource::Address(_) => p.na.iter().any(|a| a.contains(r)),
             Resource::Prefix(_) => p.pd.iter().any(|a| a.contains(r)),
+            // A DHCPv4 address never belongs to a DHCPv6 client (RFC 8415 IAs hold IPv6
+            // addresses and prefixes only); no reservation names one either.
             Resource::V4Address(_) => false,
         }
     }
