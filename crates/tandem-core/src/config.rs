@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv6Net;
 
+use crate::config4::{validate4, OptionSet4, Subnet4};
 use crate::lease::Duid;
 use crate::time::{display_lifetime, lifetime_fraction};
 
@@ -141,10 +142,15 @@ impl Subnet {
     }
 }
 
-/// Everything the DHCPv6 core needs to serve.
+/// Everything the core needs to serve: the DHCPv6 subnets (`subnets`) and the DHCPv4
+/// ones (`subnets4`), with what they share (quarantine, affinity, probe budget).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
     pub subnets: Vec<Subnet>,
+    /// DHCPv4 subnets (RFC 2131); none: the server does not serve DHCPv4.
+    pub subnets4: Vec<Subnet4>,
+    /// Global DHCPv4 options; each v4 subnet's own options take precedence.
+    pub options4: OptionSet4,
     /// Global options; each subnet's own options take precedence.
     pub options: OptionSet,
     /// OPTION_PREFERENCE (7) value put in every Advertise, when set (RFC 8415 §18.3.9).
@@ -164,6 +170,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             subnets: Vec::new(),
+            subnets4: Vec::new(),
+            options4: OptionSet4::default(),
             options: OptionSet::default(),
             preference: None,
             decline_quarantine: None,
@@ -377,6 +385,8 @@ impl ServerConfig {
                 }
             }
         }
+        let v6_ids: Vec<u32> = self.subnets.iter().map(|s| s.id).collect();
+        validate4(&self.subnets4, &v6_ids, &mut p);
         p
     }
 }

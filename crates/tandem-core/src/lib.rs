@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod config;
+pub mod config4;
 pub mod dhcpv6;
 pub mod lease;
 pub mod table;
@@ -14,6 +15,7 @@ pub mod time;
 pub use config::{
     AddressPool, AddressPool4, ConfigProblem, OptionSet, PdPool, Reservation, ServerConfig, Subnet,
 };
+pub use config4::{OptionSet4, Reservation4, Subnet4};
 pub use dhcpv6::{
     Dhcpv6Server, DropReason, LeasePolicy, Malformed, Outcome, Reply, RxInfo, Standalone,
 };
