@@ -1,5 +1,5 @@
 //! Micro-benchmark of tandem without the network: how many perfdhcp-like exchanges per
-//! second the pure core (`Dhcpv6Server::handle`) sustains, for IA_NA and IA_PD, and how
+//! second the pure core (`DhcpServer::handle`) sustains, for IA_NA and IA_PD, and how
 //! fast the SQLite store commits the resulting leases in groups.
 //!
 //!     CARGO_TARGET_DIR=/work/target-perf cargo run --release -p tandem-server \
@@ -101,7 +101,7 @@ struct Run {
 }
 
 fn run_core(name: &str, template: &[u8], clients: u64) -> Run {
-    let mut server = tandem_core::Dhcpv6Server::new(
+    let mut server = tandem_core::DhcpServer::new(
         config(),
         Duid(unhex("0001000132958600aabbccddeeff")),
         LeaseTable::new(),

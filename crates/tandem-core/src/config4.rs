@@ -148,7 +148,8 @@ pub(crate) fn validate4(subnets: &[Subnet4], v6_ids: &[u32], p: &mut Vec<ConfigP
                     format!("id {} already used by subnet4[{j}]", s.id),
                 );
             }
-            if other.subnet.contains(&s.subnet.network()) || s.subnet.contains(&other.subnet.network())
+            if other.subnet.contains(&s.subnet.network())
+                || s.subnet.contains(&other.subnet.network())
             {
                 push(
                     format!("{at}.subnet"),
@@ -187,7 +188,11 @@ pub(crate) fn validate4(subnets: &[Subnet4], v6_ids: &[u32], p: &mut Vec<ConfigP
         if s.subnet.trunc() != s.subnet {
             push(
                 format!("{at}.subnet"),
-                format!("{} has host bits set (the network is {})", s.subnet, s.subnet.trunc()),
+                format!(
+                    "{} has host bits set (the network is {})",
+                    s.subnet,
+                    s.subnet.trunc()
+                ),
             );
         }
         if s.lease_time == 0 {
@@ -336,7 +341,8 @@ mod tests {
     #[test]
     fn every_v4_problem_is_listed_with_its_path() {
         let mut c = good();
-        c.subnets.push(crate::Subnet::new(4, "2001:db8::/64".parse().unwrap()));
+        c.subnets
+            .push(crate::Subnet::new(4, "2001:db8::/64".parse().unwrap()));
         let mut s2 = Subnet4::new(5, "192.0.2.128/25".parse().unwrap());
         s2.lease_time = 0;
         s2.reservations.push(Reservation4 {

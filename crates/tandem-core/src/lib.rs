@@ -17,7 +17,7 @@ pub use config::{
 };
 pub use config4::{OptionSet4, Reservation4, Subnet4};
 pub use dhcpv6::{
-    Dhcpv6Server, DropReason, LeasePolicy, Malformed, Outcome, Reply, RxInfo, Standalone,
+    DhcpServer, DropReason, LeasePolicy, Malformed, Outcome, Reply, RxInfo, Standalone,
 };
 pub use lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
 pub use table::LeaseTable;

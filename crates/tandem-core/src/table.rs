@@ -16,9 +16,10 @@ use crate::time::Time;
 /// Key of the per-client index for a DHCPv6 lease: one client IA.
 pub type ClientKey = (Duid, u32, IaType);
 
-/// What the per-client index is keyed by.
+/// One client's claim on a resource, of either family: what the per-client index is
+/// keyed by, and who holds an offered (not yet requested) resource.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum IndexKey {
+pub enum ClientRef {
     /// A DHCPv6 client IA.
     V6(ClientKey),
     /// A DHCPv4 client: its client identifier, or htype + chaddr (RFC 2131 §4.2; see
@@ -30,18 +31,29 @@ enum IndexKey {
 #[derive(Debug, Default, Clone)]
 pub struct LeaseTable {
     by_resource: HashMap<Resource, Lease>,
-    by_client: HashMap<IndexKey, BTreeSet<Resource>>,
+    by_client: HashMap<ClientRef, BTreeSet<Resource>>,
     by_expiry: BTreeSet<(Time, Resource)>,
 }
 
-fn client_key(l: &Lease) -> Option<IndexKey> {
+fn client_key(l: &Lease) -> Option<ClientRef> {
     if l.duid.is_empty() {
         return None;
     }
     Some(match l.ia_type() {
-        Some(ia_type) => IndexKey::V6((l.duid.clone(), l.iaid, ia_type)),
-        None => IndexKey::V4(l.duid.clone()),
+        Some(ia_type) => ClientRef::V6((l.duid.clone(), l.iaid, ia_type)),
+        None => ClientRef::V4(l.duid.clone()),
     })
+}
+
+impl ClientRef {
+    /// Whether `l` is this client's record (its IA for DHCPv6; any v4 record of the client
+    /// key for DHCPv4).
+    pub fn holds(&self, l: &Lease) -> bool {
+        match self {
+            ClientRef::V6((duid, iaid, _)) => !l.is_v4() && l.duid == *duid && l.iaid == *iaid,
+            ClientRef::V4(client) => l.is_v4() && l.duid == *client,
+        }
+    }
 }
 
 impl LeaseTable {
@@ -76,16 +88,16 @@ impl LeaseTable {
 
     /// DHCPv6 leases recorded for one client IA, whatever their status.
     pub fn for_client(&self, duid: &Duid, iaid: u32, ia_type: IaType) -> Vec<&Lease> {
-        self.indexed(&IndexKey::V6((duid.clone(), iaid, ia_type)))
+        self.indexed(&ClientRef::V6((duid.clone(), iaid, ia_type)))
     }
 
     /// DHCPv4 leases recorded for one client (its client identifier, or htype + chaddr:
     /// RFC 2131 §4.2), whatever their status, on every subnet.
     pub fn for_client_v4(&self, client: &Duid) -> Vec<&Lease> {
-        self.indexed(&IndexKey::V4(client.clone()))
+        self.indexed(&ClientRef::V4(client.clone()))
     }
 
-    fn indexed(&self, key: &IndexKey) -> Vec<&Lease> {
+    fn indexed(&self, key: &ClientRef) -> Vec<&Lease> {
         self.by_client
             .get(key)
             .into_iter()

@@ -593,14 +593,17 @@ impl Runner {
                     }
                     self.actions.commits.push((b.id, batch));
                 }
-                Output::Client { reply, via } => {
-                    let to = SendMeta {
-                        dst: reply.dest,
-                        ifindex: via.ifindex,
-                        src: via.local,
-                    };
-                    self.actions.replies.push((reply.bytes, to));
-                }
+                Output::Client { reply, via } => match reply.dest {
+                    std::net::SocketAddr::V6(dst) => {
+                        let to = SendMeta {
+                            dst,
+                            ifindex: via.ifindex,
+                            src: via.local,
+                        };
+                        self.actions.replies.push((reply.bytes, to));
+                    }
+                    std::net::SocketAddr::V4(_) => todo!("v4 socket"),
+                },
                 Output::Peer(m) => {
                     self.peer.messages_sent += 1;
                     peer_sent += 1;

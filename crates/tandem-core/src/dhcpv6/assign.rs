@@ -9,17 +9,17 @@ use tandem_wire::v6::{status, DhcpOption, Ia, IaAddr, IaPrefix, IaTa};
 use crate::alloc::{PoolSpace, Region};
 use crate::config::Subnet;
 use crate::lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
-use crate::table::{ClientKey, LeaseTable};
+use crate::table::{ClientKey, ClientRef, LeaseTable};
 use crate::time::Time;
 
-use super::server::{status_option, Dhcpv6Server, Grant, IaOut, Request};
+use super::server::{status_option, DhcpServer, Grant, IaOut, Request};
 
 /// How long an address offered in an Advertise is kept from other clients (not durable).
 const OFFER_HOLD_SECS: u64 = 60;
 /// Above this many in-memory offers, expired ones are pruned.
 const OFFER_PRUNE_AT: usize = 65_536;
 
-impl Dhcpv6Server {
+impl DhcpServer {
     /// Finds a resource for one IA and grants it (committing when `commit`).
     pub(super) fn assign_ia(
         &mut self,
@@ -105,22 +105,24 @@ impl Dhcpv6Server {
         }
     }
 
-    /// Whether `r` may go to `key` now without taking it from anyone.
-    pub(super) fn usable_for(
+    /// Whether `r` may go to `holder` now without taking it from anyone: no other
+    /// client's offer hold or binding is on it (another client's lapsed record is
+    /// forfeited; an ABANDONED one only once its quarantine ended).
+    pub(crate) fn usable_for(
         leases: &LeaseTable,
-        offers: &HashMap<Resource, (ClientKey, Time)>,
-        key: &ClientKey,
+        offers: &HashMap<Resource, (ClientRef, Time)>,
+        holder: &ClientRef,
         r: &Resource,
         now: Time,
     ) -> bool {
-        if let Some((holder, until)) = offers.get(r) {
-            if holder != key && now < *until {
+        if let Some((held_by, until)) = offers.get(r) {
+            if held_by != holder && now < *until {
                 return false;
             }
         }
         match leases.get(r) {
             None => true,
-            Some(l) if l.duid == key.0 && l.iaid == key.1 => l.status != BindingStatus::Abandoned,
+            Some(l) if holder.holds(l) => l.status != BindingStatus::Abandoned,
             Some(l) => match l.status {
                 // Another client's lapsed binding: usable (its affinity is forfeited).
                 // FREE-BACKUP: the lease policy decides who owns it (failover).
@@ -132,6 +134,23 @@ impl Dhcpv6Server {
                 _ => false,
             },
         }
+    }
+
+    /// Keeps `r` from other clients for a while after offering it to `holder` (an
+    /// Advertise, a DHCPOFFER; in memory only: nothing is promised until the Request).
+    /// A client holds one offer at a time.
+    pub(crate) fn hold_offer(&mut self, holder: ClientRef, r: Resource, now: Time) {
+        if self.offers.len() > OFFER_PRUNE_AT {
+            self.offers.retain(|_, (_, until)| now < *until);
+            let offers = &self.offers;
+            self.offers_by_client.retain(|_, r| offers.contains_key(r));
+        }
+        if let Some(old) = self.offers_by_client.insert(holder.clone(), r) {
+            if old != r {
+                self.offers.remove(&old);
+            }
+        }
+        self.offers.insert(r, (holder, now.plus(OFFER_HOLD_SECS)));
     }
 
     /// Chooses the resource for one client IA: its own binding, its reservation, then new
@@ -146,6 +165,7 @@ impl Dhcpv6Server {
         let now = req.now;
         let subnet = self.subnet(req.subnet)?.clone();
         let want_pd = key.2 == IaType::Pd;
+        let holder = ClientRef::V6(key.clone());
         // 1. The client's own binding (active first, then its lapsed record: affinity).
         //    A record that went back to a pool (FREE / FREE-BACKUP) is no longer the
         //    client's: handing it out again is a new allocation, and the lease policy
@@ -179,14 +199,14 @@ impl Dhcpv6Server {
         // 2. A reservation for this DUID.
         for r in reserved_for(&subnet, &key.0) {
             if matches!(r, Resource::Prefix(_)) == want_pd
-                && Self::usable_for(&self.leases, &self.offers, key, &r, now)
+                && Self::usable_for(&self.leases, &self.offers, &holder, &r, now)
             {
                 return Some(r);
             }
         }
         // 3. New space, rank by rank: what we advertised to it a moment ago, its old record
         //    that went back to a pool, the hints it sent, then the pools' free space.
-        let advertised = self.offers_by_client.get(key).copied();
+        let advertised = self.offers_by_client.get(&holder).copied();
         let wanted: Vec<Resource> = advertised
             .into_iter()
             .chain(returned)
@@ -219,7 +239,7 @@ impl Dhcpv6Server {
             .iter()
             .filter(|r| {
                 self.appropriate(req.subnet, &key.0, r)
-                    && Self::usable_for(&self.leases, &self.offers, key, r, now)
+                    && Self::usable_for(&self.leases, &self.offers, &holder, r, now)
                     && self.policy.may_allocate(r, self.leases.get(r), now)
             })
             .filter_map(|r| rank_of(r).map(|k| (k, *r)))
@@ -247,7 +267,7 @@ impl Dhcpv6Server {
                     continue;
                 };
                 let mut usable = |r: &Resource| {
-                    Self::usable_for(leases, offers, key, r, now)
+                    Self::usable_for(leases, offers, &holder, r, now)
                         && policy.may_allocate(r, leases.get(r), now)
                 };
                 if let Some(r) = pool.allocate(regions, budget, &mut usable, alloc_stats) {
@@ -282,18 +302,7 @@ impl Dhcpv6Server {
             .min(valid_cfg);
         let preferred = pref_cfg.min(valid);
         if !commit {
-            if self.offers.len() > OFFER_PRUNE_AT {
-                self.offers.retain(|_, (_, until)| now < *until);
-                let offers = &self.offers;
-                self.offers_by_client.retain(|_, r| offers.contains_key(r));
-            }
-            if let Some(old) = self.offers_by_client.insert(key.clone(), r) {
-                if old != r {
-                    self.offers.remove(&old);
-                }
-            }
-            self.offers
-                .insert(r, (key.clone(), now.plus(OFFER_HOLD_SECS)));
+            self.hold_offer(ClientRef::V6(key.clone()), r, now);
             return Grant {
                 resource: r,
                 preferred,
@@ -441,7 +450,7 @@ impl Dhcpv6Server {
         (opts, changes)
     }
 
-    pub(super) fn forget_offer(&mut self, r: &Resource) {
+    pub(crate) fn forget_offer(&mut self, r: &Resource) {
         if let Some((k, _)) = self.offers.remove(r) {
             if self.offers_by_client.get(&k) == Some(r) {
                 self.offers_by_client.remove(&k);

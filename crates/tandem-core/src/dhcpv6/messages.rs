@@ -6,13 +6,13 @@ use crate::lease::{BindingStatus, IaType, LeaseChange, Resource};
 use crate::table::ClientKey;
 
 use super::assign::{client_key, ia_of, ia_resources, ia_ta_unsupported};
-use super::server::{status_option, Dhcpv6Server, Grant, IaOut, Request};
+use super::server::{status_option, DhcpServer, Grant, IaOut, Request};
 
 /// A reply's message type, its options (Client and Server ID added later) and the lease
 /// changes it commits.
 pub(super) type Answer = (MessageType, Vec<DhcpOption>, Vec<LeaseChange>);
 
-impl Dhcpv6Server {
+impl DhcpServer {
     /// RFC 8415 §18.3.1 (and §18.3.2 via Rapid Commit).
     pub(super) fn solicit(&mut self, req: &Request) -> Option<Answer> {
         let subnet_rc = self.subnet(req.subnet).is_some_and(|s| s.rapid_commit);

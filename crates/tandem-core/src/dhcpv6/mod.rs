@@ -12,4 +12,4 @@ mod tests;
 
 pub use outcome::{DropReason, Malformed, Outcome, Reply, RxInfo};
 pub use policy::{LeasePolicy, Standalone};
-pub use server::Dhcpv6Server;
+pub use server::DhcpServer;

@@ -1,7 +1,7 @@
-//! What goes into [`super::Dhcpv6Server::handle`] besides the datagram, and what comes out.
+//! What goes into [`super::DhcpServer::handle`] besides the datagram, and what comes out.
 
 use std::fmt;
-use std::net::{Ipv6Addr, SocketAddrV6};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use tandem_wire::WireError;
 
@@ -126,11 +126,12 @@ impl fmt::Display for Malformed {
     }
 }
 
-/// A datagram to send.
+/// A datagram to send: a DHCPv6 reply to an IPv6 address, a DHCPv4 one to an IPv4
+/// address (the driver sends each from the socket of its family).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     pub bytes: Vec<u8>,
-    pub dest: SocketAddrV6,
+    pub dest: SocketAddr,
 }
 
 /// Everything one `handle` call decided.

@@ -4,7 +4,7 @@ use crate::alloc::{PoolSpace, Region};
 use crate::lease::{Lease, Resource};
 use crate::time::Time;
 
-/// Consulted by [`super::Dhcpv6Server`] on every decision failover constrains (RFC 8156 §4, §5.3).
+/// Consulted by [`super::DhcpServer`] on every decision failover constrains (RFC 8156 §4, §5.3).
 ///
 /// The default methods describe a stand-alone server: answer everything, allocate
 /// anything, cap nothing.

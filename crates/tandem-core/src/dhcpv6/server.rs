@@ -26,7 +26,7 @@ use tandem_wire::v6::{
 use crate::alloc::{AllocStats, PoolAllocator};
 use crate::config::{OptionSet, ServerConfig, Subnet};
 use crate::lease::{BindingStatus, Duid, IaType, Lease, LeaseChange, Resource};
-use crate::table::{ClientKey, LeaseTable};
+use crate::table::{ClientRef, LeaseTable};
 use crate::time::Time;
 
 use super::inbound::Inbound;
@@ -66,7 +66,7 @@ pub(super) struct Request<'a> {
 }
 
 /// The sans-I/O DHCPv6 server.
-pub struct Dhcpv6Server {
+pub struct DhcpServer {
     pub(super) config: ServerConfig,
     pub(super) server_duid: Duid,
     pub(super) leases: LeaseTable,
@@ -74,8 +74,8 @@ pub struct Dhcpv6Server {
     pub(super) subnet_index: HashMap<u32, usize>,
     pub(super) policy: Box<dyn LeasePolicy>,
     /// Advertised-but-not-requested resources: resource → (client, hold end).
-    pub(super) offers: HashMap<Resource, (ClientKey, Time)>,
-    pub(super) offers_by_client: HashMap<ClientKey, Resource>,
+    pub(super) offers: HashMap<Resource, (ClientRef, Time)>,
+    pub(super) offers_by_client: HashMap<ClientRef, Resource>,
     pub(super) alloc_stats: AllocStats,
     /// Drops so far, by [`DropReason::as_str`].
     pub(super) drops: BTreeMap<&'static str, u64>,
@@ -84,9 +84,9 @@ pub struct Dhcpv6Server {
     pub(super) exhausted: Vec<IaType>,
 }
 
-impl std::fmt::Debug for Dhcpv6Server {
+impl std::fmt::Debug for DhcpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dhcpv6Server")
+        f.debug_struct("DhcpServer")
             .field("server_duid", &self.server_duid)
             .field("leases", &self.leases.len())
             .finish_non_exhaustive()
@@ -116,11 +116,11 @@ fn allocators(config: &ServerConfig) -> (Vec<SubnetPools>, HashMap<u32, usize>) 
     (pools, subnet_index)
 }
 
-impl Dhcpv6Server {
+impl DhcpServer {
     /// A stand-alone server. `config` should have passed [`ServerConfig::validate`].
     pub fn new(config: ServerConfig, server_duid: Duid, leases: LeaseTable) -> Self {
         let (pools, subnet_index) = allocators(&config);
-        let mut server = Dhcpv6Server {
+        let mut server = DhcpServer {
             config,
             server_duid,
             leases: LeaseTable::new(),
@@ -422,7 +422,7 @@ impl Dhcpv6Server {
         };
         Reply {
             bytes: inbound.wrap(reply),
-            dest: rx.src,
+            dest: rx.src.into(),
         }
     }
 

@@ -62,12 +62,12 @@ fn config() -> ServerConfig {
     }
 }
 
-fn server_with(c: ServerConfig) -> Dhcpv6Server {
+fn server_with(c: ServerConfig) -> DhcpServer {
     assert_eq!(c.validate(), vec![]);
-    Dhcpv6Server::new(c, server_duid(), LeaseTable::new())
+    DhcpServer::new(c, server_duid(), LeaseTable::new())
 }
 
-fn server() -> Dhcpv6Server {
+fn server() -> DhcpServer {
     server_with(config())
 }
 
@@ -203,7 +203,7 @@ fn payload(opts: &[DhcpOption], code: u16) -> Option<Vec<u8>> {
 }
 
 /// Solicit + Request for one IA_NA; returns the committed address.
-fn acquire(s: &mut Dhcpv6Server, now: Time, c: &Duid, iaid: u32) -> Ipv6Addr {
+fn acquire(s: &mut DhcpServer, now: Time, c: &Duid, iaid: u32) -> Ipv6Addr {
     let adv = reply_of(&s.handle(
         now,
         &message(MessageType::Solicit, Some(c), None, vec![ia_na(iaid, &[])]),
@@ -497,7 +497,7 @@ fn solicit_gets_advertise_with_preference_and_no_durable_change_rfc8415_s18_3_1(
         &rx(),
     );
     assert!(out.changes.is_empty(), "Advertise must not commit");
-    assert_eq!(out.reply.as_ref().unwrap().dest, rx().src);
+    assert_eq!(out.reply.as_ref().unwrap().dest, rx().src.into());
     let adv = reply_of(&out);
     assert_eq!(adv.msg_type, MessageType::Advertise);
     assert_eq!(adv.transaction_id, 0x00ab_cdef);
@@ -1111,7 +1111,7 @@ fn relayed_solicit_is_answered_in_relay_repl_with_interface_id_rfc8415_s19_3() {
     let pkt = relay_forw("2001:db8:1::1", "fe80::abcd", 0, Some(b"port-7"), inner);
     let out = s.handle(T0, &pkt, &relay_rx());
     let r = out.reply.as_ref().unwrap();
-    assert_eq!(r.dest, relay_rx().src);
+    assert_eq!(r.dest, relay_rx().src.into());
     let rr = RelayMessage::parse(&r.bytes).unwrap();
     assert_eq!(
         (rr.msg_type, rr.link_address, rr.peer_address),
@@ -1439,7 +1439,7 @@ fn restart_from_stored_leases_does_not_reprobe_used_space() {
         );
     }
     let stored: Vec<_> = s.leases().iter().cloned().collect();
-    let mut s2 = Dhcpv6Server::new(config(), server_duid(), LeaseTable::from_leases(stored));
+    let mut s2 = DhcpServer::new(config(), server_duid(), LeaseTable::from_leases(stored));
     let out = s2.handle(
         T0,
         &message(
@@ -1671,7 +1671,7 @@ fn new_reservation_replaces_dynamic_binding_on_renew_rfc8415_s18_3_4() {
         address: Some(a("2001:db8:1::7")),
         prefix: None,
     });
-    let mut s = Dhcpv6Server::new(c, server_duid(), LeaseTable::from_leases(stored));
+    let mut s = DhcpServer::new(c, server_duid(), LeaseTable::from_leases(stored));
     let out = s.handle(
         T0 + 10,
         &message(

@@ -13,7 +13,7 @@ pub mod gate;
 use std::collections::VecDeque;
 
 use tandem_core::{
-    Dhcpv6Server, Duid, Lease, LeaseTable, Outcome, Reply, RxInfo, ServerConfig, Time,
+    DhcpServer, Duid, Lease, LeaseTable, Outcome, Reply, RxInfo, ServerConfig, Time,
 };
 use tandem_wire::failover::FailoverMessage;
 
@@ -80,7 +80,7 @@ enum Send {
 }
 
 enum Mode {
-    Standalone(Box<Dhcpv6Server>),
+    Standalone(Box<DhcpServer>),
     Pair(Box<FailoverServer>),
 }
 
@@ -105,7 +105,7 @@ impl std::fmt::Debug for Node {
 impl Node {
     /// A server without a partner.
     pub fn standalone(config: ServerConfig, server_duid: Duid, leases: Vec<Lease>) -> Self {
-        Self::with(Mode::Standalone(Box::new(Dhcpv6Server::new(
+        Self::with(Mode::Standalone(Box::new(DhcpServer::new(
             config,
             server_duid,
             LeaseTable::from_leases(leases),
@@ -146,7 +146,7 @@ impl Node {
         }
     }
 
-    pub fn dhcp(&self) -> &Dhcpv6Server {
+    pub fn dhcp(&self) -> &DhcpServer {
         match &self.mode {
             Mode::Pair(fs) => fs.dhcp(),
             Mode::Standalone(d) => d,
@@ -278,7 +278,7 @@ impl Node {
     }
 
     /// Why `config` cannot replace the running configuration (empty: it can). See
-    /// [`Dhcpv6Server::check_reconfigure`] and, for a pair member,
+    /// [`DhcpServer::check_reconfigure`] and, for a pair member,
     /// [`FailoverServer::check_reconfigure`].
     pub fn check_reconfigure(&self, config: &ServerConfig, now: Time) -> Vec<String> {
         match &self.mode {

@@ -1,4 +1,4 @@
-//! A DHCPv6 server with a failover partner: the RFC 8415 core (`tandem_core::Dhcpv6Server`)
+//! A DHCPv6 server with a failover partner: the RFC 8415 core (`tandem_core::DhcpServer`)
 //! joined to the RFC 8156 endpoint, the binding-update queue and the prefix pools.
 //!
 //! Sans-I/O. Inputs: [`FailoverServer::handle_client`], [`FailoverServer::handle_peer`],
@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use tandem_core::{
-    BindingStatus, Dhcpv6Server, Duid, IaType, Lease, LeaseChange, LeaseTable, Outcome, Reply,
+    BindingStatus, DhcpServer, Duid, IaType, Lease, LeaseChange, LeaseTable, Outcome, Reply,
     Resource, RxInfo, ServerConfig, Time,
 };
 use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
@@ -111,7 +111,7 @@ pub enum Output {
 
 /// The failover-aware DHCPv6 server.
 pub struct FailoverServer {
-    dhcp: Dhcpv6Server,
+    dhcp: DhcpServer,
     ep: Endpoint,
     outbox: Outbox,
     prefix_pools: Vec<PrefixPool>,
@@ -200,7 +200,7 @@ impl FailoverServer {
         outbox.restore_from(pending);
         let ep = Endpoint::start(pair.endpoint.clone(), record, now);
         let mut s = FailoverServer {
-            dhcp: Dhcpv6Server::new(config, server_duid, table),
+            dhcp: DhcpServer::new(config, server_duid, table),
             ep,
             outbox,
             prefix_pools,
@@ -222,7 +222,7 @@ impl FailoverServer {
     pub fn endpoint(&self) -> &Endpoint {
         &self.ep
     }
-    pub fn dhcp(&self) -> &Dhcpv6Server {
+    pub fn dhcp(&self) -> &DhcpServer {
         &self.dhcp
     }
     pub fn leases(&self) -> &LeaseTable {
@@ -454,7 +454,7 @@ impl FailoverServer {
     }
 
     /// Why `config` cannot replace the running one (see
-    /// [`Dhcpv6Server::check_reconfigure`]); a pair member also keeps its prefix pools as
+    /// [`DhcpServer::check_reconfigure`]); a pair member also keeps its prefix pools as
     /// they are, because their split with the partner (§4.2.2) is built on them: a prefix
     /// pool may be added, not changed or removed.
     pub fn check_reconfigure(&self, config: &ServerConfig, now: Time) -> Vec<String> {
@@ -769,7 +769,7 @@ impl FailoverServer {
 
 /// Builds the BNDUPD for one queued key from the current records (coalesced, §4.3).
 fn build_update(
-    dhcp: &Dhcpv6Server,
+    dhcp: &DhcpServer,
     client_ias: &HashMap<Duid, BTreeSet<(IaType, u32)>>,
     key: &UpdateKey,
     now: Time,

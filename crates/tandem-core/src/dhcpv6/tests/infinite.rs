@@ -13,7 +13,7 @@ fn infinite_config(preferred: u32) -> ServerConfig {
 }
 
 /// Solicit + Request for IA_NA 1; returns the Reply's IA_NA.
-fn request(s: &mut Dhcpv6Server, now: Time, c: &Duid) -> Ia {
+fn request(s: &mut DhcpServer, now: Time, c: &Duid) -> Ia {
     let adv = reply_of(&s.handle(
         now,
         &message(MessageType::Solicit, Some(c), None, vec![ia_na(1, &[])]),
