@@ -8,7 +8,7 @@ use tandem_wire::v6::{status, DhcpOption, Ia, IaAddr, IaPrefix, IaTa};
 
 use crate::alloc::{PoolSpace, Region};
 use crate::config::Subnet;
-use crate::lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
+use crate::lease::{BindingStatus, Duid, IaType, Lease, LeaseChange, Resource};
 use crate::table::{ClientKey, ClientRef, LeaseTable};
 use crate::time::Time;
 
@@ -310,51 +310,7 @@ impl DhcpServer {
                 commit: None,
             };
         }
-        let existing = self.leases.get(&r);
-        let same_active = existing.is_some_and(|l| {
-            l.status == BindingStatus::Active && l.duid == key.0 && l.iaid == key.1
-        });
-        let mut lease = Lease {
-            resource: r,
-            status: BindingStatus::Active,
-            duid: key.0.clone(),
-            hw_address: Vec::new(),
-            iaid: key.1,
-            subnet_id: sid,
-            preferred_lifetime: preferred,
-            valid_lifetime: valid,
-            t1: 0,
-            t2: 0,
-            cltt: now,
-            start_time_of_state: if same_active {
-                existing.map_or(now, |l| l.start_time_of_state)
-            } else {
-                now
-            },
-            // RFC 8415 §7.7: an infinite valid lifetime never ends (not now + 0xffffffff).
-            state_expiration: Some(now.plus_lifetime(valid)),
-            // A new binding starts with nothing acknowledged by the partner (RFC 8156 §7.3
-            // keeps these per lease; the previous client's ack says nothing of this one:
-            // tandem-sim seed 109, check (g)). What this server acked stays: it bounds how
-            // long the partner may have let the previous client run.
-            failover: match existing {
-                Some(l) if same_active => l.failover.clone(),
-                Some(l) => FailoverFields {
-                    acked_partner_lifetime: None,
-                    partner_lifetime: None,
-                    ..l.failover.clone()
-                },
-                None => FailoverFields::default(),
-            },
-        };
-        // A renewal may give less than before (the failover MCLT cap, RFC 8156 §4.4), but
-        // the record never ends before what the client was told earlier: this Reply may be
-        // lost, and the client may then use the resource as long as it was told before.
-        if same_active {
-            if let Some(told) = existing.and_then(|l| l.state_expiration) {
-                lease.state_expiration = lease.state_expiration.map(|e| e.max(told));
-            }
-        }
+        let lease = self.active_record(r, &ClientRef::V6(key.clone()), sid, preferred, valid, now);
         Grant {
             resource: r,
             preferred,

@@ -207,22 +207,17 @@ impl DhcpServer {
                     continue;
                 }
                 found = true;
-                let mut l = l.clone();
-                l.status = if decline {
-                    BindingStatus::Abandoned
-                } else {
-                    BindingStatus::Released
-                };
-                l.start_time_of_state = now;
-                l.cltt = now;
                 // A quarantine as long as an infinite valid lifetime never ends (RFC 8415 §7.7).
-                l.state_expiration = Some(if decline {
-                    now.plus_lifetime(quarantine)
+                changes.extend(if decline {
+                    self.end_binding(
+                        &r,
+                        BindingStatus::Abandoned,
+                        now.plus_lifetime(quarantine),
+                        now,
+                    )
                 } else {
-                    now.plus(affinity)
+                    self.end_binding(&r, BindingStatus::Released, now.plus(affinity), now)
                 });
-                self.put(l.clone());
-                changes.push(LeaseChange::Upsert(l));
             }
             if !found {
                 let ia = Ia {

@@ -25,7 +25,7 @@ use tandem_wire::v6::{
 
 use crate::alloc::{AllocStats, PoolAllocator};
 use crate::config::{OptionSet, ServerConfig, Subnet};
-use crate::lease::{BindingStatus, Duid, IaType, Lease, LeaseChange, Resource};
+use crate::lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
 use crate::table::{ClientRef, LeaseTable};
 use crate::time::Time;
 
@@ -33,10 +33,12 @@ use super::inbound::Inbound;
 use super::outcome::{DropReason, Malformed, Outcome, Reply, RxInfo};
 use super::policy::{LeasePolicy, Standalone};
 
+/// One subnet's allocators: address pools (IA_NA, or a DHCPv4 subnet's pools) and
+/// prefix pools (IA_PD; none for DHCPv4).
 #[derive(Debug)]
-pub(super) struct SubnetPools {
-    pub(super) na: Vec<PoolAllocator>,
-    pub(super) pd: Vec<PoolAllocator>,
+pub(crate) struct SubnetPools {
+    pub(crate) na: Vec<PoolAllocator>,
+    pub(crate) pd: Vec<PoolAllocator>,
 }
 
 /// One resource in a reply IA, with the lifetimes sent.
@@ -67,21 +69,24 @@ pub(super) struct Request<'a> {
 
 /// The sans-I/O DHCPv6 server.
 pub struct DhcpServer {
-    pub(super) config: ServerConfig,
-    pub(super) server_duid: Duid,
-    pub(super) leases: LeaseTable,
-    pub(super) pools: Vec<SubnetPools>,
-    pub(super) subnet_index: HashMap<u32, usize>,
-    pub(super) policy: Box<dyn LeasePolicy>,
+    pub(crate) config: ServerConfig,
+    pub(crate) server_duid: Duid,
+    pub(crate) leases: LeaseTable,
+    pub(crate) pools: Vec<SubnetPools>,
+    pub(crate) subnet_index: HashMap<u32, usize>,
+    /// The DHCPv4 subnets' allocators, in `config.subnets4` order, and their index by id.
+    pub(crate) pools4: Vec<SubnetPools>,
+    pub(crate) subnet4_index: HashMap<u32, usize>,
+    pub(crate) policy: Box<dyn LeasePolicy>,
     /// Advertised-but-not-requested resources: resource → (client, hold end).
-    pub(super) offers: HashMap<Resource, (ClientRef, Time)>,
-    pub(super) offers_by_client: HashMap<ClientRef, Resource>,
-    pub(super) alloc_stats: AllocStats,
+    pub(crate) offers: HashMap<Resource, (ClientRef, Time)>,
+    pub(crate) offers_by_client: HashMap<ClientRef, Resource>,
+    pub(crate) alloc_stats: AllocStats,
     /// Drops so far, by [`DropReason::as_str`].
-    pub(super) drops: BTreeMap<&'static str, u64>,
+    pub(crate) drops: BTreeMap<&'static str, u64>,
     /// IA kinds of the message being answered that found nothing to assign (moved into
     /// [`Outcome::exhausted`]).
-    pub(super) exhausted: Vec<IaType>,
+    pub(crate) exhausted: Vec<IaType>,
 }
 
 impl std::fmt::Debug for DhcpServer {
@@ -93,9 +98,15 @@ impl std::fmt::Debug for DhcpServer {
     }
 }
 
-/// Empty allocators for every pool of `config`, and each subnet's index by id.
-fn allocators(config: &ServerConfig) -> (Vec<SubnetPools>, HashMap<u32, usize>) {
-    let pools = config
+/// Empty allocators for every pool of `config`, per subnet, and each subnet's index by
+/// id: the DHCPv6 subnets', then the DHCPv4 subnets'.
+struct Allocators {
+    v6: (Vec<SubnetPools>, HashMap<u32, usize>),
+    v4: (Vec<SubnetPools>, HashMap<u32, usize>),
+}
+
+fn allocators(config: &ServerConfig) -> Allocators {
+    let v6 = config
         .subnets
         .iter()
         .map(|s| SubnetPools {
@@ -107,25 +118,42 @@ fn allocators(config: &ServerConfig) -> (Vec<SubnetPools>, HashMap<u32, usize>) 
             pd: s.pd_pools.iter().map(PoolAllocator::for_pd_pool).collect(),
         })
         .collect();
-    let subnet_index = config
-        .subnets
+    let v4 = config
+        .subnets4
         .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id, i))
+        .map(|s| SubnetPools {
+            na: s
+                .pools
+                .iter()
+                .map(PoolAllocator::for_address_pool4)
+                .collect(),
+            pd: Vec::new(),
+        })
         .collect();
-    (pools, subnet_index)
+    let by_id = |ids: &mut dyn Iterator<Item = u32>| -> HashMap<u32, usize> {
+        ids.enumerate().map(|(i, id)| (id, i)).collect()
+    };
+    Allocators {
+        v6: (v6, by_id(&mut config.subnets.iter().map(|s| s.id))),
+        v4: (v4, by_id(&mut config.subnets4.iter().map(|s| s.id))),
+    }
 }
 
 impl DhcpServer {
     /// A stand-alone server. `config` should have passed [`ServerConfig::validate`].
     pub fn new(config: ServerConfig, server_duid: Duid, leases: LeaseTable) -> Self {
-        let (pools, subnet_index) = allocators(&config);
+        let Allocators {
+            v6: (pools, subnet_index),
+            v4: (pools4, subnet4_index),
+        } = allocators(&config);
         let mut server = DhcpServer {
             config,
             server_duid,
             leases: LeaseTable::new(),
             pools,
             subnet_index,
+            pools4,
+            subnet4_index,
             policy: Box::new(Standalone),
             offers: HashMap::new(),
             offers_by_client: HashMap::new(),
@@ -162,15 +190,20 @@ impl DhcpServer {
 
     /// Tells the pool holding `r` that it now has this record (or none).
     fn track(&mut self, r: &Resource, subnet_id: u32, record: Option<&Lease>) {
-        let home = self.subnet_index.get(&subnet_id).copied();
+        let (all, index) = if r.is_v4() {
+            (&mut self.pools4, &self.subnet4_index)
+        } else {
+            (&mut self.pools, &self.subnet_index)
+        };
+        let home = index.get(&subnet_id).copied();
         let holds = |sp: &SubnetPools| sp.na.iter().chain(sp.pd.iter()).any(|p| p.contains(r));
         let Some(i) = home
-            .filter(|i| self.pools.get(*i).is_some_and(holds))
-            .or_else(|| self.pools.iter().position(holds))
+            .filter(|i| all.get(*i).is_some_and(holds))
+            .or_else(|| all.iter().position(holds))
         else {
             return;
         };
-        let sp = &mut self.pools[i];
+        let sp = &mut all[i];
         for p in sp.na.iter_mut().chain(sp.pd.iter_mut()) {
             if !p.contains(r) {
                 continue;
@@ -191,6 +224,89 @@ impl DhcpServer {
                 }
             }
         }
+    }
+
+    /// Ends the client's binding of `r` at `now`: RELEASED (kept until `until` so the
+    /// client gets it back) or ABANDONED (declined: quarantined until `until`). The same
+    /// transition for both families (RFC 8415 §18.3.7, §18.3.8; RFC 2131 §4.3.3, §4.3.4).
+    pub(crate) fn end_binding(
+        &mut self,
+        r: &Resource,
+        to: BindingStatus,
+        until: Time,
+        now: Time,
+    ) -> Option<LeaseChange> {
+        let mut l = self.leases.get(r)?.clone();
+        l.status = to;
+        l.start_time_of_state = now;
+        l.cltt = now;
+        l.state_expiration = Some(until);
+        self.put(l.clone());
+        Some(LeaseChange::Upsert(l))
+    }
+
+    /// The ACTIVE record granting `r` to `holder` at `now` with these lifetimes (T1/T2
+    /// left 0 for the caller): the one way a binding is made or extended, for both
+    /// families. A DHCPv4 holder's record has IAID 0; its hardware address is the
+    /// caller's to fill in.
+    pub(crate) fn active_record(
+        &self,
+        r: Resource,
+        holder: &ClientRef,
+        subnet_id: u32,
+        preferred: u32,
+        valid: u32,
+        now: Time,
+    ) -> Lease {
+        let (duid, iaid) = match holder {
+            ClientRef::V6((duid, iaid, _)) => (duid.clone(), *iaid),
+            ClientRef::V4(client) => (client.clone(), 0),
+        };
+        let existing = self.leases.get(&r);
+        let same_active =
+            existing.is_some_and(|l| l.status == BindingStatus::Active && holder.holds(l));
+        let mut lease = Lease {
+            resource: r,
+            status: BindingStatus::Active,
+            duid,
+            hw_address: Vec::new(),
+            iaid,
+            subnet_id,
+            preferred_lifetime: preferred,
+            valid_lifetime: valid,
+            t1: 0,
+            t2: 0,
+            cltt: now,
+            start_time_of_state: if same_active {
+                existing.map_or(now, |l| l.start_time_of_state)
+            } else {
+                now
+            },
+            // RFC 8415 §7.7: an infinite valid lifetime never ends (not now + 0xffffffff).
+            state_expiration: Some(now.plus_lifetime(valid)),
+            // A new binding starts with nothing acknowledged by the partner (RFC 8156 §7.3
+            // keeps these per lease; the previous client's ack says nothing of this one:
+            // tandem-sim seed 109, check (g)). What this server acked stays: it bounds how
+            // long the partner may have let the previous client run.
+            failover: match existing {
+                Some(l) if same_active => l.failover.clone(),
+                Some(l) => FailoverFields {
+                    acked_partner_lifetime: None,
+                    partner_lifetime: None,
+                    ..l.failover.clone()
+                },
+                None => FailoverFields::default(),
+            },
+        };
+        // A renewal may give less than before (the failover MCLT cap, RFC 8156 §4.4), but
+        // the record never ends before what the client was told earlier: this reply may be
+        // lost, and the client may then use the resource as long as it was told before.
+        if same_active {
+            if let Some(told) = existing.and_then(|l| l.state_expiration) {
+                lease.state_expiration = lease.state_expiration.map(|e| e.max(told));
+            }
+        }
+        lease
     }
 
     /// Replaces the lease policy (failover installs its own).
@@ -554,6 +670,18 @@ impl DhcpServer {
                 }
             }
         }
+        for new in &config.subnets4 {
+            if let Some(old) = self.config.subnets4.iter().find(|s| s.id == new.id) {
+                if old.subnet != new.subnet {
+                    problems.push(format!(
+                        "subnet4 id {} is {} in the running configuration and {} in the new one: \
+                         stored leases carry the id, so an id may not change its subnet \
+                         (give the new subnet a new id)",
+                        new.id, old.subnet, new.subnet
+                    ));
+                }
+            }
+        }
         let new_pools: Vec<(PoolAllocator, u32)> = config
             .subnets
             .iter()
@@ -564,11 +692,17 @@ impl DhcpServer {
                     .chain(s.pd_pools.iter().map(PoolAllocator::for_pd_pool))
                     .map(move |p| (p, s.id))
             })
+            .chain(config.subnets4.iter().flat_map(|s| {
+                s.pools
+                    .iter()
+                    .map(PoolAllocator::for_address_pool4)
+                    .map(move |p| (p, s.id))
+            }))
             .collect();
         // Active leases inside a running pool that no pool of the same subnet keeps.
         let mut orphaned: BTreeMap<u32, (usize, Resource)> = BTreeMap::new();
         for l in self.leases.iter().filter(|l| l.is_active_at(now)) {
-            let in_old_pool = self.pools.iter().any(|sp| {
+            let in_old_pool = self.pools.iter().chain(&self.pools4).any(|sp| {
                 sp.na
                     .iter()
                     .chain(sp.pd.iter())
@@ -599,13 +733,17 @@ impl DhcpServer {
     /// dropped (the client's Request is then answered from the new pools). Call
     /// [`Self::check_reconfigure`] first.
     pub fn reconfigure(&mut self, config: ServerConfig) {
-        (self.pools, self.subnet_index) = allocators(&config);
+        let a = allocators(&config);
+        (self.pools, self.subnet_index) = a.v6;
+        (self.pools4, self.subnet4_index) = a.v4;
         self.config = config;
         self.track_all();
         let pools = &self.pools;
+        let pools4 = &self.pools4;
         self.offers.retain(|r, _| {
             pools
                 .iter()
+                .chain(pools4)
                 .any(|sp| sp.na.iter().chain(sp.pd.iter()).any(|p| p.contains(r)))
         });
         let offers = &self.offers;
