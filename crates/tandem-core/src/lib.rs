@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod config;
 pub mod config4;
+pub mod dhcpv4;
 pub mod dhcpv6;
 pub mod lease;
 pub mod table;
@@ -16,6 +17,7 @@ pub use config::{
     AddressPool, AddressPool4, ConfigProblem, OptionSet, PdPool, Reservation, ServerConfig, Subnet,
 };
 pub use config4::{OptionSet4, Reservation4, Subnet4};
+pub use dhcpv4::RxInfo4;
 pub use dhcpv6::{
     DhcpServer, DropReason, LeasePolicy, Malformed, Outcome, Reply, RxInfo, Standalone,
 };

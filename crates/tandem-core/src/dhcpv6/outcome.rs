@@ -52,6 +52,18 @@ pub enum DropReason {
     NothingToSay,
     /// Relay chain too deep.
     RelayTooDeep,
+    /// DHCPv4: 'op' is BOOTREPLY, which goes from servers to clients (RFC 2131 §2).
+    NotARequest,
+    /// DHCPv4: no message type option (53): a BOOTP request, which is not served.
+    Bootp,
+    /// DHCPv4: no address of the client's link may be offered to it.
+    NoAddressAvailable,
+    /// DHCPv4: an INIT-REBOOT DHCPREQUEST from a client this server has no record of
+    /// (RFC 2131 §4.3.2: "MUST remain silent").
+    UnknownClient,
+    /// DHCPv4: a DHCPREQUEST in SELECTING or a DHCPDECLINE without option 50
+    /// (RFC 2131 §4.3.2, §4.3.3; table 5: MUST).
+    MissingRequestedAddress,
 }
 
 /// What exactly was wrong with a [`DropReason::Malformed`] datagram.
@@ -84,6 +96,11 @@ impl DropReason {
             Self::Policy => "policy",
             Self::NothingToSay => "nothing_to_say",
             Self::RelayTooDeep => "relay_too_deep",
+            Self::NotARequest => "not_a_request",
+            Self::Bootp => "bootp",
+            Self::NoAddressAvailable => "no_address_available",
+            Self::UnknownClient => "unknown_client",
+            Self::MissingRequestedAddress => "missing_requested_address",
         }
     }
 
@@ -155,7 +172,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub(super) fn dropped(reason: DropReason) -> Self {
+    pub(crate) fn dropped(reason: DropReason) -> Self {
         Outcome {
             drop: Some(reason),
             ..Outcome::default()

@@ -176,7 +176,7 @@ impl DhcpServer {
     }
 
     /// Stores a lease in the table, keeping the pools' view of used space in step.
-    pub(super) fn put(&mut self, lease: Lease) {
+    pub(crate) fn put(&mut self, lease: Lease) {
         self.track(&lease.resource, lease.subnet_id, Some(&lease));
         self.leases.upsert(lease);
     }
