@@ -1,5 +1,5 @@
 //! The one driver, for a server alone and for a pair member: the [`Runner`]'s loop on
-//! tokio — a client socket (recvmmsg/sendmmsg), the partner link when there is one,
+//! tokio — the client sockets, DHCPv6 and DHCPv4 (recvmmsg/sendmmsg), the partner link when there is one,
 //! the store writer (group commit), the control socket and the clock.
 //!
 //! It only moves bytes, writes batches and wakes timers; every decision is the runner's
@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_net::{Dhcp6Socket, RecvBatch, SendMeta};
+use tandem_net::{Dhcp4Socket, Dhcp6Socket, NetError, RecvBatch, RecvBatch4, SendMeta, SendMeta4};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -20,7 +20,7 @@ use crate::counters::Counters;
 use crate::runner::{Actions, CtlRequest, PeerCommand, PeerEvent, Runner};
 use tandem_failover::node::BatchId;
 
-/// Largest DHCPv6 datagram read; anything longer is cut and dropped.
+/// Largest datagram read (either family); anything longer is cut and dropped.
 const MAX_DATAGRAM: usize = 65_535;
 /// Datagrams taken per `recvmmsg`: a burst is handled as one turn, its changes written as
 /// one batch (group commit) and its replies sent with `sendmmsg`.
@@ -52,7 +52,10 @@ pub struct Stopped<C> {
 /// The driver: a runner and the I/O it is fed from.
 pub struct Driver<C> {
     pub runner: Runner,
-    pub socket: Arc<Dhcp6Socket>,
+    /// The DHCPv6 socket (port 547), when DHCPv6 is served.
+    pub socket: Option<Arc<Dhcp6Socket>>,
+    /// The DHCPv4 socket (port 67), when DHCPv4 is served.
+    pub socket4: Option<Arc<Dhcp4Socket>>,
     pub sink: C,
     pub partner: Option<PartnerChannels>,
     pub ctl: Option<mpsc::Receiver<CtlRequest>>,
@@ -71,6 +74,7 @@ impl<C: CommitSink> Driver<C> {
         let Driver {
             mut runner,
             socket,
+            socket4,
             sink,
             partner,
             mut ctl,
@@ -87,12 +91,17 @@ impl<C: CommitSink> Driver<C> {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut io = Io {
             socket: socket.clone(),
+            socket4: socket4.clone(),
             counters: runner.counters().clone(),
             sink,
             done_tx,
             in_flight: 0,
         };
         let mut batch = RecvBatch::new(RECV_BATCH, MAX_DATAGRAM);
+        let mut batch4 = RecvBatch4::new(RECV_BATCH, MAX_DATAGRAM);
+        // Which family's socket is read first when both have datagrams: it alternates,
+        // so a flood on one never starves the other.
+        let mut v4_first = false;
         let mut shutdown = std::pin::pin!(shutdown);
         let mut running = true;
         let mut stats = tokio::time::interval(STATS_EVERY);
@@ -147,24 +156,37 @@ impl<C: CommitSink> Driver<C> {
                     }
                     None => ctl = None,
                 },
-                received = socket.recv_batch(&mut batch), if can_read => match received {
-                    Ok(_) => {
-                        let now = time.now(&mut runner);
-                        for (bytes, meta) in batch.iter() {
-                            match meta {
-                                Ok(meta) => {
-                                    runner.on_datagram(now, bytes, meta);
-                                }
-                                Err(e) => {
-                                    warn!(error = %e, "receive failed");
-                                    runner.counters().drop_for("receive_error");
+                received = recv_clients(
+                    socket.as_deref(),
+                    &mut batch,
+                    socket4.as_deref(),
+                    &mut batch4,
+                    v4_first,
+                ), if can_read => {
+                    let now = time.now(&mut runner);
+                    v4_first = matches!(received, Received::V6(_));
+                    match received {
+                        Received::V6(Ok(_)) => {
+                            for (bytes, meta) in batch.iter() {
+                                match meta {
+                                    Ok(meta) => {
+                                        runner.on_datagram(now, bytes, meta);
+                                    }
+                                    Err(e) => receive_failed(&runner, e),
                                 }
                             }
                         }
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "receive failed");
-                        runner.counters().drop_for("receive_error");
+                        Received::V4(Ok(_)) => {
+                            for (bytes, meta) in batch4.iter() {
+                                match meta {
+                                    Ok(meta) => {
+                                        runner.on_datagram4(now, bytes, meta);
+                                    }
+                                    Err(e) => receive_failed(&runner, e),
+                                }
+                            }
+                        }
+                        Received::V6(Err(e)) | Received::V4(Err(e)) => receive_failed(&runner, &e),
                     }
                 },
                 () = tokio::time::sleep_until(wake), if running => {
@@ -202,6 +224,45 @@ impl TimeSource {
     }
 }
 
+fn receive_failed(runner: &Runner, e: &NetError) {
+    warn!(error = %e, "receive failed");
+    runner.counters().drop_for("receive_error");
+}
+
+/// A burst from one of the client sockets.
+enum Received {
+    V6(Result<usize, NetError>),
+    V4(Result<usize, NetError>),
+}
+
+/// The next burst from whichever client socket has one (a family not served never
+/// has), `v4_first` saying which to take when both do.
+async fn recv_clients(
+    v6: Option<&Dhcp6Socket>,
+    batch: &mut RecvBatch,
+    v4: Option<&Dhcp4Socket>,
+    batch4: &mut RecvBatch4,
+    v4_first: bool,
+) -> Received {
+    let from_v6 = async {
+        match v6 {
+            Some(s) => s.recv_batch(batch).await,
+            None => std::future::pending().await,
+        }
+    };
+    let from_v4 = async {
+        match v4 {
+            Some(s) => s.recv_batch(batch4).await,
+            None => std::future::pending().await,
+        }
+    };
+    if v4_first {
+        tokio::select! { biased; r = from_v4 => Received::V4(r), r = from_v6 => Received::V6(r) }
+    } else {
+        tokio::select! { biased; r = from_v6 => Received::V6(r), r = from_v4 => Received::V4(r) }
+    }
+}
+
 async fn recv_peer(rx: &mut Option<mpsc::Receiver<PeerEvent>>) -> Option<PeerEvent> {
     match rx {
         Some(rx) => rx.recv().await,
@@ -222,7 +283,8 @@ type Done = (BatchId, Result<(), CommitError>, Duration);
 
 /// The driver's hands: the socket, the store writer, the partner link.
 struct Io<C> {
-    socket: Arc<Dhcp6Socket>,
+    socket: Option<Arc<Dhcp6Socket>>,
+    socket4: Option<Arc<Dhcp4Socket>>,
     counters: Arc<Counters>,
     sink: C,
     done_tx: mpsc::UnboundedSender<Done>,
@@ -252,6 +314,9 @@ impl<C: CommitSink> Io<C> {
         if !a.replies.is_empty() {
             self.send_replies(a.replies).await;
         }
+        if !a.replies4.is_empty() {
+            self.send_replies4(a.replies4).await;
+        }
         let handed_over = !a.peer.is_empty() && peer_tx.is_some();
         for cmd in a.peer {
             let Some(tx) = peer_tx.as_ref() else { break };
@@ -274,17 +339,57 @@ impl<C: CommitSink> Io<C> {
     async fn send_replies(&self, replies: Vec<(Vec<u8>, SendMeta)>) {
         let msgs: Vec<(&[u8], SendMeta)> =
             replies.iter().map(|(b, to)| (b.as_slice(), *to)).collect();
-        // Counted before the send and corrected after: one `sendmmsg` delivers the whole
-        // batch, and a client may read its reply (and our counters) before the call returns.
-        let n = msgs.len() as u64;
+        let sent = match &self.socket {
+            Some(s) => {
+                self.count_sending(msgs.len());
+                s.send_batch(&msgs).await
+            }
+            None => Vec::new(),
+        };
+        self.count_sent(replies.iter().map(|(_, to)| to.dst.into()), sent);
+    }
+
+    async fn send_replies4(&self, replies: Vec<(Vec<u8>, SendMeta4)>) {
+        let msgs: Vec<(&[u8], SendMeta4)> =
+            replies.iter().map(|(b, to)| (b.as_slice(), *to)).collect();
+        let sent = match &self.socket4 {
+            Some(s) => {
+                self.count_sending(msgs.len());
+                s.send_batch(&msgs).await
+            }
+            None => Vec::new(),
+        };
+        self.count_sent(replies.iter().map(|(_, to)| to.dst.into()), sent);
+    }
+
+    /// Counted before the send and corrected after: one `sendmmsg` delivers the whole
+    /// batch, and a client may read its reply (and our counters) before the call returns.
+    fn count_sending(&self, n: usize) {
+        let n = n as u64;
         self.counters.update(|c| c.replied += n);
-        let results = self.socket.send_batch(&msgs).await;
-        for ((_, to), result) in replies.iter().zip(results) {
-            if let Err(e) = result {
-                warn!(error = %e, to = %to.dst, "reply send failed");
-                self.counters
-                    .update(|c| c.replied = c.replied.saturating_sub(1));
-                self.counters.drop_for("send_error");
+    }
+
+    /// Each failed send (or a reply for a family with no socket, which the core never
+    /// makes: it answers only what a socket brought) is logged and counted.
+    fn count_sent(
+        &self,
+        to: impl Iterator<Item = std::net::SocketAddr>,
+        results: Vec<Result<usize, NetError>>,
+    ) {
+        let mut results = results.into_iter();
+        for dst in to {
+            match results.next() {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    warn!(error = %e, to = %dst, "reply send failed");
+                    self.counters
+                        .update(|c| c.replied = c.replied.saturating_sub(1));
+                    self.counters.drop_for("send_error");
+                }
+                None => {
+                    warn!(to = %dst, "no socket of this family: reply not sent");
+                    self.counters.drop_for("send_error");
+                }
             }
         }
     }

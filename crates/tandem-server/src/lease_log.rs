@@ -12,7 +12,7 @@
 //! callsite check).
 
 use std::collections::VecDeque;
-use std::net::{Ipv6Addr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use tandem_core::{BindingStatus, Lease, LeaseChange, Resource};
 use tandem_failover::node::BatchId;
@@ -76,12 +76,23 @@ pub enum Source {
 /// Where a client message came from, for the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientInfo {
-    pub msg_type: u8,
+    pub kind: ClientMsg,
     /// The datagram's source: the client itself, or the relay nearest to us.
-    pub from: SocketAddrV6,
-    /// The outermost relay's link-address (RFC 8415 §9.1), when relayed.
-    pub link: Option<Ipv6Addr>,
+    pub from: SocketAddr,
+    /// The client's link as the relay named it: the outermost link-address (RFC 8415
+    /// §9.1), or 'giaddr' (RFC 2131 §4.1); None when not relayed.
+    pub link: Option<IpAddr>,
     pub ifindex: u32,
+}
+
+/// The client message, as far as the log tells events apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientMsg {
+    /// A DHCPv6 message type (RFC 8415 §7.3).
+    V6(u8),
+    /// A DHCPv4 message; `renewing`: a DHCPREQUEST from a client in RENEWING or
+    /// REBINDING ('ciaddr' set, RFC 2131 §4.3.2).
+    V4 { renewing: bool },
 }
 
 impl ClientInfo {
@@ -103,9 +114,36 @@ impl ClientInfo {
             _ => None,
         };
         Some(ClientInfo {
-            msg_type,
-            from,
-            link,
+            kind: ClientMsg::V6(msg_type),
+            from: from.into(),
+            link: link.map(IpAddr::V6),
+            ifindex,
+        })
+    }
+
+    /// A DHCPv4 message the core decoded (`msg_type` Some): 'ciaddr' and 'giaddr' are
+    /// read from the fixed header (RFC 2131 §2), nothing else.
+    pub fn of_v4(
+        bytes: &[u8],
+        msg_type: Option<u8>,
+        from: SocketAddrV4,
+        ifindex: u32,
+    ) -> Option<Self> {
+        const REQUEST: u8 = 3;
+        msg_type?;
+        let addr_at = |i: usize| {
+            bytes
+                .get(i..i + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(Ipv4Addr::from)
+                .filter(|a| !a.is_unspecified())
+        };
+        Some(ClientInfo {
+            kind: ClientMsg::V4 {
+                renewing: msg_type == Some(REQUEST) && addr_at(12).is_some(),
+            },
+            from: from.into(),
+            link: addr_at(24).map(IpAddr::V4),
             ifindex,
         })
     }
@@ -128,7 +166,14 @@ pub fn classify(source: &Source, change: &LeaseChange) -> Option<&'static str> {
         },
         Source::PartnerOther => None,
         Source::Client(c) => Some(match status {
-            Some(B::Active) if matches!(c.msg_type, RENEW | REBIND) => RENEWED,
+            Some(B::Active)
+                if matches!(
+                    c.kind,
+                    ClientMsg::V6(RENEW | REBIND) | ClientMsg::V4 { renewing: true }
+                ) =>
+            {
+                RENEWED
+            }
             Some(B::Active) => GRANTED,
             Some(B::Released) => RELEASED,
             Some(B::Abandoned) => DECLINED,
@@ -424,7 +469,7 @@ mod tests {
 
     fn client(msg_type: u8) -> Source {
         Source::Client(ClientInfo {
-            msg_type,
+            kind: ClientMsg::V6(msg_type),
             from: "[fe80::1]:546".parse().unwrap(),
             link: None,
             ifindex: 1,
@@ -482,11 +527,12 @@ mod tests {
         let c = ClientInfo::of(&relay, Some(RENEW), from, 3).unwrap();
         assert_eq!(c.link, Some("2001:db8:1::1".parse().unwrap()));
         assert_eq!(
-            c.msg_type, RENEW,
+            c.kind,
+            ClientMsg::V6(RENEW),
             "the relayed message's type, not RELAY-FORW"
         );
         let c = ClientInfo::of(&[3, 0, 0, 1], Some(3), from, 3).unwrap();
-        assert_eq!((c.msg_type, c.link), (3, None));
+        assert_eq!((c.kind, c.link), (ClientMsg::V6(3), None));
         assert!(ClientInfo::of(&[], None, from, 3).is_none());
     }
 

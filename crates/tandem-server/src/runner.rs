@@ -16,13 +16,14 @@
 //!    [`Runner::can_read`].
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tandem_core::{Outcome, RxInfo, ServerConfig, Time};
+use tandem_core::{Outcome, RxInfo, RxInfo4, ServerConfig, Time};
 use tandem_failover::endpoint::EndpointRecord;
 use tandem_failover::node::{BatchId, Node, Output, Ticket, Via};
 use tandem_failover::server::{Event, PersistItem};
-use tandem_net::{RecvMeta, SendMeta};
+use tandem_net::{RecvMeta, RecvMeta4, SendMeta, SendMeta4};
 use tandem_store::Batch;
 use tandem_wire::failover::FailoverMsgType;
 use tandem_wire::v6::MessageType;
@@ -98,6 +99,8 @@ pub struct PeerCounters {
 pub struct Actions {
     pub commits: Vec<(BatchId, Batch)>,
     pub replies: Vec<(Vec<u8>, SendMeta)>,
+    /// DHCPv4 replies, for the DHCPv4 socket.
+    pub replies4: Vec<(Vec<u8>, SendMeta4)>,
     pub peer: Vec<PeerCommand>,
     /// What the core reported meanwhile (already logged and counted here; for observers
     /// such as the simulation).
@@ -107,7 +110,10 @@ pub struct Actions {
 impl Actions {
     /// Nothing to carry out (events need no action).
     pub fn is_empty(&self) -> bool {
-        self.commits.is_empty() && self.replies.is_empty() && self.peer.is_empty()
+        self.commits.is_empty()
+            && self.replies.is_empty()
+            && self.replies4.is_empty()
+            && self.peer.is_empty()
     }
 }
 
@@ -165,6 +171,23 @@ pub fn message_type_name(t: MessageType) -> &'static str {
         M::RelayForw => "relay_forw",
         M::RelayRepl => "relay_repl",
         M::Unknown(_) => "unknown",
+    }
+}
+
+/// The counter label of a DHCPv4 message type (RFC 2132 §9.6), apart from the DHCPv6
+/// labels.
+pub fn v4_message_type_name(t: tandem_wire::v4::MessageType) -> &'static str {
+    use tandem_wire::v4::MessageType as M;
+    match t {
+        M::Discover => "dhcpv4_discover",
+        M::Offer => "dhcpv4_offer",
+        M::Request => "dhcpv4_request",
+        M::Decline => "dhcpv4_decline",
+        M::Ack => "dhcpv4_ack",
+        M::Nak => "dhcpv4_nak",
+        M::Release => "dhcpv4_release",
+        M::Inform => "dhcpv4_inform",
+        _ => "dhcpv4_other",
     }
 }
 
@@ -346,16 +369,11 @@ impl Runner {
         self.node.commits_in_flight() == 0 && self.node.waiting_for_commit() == 0
     }
 
-    /// One client datagram; the outcome is for logs and observers (what it sends is in
-    /// the actions).
+    /// One DHCPv6 client datagram; the outcome is for logs and observers (what it sends
+    /// is in the actions).
     pub fn on_datagram(&mut self, now: Time, bytes: &[u8], meta: &RecvMeta) -> Option<Outcome> {
         if meta.truncated {
-            debug!(len = bytes.len(), peer = %meta.src, "dropping truncated datagram");
-            self.counters.update(|c| {
-                c.received += 1;
-                *c.received_by_type.entry("undecodable").or_default() += 1;
-                *c.dropped.entry("truncated").or_default() += 1;
-            });
+            self.count_truncated(bytes.len(), meta.src.into());
             return None;
         }
         let rx = RxInfo {
@@ -363,32 +381,85 @@ impl Runner {
             dst: meta.dst,
             // An interface we do not serve directly: only relayed or unicast traffic can
             // be answered from it, and the core decides that by address.
-            interface: self
-                .interfaces
-                .get(&meta.ifindex)
-                .cloned()
-                .unwrap_or_default(),
+            interface: self.interface_name(meta.ifindex),
         };
         let via = Via {
             ifindex: meta.ifindex,
-            local: (!meta.dst.is_multicast() && !meta.dst.is_unspecified()).then_some(meta.dst),
+            local: (!meta.dst.is_multicast() && !meta.dst.is_unspecified())
+                .then_some(IpAddr::V6(meta.dst)),
         };
         let before = self.node.staged();
         let outcome = self.node.handle_client(now, bytes, &rx, via);
         let msg_type = outcome.msg_type.map(MessageType::from);
-        let staged_now = self.node.staged();
-        let staged = staged_now > before;
-        // One lock per datagram: received, by type, what is answered, why not.
+        let staged = self.node.staged() > before;
+        let received = msg_type.map_or("undecodable", message_type_name);
         let answered = outcome.reply.as_ref().map(|_| match msg_type {
             // An Advertise changes no lease; a rapid-commit Reply does (RFC 8415 §18.3.1).
             Some(MessageType::Solicit) if !staged => "advertise",
             _ => "reply",
         });
+        let source = || ClientInfo::of(bytes, outcome.msg_type, meta.src, meta.ifindex);
+        self.account(now, &outcome, received, answered, source, meta.src.into());
+        Some(outcome)
+    }
+
+    /// One DHCPv4 client datagram (RFC 2131), through the same core and gate.
+    pub fn on_datagram4(&mut self, now: Time, bytes: &[u8], meta: &RecvMeta4) -> Option<Outcome> {
+        if meta.truncated {
+            self.count_truncated(bytes.len(), meta.src.into());
+            return None;
+        }
+        let rx = RxInfo4 {
+            src: meta.src,
+            dst: meta.dst,
+            local: meta.local,
+            interface: self.interface_name(meta.ifindex),
+        };
+        // From our address on the arrival interface: the one the reply names as server
+        // identifier (RFC 2131 §4.3.1), which a RENEWING client unicasts to.
+        let via = Via {
+            ifindex: meta.ifindex,
+            local: (!meta.local.is_unspecified()).then_some(IpAddr::V4(meta.local)),
+        };
+        let outcome = self.node.handle_client4(now, bytes, &rx, via);
+        let received = outcome
+            .msg_type
+            .map_or("undecodable", |t| v4_message_type_name(t.into()));
+        let answered = outcome.reply_type.map(|t| v4_message_type_name(t.into()));
+        let source = || ClientInfo::of_v4(bytes, outcome.msg_type, meta.src, meta.ifindex);
+        self.account(now, &outcome, received, answered, source, meta.src.into());
+        Some(outcome)
+    }
+
+    fn interface_name(&self, ifindex: u32) -> String {
+        self.interfaces.get(&ifindex).cloned().unwrap_or_default()
+    }
+
+    fn count_truncated(&self, len: usize, peer: SocketAddr) {
+        debug!(len, %peer, "dropping truncated datagram");
+        self.counters.update(|c| {
+            c.received += 1;
+            *c.received_by_type.entry("undecodable").or_default() += 1;
+            *c.dropped.entry("truncated").or_default() += 1;
+        });
+    }
+
+    /// What every client datagram's outcome is counted and logged as, for both families:
+    /// received by type, answered by type, dropped by reason (one lock); the lease log's
+    /// source for what it staged; the pool-exhausted line; the drop's detail at debug.
+    fn account(
+        &mut self,
+        now: Time,
+        outcome: &Outcome,
+        received: &'static str,
+        answered: Option<&'static str>,
+        source: impl FnOnce() -> Option<ClientInfo>,
+        peer: SocketAddr,
+    ) {
         let dropped = outcome.drop.as_ref().map(|r| r.as_str());
         self.counters.update(|c| {
             c.received += 1;
-            let t = msg_type.map_or("undecodable", message_type_name);
-            *c.received_by_type.entry(t).or_default() += 1;
+            *c.received_by_type.entry(received).or_default() += 1;
             if let Some(a) = answered {
                 *c.sent_by_type.entry(a).or_default() += 1;
             }
@@ -396,9 +467,9 @@ impl Runner {
                 *c.dropped.entry(r).or_default() += 1;
             }
         });
+        let staged_now = self.node.staged();
         if self.lease_log.untracked(staged_now) {
-            let source = ClientInfo::of(bytes, outcome.msg_type, meta.src, meta.ifindex)
-                .map_or(Source::Internal, Source::Client);
+            let source = source().map_or(Source::Internal, Source::Client);
             self.lease_log.note_staged(staged_now, source);
         }
         if let (Some(subnet), false) = (outcome.subnet_id, outcome.exhausted.is_empty()) {
@@ -412,12 +483,11 @@ impl Runner {
             debug!(
                 reason = reason.as_str(),
                 detail = %reason,
-                peer = %meta.src,
+                %peer,
                 xid = ?outcome.xid,
                 "no reply"
             );
         }
-        Some(outcome)
     }
 
     /// Something happened on the partner link.
@@ -594,15 +664,30 @@ impl Runner {
                     self.actions.commits.push((b.id, batch));
                 }
                 Output::Client { reply, via } => match reply.dest {
-                    std::net::SocketAddr::V6(dst) => {
+                    SocketAddr::V6(dst) => {
+                        let src = match via.local {
+                            Some(IpAddr::V6(a)) => Some(a),
+                            _ => None,
+                        };
                         let to = SendMeta {
                             dst,
                             ifindex: via.ifindex,
-                            src: via.local,
+                            src,
                         };
                         self.actions.replies.push((reply.bytes, to));
                     }
-                    std::net::SocketAddr::V4(_) => todo!("v4 socket"),
+                    SocketAddr::V4(dst) => {
+                        let src = match via.local {
+                            Some(IpAddr::V4(a)) => Some(a),
+                            _ => None,
+                        };
+                        let to = SendMeta4 {
+                            dst,
+                            ifindex: via.ifindex,
+                            src,
+                        };
+                        self.actions.replies4.push((reply.bytes, to));
+                    }
                 },
                 Output::Peer(m) => {
                     self.peer.messages_sent += 1;

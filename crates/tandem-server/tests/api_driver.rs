@@ -67,7 +67,8 @@ fn start_with(
     let driver = Driver {
         runner: Runner::new(node, interfaces, Arc::new(Counters::default()), Time(1000))
             .with_mutations(mutations),
-        socket: Arc::new(socket),
+        socket: Some(Arc::new(socket)),
+        socket4: None,
         sink,
         partner: None,
         ctl: Some(rx),

@@ -7,19 +7,19 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_core::{Duid, LeaseChange, ServerConfig, Time};
 use tandem_failover::node::Node;
-use tandem_server::{CommitDone, CommitError, CommitSink, Counters, Driver, Mutations, Runner};
-use tandem_store::Batch;
+use tandem_server::{CommitError, Counters, Driver, Mutations, Runner};
 use tandem_wire::v6::{Message, MessageType, OptionsExt};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
+#[allow(dead_code)]
 mod common;
-use common::msg;
+use common::{msg, HeldSink};
 
 /// Valid lifetime of the test subnet: short, so the expiry tests see a lease run out.
 const VALID: u32 = 5;
@@ -30,49 +30,6 @@ fn config() -> ServerConfig {
     c.subnets[0].preferred_lifetime = 3;
     c.subnets[0].valid_lifetime = VALID;
     c
-}
-
-/// Holds every batch until the test releases it, like a slow fsync.
-type Held = Arc<Mutex<Vec<(Batch, CommitDone)>>>;
-
-#[derive(Clone, Default)]
-struct HeldSink {
-    held: Held,
-}
-
-impl CommitSink for HeldSink {
-    fn submit(&self, batch: Batch, done: CommitDone) {
-        self.held.lock().unwrap().push((batch, done));
-    }
-}
-
-impl HeldSink {
-    fn count(&self) -> usize {
-        self.held.lock().unwrap().len()
-    }
-    fn release_all(&self, result: Result<(), CommitError>) -> usize {
-        let batches: Vec<_> = self.held.lock().unwrap().drain(..).collect();
-        let n = batches.len();
-        for (_, done) in batches {
-            // Completion comes from another thread, as from the store's writer thread.
-            let r = result.clone();
-            std::thread::spawn(move || done(r)).join().unwrap();
-        }
-        n
-    }
-    async fn wait_for(&self, n: usize) {
-        for _ in 0..500 {
-            if self.count() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("sink never got {n} batches (has {})", self.count());
-    }
-    fn lease_changes(&self) -> Vec<LeaseChange> {
-        let held = self.held.lock().unwrap();
-        held.iter().flat_map(|(b, _)| b.leases.clone()).collect()
-    }
 }
 
 type Task =
@@ -100,7 +57,8 @@ async fn start_with(sink: HeldSink, clock: Arc<AtomicU64>, mutations: Mutations)
     let driver = Driver {
         runner: Runner::new(node, interfaces, Arc::new(Counters::default()), now)
             .with_mutations(mutations),
-        socket: Arc::new(socket),
+        socket: Some(Arc::new(socket)),
+        socket4: None,
         sink,
         partner: None,
         ctl: None,

@@ -24,6 +24,7 @@ use tandem_wire::v6::{Message, MessageType, OptionsExt};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+#[allow(dead_code)]
 mod common;
 use common::{config, msg};
 
@@ -89,7 +90,8 @@ fn member_with(
         BTreeMap::from([(tandem_net::interface_index("lo").unwrap(), "lo".to_string())]);
     let driver = Driver {
         runner: Runner::new(node, interfaces, Arc::new(Counters::default()), now),
-        socket: Arc::new(socket),
+        socket: Some(Arc::new(socket)),
+        socket4: None,
         sink: StoreSink(writer),
         partner: Some(PartnerChannels {
             tx: peer_tx,

@@ -174,6 +174,7 @@ impl DhcpServer {
         out.changes = answer.changes;
         out.drop = answer.drop;
         if let Some(spec) = answer.reply {
+            out.reply_type = Some(spec.msg_type.into());
             out.reply = Some(self.reply4(&req, &spec, rx));
         }
         out

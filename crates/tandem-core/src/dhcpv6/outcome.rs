@@ -162,6 +162,8 @@ pub struct Outcome {
     pub drop: Option<DropReason>,
     /// Decoded header fields, for logs.
     pub msg_type: Option<u8>,
+    /// DHCPv4: the type of `reply` (OFFER, ACK, NAK), for the counters.
+    pub reply_type: Option<u8>,
     pub xid: Option<u32>,
     pub client_duid: Option<Duid>,
     pub subnet_id: Option<u32>,

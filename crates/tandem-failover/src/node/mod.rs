@@ -13,7 +13,8 @@ pub mod gate;
 use std::collections::VecDeque;
 
 use tandem_core::{
-    DhcpServer, Duid, Lease, LeaseTable, Outcome, Reply, RxInfo, ServerConfig, Time,
+    DhcpServer, DropReason, Duid, Lease, LeaseTable, Outcome, Reply, RxInfo, RxInfo4, ServerConfig,
+    Time,
 };
 use tandem_wire::failover::FailoverMessage;
 
@@ -67,7 +68,7 @@ pub enum OperatorChange {
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Via {
     pub ifindex: u32,
-    pub local: Option<std::net::Ipv6Addr>,
+    pub local: Option<std::net::IpAddr>,
 }
 
 /// A send held by the gate.
@@ -191,28 +192,51 @@ impl Node {
             (Mode::Pair(fs), Ok(p)) => fs.handle_client_packet(now, p, rx),
             (Mode::Pair(fs), Err(_)) => fs.handle_client(now, bytes, rx),
             (Mode::Standalone(d), _) => {
-                let mut o = match &packet {
+                let o = match &packet {
                     Ok(p) => d.handle_packet(now, p, rx),
                     Err(_) => d.handle(now, bytes, rx),
                 };
-                let changes = std::mem::take(&mut o.changes);
-                let durable_first = !changes.is_empty();
-                for c in changes {
-                    self.gate.persist(PersistItem::Lease(c));
-                }
-                if let Some(r) = o.reply.clone() {
-                    if durable_first {
-                        self.gate
-                            .send_after_persist(Lane::Client, Send::Client(r, via));
-                    } else {
-                        self.gate.send_now(Lane::Client, Send::Client(r, via));
-                    }
-                }
-                o
+                self.gate_alone(o, via)
             }
         };
         self.absorb_with(via);
         outcome
+    }
+
+    /// One DHCPv4 client datagram at `now` (RFC 2131), through the same gate: the ACK
+    /// leaves only once its lease is durable. A pair member serves no DHCPv4 (RFC 8156
+    /// failover is DHCPv6 only; the configuration refuses DHCPv4 subnets with a
+    /// partner), so it drops every one as having no subnet.
+    pub fn handle_client4(&mut self, now: Time, bytes: &[u8], rx: &RxInfo4, via: Via) -> Outcome {
+        match &mut self.mode {
+            Mode::Standalone(d) => {
+                let o = d.handle_v4(now, bytes, rx);
+                self.gate_alone(o, via)
+            }
+            Mode::Pair(_) => Outcome {
+                drop: Some(DropReason::NoSubnet),
+                ..Outcome::default()
+            },
+        }
+    }
+
+    /// A server alone: the outcome's changes are staged, its reply waits for them (or
+    /// leaves at once when there are none: an Advertise, a DHCPOFFER).
+    fn gate_alone(&mut self, mut o: Outcome, via: Via) -> Outcome {
+        let changes = std::mem::take(&mut o.changes);
+        let durable_first = !changes.is_empty();
+        for c in changes {
+            self.gate.persist(PersistItem::Lease(c));
+        }
+        if let Some(r) = o.reply.clone() {
+            if durable_first {
+                self.gate
+                    .send_after_persist(Lane::Client, Send::Client(r, via));
+            } else {
+                self.gate.send_now(Lane::Client, Send::Client(r, via));
+            }
+        }
+        o
     }
 
     /// Bytes of one failover message (without the 2-byte length).

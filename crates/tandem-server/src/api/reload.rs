@@ -159,6 +159,46 @@ pub fn fixed_differences(old: &ServeSettings, new: &ServeSettings) -> Vec<String
         new.port.to_string(),
     );
     check(
+        "server.listen_address4",
+        old.listen_address4 != new.listen_address4,
+        old.listen_address4.to_string(),
+        new.listen_address4.to_string(),
+    );
+    check(
+        "server.port4",
+        old.port4 != new.port4,
+        old.port4.to_string(),
+        new.port4.to_string(),
+    );
+    // The sockets and the interfaces the runner knows by name are set up at start.
+    let serves = |s: &ServeSettings| {
+        let v4 = !s.core.subnets4.is_empty();
+        match (!s.core.subnets.is_empty() || !v4, v4) {
+            (true, true) => "DHCPv6 and DHCPv4",
+            (false, true) => "DHCPv4 only",
+            _ => "DHCPv6 only",
+        }
+    };
+    check(
+        "families served",
+        serves(old) != serves(new),
+        serves(old).into(),
+        serves(new).into(),
+    );
+    let v4_links = |s: &ServeSettings| -> Vec<String> {
+        s.core
+            .subnets4
+            .iter()
+            .filter_map(|n| n.interface.clone())
+            .collect()
+    };
+    check(
+        "subnet4 interfaces",
+        v4_links(old) != v4_links(new),
+        format!("{:?}", v4_links(old)),
+        format!("{:?}", v4_links(new)),
+    );
+    check(
         "server.interfaces",
         old.interfaces != new.interfaces,
         format!("{:?}", old.interfaces),
@@ -311,6 +351,8 @@ mod metrics_tests {
             data_dir: "/var/lib/tandem".into(),
             listen_address: std::net::Ipv6Addr::UNSPECIFIED,
             port: 547,
+            listen_address4: std::net::Ipv4Addr::UNSPECIFIED,
+            port4: 67,
             interfaces: vec![],
             server_duid: None,
             core: tandem_core::ServerConfig::default(),

@@ -8,7 +8,7 @@ pub mod lock;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use tandem_failover::endpoint::EndpointRecord;
 use tandem_failover::node::Node;
 use tandem_failover::server::PairConfig;
 use tandem_failover::Role;
-use tandem_net::{interface_index, BindOptions, Dhcp6Socket};
+use tandem_net::{interface_index, BindOptions, BindOptions4, Dhcp4Socket, Dhcp6Socket};
 use tandem_store::{Batch, GroupCommitWriter, LeaseStore, SqliteStore, StoreError};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -46,7 +46,11 @@ pub struct ServeSettings {
     pub data_dir: PathBuf,
     pub listen_address: Ipv6Addr,
     pub port: u16,
-    /// Interfaces served directly (ff02::1:2 joined on each).
+    /// The DHCPv4 socket's address and port (bound only when `core.subnets4` has a
+    /// subnet).
+    pub listen_address4: Ipv4Addr,
+    pub port4: u16,
+    /// Interfaces served directly by DHCPv6 (ff02::1:2 joined on each).
     pub interfaces: Vec<String>,
     /// The configured server DUID, if any (else the stored one, else a new one).
     pub server_duid: Option<Vec<u8>>,
@@ -145,6 +149,12 @@ pub enum StartupError {
         addr: Ipv6Addr,
         port: u16,
         interfaces: Vec<String>,
+        source: tandem_net::NetError,
+    },
+    #[error("cannot listen for DHCPv4 on {addr}:{port}: {source}")]
+    Bind4 {
+        addr: Ipv4Addr,
+        port: u16,
         source: tandem_net::NetError,
     },
     #[error("cannot set up the failover link: {0}")]
@@ -359,18 +369,50 @@ pub async fn serve_with(
         }
     };
     let links = resolve_interfaces(&s.interfaces)?;
-    let socket = Dhcp6Socket::bind(&BindOptions {
-        addr: s.listen_address,
-        port: s.port,
-        multicast_ifindexes: links.keys().copied().collect(),
-    })
-    .map_err(|e| StartupError::Bind {
-        addr: s.listen_address,
-        port: s.port,
-        interfaces: s.interfaces.clone(),
-        source: e,
-    })?;
-    info!(addr = %s.listen_address, port = s.port, interfaces = ?s.interfaces, "listening");
+    // DHCPv6 is served unless the configuration has DHCPv4 subnets only.
+    let serve_v6 = !s.core.subnets.is_empty() || s.core.subnets4.is_empty();
+    let socket = if serve_v6 {
+        let socket = Dhcp6Socket::bind(&BindOptions {
+            addr: s.listen_address,
+            port: s.port,
+            multicast_ifindexes: links.keys().copied().collect(),
+        })
+        .map_err(|e| StartupError::Bind {
+            addr: s.listen_address,
+            port: s.port,
+            interfaces: s.interfaces.clone(),
+            source: e,
+        })?;
+        info!(addr = %s.listen_address, port = s.port, interfaces = ?s.interfaces, "listening for DHCPv6");
+        Some(Arc::new(socket))
+    } else {
+        None
+    };
+    // The DHCPv4 links served directly are named by their subnets; the runner tells
+    // them by the arrival interface's name.
+    let v4_names: Vec<String> = s
+        .core
+        .subnets4
+        .iter()
+        .filter_map(|n| n.interface.clone())
+        .collect();
+    let mut links = links;
+    links.extend(resolve_interfaces(&v4_names)?);
+    let socket4 = if s.core.subnets4.is_empty() {
+        None
+    } else {
+        let socket = Dhcp4Socket::bind(&BindOptions4 {
+            addr: s.listen_address4,
+            port: s.port4,
+        })
+        .map_err(|e| StartupError::Bind4 {
+            addr: s.listen_address4,
+            port: s.port4,
+            source: e,
+        })?;
+        info!(addr = %s.listen_address4, port = s.port4, interfaces = ?v4_names, "listening for DHCPv4");
+        Some(Arc::new(socket))
+    };
     // Bound now, so a port in use stops the start with a clear error.
     let metrics_listener = match s.metrics {
         Some(addr) => Some((addr, metrics::bind(addr)?)),
@@ -475,7 +517,8 @@ pub async fn serve_with(
         runner: Runner::new(node, links, counters, now).with_pool_watch(
             crate::pool_watch::PoolWatch::new(s.pool_thresholds, s.pool_names.clone()),
         ),
-        socket: Arc::new(socket),
+        socket,
+        socket4,
         sink: StoreSink(writer),
         partner,
         ctl: Some(ctl_rx),

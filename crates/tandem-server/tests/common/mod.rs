@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tandem_core::config::{AddressPool, Subnet};
-use tandem_core::ServerConfig;
+use tandem_core::{LeaseChange, ServerConfig};
 use tandem_net::{BindOptions, Dhcp6Socket};
+use tandem_server::{CommitDone, CommitError, CommitSink};
+use tandem_store::Batch;
 use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType};
 
 /// One subnet with 256 addresses, served to clients on loopback (the link is "lo").
@@ -122,5 +124,48 @@ impl Flood {
     pub fn stop(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.join().unwrap()
+    }
+}
+
+/// Holds every batch until the test releases it, like a slow fsync.
+pub type Held = Arc<Mutex<Vec<(Batch, CommitDone)>>>;
+
+#[derive(Clone, Default)]
+pub struct HeldSink {
+    pub held: Held,
+}
+
+impl CommitSink for HeldSink {
+    fn submit(&self, batch: Batch, done: CommitDone) {
+        self.held.lock().unwrap().push((batch, done));
+    }
+}
+
+impl HeldSink {
+    pub fn count(&self) -> usize {
+        self.held.lock().unwrap().len()
+    }
+    pub fn release_all(&self, result: Result<(), CommitError>) -> usize {
+        let batches: Vec<_> = self.held.lock().unwrap().drain(..).collect();
+        let n = batches.len();
+        for (_, done) in batches {
+            // Completion comes from another thread, as from the store's writer thread.
+            let r = result.clone();
+            std::thread::spawn(move || done(r)).join().unwrap();
+        }
+        n
+    }
+    pub async fn wait_for(&self, n: usize) {
+        for _ in 0..500 {
+            if self.count() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("sink never got {n} batches (has {})", self.count());
+    }
+    pub fn lease_changes(&self) -> Vec<LeaseChange> {
+        let held = self.held.lock().unwrap();
+        held.iter().flat_map(|(b, _)| b.leases.clone()).collect()
     }
 }
