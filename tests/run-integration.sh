@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every integration scenario: real DHCPv6 clients (dhclient -6, perfdhcp -6) in
+# Run every integration scenario: real DHCPv6 and DHCPv4 clients (dhclient -6/-4, perfdhcp -6/-4) in
 # network namespaces against the tandem binary. Needs root, and the Debian packages
 # from scripts/install-deps.sh. Ends with the line "N passed, N failed".
 #

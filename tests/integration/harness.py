@@ -159,8 +159,9 @@ def read_leases(path):
         conn.close()
     out = {}
     for kind, addr, plen, status, duid, iaid, cltt, valid, state_expiration in rows:
-        ip = ipaddress.IPv6Address(bytes(addr))
-        key = str(ip) if kind == 0 else f"{ip}/{plen}"
+        # kind 2: a DHCPv4 address (4 bytes), keyed as a dotted quad.
+        ip = ipaddress.IPv4Address(bytes(addr)) if kind == 2 else ipaddress.IPv6Address(bytes(addr))
+        key = str(ip) if kind in (0, 2) else f"{ip}/{plen}"
         # A failover partner's copy has no client transaction time of its own (cltt 0):
         # the state's expiration is the lease end on both.
         expires = state_expiration if state_expiration is not None else cltt + valid
