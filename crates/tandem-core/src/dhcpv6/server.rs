@@ -658,28 +658,20 @@ impl DhcpServer {
     /// server no longer knows it lent).
     pub fn check_reconfigure(&self, config: &ServerConfig, now: Time) -> Vec<String> {
         let mut problems = Vec::new();
-        for new in &config.subnets {
-            if let Some(old) = self.config.subnets.iter().find(|s| s.id == new.id) {
-                if old.prefix != new.prefix {
-                    problems.push(format!(
-                        "subnet id {} is {} in the running configuration and {} in the new one: \
-                         stored leases carry the id, so an id may not change its prefix \
-                         (give the new subnet a new id)",
-                        new.id, old.prefix, new.prefix
-                    ));
-                }
-            }
-        }
-        for new in &config.subnets4 {
-            if let Some(old) = self.config.subnets4.iter().find(|s| s.id == new.id) {
-                if old.subnet != new.subnet {
-                    problems.push(format!(
-                        "subnet4 id {} is {} in the running configuration and {} in the new one: \
-                         stored leases carry the id, so an id may not change its subnet \
-                         (give the new subnet a new id)",
-                        new.id, old.subnet, new.subnet
-                    ));
-                }
+        // Every stored lease carries its subnet's id: an id may not name another network.
+        let networks = |c: &ServerConfig| -> Vec<(u32, String)> {
+            let v6 = c.subnets.iter().map(|s| (s.id, s.prefix.to_string()));
+            v6.chain(c.subnets4.iter().map(|s| (s.id, s.subnet.to_string())))
+                .collect()
+        };
+        let running = networks(&self.config);
+        for (id, net) in networks(config) {
+            if let Some((_, old)) = running.iter().find(|(i, o)| *i == id && *o != net) {
+                problems.push(format!(
+                    "subnet id {id} is {old} in the running configuration and {net} in the new one: \
+                     stored leases carry the id, so an id may not change its prefix \
+                     (give the new subnet a new id)"
+                ));
             }
         }
         let new_pools: Vec<(PoolAllocator, u32)> = config

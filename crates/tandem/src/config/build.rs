@@ -186,6 +186,26 @@ impl RunConfig {
     }
 }
 
+/// A subnet's `interface` must be one of `server.interfaces` (where the server listens).
+pub(super) fn check_listed_interface(
+    file: &ConfigFile,
+    interface: Option<&str>,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(ifname) = interface {
+        if !file.server.interfaces.iter().any(|i| i == ifname) {
+            problems.push(Problem::new(
+                format!("{at}.interface"),
+                format!(
+                    "interface {ifname:?} is not in server.interfaces {:?}; list it there so the server listens on it",
+                    file.server.interfaces
+                ),
+            ));
+        }
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -206,17 +226,7 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
     check_options(&file.options, "options", &mut problems);
     for (i, subnet) in file.subnet6.iter().enumerate() {
         let at = format!("subnet6[{i}]");
-        if let Some(ifname) = &subnet.interface {
-            if !file.server.interfaces.contains(ifname) {
-                problems.push(Problem::new(
-                    format!("{at}.interface"),
-                    format!(
-                        "interface {ifname:?} is not in server.interfaces {:?}; list it there so the server listens on it",
-                        file.server.interfaces
-                    ),
-                ));
-            }
-        }
+        check_listed_interface(file, subnet.interface.as_deref(), &at, &mut problems);
         for (j, pool) in subnet.pools.iter().enumerate() {
             check_pool_form(pool, &format!("{at}.pools[{j}]"), &mut problems);
         }

@@ -74,17 +74,7 @@ pub(super) fn check(file: &ConfigFile, problems: &mut Vec<Problem>, warnings: &m
     let mut shared: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, s) in file.subnet4.iter().enumerate() {
         let at = format!("subnet4[{i}]");
-        if let Some(ifname) = &s.interface {
-            if !file.server.interfaces.contains(ifname) {
-                problems.push(Problem::new(
-                    format!("{at}.interface"),
-                    format!(
-                        "interface {ifname:?} is not in server.interfaces {:?}; list it there so the server listens on it",
-                        file.server.interfaces
-                    ),
-                ));
-            }
-        }
+        super::build::check_listed_interface(file, s.interface.as_deref(), &at, problems);
         if let Some(name) = &s.shared_network {
             if name.trim().is_empty() || name.chars().any(char::is_control) {
                 problems.push(Problem::new(
