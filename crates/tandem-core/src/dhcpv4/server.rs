@@ -95,19 +95,17 @@ impl DhcpServer {
     pub fn handle_v4(&mut self, now: Time, bytes: &[u8], rx: &RxInfo4) -> Outcome {
         match Message::parse(bytes) {
             Ok(msg) => self.handle_v4_message(now, &msg, rx),
-            Err(error) => {
-                self.count_drop(Outcome::dropped(DropReason::Malformed(Malformed::Wire {
-                    relay_depth: 0,
-                    error,
-                })))
-            }
+            Err(error) => self.counted(Outcome::dropped(DropReason::Malformed(Malformed::Wire {
+                relay_depth: 0,
+                error,
+            }))),
         }
     }
 
     /// Processes one DHCPv4 message already decoded by `tandem_wire::v4::Message::parse`.
     pub fn handle_v4_message(&mut self, now: Time, msg: &Message, rx: &RxInfo4) -> Outcome {
         let out = self.answer_v4(now, msg, rx);
-        self.count_drop(out)
+        self.counted(out)
     }
 
     fn answer_v4(&mut self, now: Time, msg: &Message, rx: &RxInfo4) -> Outcome {
@@ -180,22 +178,14 @@ impl DhcpServer {
         out
     }
 
-    fn count_drop(&mut self, mut out: Outcome) -> Outcome {
-        if out.drop == Some(DropReason::NoAddressAvailable) {
-            out.exhausted.push(IaType::Na);
-        }
-        if let Some(r) = &out.drop {
-            *self.drops.entry(r.as_str()).or_default() += 1;
-        }
-        out
-    }
-
     // ------------------------------------------------------------------ messages
 
     /// RFC 2131 §4.3.1: an address for the client, held for it (in memory) until it
     /// requests it; nothing is stored, so the OFFER leaves at once.
     fn discover(&mut self, req: &Request4) -> Answer4 {
         let Some((addr, subnet)) = self.pick4(req) else {
+            // For the pool-exhausted log line, as a DHCPv6 IA_NA that got NoAddrsAvail.
+            self.exhausted.push(IaType::Na);
             return Answer4::silent(DropReason::NoAddressAvailable);
         };
         let r = Resource::V4Address(addr);

@@ -369,7 +369,9 @@ impl DhcpServer {
         self.counted(out)
     }
 
-    fn counted(&mut self, mut out: Outcome) -> Outcome {
+    /// Every answer of either family leaves through here: the exhausted kinds noted while
+    /// answering move into the outcome, and a drop is counted by its reason.
+    pub(crate) fn counted(&mut self, mut out: Outcome) -> Outcome {
         out.exhausted = std::mem::take(&mut self.exhausted);
         if let Some(r) = &out.drop {
             *self.drops.entry(r.as_str()).or_default() += 1;
