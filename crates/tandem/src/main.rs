@@ -1,12 +1,13 @@
-//! `tandem`: the DHCPv6 server command.
+//! `tandem`: the DHCPv6 and DHCPv4 server command.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// tandem: a DHCPv6 server (RFC 8415) that keeps every lease it acknowledges on disk,
-/// alone or as one of a failover pair (RFC 8156, `[failover]` in the configuration).
+/// tandem: a DHCPv6 (RFC 8415) and DHCPv4 (RFC 2131) server that keeps every lease it
+/// acknowledges on disk, alone or, for DHCPv6, as one of a failover pair (RFC 8156,
+/// `[failover]` in the configuration).
 #[derive(Debug, Parser)]
 #[command(name = "tandem", version)]
 struct Cli {
