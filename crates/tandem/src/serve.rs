@@ -21,6 +21,8 @@ pub fn settings(cfg: &RunConfig) -> ServeSettings {
         data_dir: cfg.data_dir.clone(),
         listen_address: cfg.listen_address,
         port: cfg.port,
+        listen_address4: cfg.listen_address4,
+        port4: cfg.port4,
         interfaces: cfg.interfaces.clone(),
         server_duid: cfg.server_duid.clone(),
         core: cfg.core.clone(),

@@ -8,7 +8,7 @@ pub mod lock;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,6 +46,10 @@ pub struct ServeSettings {
     pub data_dir: PathBuf,
     pub listen_address: Ipv6Addr,
     pub port: u16,
+    /// DHCPv4's local address and UDP port (`server.listen_address4`, `server.port4`);
+    /// fixed while the server runs, like the DHCPv6 ones.
+    pub listen_address4: Ipv4Addr,
+    pub port4: u16,
     /// Interfaces served directly (ff02::1:2 joined on each).
     pub interfaces: Vec<String>,
     /// The configured server DUID, if any (else the stored one, else a new one).

@@ -1,13 +1,14 @@
 //! Stage 2: from the parsed file to what `serve` runs with, listing every problem.
 
 use std::collections::HashSet;
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv6Net;
 use tandem_core::config::{AddressPool, OptionSet, PdPool, Reservation, ServerConfig, Subnet};
 use tandem_core::Duid;
 
+use super::build4;
 use super::failover::{self, FailoverSettings};
 use super::file::{
     ConfigFile, CustomOption, OptionsSection, PoolEntry, ReservationEntry, Subnet6Section,
@@ -59,6 +60,10 @@ pub struct RunConfig {
     pub interfaces: Vec<String>,
     pub port: u16,
     pub listen_address: Ipv6Addr,
+    /// UDP port for DHCPv4 (`server.port4`, default 67).
+    pub port4: u16,
+    /// Local address for DHCPv4 (`server.listen_address4`, default 0.0.0.0).
+    pub listen_address4: Ipv4Addr,
     /// Absolute or relative to the working directory (resolved against the config file).
     pub data_dir: PathBuf,
     pub server_duid: Option<Vec<u8>>,
@@ -69,7 +74,7 @@ pub struct RunConfig {
     pub pool_thresholds: tandem_server::PoolThresholds,
     /// The file as parsed, for summaries.
     pub file: ConfigFile,
-    /// What the DHCPv6 core serves, already validated.
+    /// What the core serves (DHCPv6 `subnets`, DHCPv4 `subnets4`), already validated.
     pub core: ServerConfig,
     /// `[failover]`, checked; None runs a single server.
     pub failover: Option<FailoverSettings>,
@@ -111,10 +116,19 @@ impl RunConfig {
                 }
             }
         }
+        // DHCPv4 pools the same way; ids are unique across both families.
+        for (fs, cs) in self.file.subnet4.iter().zip(&self.core.subnets4) {
+            for (fp, cp) in fs.pools.iter().zip(&cs.pools) {
+                if let Some(n) = &fp.name {
+                    out.insert((cs.id, format!("{}-{}", cp.first, cp.last)), n.clone());
+                }
+            }
+        }
         out
     }
 
-    /// The one-line summary `check-config` prints.
+    /// The one-line summary `check-config` prints. With DHCPv4 subnets each family gets
+    /// its own part (`DHCPv6: ...; DHCPv4: ...`); without, it is the DHCPv6 part alone.
     pub fn summary(&self) -> String {
         let pair = match &self.failover {
             Some(f) => format!(
@@ -130,12 +144,42 @@ impl RunConfig {
         let pools: usize = self.file.subnet6.iter().map(|s| s.pools.len()).sum();
         let pd_pools: usize = self.file.subnet6.iter().map(|s| s.pd_pools.len()).sum();
         let reservations: usize = self.file.subnet6.iter().map(|s| s.reservations.len()).sum();
-        format!(
-            "{subnets} subnet{}, {pools} address pool{}, {pd_pools} prefix pool{}, {reservations} reservation{}, {} interface{}{pair}",
+        let v6 = format!(
+            "{subnets} subnet{}, {pools} address pool{}, {pd_pools} prefix pool{}, {reservations} reservation{}",
             plural(subnets),
             plural(pools),
             plural(pd_pools),
             plural(reservations),
+        );
+        let families = if self.file.subnet4.is_empty() {
+            format!("{v6}, ")
+        } else {
+            let v4 = &self.file.subnet4;
+            let subnets4 = v4.len();
+            let pools4: usize = v4.iter().map(|s| s.pools.len()).sum();
+            let reservations4: usize = v4.iter().map(|s| s.reservations.len()).sum();
+            let shared: HashSet<&str> = v4
+                .iter()
+                .filter_map(|s| s.shared_network.as_deref())
+                .collect();
+            let shared = match shared.len() {
+                0 => String::new(),
+                n => format!(" ({n} shared network{})", plural(n)),
+            };
+            let v4 = format!(
+                "DHCPv4: {subnets4} subnet{}{shared}, {pools4} address pool{}, {reservations4} reservation{}; ",
+                plural(subnets4),
+                plural(pools4),
+                plural(reservations4),
+            );
+            if subnets == 0 {
+                v4
+            } else {
+                format!("DHCPv6: {v6}; {v4}")
+            }
+        };
+        format!(
+            "{families}{} interface{}{pair}",
             self.interfaces.len(),
             plural(self.interfaces.len()),
         )
@@ -151,8 +195,9 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Checks `file` and builds the run configuration, or lists every problem found:
-/// the file-level checks here, `[failover]`'s, and `tandem_core`'s `validate()`, all at
-/// once. Relative paths (data_dir, TLS files) are taken from `base_dir`.
+/// the file-level checks here, DHCPv4's ([`build4`]), `[failover]`'s, and `tandem_core`'s
+/// `validate()`, all at once. Relative paths (data_dir, TLS files) are taken from
+/// `base_dir`.
 pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Problem>> {
     let mut problems = Vec::new();
     check_server(file, &mut problems);
@@ -175,12 +220,33 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         for (j, pool) in subnet.pools.iter().enumerate() {
             check_pool_form(pool, &format!("{at}.pools[{j}]"), &mut problems);
         }
-        check_pool_names(subnet, &at, &mut problems);
+        check_pool_names(
+            subnet
+                .pools
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    (
+                        format!("{at}.pools[{j}]"),
+                        p.name.as_deref(),
+                        p.display_name(),
+                    )
+                })
+                .chain(subnet.pd_pools.iter().enumerate().map(|(j, p)| {
+                    (
+                        format!("{at}.pd_pools[{j}]"),
+                        p.name.as_deref(),
+                        p.display_name(),
+                    )
+                })),
+            &mut problems,
+        );
         check_options(&subnet.options, &format!("{at}.options"), &mut problems);
         for (j, r) in subnet.reservations.iter().enumerate() {
             check_reservation(r, &format!("{at}.reservations[{j}]"), &mut problems);
         }
     }
+    build4::check(file, &mut problems, &mut warnings);
     let core = to_core(file);
     problems.extend(
         core.validate()
@@ -206,6 +272,8 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         interfaces: file.server.interfaces.clone(),
         port: file.server.port,
         listen_address: file.server.listen_address,
+        port4: file.server.port4,
+        listen_address4: file.server.listen_address4,
         data_dir,
         server_duid: file.server.server_duid.clone(),
         log_level: file.server.log_level.clone(),
@@ -226,8 +294,12 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
     })
 }
 
-/// The core names T1/T2 after the RFC; the file calls them renew_time/rebind_time.
+/// The core names T1/T2 after the RFC; the file calls them renew_time/rebind_time in
+/// `[[subnet6]]` (in `[[subnet4]]` they are `t1`/`t2`, as the core says).
 fn file_path_of(core_path: &str) -> String {
+    if !core_path.starts_with("subnet6") {
+        return core_path.to_string();
+    }
     let mut parts: Vec<String> = core_path.split('.').map(str::to_string).collect();
     if let Some(last) = parts.last_mut() {
         match last.as_str() {
@@ -245,6 +317,8 @@ pub fn to_core(file: &ConfigFile) -> ServerConfig {
     let defaults = ServerConfig::default();
     ServerConfig {
         subnets: file.subnet6.iter().map(subnet_to_core).collect(),
+        subnets4: file.subnet4.iter().map(build4::subnet_to_core).collect(),
+        options4: build4::options_to_core(&file.options4),
         options: options_to_core(&file.options),
         preference: file.server.preference,
         decline_quarantine: file.server.decline_quarantine,
@@ -312,17 +386,8 @@ fn options_to_core(o: &OptionsSection) -> OptionSet {
         other.push((OPTION_SNTP_SERVERS, addresses_bytes(sntp)));
     }
     for c in &o.custom {
-        let payload = if let Some(hex) = &c.hex {
-            hex.clone()
-        } else if let Some(text) = &c.text {
-            text.as_bytes().to_vec()
-        } else if let Some(addrs) = &c.addresses {
-            addresses_bytes(addrs)
-        } else {
-            Vec::new()
-        };
         other.retain(|(code, _)| *code != c.code);
-        other.push((c.code, payload));
+        other.push((c.code, c.payload()));
     }
     OptionSet {
         dns_servers: o.dns_servers.clone().unwrap_or_default(),
@@ -445,28 +510,14 @@ fn pool_thresholds(file: &ConfigFile) -> tandem_server::PoolThresholds {
 }
 
 /// Pool names (given or derived from the range) identify a pool in logs and in the pair
-/// comparison, so they must be unique within their subnet.
-fn check_pool_names(subnet: &Subnet6Section, at: &str, problems: &mut Vec<Problem>) {
+/// comparison, so they must be unique within their subnet. `pools` yields each pool's
+/// path, its configured name and the name it goes by.
+pub(super) fn check_pool_names<'a>(
+    pools: impl IntoIterator<Item = (String, Option<&'a str>, String)>,
+    problems: &mut Vec<Problem>,
+) {
     let mut seen: HashSet<String> = HashSet::new();
-    let names = subnet
-        .pools
-        .iter()
-        .enumerate()
-        .map(|(j, p)| {
-            (
-                format!("{at}.pools[{j}]"),
-                p.name.as_deref(),
-                p.display_name(),
-            )
-        })
-        .chain(subnet.pd_pools.iter().enumerate().map(|(j, p)| {
-            (
-                format!("{at}.pd_pools[{j}]"),
-                p.name.as_deref(),
-                p.display_name(),
-            )
-        }));
-    for (path, given, name) in names {
+    for (path, given, name) in pools {
         if given.is_some_and(|n| n.trim().is_empty() || n.chars().any(char::is_control)) {
             problems.push(Problem::new(
                 format!("{path}.name"),
@@ -481,13 +532,14 @@ fn check_pool_names(subnet: &Subnet6Section, at: &str, problems: &mut Vec<Proble
     }
 }
 
-fn check_pool_form(pool: &PoolEntry, at: &str, problems: &mut Vec<Problem>) {
-    match (pool.first, pool.last, pool.prefix) {
+/// Either a range or a prefix, whatever the family.
+pub(super) fn check_pool_form<A, N>(pool: &PoolEntry<A, N>, at: &str, problems: &mut Vec<Problem>) {
+    match (&pool.first, &pool.last, &pool.prefix) {
         // Order and containment are the core's checks.
         (Some(_), Some(_), None) | (None, None, Some(_)) => {}
         _ => problems.push(Problem::new(
             at,
-            "a pool is either { first = ..., last = ... } or { prefix = ... }",
+            "a pool is either \"first-last\", { first = ..., last = ... } or { prefix = ... }",
         )),
     }
 }
@@ -498,17 +550,22 @@ fn check_options(opts: &OptionsSection, at: &str, problems: &mut Vec<Problem>) {
     }
 }
 
-fn check_custom(c: &CustomOption, at: &str, problems: &mut Vec<Problem>) {
-    let given = [c.hex.is_some(), c.text.is_some(), c.addresses.is_some()]
-        .iter()
-        .filter(|&&b| b)
-        .count();
-    if given != 1 {
+/// Exactly one value form, whatever the family.
+pub(super) fn check_custom_value<C, A>(
+    c: &CustomOption<C, A>,
+    at: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if c.value_forms() != 1 {
         problems.push(Problem::new(
             at,
             "give exactly one of `hex`, `text` or `addresses` as the option's value",
         ));
     }
+}
+
+fn check_custom(c: &CustomOption, at: &str, problems: &mut Vec<Problem>) {
+    check_custom_value(c, at, problems);
     if c.code == 0 {
         problems.push(Problem::new(
             format!("{at}.code"),

@@ -5,13 +5,17 @@
 //! here (addresses, prefixes, hex bytes), so a bad value is reported with its line
 //! too; rules that relate several values (a pool inside its subnet, no overlaps)
 //! are checked after this, in [`super::build`] and `tandem_core`'s `validate()`.
-//! `examples/tandem.toml` documents every key; `examples/pair-primary.toml` and
-//! `examples/pair-secondary.toml` add `[failover]`.
+//! `examples/tandem.toml` documents every key (`[[subnet4]]` and `[options4]`, DHCPv4,
+//! included); `examples/pair-primary.toml` and `examples/pair-secondary.toml` add
+//! `[failover]`; `examples/dhcp4.toml` and `examples/dual-stack.toml` show DHCPv4.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::fmt::Display;
+use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use ipnet::Ipv6Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Deserializer};
 
 /// The whole file.
@@ -24,6 +28,12 @@ pub struct ConfigFile {
     pub options: OptionsSection,
     #[serde(default)]
     pub subnet6: Vec<Subnet6Section>,
+    /// `[options4]`: DHCPv4 options for every `[[subnet4]]` unless it overrides them.
+    #[serde(default)]
+    pub options4: Options4Section,
+    /// `[[subnet4]]`: the DHCPv4 subnets; none: no DHCPv4.
+    #[serde(default)]
+    pub subnet4: Vec<Subnet4Section>,
     /// `[failover]`: present when this server is one half of an RFC 8156 pair.
     #[serde(default)]
     pub failover: Option<FailoverSection>,
@@ -56,6 +66,13 @@ pub struct ServerSection {
     /// Local address to bind (`::` receives multicast and unicast on every interface).
     #[serde(default = "default_listen")]
     pub listen_address: Ipv6Addr,
+    /// UDP port for DHCPv4 (67 unless testing); used when `[[subnet4]]` is configured.
+    #[serde(default = "default_port4")]
+    pub port4: u16,
+    /// Local address for DHCPv4 (`0.0.0.0` also receives the broadcasts of directly
+    /// attached clients).
+    #[serde(default = "default_listen4")]
+    pub listen_address4: Ipv4Addr,
     /// Directory for `leases.db`; the server DUID is kept inside that database.
     pub data_dir: PathBuf,
     /// Server DUID to use instead of the one generated once and stored.
@@ -98,6 +115,17 @@ fn default_port() -> u16 {
 fn default_listen() -> Ipv6Addr {
     Ipv6Addr::UNSPECIFIED
 }
+/// RFC 2131 §4.1: servers listen on UDP port 67.
+fn default_port4() -> u16 {
+    67
+}
+fn default_listen4() -> Ipv4Addr {
+    Ipv4Addr::UNSPECIFIED
+}
+/// `lease_time` when absent: one hour, as `tandem_core::config4::Subnet4::new`.
+fn default_lease_time() -> u32 {
+    3600
+}
 fn default_log_level() -> String {
     "info".to_string()
 }
@@ -123,20 +151,73 @@ pub struct OptionsSection {
     pub custom: Vec<CustomOption>,
 }
 
-/// `[[options.custom]]`: one option by code, with exactly one of `hex`, `text`, `addresses`.
+/// `[[options.custom]]` and `[[options4.custom]]`: one option by code, with exactly one of
+/// `hex`, `text`, `addresses`. DHCPv6 codes are 16 bits and addresses IPv6
+/// ([`CustomOption`]); DHCPv4 codes are 8 bits and addresses IPv4 ([`CustomOption4`]).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomOption {
-    pub code: u16,
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "C: Deserialize<'de>, A: Deserialize<'de>")
+)]
+pub struct CustomOption<C = u16, A = Ipv6Addr> {
+    pub code: C,
     /// Payload as hex bytes (`"0a0b0c"` or `"0a:0b:0c"`).
     #[serde(default, deserialize_with = "opt_hex_bytes")]
     pub hex: Option<Vec<u8>>,
     /// Payload as UTF-8 text, without a terminating NUL.
     #[serde(default)]
     pub text: Option<String>,
-    /// Payload as a list of IPv6 addresses, 16 octets each.
+    /// Payload as a list of addresses of the option's family (16 or 4 octets each).
     #[serde(default)]
-    pub addresses: Option<Vec<Ipv6Addr>>,
+    pub addresses: Option<Vec<A>>,
+}
+
+/// A DHCPv4 custom option: code 1 to 254, addresses IPv4.
+pub type CustomOption4 = CustomOption<u8, Ipv4Addr>;
+
+/// An address's octets, for options that carry a list of them.
+pub trait Octets {
+    fn octets_vec(&self) -> Vec<u8>;
+}
+impl Octets for Ipv6Addr {
+    fn octets_vec(&self) -> Vec<u8> {
+        self.octets().to_vec()
+    }
+}
+impl Octets for Ipv4Addr {
+    fn octets_vec(&self) -> Vec<u8> {
+        self.octets().to_vec()
+    }
+}
+
+impl<C, A: Octets> CustomOption<C, A> {
+    /// The option's payload from whichever value form was given (empty when none was:
+    /// that is reported by the checks).
+    pub fn payload(&self) -> Vec<u8> {
+        if let Some(hex) = &self.hex {
+            hex.clone()
+        } else if let Some(text) = &self.text {
+            text.as_bytes().to_vec()
+        } else if let Some(addrs) = &self.addresses {
+            addrs.iter().flat_map(Octets::octets_vec).collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl<C, A> CustomOption<C, A> {
+    /// How many of `hex`, `text` and `addresses` are given (exactly one is right).
+    pub fn value_forms(&self) -> usize {
+        [
+            self.hex.is_some(),
+            self.text.is_some(),
+            self.addresses.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count()
+    }
 }
 
 /// `[[subnet6]]`: one link's addresses, prefixes and lifetimes.
@@ -174,20 +255,106 @@ pub struct Subnet6Section {
     pub reservations: Vec<ReservationEntry>,
 }
 
-/// An address pool: either `first` and `last`, or `prefix` (all addresses in it).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoolEntry {
+/// An address pool, written as a table `{ first = ..., last = ... }` (optionally with
+/// `name`), a table `{ prefix = ... }` (all addresses in it), or a string
+/// `"first-last"` (the same as the first table without a name). One type for both
+/// families: [`PoolEntry`] (DHCPv6, the default parameters) and [`PoolEntry4`].
+#[derive(Debug, Clone)]
+pub struct PoolEntry<A = Ipv6Addr, N = Ipv6Net> {
     /// Name in logs and `check-config --partner`; default: the range as written
     /// (`first-last`, or the prefix). Unique within its subnet.
-    #[serde(default)]
     pub name: Option<String>,
+    pub first: Option<A>,
+    pub last: Option<A>,
+    pub prefix: Option<N>,
+}
+
+/// A DHCPv4 address pool (`[[subnet4]] pools`).
+pub type PoolEntry4 = PoolEntry<Ipv4Addr, Ipv4Net>;
+
+/// The table form of a pool, as serde reads it (unknown keys refused).
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "A: Deserialize<'de>, N: Deserialize<'de>")
+)]
+struct PoolTable<A, N> {
     #[serde(default)]
-    pub first: Option<Ipv6Addr>,
+    name: Option<String>,
     #[serde(default)]
-    pub last: Option<Ipv6Addr>,
+    first: Option<A>,
     #[serde(default)]
-    pub prefix: Option<Ipv6Net>,
+    last: Option<A>,
+    #[serde(default)]
+    prefix: Option<N>,
+}
+
+/// `"first-last"`: two addresses around one `-` (spaces around it are allowed). IPv4 and
+/// IPv6 address text never holds a `-`, so the split is unambiguous.
+pub fn parse_range<A: FromStr>(s: &str) -> Result<(A, A), String>
+where
+    A::Err: Display,
+{
+    let Some((first, last)) = s.split_once('-') else {
+        return Err(format!(
+            "{s:?} is not a pool: write \"first-last\" (e.g. \"192.0.2.100-192.0.2.199\") or a table {{ first = ..., last = ... }}"
+        ));
+    };
+    let addr = |part: &str| {
+        part.trim()
+            .parse::<A>()
+            .map_err(|e| format!("{:?} in pool {s:?}: {e}", part.trim()))
+    };
+    Ok((addr(first)?, addr(last)?))
+}
+
+impl<'de, A, N> Deserialize<'de> for PoolEntry<A, N>
+where
+    A: Deserialize<'de> + FromStr,
+    A::Err: Display,
+    N: Deserialize<'de>,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pool<A, N>(PhantomData<(A, N)>);
+        impl<'de, A, N> serde::de::Visitor<'de> for Pool<A, N>
+        where
+            A: Deserialize<'de> + FromStr,
+            A::Err: Display,
+            N: Deserialize<'de>,
+        {
+            type Value = PoolEntry<A, N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "a pool: \"first-last\", {{ first = ..., last = ... }} or {{ prefix = ... }}"
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let (first, last) = parse_range(v).map_err(E::custom)?;
+                Ok(PoolEntry {
+                    name: None,
+                    first: Some(first),
+                    last: Some(last),
+                    prefix: None,
+                })
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let t = PoolTable::<A, N>::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(PoolEntry {
+                    name: t.name,
+                    first: t.first,
+                    last: t.last,
+                    prefix: t.prefix,
+                })
+            }
+        }
+        d.deserialize_any(Pool(PhantomData))
+    }
 }
 
 /// A prefix-delegation pool: `prefix` is cut into prefixes of `delegated_len`.
@@ -203,13 +370,13 @@ pub struct PdPoolEntry {
     pub delegated_len: u8,
 }
 
-impl PoolEntry {
+impl<A: Display, N: Display> PoolEntry<A, N> {
     /// The configured name, else the range as written.
     pub fn display_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
         }
-        match (self.first, self.last, self.prefix) {
+        match (&self.first, &self.last, &self.prefix) {
             (_, _, Some(p)) => p.to_string(),
             (Some(f), Some(l), None) => format!("{f}-{l}"),
             _ => String::from("?"),
@@ -236,6 +403,90 @@ pub struct ReservationEntry {
     pub address: Option<Ipv6Addr>,
     #[serde(default)]
     pub prefix: Option<Ipv6Net>,
+}
+
+/// `[options4]` and `[subnet4.options]`: DHCPv4 options (RFC 2132). A subnet's own value
+/// replaces the global one key by key; an empty list counts as absent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options4Section {
+    /// Option 3 (RFC 2132 §3.5): the clients' routers, in order of preference; each must
+    /// be inside the subnet it is given to.
+    #[serde(default)]
+    pub routers: Option<Vec<Ipv4Addr>>,
+    /// Option 6 (RFC 2132 §3.8).
+    #[serde(default)]
+    pub dns_servers: Option<Vec<Ipv4Addr>>,
+    /// Option 15 (RFC 2132 §3.17): the client's domain name.
+    #[serde(default)]
+    pub domain_name: Option<String>,
+    /// Option 42 (RFC 2132 §8.3).
+    #[serde(default)]
+    pub ntp_servers: Option<Vec<Ipv4Addr>>,
+    /// Option 26 (RFC 2132 §5.1), at least 68.
+    #[serde(default)]
+    pub interface_mtu: Option<u16>,
+    /// Option 121 (RFC 3442): `{ destination = "198.51.100.0/24", router = "192.0.2.1" }`.
+    #[serde(default)]
+    pub static_routes: Option<Vec<StaticRouteEntry>>,
+    /// Any other option, raw.
+    #[serde(default)]
+    pub custom: Vec<CustomOption4>,
+}
+
+/// One classless static route (RFC 3442): clients reach `destination` through `router`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRouteEntry {
+    /// The destination network; `"0.0.0.0/0"` is the default route.
+    pub destination: Ipv4Net,
+    /// The next hop, inside the subnet the route is given to.
+    pub router: Ipv4Addr,
+}
+
+/// `[[subnet4]]`: one IPv4 subnet, its pools, lease time, options and reservations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet4Section {
+    /// Stable identifier, stored with every lease; unique across `subnet4` and `subnet6`.
+    pub id: u32,
+    /// The subnet, e.g. `"192.0.2.0/24"`; relayed clients are matched by the relay's
+    /// address (giaddr) in it.
+    pub subnet: Ipv4Net,
+    /// Interface (one of `server.interfaces`) whose directly attached clients are on it.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// Subnets with the same name share one link (dhcpd's `shared-network`).
+    #[serde(default)]
+    pub shared_network: Option<String>,
+    /// Option 51, seconds or `"infinite"`. Default 3600.
+    #[serde(default = "default_lease_time", deserialize_with = "lifetime")]
+    pub lease_time: u32,
+    /// Option 58; when absent the core picks 0.5 × lease time (RFC 2131 §4.4.5).
+    #[serde(default, deserialize_with = "opt_lifetime")]
+    pub t1: Option<u32>,
+    /// Option 59; when absent the core picks 0.875 × lease time.
+    #[serde(default, deserialize_with = "opt_lifetime")]
+    pub t2: Option<u32>,
+    #[serde(default)]
+    pub pools: Vec<PoolEntry4>,
+    #[serde(default)]
+    pub options: Options4Section,
+    #[serde(default)]
+    pub reservations: Vec<Reservation4Entry>,
+}
+
+/// A fixed DHCPv4 address for one client, by hardware address and/or client identifier.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reservation4Entry {
+    /// The client's hardware address ('chaddr'), e.g. `"02:00:00:00:00:01"`.
+    #[serde(default, deserialize_with = "opt_hex_bytes")]
+    pub hw_address: Option<Vec<u8>>,
+    /// Option 61 exactly as the client sends it, type byte first (hex, as DUIDs).
+    #[serde(default, deserialize_with = "opt_hex_bytes")]
+    pub client_id: Option<Vec<u8>>,
+    pub address: Ipv4Addr,
 }
 
 /// This server's part in the pair (RFC 8156 §6.1).
@@ -400,5 +651,21 @@ mod tests {
         assert!(parse_hex_bytes("0:3").is_err());
         assert!(parse_hex_bytes("zz").is_err());
         assert!(parse_hex_bytes("").is_err());
+    }
+
+    #[test]
+    fn a_range_is_two_addresses_around_one_hyphen() {
+        assert_eq!(
+            parse_range::<Ipv4Addr>("192.0.2.100-192.0.2.199"),
+            Ok((Ipv4Addr::new(192, 0, 2, 100), Ipv4Addr::new(192, 0, 2, 199)))
+        );
+        assert_eq!(
+            parse_range::<Ipv4Addr>(" 192.0.2.1 - 192.0.2.9 "),
+            Ok((Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 9)))
+        );
+        assert!(parse_range::<Ipv6Addr>("2001:db8::1-2001:db8::9").is_ok());
+        assert!(parse_range::<Ipv4Addr>("192.0.2.1").is_err());
+        assert!(parse_range::<Ipv4Addr>("192.0.2.1-192.0.2.2-192.0.2.3").is_err());
+        assert!(parse_range::<Ipv4Addr>("2001:db8::1-2001:db8::9").is_err());
     }
 }

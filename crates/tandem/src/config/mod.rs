@@ -6,6 +6,7 @@
 //! 2. meaning (`build`): every problem at once, each with its path and line.
 
 pub mod build;
+mod build4;
 pub mod control;
 pub mod failover;
 pub mod file;

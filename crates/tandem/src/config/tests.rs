@@ -1398,3 +1398,975 @@ fn check_pair_compares_options_and_lifetimes_with_both_values() {
         "0x2001",
     );
 }
+
+// ---------------------------------------------------------------- DHCPv4: [[subnet4]], [options4]
+
+use std::net::Ipv4Addr;
+
+use tandem_core::config::AddressPool4;
+use tandem_core::Reservation4;
+use tandem_wire::v4::ClasslessRoute;
+
+/// A small DHCPv4-only server: one directly attached subnet.
+const MINIMAL4: &str = r#"
+[server]
+interfaces = ["eth0"]
+data_dir = "data"
+
+[options4]
+dns_servers = ["192.0.2.53"]
+domain_name = "example.org"
+
+[[subnet4]]
+id = 4
+subnet = "192.0.2.0/24"
+interface = "eth0"
+pools = ["192.0.2.100-192.0.2.199"]
+
+[subnet4.options]
+routers = ["192.0.2.1"]
+"#;
+
+fn v4(a: &str) -> Ipv4Addr {
+    a.parse().unwrap()
+}
+
+/// The 1-based line of the first line of `text` containing `needle`.
+fn line_with(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in the text"))
+        + 1
+}
+
+/// Asserts a problem at `path`, mentioning `words`, on the line holding `needle`.
+fn assert_problem_on(text: &str, problems: &[Problem], path: &str, words: &str, needle: &str) {
+    assert_problem(problems, path, words);
+    let want = line_with(text, needle);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == path && p.message.contains(words) && p.line == Some(want)),
+        "problem at {path} is not on line {want} ({needle:?}): {problems:#?}"
+    );
+}
+
+#[test]
+fn a_dhcpv4_config_loads_and_maps_onto_the_core_types() {
+    let text = format!(
+        r#"{MINIMAL4}
+static_routes = [
+    {{ destination = "0.0.0.0/0", router = "192.0.2.1" }},
+    {{ destination = "198.51.100.0/24", router = "192.0.2.254" }},
+]
+interface_mtu = 1500
+
+[[subnet4.options.custom]]
+code = 150
+addresses = ["192.0.2.5", "192.0.2.6"]
+
+[[subnet4.reservations]]
+hw_address = "02:00:00:00:00:01"
+address = "192.0.2.10"
+
+[[subnet4.reservations]]
+client_id = "01:02:00:00:00:00:02"
+address = "192.0.2.11"
+
+[[subnet4]]
+id = 5
+subnet = "198.51.100.0/24"
+lease_time = "infinite"
+t1 = 1000
+t2 = 2000
+pools = [{{ name = "relayed", first = "198.51.100.10", last = "198.51.100.20" }}, {{ prefix = "198.51.100.128/25" }}]
+"#
+    );
+    let cfg = load_text(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let core = &cfg.core;
+    assert!(core.subnets.is_empty());
+    assert_eq!(core.subnets4.len(), 2);
+    let s = &core.subnets4[0];
+    assert_eq!(s.id, 4);
+    assert_eq!(s.subnet, "192.0.2.0/24".parse().unwrap());
+    assert_eq!(s.interface.as_deref(), Some("eth0"));
+    assert_eq!(s.shared_network, None);
+    assert_eq!(s.lease_time, 3600, "lease_time defaults to one hour");
+    assert_eq!((s.t1, s.t2), (None, None));
+    assert_eq!(
+        s.pools,
+        vec![AddressPool4 {
+            first: v4("192.0.2.100"),
+            last: v4("192.0.2.199")
+        }]
+    );
+    assert_eq!(s.options.routers, vec![v4("192.0.2.1")]);
+    assert_eq!(s.options.interface_mtu, Some(1500));
+    assert_eq!(
+        s.options.classless_routes,
+        vec![
+            ClasslessRoute::new(v4("0.0.0.0"), 0, v4("192.0.2.1")).unwrap(),
+            ClasslessRoute::new(v4("198.51.100.0"), 24, v4("192.0.2.254")).unwrap(),
+        ]
+    );
+    assert_eq!(
+        s.options.other,
+        vec![(150, vec![192, 0, 2, 5, 192, 0, 2, 6])],
+        "IPv4 addresses are 4 octets each"
+    );
+    assert_eq!(
+        s.reservations,
+        vec![
+            Reservation4 {
+                hw_address: Some(vec![2, 0, 0, 0, 0, 1]),
+                client_id: None,
+                address: v4("192.0.2.10"),
+            },
+            Reservation4 {
+                hw_address: None,
+                client_id: Some(vec![1, 2, 0, 0, 0, 0, 2]),
+                address: v4("192.0.2.11"),
+            },
+        ]
+    );
+    let r = &core.subnets4[1];
+    assert_eq!(r.interface, None, "relayed");
+    assert_eq!(r.lease_time, tandem_core::INFINITE_LIFETIME);
+    assert_eq!((r.t1, r.t2), (Some(1000), Some(2000)));
+    assert_eq!(
+        r.pools[1],
+        AddressPool4 {
+            first: v4("198.51.100.128"),
+            last: v4("198.51.100.254")
+        },
+        "a prefix pool leaves out the subnet's broadcast address"
+    );
+    assert_eq!(core.options4.dns_servers, vec![v4("192.0.2.53")]);
+    assert_eq!(core.options4.domain_name.as_deref(), Some("example.org"));
+    assert!(core.validate().is_empty());
+    assert_eq!(
+        cfg.pool_names()
+            .get(&(5, "198.51.100.10-198.51.100.20".to_string())),
+        Some(&"relayed".to_string()),
+        "pool names cover DHCPv4 pools, keyed by (id, first-last)"
+    );
+    assert_eq!(cfg.pool_names().len(), 1, "only given names are mapped");
+}
+
+#[test]
+fn port4_and_listen_address4_default_to_67_and_0_0_0_0() {
+    // RFC 2131 §4.1: servers receive on UDP port 67.
+    let cfg = load_text(MINIMAL4).unwrap();
+    assert_eq!(cfg.port4, 67);
+    assert_eq!(cfg.listen_address4, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(cfg.port, 547, "the DHCPv6 port is unchanged");
+    let set = MINIMAL4.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nport4 = 1067\nlisten_address4 = \"127.0.0.1\"",
+    );
+    let cfg = load_text(&set).unwrap();
+    assert_eq!((cfg.port4, cfg.listen_address4), (1067, v4("127.0.0.1")));
+    let settings = crate::serve::settings(&cfg);
+    assert_eq!(
+        (settings.port4, settings.listen_address4),
+        (1067, v4("127.0.0.1"))
+    );
+}
+
+#[test]
+fn port4_zero_and_a_broadcast_listen_address4_are_refused() {
+    let text = MINIMAL4.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nport4 = 0\nlisten_address4 = \"255.255.255.255\"",
+    );
+    let p = problems_of(&text);
+    assert_problem_on(&text, &p, "server.port4", "port 0", "port4 = 0");
+    assert_problem_on(
+        &text,
+        &p,
+        "server.listen_address4",
+        "not an address of this host",
+        "listen_address4",
+    );
+}
+
+#[test]
+fn listen_address4_bound_to_one_address_warns_that_direct_clients_broadcast() {
+    let text = MINIMAL4.replace(
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nlisten_address4 = \"192.0.2.2\"",
+    );
+    let cfg = load_text(&text).unwrap();
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    assert_eq!(cfg.warnings[0].path, "server.listen_address4");
+    assert!(cfg.warnings[0].message.contains("subnet4[0]"));
+    // Relayed only: nothing to warn about.
+    let relayed = text.replace("interface = \"eth0\"\n", "");
+    assert!(load_text(&relayed).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn a_misspelt_dhcpv4_key_is_an_error_with_its_line() {
+    for (from, to, path, key) in [
+        (
+            "pools = [",
+            "leas_time = 60\npools = [",
+            "subnet4[0]",
+            "leas_time",
+        ),
+        (
+            "routers = [",
+            "router = [\"192.0.2.1\"]\nrouters = [",
+            "subnet4[0].options",
+            "router",
+        ),
+        (
+            "domain_name",
+            "domain = \"x\"\ndomain_name",
+            "options4",
+            "domain",
+        ),
+        (
+            "data_dir = \"data\"",
+            "data_dir = \"data\"\nport_4 = 67",
+            "server",
+            "port_4",
+        ),
+    ] {
+        let text = MINIMAL4.replacen(from, to, 1);
+        let msg = err_text(&text);
+        let line = line_with(&text, &format!("{key} ="));
+        assert!(msg.starts_with(&format!("test.toml:{line}:")), "{msg}");
+        assert!(msg.contains(path), "{msg}");
+        assert!(msg.contains(&format!("unknown field `{key}`")), "{msg}");
+    }
+    let text = MINIMAL4.replace(
+        "pools = [\"192.0.2.100-192.0.2.199\"]",
+        "pools = [{ first = \"192.0.2.100\", lsat = \"192.0.2.199\" }]",
+    );
+    let msg = err_text(&text);
+    assert!(msg.contains("subnet4[0].pools[0].lsat"), "{msg}");
+    assert!(
+        msg.starts_with(&format!("test.toml:{}:", line_with(&text, "lsat"))),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_bad_dhcpv4_value_names_its_key_and_line() {
+    for (from, to, path, words) in [
+        (
+            "subnet = \"192.0.2.0/24\"",
+            "subnet = \"192.0.2.0/33\"",
+            "subnet4[0].subnet",
+            "invalid",
+        ),
+        (
+            "routers = [\"192.0.2.1\"]",
+            "routers = [\"192.0.2.300\"]",
+            "subnet4[0].options.routers",
+            "invalid",
+        ),
+        (
+            "pools = [\"192.0.2.100-192.0.2.199\"]",
+            "pools = [\"192.0.2.100-192.0.2.299\"]",
+            "subnet4[0].pools[0]",
+            "\"192.0.2.299\" in pool",
+        ),
+        (
+            "pools = [\"192.0.2.100-192.0.2.199\"]",
+            "pools = [\"192.0.2.100\"]",
+            "subnet4[0].pools[0]",
+            "write \"first-last\"",
+        ),
+        (
+            "pools = [\"192.0.2.100-192.0.2.199\"]",
+            "pools = [\"2001:db8::1-2001:db8::9\"]",
+            "subnet4[0].pools[0]",
+            "invalid IPv4",
+        ),
+        (
+            "id = 4",
+            "id = 4\nlease_time = -1",
+            "subnet4[0].lease_time",
+            "infinite",
+        ),
+    ] {
+        let text = MINIMAL4.replacen(from, to, 1);
+        let msg = err_text(&text);
+        let needle = to.lines().last().unwrap();
+        assert!(
+            msg.starts_with(&format!("test.toml:{}:", line_with(&text, needle))),
+            "{msg}"
+        );
+        assert!(msg.contains(path), "{msg}");
+        assert!(msg.contains(words), "{msg}");
+    }
+    let text = format!(
+        "{MINIMAL4}\n[[subnet4.reservations]]\nhw_address = \"02:00:zz:00:00:01\"\naddress = \"192.0.2.10\"\n"
+    );
+    let msg = err_text(&text);
+    assert!(
+        msg.contains("subnet4[0].reservations[0].hw_address"),
+        "{msg}"
+    );
+    assert!(msg.contains("zz"), "{msg}");
+    let code = format!("{MINIMAL4}\n[[options4.custom]]\ncode = 256\nhex = \"01\"\n");
+    let msg = err_text(&code);
+    assert!(msg.contains("options4.custom[0].code"), "{msg}");
+}
+
+#[test]
+fn core_dhcpv4_problems_map_to_the_file_keys_and_lines() {
+    let text = format!(
+        r#"{MINIMAL4}
+[[subnet4.reservations]]
+hw_address = "02:00:00:00:00:01"
+address = "192.0.2.150"
+
+[[subnet4]]
+id = 1
+subnet = "198.51.100.0/24"
+lease_time = 1000
+t1 = 900
+t2 = 800
+pools = ["198.51.100.0-198.51.100.50", "203.0.113.1-203.0.113.9"]
+
+[[subnet6]]
+id = 1
+prefix = "2001:db8:1::/64"
+preferred_lifetime = 3000
+valid_lifetime = 4000
+"#
+    );
+    let p = problems_of(&text);
+    assert_problem_on(
+        &text,
+        &p,
+        "subnet4[0].reservations[0].address",
+        "inside a dynamic pool",
+        "address = \"192.0.2.150\"",
+    );
+    // T1/T2 keep their names in [[subnet4]] (they are renew_time/rebind_time in subnet6).
+    assert_problem_on(
+        &text,
+        &p,
+        "subnet4[1].t1",
+        "T1 900 exceeds T2 800",
+        "t1 = 900",
+    );
+    assert_problem_on(
+        &text,
+        &p,
+        "subnet4[1].pools[0]",
+        "network (198.51.100.0)",
+        "pools = [\"198.51.100.0",
+    );
+    assert_problem(
+        &p,
+        "subnet4[1].pools[1]",
+        "not inside subnet 198.51.100.0/24",
+    );
+    // One id space for both families: a lease carries only the id.
+    assert_problem_on(
+        &text,
+        &p,
+        "subnet4[1].id",
+        "already used by subnet6[0]",
+        "id = 1",
+    );
+}
+
+#[test]
+fn every_dhcpv4_problem_is_listed_at_once() {
+    let text = r#"
+[server]
+interfaces = ["eth0"]
+data_dir = "data"
+port4 = 0
+
+[options4]
+interface_mtu = 20
+domain_name = "not a name"
+
+[[options4.custom]]
+code = 51
+hex = "00000e10"
+
+[[subnet4]]
+id = 4
+subnet = "192.0.2.0/24"
+interface = "eth1"
+lease_time = 0
+pools = ["192.0.2.199-192.0.2.100"]
+
+[subnet4.options]
+routers = ["198.51.100.1"]
+
+[[subnet4.reservations]]
+address = "192.0.2.10"
+
+[[subnet4]]
+id = 4 # again
+subnet = "192.0.2.128/25"
+"#;
+    let err = load_text(text).unwrap_err();
+    let ConfigError::Invalid { problems, .. } = &err else {
+        panic!("expected semantic problems, got {err}");
+    };
+    for (path, words, needle) in [
+        ("server.port4", "port 0", "port4 = 0"),
+        (
+            "options4.interface_mtu",
+            "below the smallest MTU, 68",
+            "interface_mtu",
+        ),
+        ("options4.domain_name", "not a domain name", "domain_name"),
+        ("options4.custom[0].code", "`lease_time`", "code = 51"),
+        (
+            "subnet4[0].interface",
+            "not in server.interfaces",
+            "interface = \"eth1\"",
+        ),
+        ("subnet4[0].lease_time", "greater than 0", "lease_time = 0"),
+        ("subnet4[0].pools[0]", "is after last", "pools = ["),
+        (
+            "subnet4[0].options.routers[0]",
+            "not a host address of subnet4[0]",
+            "routers = ",
+        ),
+        (
+            "subnet4[0].reservations[0]",
+            "names no client",
+            "[[subnet4.reservations]]",
+        ),
+        (
+            "subnet4[1].id",
+            "already used by subnet4[0]",
+            "id = 4 # again",
+        ),
+        ("subnet4[1].subnet", "overlaps subnet4[0]", "192.0.2.128/25"),
+    ] {
+        assert_problem_on(text, problems, path, words, needle);
+    }
+    let msg = err.to_string();
+    assert!(msg.starts_with("test.toml: 11 problems:"), "{msg}");
+}
+
+#[test]
+fn a_router_outside_its_subnet_is_a_problem_option_3() {
+    // Option 3 (RFC 2132 §3.5) names routers on the client's subnet: one it cannot reach
+    // directly is no router to it.
+    let own = MINIMAL4.replace(
+        "routers = [\"192.0.2.1\"]",
+        "routers = [\"192.0.2.1\", \"198.51.100.1\"]",
+    );
+    let p = problems_of(&own);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_problem_on(
+        &own,
+        &p,
+        "subnet4[0].options.routers[1]",
+        "198.51.100.1 is not a host address of subnet4[0] (192.0.2.0/24)",
+        "routers = ",
+    );
+    let broadcast = MINIMAL4.replace("routers = [\"192.0.2.1\"]", "routers = [\"192.0.2.255\"]");
+    assert_problem(
+        &problems_of(&broadcast),
+        "subnet4[0].options.routers[0]",
+        "not a host address",
+    );
+    // From [options4]: reported there, naming each subnet that takes it.
+    let global = format!(
+        "{}\n[[subnet4]]\nid = 5\nsubnet = \"198.51.100.0/24\"\n",
+        MINIMAL4
+            .replace("\n[subnet4.options]\nrouters = [\"192.0.2.1\"]\n", "")
+            .replace("[options4]\n", "[options4]\nrouters = [\"192.0.2.1\"]\n")
+    );
+    let p = problems_of(&global);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_problem_on(
+        &global,
+        &p,
+        "options4.routers[0]",
+        "192.0.2.1 is not a host address of subnet4[1] (198.51.100.0/24), which takes it from [options4]",
+        "routers = ",
+    );
+    // The subnet that overrides them is not bothered.
+    let overridden = format!("{global}\n[subnet4.options]\nrouters = [\"198.51.100.1\"]\n");
+    assert!(load_text(&overridden).is_ok());
+}
+
+#[test]
+fn a_static_route_router_outside_the_subnet_and_host_bits_are_problems_rfc3442() {
+    let text = format!(
+        "{MINIMAL4}static_routes = [\n  {{ destination = \"0.0.0.0/0\", router = \"192.0.2.1\" }},\n  {{ destination = \"203.0.113.7/24\", router = \"10.0.0.1\" }},\n  {{ destination = \"203.0.113.0/24\", router = \"192.0.2.2\" }},\n]\n"
+    );
+    let p = problems_of(&text);
+    assert_problem_on(
+        &text,
+        &p,
+        "subnet4[0].options.static_routes[1].destination",
+        "203.0.113.7/24 has host bits set (the network is 203.0.113.0/24)",
+        "203.0.113.7/24",
+    );
+    assert_problem_on(
+        &text,
+        &p,
+        "subnet4[0].options.static_routes[1].router",
+        "10.0.0.1 is not a host address of subnet4[0]",
+        "203.0.113.7/24",
+    );
+    assert_problem_on(
+        &text,
+        &p,
+        "subnet4[0].options.static_routes[2].destination",
+        "routed twice",
+        "router = \"192.0.2.2\"",
+    );
+    assert_eq!(p.len(), 3, "{p:#?}");
+}
+
+#[test]
+fn static_routes_without_a_default_route_warn_that_option_3_is_ignored_rfc3442() {
+    // RFC 3442: a client that takes option 121 ignores option 3.
+    let text = format!(
+        "{MINIMAL4}static_routes = [{{ destination = \"203.0.113.0/24\", router = \"192.0.2.254\" }}]\n"
+    );
+    let cfg = load_text(&text).unwrap();
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    let w = &cfg.warnings[0];
+    assert_eq!(w.path, "subnet4[0].options.static_routes");
+    assert!(w.message.contains("ignore the routers of option 3"), "{w}");
+    assert_eq!(w.line, Some(line_with(&text, "static_routes")));
+    let with_default = text.replace(
+        "static_routes = [",
+        "static_routes = [{ destination = \"0.0.0.0/0\", router = \"192.0.2.1\" }, ",
+    );
+    assert!(load_text(&with_default).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn custom_dhcpv4_options_tandem_sets_itself_are_refused_naming_the_key() {
+    for (code, key) in [
+        (0, "Pad"),
+        (255, "End"),
+        (1, "`subnet`"),
+        (3, "`routers`"),
+        (6, "`dns_servers`"),
+        (15, "`domain_name`"),
+        (26, "`interface_mtu`"),
+        (42, "`ntp_servers`"),
+        (50, "the client's"),
+        (51, "`lease_time`"),
+        (52, "Overload"),
+        (53, "Message Type"),
+        (54, "Server Identifier"),
+        (58, "`t1`"),
+        (59, "`t2`"),
+        (61, "`client_id`"),
+        (82, "relay agent"),
+        (121, "`static_routes`"),
+    ] {
+        let text = format!("{MINIMAL4}\n[[subnet4.options.custom]]\ncode = {code}\nhex = \"01\"\n");
+        let p = problems_of(&text);
+        assert_eq!(p.len(), 1, "code {code}: {p:#?}");
+        assert_problem_on(
+            &text,
+            &p,
+            "subnet4[0].options.custom[0].code",
+            key,
+            &format!("code = {code}"),
+        );
+        assert!(p[0].message.contains("cannot be a custom option"), "{p:#?}");
+    }
+    // A code tandem does not set is the operator's (RFC 2132 §2 site-specific 224-254 too).
+    for code in [43, 60, 66, 67, 119, 150, 224, 254] {
+        let text = format!("{MINIMAL4}\n[[options4.custom]]\ncode = {code}\ntext = \"x\"\n");
+        assert!(load_text(&text).is_ok(), "code {code}");
+    }
+}
+
+#[test]
+fn a_dhcpv4_custom_option_is_given_once_per_section_with_one_value_form() {
+    let twice = format!(
+        "{MINIMAL4}\n[[options4.custom]]\ncode = 66\ntext = \"tftp\"\n[[options4.custom]]\ncode = 66\ntext = \"tftp2\"\n"
+    );
+    assert_problem(
+        &problems_of(&twice),
+        "options4.custom[1].code",
+        "already given in options4.custom[0]",
+    );
+    let both = format!("{MINIMAL4}\n[[options4.custom]]\ncode = 66\ntext = \"a\"\nhex = \"01\"\n");
+    assert_problem(
+        &problems_of(&both),
+        "options4.custom[0]",
+        "give exactly one",
+    );
+    let forms = format!(
+        "{MINIMAL4}\n[[subnet4.options.custom]]\ncode = 66\ntext = \"tftp\"\n[[subnet4.options.custom]]\ncode = 43\nhex = \"01:02\"\n"
+    );
+    let cfg = load_text(&forms).unwrap();
+    assert_eq!(
+        cfg.core.subnets4[0].options.other,
+        vec![(66, b"tftp".to_vec()), (43, vec![1, 2])]
+    );
+    // The same code in [options4] and a subnet: the subnet's wins (merged_over).
+    let both_levels = format!("{forms}\n[[options4.custom]]\ncode = 66\ntext = \"global\"\n");
+    assert!(load_text(&both_levels).is_ok());
+}
+
+#[test]
+fn dhcpv4_option_values_are_checked() {
+    for (line, path, words) in [
+        (
+            "dns_servers = [\"0.0.0.0\"]",
+            "options4.dns_servers[0]",
+            "not a unicast address",
+        ),
+        (
+            "ntp_servers = [\"224.0.1.1\"]",
+            "options4.ntp_servers[0]",
+            "not a unicast address",
+        ),
+        (
+            "interface_mtu = 67",
+            "options4.interface_mtu",
+            "RFC 2132 §5.1",
+        ),
+    ] {
+        let text = MINIMAL4.replace("dns_servers = [\"192.0.2.53\"]", line);
+        assert_problem_on(&text, &problems_of(&text), path, words, line);
+    }
+    let too_long = "x.".repeat(128); // 255 characters without the final dot
+    for bad in ["", "a..b", "has space.example", &"x".repeat(64), &too_long] {
+        let text = MINIMAL4.replace("\"example.org\"", &format!("{bad:?}"));
+        assert_problem(
+            &problems_of(&text),
+            "options4.domain_name",
+            "not a domain name",
+        );
+    }
+    for good in [
+        "example.org",
+        "example.org.",
+        "lab-1.example.org",
+        "_site.example",
+    ] {
+        let text = MINIMAL4.replace("\"example.org\"", &format!("{good:?}"));
+        assert!(load_text(&text).is_ok(), "{good}");
+    }
+}
+
+#[test]
+fn failover_with_subnet4_is_refused_dhcpv4_failover_is_not_supported_yet() {
+    let text = format!(
+        "{}\n[[subnet4]]\nid = 4\nsubnet = \"192.0.2.0/24\"\npools = [\"192.0.2.100-192.0.2.199\"]\n",
+        with_failover(PRIMARY_KEYS, INSECURE)
+    );
+    let p = problems_of(&text);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].path, "subnet4");
+    assert_eq!(
+        p[0].message,
+        "DHCPv4 failover is not supported yet: a pair serves DHCPv6 only; run DHCPv4 on a server without [failover]"
+    );
+    assert_eq!(p[0].line, Some(line_with(&text, "[[subnet4]]")));
+    // [options4] alone configures nothing to hand out: the pair is fine.
+    let options_only = format!(
+        "{}\n[options4]\ndns_servers = [\"192.0.2.53\"]\n",
+        with_failover(PRIMARY_KEYS, INSECURE)
+    );
+    assert!(load_text(&options_only).is_ok());
+}
+
+#[test]
+fn a_dhcpv4_subnet_interface_must_be_served_and_shared_only_by_a_shared_network() {
+    let missing = MINIMAL4.replace("interface = \"eth0\"", "interface = \"eth1\"");
+    assert_problem_on(
+        &missing,
+        &problems_of(&missing),
+        "subnet4[0].interface",
+        "not in server.interfaces",
+        "interface = \"eth1\"",
+    );
+    let second = format!(
+        "{MINIMAL4}\n[[subnet4]]\nid = 5\nsubnet = \"198.51.100.0/24\"\ninterface = \"eth0\"\n"
+    );
+    assert_problem(
+        &problems_of(&second),
+        "subnet4[1].interface",
+        "give both the same shared_network",
+    );
+    let shared = second
+        .replace(
+            "interface = \"eth0\"\npools",
+            "interface = \"eth0\"\nshared_network = \"campus\"\npools",
+        )
+        .replace(
+            "subnet = \"198.51.100.0/24\"\n",
+            "subnet = \"198.51.100.0/24\"\nshared_network = \"campus\"\n",
+        );
+    let cfg = load_text(&shared).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    assert_eq!(
+        cfg.core.subnets4[1].shared_network.as_deref(),
+        Some("campus")
+    );
+    // A shared network of one subnet is likely a misspelt name.
+    let lonely = MINIMAL4.replace(
+        "interface = \"eth0\"\n",
+        "interface = \"eth0\"\nshared_network = \"campus\"\n",
+    );
+    let cfg = load_text(&lonely).unwrap();
+    assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+    assert_eq!(cfg.warnings[0].path, "subnet4[0].shared_network");
+    let blank = MINIMAL4.replace(
+        "interface = \"eth0\"\n",
+        "interface = \"eth0\"\nshared_network = \" \"\n",
+    );
+    assert_problem(
+        &problems_of(&blank),
+        "subnet4[0].shared_network",
+        "not a usable",
+    );
+}
+
+#[test]
+fn dhcpv4_pool_names_must_be_unique_in_a_subnet() {
+    let text = MINIMAL4.replace(
+        "pools = [\"192.0.2.100-192.0.2.199\"]",
+        "pools = [{ name = \"a\", first = \"192.0.2.100\", last = \"192.0.2.149\" }, { name = \"a\", first = \"192.0.2.150\", last = \"192.0.2.199\" }]",
+    );
+    assert_problem(
+        &problems_of(&text),
+        "subnet4[0].pools[1].name",
+        "used twice",
+    );
+    let form = MINIMAL4.replace(
+        "pools = [\"192.0.2.100-192.0.2.199\"]",
+        "pools = [{ first = \"192.0.2.100\" }]",
+    );
+    assert_problem(
+        &problems_of(&form),
+        "subnet4[0].pools[0]",
+        "a pool is either",
+    );
+}
+
+#[test]
+fn dhcpv4_reservations_need_a_client_and_at_most_255_octets_of_client_id() {
+    let long = format!(
+        "{MINIMAL4}\n[[subnet4.reservations]]\nclient_id = \"{}\"\naddress = \"192.0.2.10\"\n",
+        "01".repeat(256)
+    );
+    assert_problem(
+        &problems_of(&long),
+        "subnet4[0].reservations[0].client_id",
+        "at most 255 octets",
+    );
+    let twice = format!(
+        "{MINIMAL4}\n[[subnet4.reservations]]\nhw_address = \"02:00:00:00:00:01\"\naddress = \"192.0.2.10\"\n[[subnet4.reservations]]\nhw_address = \"02-00-00-00-00-01\"\naddress = \"192.0.2.11\"\n"
+    );
+    assert_problem(
+        &problems_of(&twice),
+        "subnet4[0].reservations[1].hw_address",
+        "already reserved",
+    );
+}
+
+#[test]
+fn summary_counts_dhcpv4_subnets_pools_and_reservations() {
+    let cfg = load_text(MINIMAL4).unwrap();
+    assert_eq!(
+        cfg.summary(),
+        "DHCPv4: 1 subnet, 1 address pool, 0 reservations; 1 interface"
+    );
+    let dual = load_example("dual-stack.toml", Path::new("/etc/tandem")).unwrap();
+    assert_eq!(
+        dual.summary(),
+        "DHCPv6: 1 subnet, 1 address pool, 1 prefix pool, 1 reservation; DHCPv4: 1 subnet, 1 address pool, 1 reservation; 1 interface"
+    );
+    // Without DHCPv4 the line is what it always was.
+    assert_eq!(
+        load_text(MINIMAL).unwrap().summary(),
+        "1 subnet, 1 address pool, 0 prefix pools, 0 reservations, 1 interface"
+    );
+}
+
+#[test]
+fn a_dhcpv6_pool_may_be_a_range_string_too() {
+    let text = MINIMAL.replace(
+        r#"pools = [{ first = "2001:db8:1::1000", last = "2001:db8:1::1fff" }]"#,
+        r#"pools = ["2001:db8:1::1000 - 2001:db8:1::1fff"]"#,
+    );
+    let cfg = load_text(&text).unwrap();
+    assert_eq!(cfg.core.subnets, load_text(MINIMAL).unwrap().core.subnets);
+}
+
+// ---------------------------------------------------------------- the examples
+
+#[test]
+fn every_example_passes_check_config() {
+    // Every file in examples/, so a new one is covered without a new test, checked as
+    // `check-config --off-host` does. The pair examples name TLS files under pki/: a
+    // real test PKI there (scripts/make-test-ca.sh), so the host checks pass too.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let pki = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-test-ca.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .arg(pki.path().join("pki"))
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    for want in ["dhcp4.toml", "dual-stack.toml", "relay.toml", "tandem.toml"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    for name in &names {
+        let cfg = load_example(name, pki.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(cfg.warnings.is_empty(), "{name}: {:?}", cfg.warnings);
+        let host = check_host(&cfg, true);
+        assert!(host.errors.is_empty(), "{name}: {:?}", host.errors);
+    }
+}
+
+#[test]
+fn the_dhcp4_example_maps_onto_the_core_model() {
+    let cfg = load_example("dhcp4.toml", Path::new("/etc/tandem")).unwrap();
+    let core = &cfg.core;
+    assert!(core.subnets.is_empty(), "DHCPv4 only");
+    assert!(cfg.failover.is_none());
+    let ids: Vec<u32> = core.subnets4.iter().map(|s| s.id).collect();
+    assert_eq!(ids, vec![100, 101, 102, 103]);
+    let direct = &core.subnets4[0];
+    assert_eq!(direct.interface.as_deref(), Some("tandem-srv0"));
+    assert!(direct.reservations.iter().any(|r| r.hw_address.is_some()));
+    assert!(direct.reservations.iter().any(|r| r.client_id.is_some()));
+    assert!(!direct.options.classless_routes.is_empty());
+    assert_eq!(core.subnets4[1].interface, None, "relayed");
+    let shared: Vec<_> = core.subnets4[2..]
+        .iter()
+        .map(|s| (s.interface.as_deref(), s.shared_network.as_deref()))
+        .collect();
+    assert_eq!(shared, vec![(None, Some("campus")), (None, Some("campus"))]);
+    assert!(!core.options4.dns_servers.is_empty());
+    assert_eq!(core.options4.other.len(), 1);
+    assert_eq!(
+        (cfg.port4, cfg.listen_address4),
+        (67, Ipv4Addr::UNSPECIFIED)
+    );
+}
+
+#[test]
+fn the_dual_stack_example_serves_both_families_on_one_link() {
+    let cfg = load_example("dual-stack.toml", Path::new("/etc/tandem")).unwrap();
+    let core = &cfg.core;
+    assert_eq!(core.subnets.len(), 1);
+    assert_eq!(core.subnets4.len(), 1);
+    assert_eq!(core.subnets[0].interface, core.subnets4[0].interface);
+    assert_ne!(core.subnets[0].id, core.subnets4[0].id);
+}
+
+/// Every DHCPv4 key, as the file spells it.
+const DHCPV4_KEYS: &[&str] = &[
+    "port4",
+    "listen_address4",
+    "[options4]",
+    "routers",
+    "dns_servers",
+    "domain_name",
+    "ntp_servers",
+    "interface_mtu",
+    "static_routes",
+    "destination",
+    "router",
+    "[[options4.custom]]",
+    "code",
+    "hex",
+    "text",
+    "addresses",
+    "[[subnet4]]",
+    "id",
+    "subnet",
+    "interface",
+    "shared_network",
+    "lease_time",
+    "t1",
+    "t2",
+    "pools",
+    "name",
+    "first",
+    "last",
+    "prefix",
+    "[subnet4.options]",
+    "[[subnet4.reservations]]",
+    "hw_address",
+    "client_id",
+    "address",
+];
+
+#[test]
+fn tandem_toml_documents_the_dhcpv4_keys_and_its_commented_dhcpv4_lines_load() {
+    let text = example_text("tandem.toml");
+    for key in DHCPV4_KEYS {
+        assert!(
+            text.contains(key),
+            "examples/tandem.toml does not mention {key}"
+        );
+        assert!(
+            example_text("dhcp4.toml").contains(key),
+            "examples/dhcp4.toml does not mention {key}"
+        );
+    }
+    // The commented DHCPv4 block, uncommented, is a valid dual-stack configuration.
+    let start = text
+        .lines()
+        .position(|l| l.starts_with("# DHCPv4 (RFC 2131)"))
+        .unwrap();
+    let end = text
+        .lines()
+        .position(|l| l.starts_with("# Prometheus metrics"))
+        .unwrap();
+    // Code lines are "# [section]" alone on the line, or "# key = value"; prose is not.
+    let is_toml = |l: &str| {
+        l.strip_prefix("# ")
+            .is_some_and(|r| r.starts_with('[') && r.ends_with(']') && !r.contains(' '))
+            || l.strip_prefix("# ").is_some_and(|r| {
+                r.split_once(" = ").is_some_and(|(k, _)| {
+                    k.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                })
+            })
+    };
+    let uncommented: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if (start..end).contains(&i) && is_toml(l) {
+                l["# ".len()..].to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let uncommented = uncommented.join("\n");
+    assert_ne!(uncommented, text);
+    let cfg = load_str(&uncommented, "tandem.toml", Path::new("/etc/tandem"))
+        .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    assert_eq!(cfg.core.subnets4.len(), 1);
+    assert!(!cfg.core.options4.dns_servers.is_empty());
+    assert_eq!(cfg.core.subnets4[0].reservations.len(), 1);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
