@@ -40,6 +40,14 @@ enum Command {
     /// Also checks the file against this host: every interface in server.interfaces
     /// exists (an error; a warning with --off-host), and the [failover.tls] files parse,
     /// the key is the certificate's and the certificate chains to the CA.
+    ///
+    /// DHCPv4 is configured in the same file and checked the same way: [[subnet4]]
+    /// (id, subnet, interface, shared_network, pools, lease_time, t1, t2, options,
+    /// reservations by hw_address or client_id), [options4] (routers, dns_servers,
+    /// domain_name, ntp_servers, interface_mtu, static_routes, custom) and
+    /// server.port4 / server.listen_address4 (default 67 and 0.0.0.0); see
+    /// examples/dhcp4.toml. DHCPv4 failover is not supported yet: [failover] together with
+    /// [[subnet4]] is a problem.
     CheckConfig {
         /// The configuration file to check.
         #[arg(value_name = "FILE")]
@@ -137,7 +145,9 @@ enum CtlAction {
     /// Re-read the configuration file the server was started with (as SIGHUP does),
     /// check it as check-config does and apply it live: options, lifetimes, new subnets
     /// and pools, reservations, log level. Refused, with the running configuration kept,
-    /// when it does not load or changes what needs a restart.
+    /// when it does not load or changes what needs a restart (the sockets: server.port,
+    /// listen_address, port4, listen_address4, interfaces; data_dir, server_duid,
+    /// pool_warn_percent, pool_critical_percent, [control], [metrics], [failover]).
     Reload,
 }
 

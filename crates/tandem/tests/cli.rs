@@ -33,6 +33,28 @@ fn check_config_accepts_the_shipped_example() {
 }
 
 #[test]
+fn check_config_accepts_the_dhcpv4_example_and_counts_its_subnets() {
+    let out = tandem()
+        .arg("check-config")
+        .arg("--off-host")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/dhcp4.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(
+            "configuration OK: DHCPv4: 4 subnets (1 shared network), 5 address pools, 2 reservations;"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn check_config_lists_every_problem_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tandem_core::config::Subnet;
-use tandem_core::ServerConfig;
+use tandem_core::{ServerConfig, Subnet4};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{info, warn};
 
@@ -280,11 +280,14 @@ pub fn fixed_differences(old: &ServeSettings, new: &ServeSettings) -> Vec<String
     d
 }
 
-/// What a reload changes in the DHCPv6 configuration, one line each.
+/// What a reload changes in the core's configuration (DHCPv6 and DHCPv4), one line each.
 pub fn core_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
     let mut c = Vec::new();
     if old.options != new.options {
         c.push("global options".to_string());
+    }
+    if old.options4 != new.options4 {
+        c.push("global DHCPv4 options".to_string());
     }
     for (what, changed) in [
         ("preference", old.preference != new.preference),
@@ -314,7 +317,40 @@ pub fn core_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
             c.push(format!("subnet {} ({}) removed", o.id, o.prefix));
         }
     }
+    for s in &new.subnets4 {
+        match old.subnets4.iter().find(|o| o.id == s.id) {
+            None => c.push(format!("subnet4 {} ({}) added", s.id, s.subnet)),
+            Some(o) if o != s => c.push(format!(
+                "subnet4 {}: {}",
+                s.id,
+                subnet4_diff(o, s).join(", ")
+            )),
+            Some(_) => {}
+        }
+    }
+    for o in &old.subnets4 {
+        if !new.subnets4.iter().any(|s| s.id == o.id) {
+            c.push(format!("subnet4 {} ({}) removed", o.id, o.subnet));
+        }
+    }
     c
+}
+
+fn subnet4_diff(a: &Subnet4, b: &Subnet4) -> Vec<&'static str> {
+    [
+        ("subnet", a.subnet != b.subnet),
+        ("interface", a.interface != b.interface),
+        ("shared_network", a.shared_network != b.shared_network),
+        ("pools", a.pools != b.pools),
+        ("lease_time", a.lease_time != b.lease_time),
+        ("t1", a.t1 != b.t1),
+        ("t2", a.t2 != b.t2),
+        ("options", a.options != b.options),
+        ("reservations", a.reservations != b.reservations),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 fn subnet_diff(a: &Subnet, b: &Subnet) -> Vec<&'static str> {
@@ -370,6 +406,50 @@ mod metrics_tests {
         assert_eq!(d, vec!["metrics.listen: off -> [::1]:9547".to_string()]);
         let same = settings(Some("[::1]:9547"));
         assert!(fixed_differences(&same, &same.clone()).is_empty());
+    }
+
+    #[test]
+    fn a_reload_refuses_a_new_dhcpv4_port_or_listen_address_they_need_a_restart() {
+        let mut new = settings(None);
+        new.port4 = 1067;
+        new.listen_address4 = std::net::Ipv4Addr::new(192, 0, 2, 1);
+        let d = fixed_differences(&settings(None), &new);
+        assert_eq!(
+            d,
+            vec![
+                "server.listen_address4: 0.0.0.0 -> 192.0.2.1".to_string(),
+                "server.port4: 67 -> 1067".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reload_names_the_dhcpv4_subnets_and_options_it_changes() {
+        let old = ServerConfig::default();
+        let mut new = old.clone();
+        new.options4.routers = vec![std::net::Ipv4Addr::new(192, 0, 2, 1)];
+        new.subnets4
+            .push(Subnet4::new(4, "192.0.2.0/24".parse().unwrap()));
+        assert_eq!(
+            core_changes(&old, &new),
+            vec![
+                "global DHCPv4 options".to_string(),
+                "subnet4 4 (192.0.2.0/24) added".to_string(),
+            ]
+        );
+        let mut longer = new.clone();
+        longer.subnets4[0].lease_time = 7200;
+        assert_eq!(
+            core_changes(&new, &longer),
+            vec!["subnet4 4: lease_time".to_string()]
+        );
+        assert_eq!(
+            core_changes(&new, &old),
+            vec![
+                "global DHCPv4 options".to_string(),
+                "subnet4 4 (192.0.2.0/24) removed".to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -46,11 +46,11 @@ pub struct ServeSettings {
     pub data_dir: PathBuf,
     pub listen_address: Ipv6Addr,
     pub port: u16,
-    /// The DHCPv4 socket's address and port (bound only when `core.subnets4` has a
-    /// subnet).
+    /// DHCPv4's local address and UDP port (`server.listen_address4`, `server.port4`);
+    /// fixed while the server runs, like the DHCPv6 ones.
     pub listen_address4: Ipv4Addr,
     pub port4: u16,
-    /// Interfaces served directly by DHCPv6 (ff02::1:2 joined on each).
+    /// Interfaces served directly (ff02::1:2 joined on each).
     pub interfaces: Vec<String>,
     /// The configured server DUID, if any (else the stored one, else a new one).
     pub server_duid: Option<Vec<u8>>,

@@ -307,6 +307,9 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
 /// The core names T1/T2 after the RFC; the file calls them renew_time/rebind_time in
 /// `[[subnet6]]` (in `[[subnet4]]` they are `t1`/`t2`, as the core says).
 fn file_path_of(core_path: &str) -> String {
+    if !core_path.starts_with("subnet6") {
+        return core_path.to_string();
+    }
     let mut parts: Vec<String> = core_path.split('.').map(str::to_string).collect();
     if !core_path.starts_with("subnet6") {
         return core_path.to_string();

@@ -652,4 +652,20 @@ mod tests {
         assert!(parse_hex_bytes("zz").is_err());
         assert!(parse_hex_bytes("").is_err());
     }
+
+    #[test]
+    fn a_range_is_two_addresses_around_one_hyphen() {
+        assert_eq!(
+            parse_range::<Ipv4Addr>("192.0.2.100-192.0.2.199"),
+            Ok((Ipv4Addr::new(192, 0, 2, 100), Ipv4Addr::new(192, 0, 2, 199)))
+        );
+        assert_eq!(
+            parse_range::<Ipv4Addr>(" 192.0.2.1 - 192.0.2.9 "),
+            Ok((Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 9)))
+        );
+        assert!(parse_range::<Ipv6Addr>("2001:db8::1-2001:db8::9").is_ok());
+        assert!(parse_range::<Ipv4Addr>("192.0.2.1").is_err());
+        assert!(parse_range::<Ipv4Addr>("192.0.2.1-192.0.2.2-192.0.2.3").is_err());
+        assert!(parse_range::<Ipv4Addr>("2001:db8::1-2001:db8::9").is_err());
+    }
 }
