@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""perfdhcp -6 against tandem and Kea 2.2 on the same namespaces, in the same run.
+"""perfdhcp against tandem and Kea 2.2 (and, for DHCPv4, ISC dhcpd) on the same
+namespaces, in the same run.
 
-For each lease type (IA_NA: -e address-only, IA_PD: -e prefix-only) and each server,
+FAMILY=6 (default): perfdhcp -6, tandem against kea-dhcp6. FAMILY=4: perfdhcp -4 acting
+as a relay agent, tandem against kea-dhcp4 and dhcpd. For each lease type (DHCPv6 IA_NA:
+-e address-only, IA_PD: -e prefix-only; DHCPv4: one, "v4") and each server,
 the offered rate steps up (RATES, STEP_SECONDS each, a fresh server and empty lease
 store per step) until a step shows drops or unanswered packets. Reported per
 server/lease type: the highest rate with zero drops, the avg/max Solicit-Advertise and
@@ -24,8 +27,26 @@ os.environ.setdefault("IT_PD_POOL", "2001:db8:1000::/36")
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import clients  # noqa: E402
 from clients import parse_perfdhcp  # noqa: E402
-from harness import Tandem, Topology, cleanup_on_signals  # noqa: E402
-from kea import Kea  # noqa: E402
+from harness import Tandem, Topology, cleanup_on_signals, wait_port  # noqa: E402
+from kea import Kea, Kea4  # noqa: E402
+from dhcpd import Dhcpd  # noqa: E402
+import dhcp4  # noqa: E402
+
+FAMILY = os.environ.get("FAMILY", "6")
+if FAMILY not in ("4", "6"):
+    sys.exit(f"FAMILY must be 4 or 6, not {FAMILY!r}")
+V4 = FAMILY == "4"
+# The IPv4 test networks (RFC 5737) are all the addresses this project may use: the
+# relayed link is a shared network of two /24s, 482 addresses. So DHCPv4 clients are a
+# fixed population of CLIENTS4 MAC addresses, each doing DISCOVER-OFFER-REQUEST-ACK
+# again and again: every ACK extends the client's lease, a lease write in every server
+# (dhcpd's write-skipping cache is turned off), as a new client's would be.
+CLIENTS4 = int(os.environ.get("CLIENTS4", "400"))
+V4_SUBNETS = [(42, dhcp4.RELAY4_SUBNET, "-".join(dhcp4.RELAY4_POOL), "198.51.100.1"),
+              (43, dhcp4.SHARED4_SUBNET, "-".join(dhcp4.SHARED4_POOL), "203.0.113.1")]
+LEASE_TYPES = ("v4",) if V4 else ("address-only", "prefix-only")
+# perfdhcp's names for the two exchanges of each lease ("SA" and "RR" in the results).
+EXCHANGES = ("DISCOVER-OFFER", "REQUEST-ACK") if V4 else ("SOLICIT-ADVERTISE", "REQUEST-REPLY")
 
 RATES = [int(r) for r in os.environ.get("RATES", "1000,2000,4000,6000,8000,10000,12000,14000,16000,20000").split(",")]
 STEP_SECONDS = int(os.environ.get("STEP_SECONDS", "10"))
@@ -44,14 +65,27 @@ SERVER_CPU = int(os.environ.get("SERVER_CPU", "0"))
 # same quota for both servers the max clean rate is the server's capacity on that budget.
 SERVER_CPU_QUOTA = int(os.environ.get("SERVER_CPU_QUOTA", "0"))
 PERF_CPU = int(os.environ.get("PERF_CPU", "1"))
-SERVERS = os.environ.get("SERVERS", "tandem,kea").split(",")
+SERVERS = os.environ.get("SERVERS", "tandem,kea,dhcpd" if V4 else "tandem,kea").split(",")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def udp6_counters(topo, ns):
-    """(datagrams received, receive-buffer overflows) of every UDP/IPv6 socket in `ns`."""
+def udp_counters(topo, ns):
+    """(datagrams received, receive-buffer overflows) of every UDP socket of the
+    benchmarked family in `ns`."""
+    if V4:
+        d = dhcp4.udp4_counters(topo, ns)
+        return d.get("InDatagrams", 0), d.get("RcvbufErrors", 0)
     d = clients.udp6_counters(topo, ns)
     return d.get("Udp6InDatagrams", 0), d.get("Udp6RcvbufErrors", 0)
+
+
+def perfdhcp_command(topo, lease_type, rate, step_no):
+    if V4:
+        # -l <address>: perfdhcp -4 relays from it (giaddr); replies come back to port 67.
+        return ["perfdhcp", "-4", "-l", dhcp4.GIADDR, "-R", str(CLIENTS4), "-r", str(rate),
+                "-p", str(STEP_SECONDS), "-W", "1000000", "-s", str(step_no), dhcp4.SERVER4]
+    return ["perfdhcp", "-6", "-l", topo.cli_if, "-R", "100000000", "-r", str(rate), "-p", str(STEP_SECONDS),
+            "-e", lease_type, "-W", "1000000", "-s", str(step_no)]
 
 
 def set_rmem_default(value):
@@ -125,17 +159,17 @@ def one_step(topo, make, lease_type, rate):
     step_no = _steps_run
     data = os.path.join(topo.tmp, f"data-{step_no}")
     os.makedirs(data)
-    server = make(topo, data, cpu=SERVER_CPU).start()
+    server = make(topo, data, cpu=SERVER_CPU).launch()
+    wait_port(topo, server.proc, server.name, server.log, 67 if V4 else 547)
     try:
         if QUOTA:
             QUOTA.add(server.proc.pid)
         time.sleep(0.5)
-        srv_udp0, cli_udp0 = udp6_counters(topo, topo.srv_ns), udp6_counters(topo, topo.cli_ns)
+        srv_udp0, cli_udp0 = udp_counters(topo, topo.srv_ns), udp_counters(topo, topo.cli_ns)
         srv_cpu0 = cpu_seconds(server.proc.pid)
         # ip netns exec and taskset exec() into perfdhcp: the PID we wait for is perfdhcp's.
-        cmd = ["ip", "netns", "exec", topo.cli_ns, "taskset", "-c", str(PERF_CPU), "perfdhcp", "-6",
-               "-l", topo.cli_if, "-R", "100000000", "-r", str(rate), "-p", str(STEP_SECONDS),
-               "-e", lease_type, "-W", "1000000", "-s", str(step_no)]
+        cmd = ["ip", "netns", "exec", topo.cli_ns, "taskset", "-c", str(PERF_CPU),
+               *perfdhcp_command(topo, lease_type, rate, step_no)]
         log_path = os.path.join(topo.tmp, f"perfdhcp-{step_no}.log")
         start = time.time()
         with open(log_path, "w") as log:
@@ -153,13 +187,13 @@ def one_step(topo, make, lease_type, rate):
                 time.sleep(0.1)
         elapsed = time.time() - start
         srv_cpu = cpu_seconds(server.proc.pid) - srv_cpu0
-        srv_udp, cli_udp = udp6_counters(topo, topo.srv_ns), udp6_counters(topo, topo.cli_ns)
+        srv_udp, cli_udp = udp_counters(topo, topo.srv_ns), udp_counters(topo, topo.cli_ns)
         with open(log_path) as f:
             out = f.read()
     finally:
         server.stop()
     stats = parse_perfdhcp(out)
-    sa, rr = stats.get("SOLICIT-ADVERTISE", {}), stats.get("REQUEST-REPLY", {})
+    sa, rr = stats.get(EXCHANGES[0], {}), stats.get(EXCHANGES[1], {})
     perf_cpu = rusage.ru_utime + rusage.ru_stime
     # perfdhcp may fall short of the asked rate (its own CPU): then the server was not
     # offered `rate`, and the step cannot count as passing it.
@@ -249,6 +283,35 @@ def sweep(topo, servers, lease_type, sweep_no=1):
     return best, steps
 
 
+def tandem4_config(data_dir):
+    """tandem serving DHCPv4 only: the relayed shared network of V4_SUBNETS, the lease
+    times Kea and dhcpd get."""
+    subnets = "".join(f"""
+[[subnet4]]
+id = {sid}
+subnet = "{net}"
+shared_network = "load"
+lease_time = 4000
+t1 = 1000
+t2 = 2000
+pools = ["{pool}"]
+
+[subnet4.options]
+routers = ["{router}"]
+""" for sid, net, pool, router in V4_SUBNETS)
+    path = os.path.join(data_dir, "tandem.toml")
+    with open(path, "w") as f:
+        f.write(f"""[server]
+data_dir = "{data_dir}"
+log_level = "info"
+
+[options4]
+dns_servers = ["192.0.2.53"]
+domain_name = "example.org"
+{subnets}""")
+    return path
+
+
 def fmt(x, spec=".2f"):
     return "-" if x is None else format(x, spec)
 
@@ -259,18 +322,25 @@ def main():
     main_bin = os.environ.get("TANDEM_BIN")
 
     def tandem_with(binary):
-        # Tandem.start() reads TANDEM_BIN; set it for the step about to start.
+        # Tandem.launch() reads TANDEM_BIN; set it for the step about to start.
         def make(t, d, cpu):
             if binary:
                 os.environ["TANDEM_BIN"] = binary
-            return Tandem(t, d, cpu=cpu)
+            return Tandem(t, d, cpu=cpu, config=tandem4_config(d) if V4 else None)
         return make
 
     makers = {"tandem": tandem_with(main_bin),
               # Another tandem build (e.g. before a change), run in the same interleaved
               # sweep: SERVERS=tandem,tandem-before,kea TANDEM_BEFORE_BIN=path.
-              "tandem-before": tandem_with(os.environ.get("TANDEM_BEFORE_BIN")),
-              "kea": lambda t, d, cpu: Kea(t, d, cpu=cpu, persist=True)}
+              "tandem-before": tandem_with(os.environ.get("TANDEM_BEFORE_BIN"))}
+    if V4:
+        makers["kea"] = lambda t, d, cpu: Kea4(t, d, V4_SUBNETS, cpu=cpu, persist=True)
+        makers["dhcpd"] = lambda t, d, cpu: Dhcpd(t, d, V4_SUBNETS, dhcp4.SUBNET4, cpu=cpu)
+    else:
+        makers["kea"] = lambda t, d, cpu: Kea(t, d, cpu=cpu, persist=True)
+    unknown = [name for name in SERVERS if name not in makers]
+    if unknown:
+        sys.exit(f"SERVERS: unknown {unknown} for FAMILY={FAMILY} (known: {', '.join(makers)})")
     servers = {name: makers[name] for name in SERVERS}
     load_before = os.getloadavg()
     old_rmem = set_rmem_default(RMEM_DEFAULT)
@@ -278,8 +348,11 @@ def main():
     QUOTA = CpuQuota(SERVER_CPU_QUOTA)
     try:
         with Topology("bench") as topo:
+            if V4:
+                # The server on 192.0.2.1, perfdhcp relaying from 198.51.100.2.
+                dhcp4.setup_v4(topo, relay=True)
             for sweep_no in range(1, REPEAT + 1):
-                for lease_type in ("address-only", "prefix-only"):
+                for lease_type in LEASE_TYPES:
                     best, steps = sweep(topo, servers, lease_type, sweep_no)
                     for name in servers:
                         r = results.setdefault(f"{name}/{lease_type}", dict(best=None, bests=[], steps=[]))
@@ -294,7 +367,7 @@ def main():
         QUOTA.remove()
     load_after = os.getloadavg()
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
-    doc = dict(rates=RATES, step_seconds=STEP_SECONDS, server_cpu=SERVER_CPU, perf_cpu=PERF_CPU,
+    doc = dict(family=FAMILY, clients4=CLIENTS4 if V4 else None, rates=RATES, step_seconds=STEP_SECONDS, server_cpu=SERVER_CPU, perf_cpu=PERF_CPU,
                refine=REFINE, repeat=REPEAT, rmem_default=RMEM_DEFAULT, server_cpu_quota=SERVER_CPU_QUOTA,
                nproc=os.cpu_count(), loadavg_before=load_before, loadavg_after=load_after, results=results)
     with open(out_path, "w") as f:
@@ -321,6 +394,22 @@ def mean_clean_steps(steps):
     return out
 
 
+def ratio_line(lease_type, other, t, k):
+    """tandem against `other`: max clean rates, and delay and CPU per exchange at the
+    highest rate both passed cleanly (compared at the same offered load)."""
+    clean_t, clean_k = mean_clean_steps(t["steps"]), mean_clean_steps(k["steps"])
+    common = max(set(clean_t) & set(clean_k), default=None)
+    line = f"tandem/{other} {lease_type}: max clean rate {t['best']['rate'] / k['best']['rate']:.2f}x"
+    if common is not None and clean_k[common]["rr_avg_ms"]:
+        ct, ck = clean_t[common], clean_k[common]
+        line += (f"; at {common}/s RR avg delay {ct['rr_avg_ms']} vs {ck['rr_avg_ms']} ms "
+                 f"({ct['rr_avg_ms'] / ck['rr_avg_ms']:.2f}x)")
+        if ct.get("server_us_per_exchange") and ck.get("server_us_per_exchange"):
+            line += (f", server CPU per exchange {ct['server_us_per_exchange']:.0f} vs "
+                     f"{ck['server_us_per_exchange']:.0f} us ({ct['server_us_per_exchange'] / ck['server_us_per_exchange']:.2f}x)")
+    return line
+
+
 def print_summary(doc):
     results = doc["results"]
     print()
@@ -337,31 +426,27 @@ def print_summary(doc):
               f"{fmt(b['sa_avg_ms']) + '/' + fmt(b['sa_max_ms']):>15} "
               f"{fmt(b['rr_avg_ms']) + '/' + fmt(b['rr_max_ms']):>15} {fmt(b['server_cpu_pct'], '.0f') + '%':>10} "
               f"{fmt(b.get('server_us_per_exchange'), '.0f'):>8} {fmt(b['perfdhcp_cpu_pct'], '.0f') + '%':>12}")
-    for lease_type in ("address-only", "prefix-only"):
-        t, k = results.get(f"tandem/{lease_type}"), results.get(f"kea/{lease_type}")
-        if not (t and k and t["best"] and k["best"]):
-            continue
-        # Delays and CPU cost are compared at the highest rate both servers passed cleanly.
-        clean_t, clean_k = mean_clean_steps(t["steps"]), mean_clean_steps(k["steps"])
-        common = max(set(clean_t) & set(clean_k), default=None)
-        line = f"tandem/Kea {lease_type}: max clean rate {t['best']['rate'] / k['best']['rate']:.2f}x"
-        if common is not None and clean_k[common]["rr_avg_ms"]:
-            ct, ck = clean_t[common], clean_k[common]
-            line += (f"; at {common}/s RR avg delay {ct['rr_avg_ms']} vs {ck['rr_avg_ms']} ms "
-                     f"({ct['rr_avg_ms'] / ck['rr_avg_ms']:.2f}x)")
-            if ct.get("server_us_per_exchange") and ck.get("server_us_per_exchange"):
-                line += (f", server CPU per exchange {ct['server_us_per_exchange']:.0f} vs "
-                         f"{ck['server_us_per_exchange']:.0f} us ({ct['server_us_per_exchange'] / ck['server_us_per_exchange']:.2f}x)")
-        print(line)
+    lease_types = sorted({key.split("/")[1] for key in results}, key=lambda lt: (lt != "address-only", lt))
+    names = list(dict.fromkeys(key.split("/")[0] for key in results))
+    for lease_type in lease_types:
+        t = results.get(f"tandem/{lease_type}")
+        for other in (n for n in names if n not in ("tandem", "tandem-before")):
+            k = results.get(f"{other}/{lease_type}")
+            if t and k and t["best"] and k["best"]:
+                print(ratio_line(lease_type, other, t, k))
         # Where the first failing step lost its packets says who ran out.
-        for name, r in (("tandem", t), ("kea", k)):
-            fails = [s for s in r["steps"] if not s["clean"]]
+        for name in names:
+            r = results.get(f"{name}/{lease_type}")
+            fails = [s for s in r["steps"] if not s["clean"]] if r else []
             if fails and "server_rcvbuf_drops" in fails[0]:
                 f = min(fails, key=lambda s: s["rate"])
-                print(f"  {name} first failing step {f['rate']}/s (perfdhcp offered {f.get('offered_rate', 0):.0f}/s): "
+                print(f"  {name} {lease_type} first failing step {f['rate']}/s (perfdhcp offered {f.get('offered_rate', 0):.0f}/s): "
                       f"drops SA {f['sa_drops']} RR {f['rr_drops']}, "
                       f"lost in socket buffers: server {f['server_rcvbuf_drops']}, perfdhcp {f['perfdhcp_rcvbuf_drops']}; "
                       f"CPU server {f['server_cpu_pct']:.0f}%, perfdhcp {f['perfdhcp_cpu_pct'] or 0:.0f}%")
+    if doc.get("family") == "4":
+        print(f"DHCPv4: SA = DISCOVER-OFFER, RR = REQUEST-ACK; {doc.get('clients4')} clients repeating DORA "
+              "(the IPv4 test nets hold 482 addresses)")
     if doc.get("server_cpu_quota"):
         print(f"each server limited to {doc['server_cpu_quota']}% of one core (SERVER_CPU_QUOTA)")
     lb, la = doc.get("loadavg_before"), doc.get("loadavg_after")

@@ -6,14 +6,15 @@
 # server that scrapes a pair in tests/integration/ops_metrics.py; run by the test itself),
 # openssl (scripts/make-test-ca.sh: the pair's test CA, and check-config's TLS unit tests).
 #   scripts/install-deps.sh           # tests and demo
-#   scripts/install-deps.sh --bench   # also kea-dhcp6-server, for bench/perfdhcp-vs-kea.sh
+#   scripts/install-deps.sh --bench   # also kea-dhcp6-server, kea-dhcp4-server and
+#                                     # isc-dhcp-server (dhcpd), for the benchmarks in bench/
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer before installing.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables prometheus openssl)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(kea-dhcp6-server)
+    packages+=(kea-dhcp6-server kea-dhcp4-server isc-dhcp-server)
 fi
 # isc-dhcp-relay's postinst starts its IPv4 relay service from /etc/default/isc-dhcp-relay,
 # which fails without servers (and must never relay on the host's interfaces): keep
@@ -31,6 +32,9 @@ fi
 trap '[[ -n $own_policy ]] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-if command -v update-rc.d >/dev/null && [[ -e /etc/init.d/isc-dhcp-relay ]]; then
-    update-rc.d isc-dhcp-relay disable >/dev/null 2>&1 || true
-fi
+# Likewise dhcpd (isc-dhcp-server): the benchmark runs its own, in a namespace.
+for service in isc-dhcp-relay isc-dhcp-server; do
+    if command -v update-rc.d >/dev/null && [[ -e /etc/init.d/$service ]]; then
+        update-rc.d "$service" disable >/dev/null 2>&1 || true
+    fi
+done

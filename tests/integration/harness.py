@@ -207,17 +207,18 @@ pools = [{{ first = "{RELAY_POOL[0]}", last = "{RELAY_POOL[1]}" }}]
     return path
 
 
-def wait_bound_547(topo, proc, what, log):
-    """Ready when the server's UDP socket on port 547 exists in the server namespace."""
+def wait_port(topo, proc, what, log, port=547):
+    """Ready when the server's UDP socket on `port` (547 DHCPv6, 67 DHCPv4) exists in the
+    server namespace."""
     deadline = time.time() + 20
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log()}")
         out = topo.ns(topo.srv_ns, ["ss", "-u", "-l", "-n", "-H"]).stdout
-        if re.search(r":547\s", out):
+        if re.search(rf":{port}\s", out):
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{what} did not bind port 547:\n{log()}")
+    raise RuntimeError(f"{what} did not bind port {port}:\n{log()}")
 
 
 class ServerProcess:
@@ -262,7 +263,7 @@ class Tandem(ServerProcess):
 
     def start(self):
         self.launch()
-        wait_bound_547(self.topo, self.proc, "tandem", self.log)
+        wait_port(self.topo, self.proc, "tandem", self.log)
         return self
 
     def log(self):

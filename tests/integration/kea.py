@@ -10,7 +10,7 @@ import ipaddress
 import json
 import os
 
-from harness import ACTIVE, PD_LEN, PD_POOL, POOL, RELAY_POOL, RELAY_SUBNET, SUBNET, wait_bound_547, ServerProcess
+from harness import ACTIVE, PD_LEN, PD_POOL, POOL, RELAY_POOL, RELAY_SUBNET, SUBNET, wait_port, ServerProcess
 
 
 class Kea(ServerProcess):
@@ -58,7 +58,7 @@ class Kea(ServerProcess):
 
     def start(self):
         self.launch()
-        wait_bound_547(self.topo, self.proc, "kea-dhcp6", self.log)
+        wait_port(self.topo, self.proc, "kea-dhcp6", self.log)
         return self
 
     def log(self):
@@ -91,4 +91,74 @@ class Kea(ServerProcess):
                 out[key] = dict(status=ACTIVE if row["state"] == "0" else 100 + int(row["state"]),
                                 duid=row["duid"].replace(":", "").lower(), iaid=int(row["iaid"]),
                                 cltt=expire - valid, expires=expire)
+        return out
+
+
+class Kea4(ServerProcess):
+    """Kea 2.2 kea-dhcp4 (memfile lease store) serving relayed DHCPv4 clients.
+
+    `subnets`: [(id, "a.b.c.d/len", "first-last" pool, router)], all in one shared network
+    (the link behind the relay agent). Leases are read from Kea's CSV file as for kea-dhcp6.
+    """
+
+    name = "kea4"
+
+    def __init__(self, topo, data_dir, subnets, cpu=None, persist=True, valid=4000, renew=1000, rebind=2000):
+        self.topo, self.data_dir, self.cpu = topo, data_dir, cpu
+        self.csv = os.path.join(data_dir, "leases4.csv")
+        self.log_path = os.path.join(data_dir, "kea.log")
+        cfg = {"Dhcp4": {
+            # Relayed traffic only: a UDP socket (no raw socket for broadcast clients).
+            "interfaces-config": {"interfaces": [topo.srv_if], "dhcp-socket-type": "udp"},
+            "lease-database": {"type": "memfile", "persist": persist, "name": self.csv, "lfc-interval": 0},
+            "valid-lifetime": valid, "renew-timer": renew, "rebind-timer": rebind,
+            "shared-networks": [{"name": "load", "subnet4": [
+                {"id": sid, "subnet": net, "pools": [{"pool": pool}],
+                 "option-data": [{"name": "routers", "data": router}]}
+                for sid, net, pool, router in subnets]}],
+            "option-data": [{"name": "domain-name-servers", "data": "192.0.2.53"},
+                            {"name": "domain-name", "data": "example.org"}],
+            "loggers": [{"name": "kea-dhcp4", "severity": "WARN",
+                         "output_options": [{"output": self.log_path}]}],
+        }}
+        self.config = os.path.join(data_dir, "kea-dhcp4.conf")
+        with open(self.config, "w") as f:
+            json.dump(cfg, f, indent=2)
+        self.proc = None
+
+    def launch(self):
+        env = dict(os.environ, KEA_PIDFILE_DIR=self.data_dir, KEA_LOCKFILE_DIR=self.data_dir)
+        cmd = ["kea-dhcp4", "-c", self.config]
+        if self.cpu is not None:
+            cmd = ["taskset", "-c", str(self.cpu)] + cmd
+        out = open(os.path.join(self.data_dir, "kea.stdout"), "a")
+        self.proc = self.topo.spawn(self.topo.srv_ns, cmd, env=env, stdout=out, stderr=out)
+        return self
+
+    def start(self):
+        self.launch()
+        wait_port(self.topo, self.proc, "kea-dhcp4", self.log, 67)
+        return self
+
+    log = Kea.log
+
+    def leases(self):
+        """{"a.b.c.d": {status, hwaddr, expires}} from leases4.csv (the last line wins)."""
+        out = {}
+        try:
+            f = open(self.csv, newline="")
+        except OSError:
+            return out
+        with f:
+            for row in csv.DictReader(f):
+                try:
+                    ip = str(ipaddress.IPv4Address(row["address"]))
+                    valid, expire = int(row["valid_lifetime"]), int(row["expire"])
+                except (KeyError, ValueError):
+                    continue
+                if valid == 0:
+                    out.pop(ip, None)
+                    continue
+                out[ip] = dict(status=ACTIVE if row["state"] == "0" else 100 + int(row["state"]),
+                               hwaddr=row["hwaddr"].lower(), cltt=expire - valid, expires=expire)
         return out
