@@ -38,6 +38,16 @@ impl From<&[u8]> for Duid {
 /// Lower-case hex with `:` separators, the form operators know from Kea and dhclient.
 impl fmt::Display for Duid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        ColonHex(&self.0).fmt(f)
+    }
+}
+
+/// Bytes as colon-separated lowercase hex (`00:01:0a`): how DUIDs and hardware addresses
+/// are shown in logs and in the control API.
+pub struct ColonHex<'a>(pub &'a [u8]);
+
+impl fmt::Display for ColonHex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, b) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(":")?;

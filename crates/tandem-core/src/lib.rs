@@ -21,6 +21,8 @@ pub use dhcpv4::RxInfo4;
 pub use dhcpv6::{
     DhcpServer, DropReason, LeasePolicy, Malformed, Outcome, Reply, RxInfo, Standalone,
 };
-pub use lease::{BindingStatus, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource};
+pub use lease::{
+    BindingStatus, ColonHex, Duid, FailoverFields, IaType, Lease, LeaseChange, Resource,
+};
 pub use table::LeaseTable;
 pub use time::{Time, INFINITE_LIFETIME};

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use tandem_core::{BindingStatus, Lease, LeaseChange, Resource};
+use tandem_core::{BindingStatus, ColonHex, Lease, LeaseChange, Resource};
 use tandem_failover::node::BatchId;
 use tandem_failover::server::PersistItem;
 use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
@@ -385,8 +385,15 @@ fn emit(
                 preferred_lifetime,
                 valid_lifetime,
                 state_expiration,
+                hw_address,
                 ..
             } = l;
+            // DHCPv4: 'htype' then 'chaddr' (RFC 2131 §2), logged as dhcpd and Kea do, the
+            // address as colon-separated hex and its type apart.
+            let (htype, hw_address) = match hw_address.split_first() {
+                Some((htype, mac)) => (Some(*htype), Some(tracing::field::display(ColonHex(mac)))),
+                None => (None, None),
+            };
             let expires = state_expiration
                 .filter(|t| !t.is_never())
                 .map(|t| t.as_secs());
@@ -395,6 +402,8 @@ fn emit(
                 resource,
                 event = kind,
                 duid = %duid,
+                hw_address,
+                htype,
                 iaid,
                 subnet = subnet_id,
                 state = status.name(),
@@ -626,6 +635,34 @@ mod tests {
         assert_eq!(l["expires_at"], "1970-01-01T01:08:20Z");
         assert_eq!(l["from"], "fe80::1");
         assert_eq!(l["interface"], "eth0");
+    }
+
+    #[test]
+    fn a_v4_grant_names_the_clients_hardware_address_rfc2131_s2() {
+        let counters = Counters::default();
+        let mut v4 = lease(BindingStatus::Active);
+        if let LeaseChange::Upsert(l) = &mut v4 {
+            l.resource = Resource::V4Address([192, 0, 2, 10].into());
+            // 'htype' 1 (Ethernet), then 'chaddr'.
+            l.hw_address = vec![1, 0x02, 0x00, 0x5e, 0x10, 0x00, 0x01];
+            l.duid = Duid(l.hw_address.clone());
+        }
+        let lines = capture("info", || {
+            let mut log = LeaseLog::default();
+            log.note_staged(1, client(3));
+            log.on_batch(1, &[PersistItem::Lease(v4.clone())]);
+            // A DHCPv6 lease has no hardware address: no field.
+            log.note_staged(1, client(3));
+            log.on_batch(2, &items(1, BindingStatus::Active));
+            log.committed(1, true, &counters, &|_| None);
+            log.committed(2, true, &counters, &|_| None);
+        });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0]["address"], "192.0.2.10");
+        assert_eq!(lines[0]["hw_address"], "02:00:5e:10:00:01");
+        assert_eq!(lines[0]["htype"], 1);
+        assert!(lines[1].get("hw_address").is_none(), "{:?}", lines[1]);
+        assert!(lines[1].get("htype").is_none(), "{:?}", lines[1]);
     }
 
     #[test]

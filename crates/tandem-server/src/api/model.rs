@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::Ipv6Net;
 use serde::{Deserialize, Serialize};
-use tandem_core::{BindingStatus, Duid, Lease, Resource, Time};
+use tandem_core::{BindingStatus, ColonHex, Duid, Lease, Resource, Time};
 
 /// Most leases one list page returns; a larger `limit` is refused (400), not cut.
 pub const MAX_PAGE: usize = 1000;
@@ -71,6 +71,12 @@ pub struct LeaseJson {
     /// Colon hex, e.g. `00:03:00:01:02:00:00:00:00:01`; empty for pool records.
     #[serde(default)]
     pub duid: String,
+    /// DHCPv4: the client's 'chaddr' as colon hex, and its 'htype' (RFC 2131 §2; 1 is
+    /// Ethernet). Output only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hw_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub htype: Option<u8>,
     #[serde(default)]
     pub iaid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +129,11 @@ impl LeaseJson {
             address,
             prefix,
             duid: l.duid.to_string(),
+            hw_address: l
+                .hw_address
+                .split_first()
+                .map(|(_, mac)| ColonHex(mac).to_string()),
+            htype: l.hw_address.first().copied(),
             iaid: l.iaid,
             subnet_id: Some(l.subnet_id),
             state: Some(l.status.name().to_string()),

@@ -351,6 +351,8 @@ async fn a_v4_lease_is_shown_found_and_deleted_by_its_dotted_quad() {
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["address"], "192.0.2.10");
     assert_eq!(v["duid"], "01:02:00:5e:00:00:01");
+    assert_eq!(v["hw_address"], "02:00:5e:00:00:01");
+    assert_eq!(v["htype"], 1);
     assert!(v.get("prefix").is_none(), "{v}");
     let (code, v) = call(s, "GET", "/v1/leases/duid/01:02:00:5e:00:00:01", None).await;
     assert_eq!(
