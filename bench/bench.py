@@ -29,7 +29,7 @@ import clients  # noqa: E402
 from clients import parse_perfdhcp  # noqa: E402
 from harness import Tandem, Topology, cleanup_on_signals, wait_port  # noqa: E402
 from kea import Kea, Kea4  # noqa: E402
-from dhcpd import Dhcpd  # noqa: E402
+from dhcpd import Dhcpd, relayed_conf  # noqa: E402
 import dhcp4  # noqa: E402
 
 FAMILY = os.environ.get("FAMILY", "6")
@@ -335,7 +335,7 @@ def main():
               "tandem-before": tandem_with(os.environ.get("TANDEM_BEFORE_BIN"))}
     if V4:
         makers["kea"] = lambda t, d, cpu: Kea4(t, d, V4_SUBNETS, cpu=cpu, persist=True)
-        makers["dhcpd"] = lambda t, d, cpu: Dhcpd(t, d, V4_SUBNETS, dhcp4.SUBNET4, cpu=cpu)
+        makers["dhcpd"] = lambda t, d, cpu: Dhcpd(t, d, relayed_conf(V4_SUBNETS, dhcp4.SUBNET4), cpu=cpu)
     else:
         makers["kea"] = lambda t, d, cpu: Kea(t, d, cpu=cpu, persist=True)
     unknown = [name for name in SERVERS if name not in makers]

@@ -207,14 +207,14 @@ pools = [{{ first = "{RELAY_POOL[0]}", last = "{RELAY_POOL[1]}" }}]
     return path
 
 
-def wait_port(topo, proc, what, log, port=547):
-    """Ready when the server's UDP socket on `port` (547 DHCPv6, 67 DHCPv4) exists in the
-    server namespace."""
+def wait_port(topo, proc, what, log, port=547, ns=None):
+    """Ready when the server's UDP socket on `port` (547 DHCPv6, 67 DHCPv4) exists in its
+    namespace (default: the topology's server namespace)."""
     deadline = time.time() + 20
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log()}")
-        out = topo.ns(topo.srv_ns, ["ss", "-u", "-l", "-n", "-H"]).stdout
+        out = topo.ns(ns or topo.srv_ns, ["ss", "-u", "-l", "-n", "-H"]).stdout
         if re.search(rf":{port}\s", out):
             return
         time.sleep(0.1)
