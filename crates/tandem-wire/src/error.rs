@@ -41,6 +41,16 @@ pub enum ErrorKind {
     MisplacedOverload,
     #[error("classless route prefix length {0} greater than 32")]
     BadRoutePrefix(u8),
+    #[error("message length {len} below minimum {min}")]
+    FrameTooShort { len: usize, min: usize },
+    #[error("message length field says {len} bytes, buffer holds {have}")]
+    FrameLengthMismatch { len: usize, have: usize },
+    #[error("payload offset {offset} outside 12..={len} (message length {len})")]
+    BadPayloadOffset { offset: u8, len: usize },
+    #[error("option appears more than once")]
+    DuplicateOption,
+    #[error("message digest is not the last option")]
+    DigestNotLast,
 }
 
 /// A decode error. `offset` is relative to the start of the buffer handed to the

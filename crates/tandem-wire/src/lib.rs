@@ -1,5 +1,6 @@
-//! tandem-wire: DHCPv4 (RFC 2131/2132), DHCPv6 (RFC 8415) and DHCPv6 failover (RFC 8156)
-//! codecs. No I/O, no panics.
+//! tandem-wire: DHCPv4 (RFC 2131/2132), DHCPv6 (RFC 8415), DHCPv6 failover (RFC 8156) and
+//! DHCPv4 failover (draft-ietf-dhc-failover-12 as ISC dhcpd 4.4 speaks it) codecs. No I/O,
+//! no panics.
 //!
 //! # Why a hand-written codec
 //! We do not use `dhcproto`. For DHCPv6 it decodes relayed messages wrongly, miscounts
@@ -20,8 +21,12 @@
 //! - [`v6`]: messages, relay messages and relay chains, the shared option TLV layer.
 //! - [`failover`]: RFC 8156 framing, header and typed views; its options live in the
 //!   same [`v6::DhcpOption`] enum so there is exactly one TLV walker.
+//! - [`dhcpfo`]: DHCPv4 failover (draft-ietf-dhc-failover-12, the dialect of ISC dhcpd 4.4):
+//!   TCP stream de-framer, typed messages with dhcpd's allow-lists and wire order, RFC 3074
+//!   load-balancing hash and hash bucket assignment. A separate protocol from [`failover`].
 #![deny(unsafe_code)]
 
+pub mod dhcpfo;
 pub mod error;
 pub mod failover;
 pub mod v4;
