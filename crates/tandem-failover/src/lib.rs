@@ -16,5 +16,6 @@ pub mod server;
 pub mod timers;
 pub mod types;
 pub mod update;
+pub mod wire;
 
 pub use types::{Role, ServerState};

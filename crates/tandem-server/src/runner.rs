@@ -690,10 +690,19 @@ impl Runner {
                     }
                 },
                 Output::Peer(m) => {
-                    self.peer.messages_sent += 1;
-                    peer_sent += 1;
-                    self.lease_log.on_peer_send(&m, &self.counters);
-                    self.actions.peer.push(PeerCommand::Send(m.emit()));
+                    if let Some(v6) = m.rfc8156() {
+                        self.lease_log.on_peer_send(v6, &self.counters);
+                    }
+                    match m.emit() {
+                        Some(bytes) => {
+                            self.peer.messages_sent += 1;
+                            peer_sent += 1;
+                            self.actions.peer.push(PeerCommand::Send(bytes));
+                        }
+                        // Only a draft-12 message over 2048 bytes (§6.1), which the core
+                        // never builds: say so rather than send what dhcpd would drop.
+                        None => error!(kind = ?m.kind(), "a failover message too long to send"),
+                    }
                 }
                 Output::ClosePeer { reason } => {
                     self.actions.peer.push(PeerCommand::Close(reason));

@@ -12,12 +12,11 @@ pub mod persist;
 
 use crate::timers::{Timer, TimerTable};
 use tandem_core::Time;
-use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 
 use crate::types::{Role, ServerState};
-use crate::update::FailoverStatus;
+use crate::wire::{Kind, PeerMessage, Protocol};
 use fsm::Input;
-use handshake::{LocalParams, PeerParams, Refusal, StateReport};
+use handshake::{DisconnectCode, LocalParams, PeerParams, Refusal, StateReport};
 pub use persist::{EndpointRecord, RecordError};
 
 /// FO_CONTACT_PER_KEEPALIVE_TIME (§6.5).
@@ -26,6 +25,8 @@ pub const CONTACTS_PER_KEEPALIVE: u32 = 4;
 /// Configuration of one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointConfig {
+    /// RFC 8156 (DHCPv6) or draft-12 (DHCPv4, as ISC dhcpd speaks it).
+    pub protocol: Protocol,
     pub role: Role,
     pub local: LocalParams,
     /// COMMUNICATIONS-INTERRUPTED → PARTNER-DOWN after this many seconds without contact
@@ -43,12 +44,14 @@ pub struct EndpointConfig {
 impl EndpointConfig {
     pub fn new(role: Role, relationship: &str, mclt: u32) -> Self {
         EndpointConfig {
+            protocol: Protocol::Rfc8156,
             role,
             local: LocalParams {
                 relationship: relationship.to_string(),
                 mclt,
                 keepalive: 60,
                 max_unacked: 100,
+                hba: None,
             },
             auto_partner_down: None,
             startup_secs: 10,
@@ -62,7 +65,7 @@ impl EndpointConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Send to the partner.
-    Send(FailoverMessage),
+    Send(PeerMessage),
     /// Write this record to stable storage; anything after it waits for that write.
     Persist(EndpointRecord),
     /// Close the connection (after sending what came before). The endpoint already
@@ -94,12 +97,15 @@ pub enum Effect {
 
 /// Where a received message goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// Returned and matched at once, never stored or queued: boxing the message would
+// cost an allocation per binding update for no memory saved.
+#[allow(clippy::large_enum_variant)]
 pub enum Routed {
     /// Connection-level message, fully handled here.
     Handled,
     /// A binding-level message for the owner (BNDUPD, BNDREPLY, UPDREQ, UPDREQALL,
     /// UPDDONE, POOLREQ, POOLRESP); only delivered while communications are OK.
-    Binding(FailoverMessage),
+    Binding(PeerMessage),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,7 +326,7 @@ impl Endpoint {
         }
     }
 
-    fn send(&mut self, now: Time, m: FailoverMessage, fx: &mut Vec<Effect>) {
+    fn send(&mut self, now: Time, m: PeerMessage, fx: &mut Vec<Effect>) {
         self.note_sent(now);
         fx.push(Effect::Send(m));
     }
@@ -357,7 +363,7 @@ impl Endpoint {
 
     fn send_state(&mut self, now: Time, fx: &mut Vec<Effect>) {
         let xid = self.xid();
-        let m = handshake::state(&self.my_report(), xid, now);
+        let m = handshake::state(self.cfg.protocol, &self.my_report(), xid, now);
         self.send(now, m, fx);
     }
 
@@ -389,7 +395,7 @@ impl Endpoint {
         match self.cfg.role {
             Role::Primary => {
                 let xid = self.xid();
-                let m = handshake::connect(&self.cfg.local, xid, now);
+                let m = handshake::connect(self.cfg.protocol, &self.cfg.local, xid, now);
                 self.send(now, m, &mut fx);
                 self.phase = Phase::AwaitConnectReply(xid);
             }
@@ -437,16 +443,22 @@ impl Endpoint {
     }
 
     /// DISCONNECT with `code` and close: protocol errors and refusals (§5.3.10).
-    fn disconnect(&mut self, now: Time, code: u16, reason: String, fx: &mut Vec<Effect>) {
+    fn disconnect(
+        &mut self,
+        now: Time,
+        code: DisconnectCode,
+        reason: String,
+        fx: &mut Vec<Effect>,
+    ) {
         let xid = self.xid();
-        let m = handshake::disconnect(code, &reason, xid, now);
+        let m = handshake::disconnect(self.cfg.protocol, code, &reason, xid, now);
         self.send(now, m, fx);
         self.close(now, reason, fx);
     }
 
     fn protocol_error(&mut self, now: Time, why: String, fx: &mut Vec<Effect>) {
         fx.push(Effect::ProtocolError(why.clone()));
-        self.disconnect(now, FailoverStatus::ConfigurationConflict.as_u16(), why, fx);
+        self.disconnect(now, DisconnectCode::ConfigurationConflict, why, fx);
     }
 
     /// Operator shutdown: DISCONNECT with ServerShuttingDown (§5.3.10).
@@ -455,7 +467,7 @@ impl Endpoint {
         if self.phase != Phase::Down {
             self.disconnect(
                 now,
-                FailoverStatus::ServerShuttingDown.as_u16(),
+                DisconnectCode::ShuttingDown,
                 "server shutting down".into(),
                 &mut fx,
             );
@@ -477,23 +489,30 @@ impl Endpoint {
     }
 
     /// One decoded message from the partner.
-    pub fn handle_message(&mut self, now: Time, m: FailoverMessage) -> (Routed, Vec<Effect>) {
+    pub fn handle_message(&mut self, now: Time, m: PeerMessage) -> (Routed, Vec<Effect>) {
         let mut fx = Vec::new();
         if self.phase == Phase::Down {
             return (Routed::Handled, fx); // stale message of a closed connection
         }
         self.last_rx = self.last_rx.max(now);
-        use FailoverMsgType as T;
-        match (m.msg_type, self.phase) {
+        if m.protocol() != self.cfg.protocol {
+            let why = format!(
+                "a {:?} message on a {:?} relationship",
+                m.protocol(),
+                self.cfg.protocol
+            );
+            self.protocol_error(now, why, &mut fx);
+            return (Routed::Handled, fx);
+        }
+        use Kind as T;
+        match (m.kind(), self.phase) {
             (T::Connect, Phase::AwaitConnect) => self.on_connect(now, &m, &mut fx),
-            (T::ConnectReply, Phase::AwaitConnectReply(xid)) if m.transaction_id == xid => {
+            (T::ConnectReply, Phase::AwaitConnectReply(xid)) if m.xid() == xid => {
                 self.on_connect_reply(now, &m, &mut fx)
             }
             (T::State, Phase::AwaitState(_) | Phase::Up(_)) => self.on_state(now, &m, &mut fx),
             (T::Disconnect, _) => {
-                let why = tandem_wire::v6::OptionsExt::status_code(&m)
-                    .map(|s| format!("partner disconnected: {} ({})", s.message, s.code))
-                    .unwrap_or_else(|| "partner disconnected".into());
+                let why = handshake::disconnect_text(&m);
                 self.close(now, why, &mut fx);
             }
             (T::Contact, Phase::AwaitState(_) | Phase::Up(_)) => {}
@@ -515,46 +534,43 @@ impl Endpoint {
         (Routed::Handled, fx)
     }
 
-    fn on_connect(&mut self, now: Time, m: &FailoverMessage, fx: &mut Vec<Effect>) {
+    fn on_connect(&mut self, now: Time, m: &PeerMessage, fx: &mut Vec<Effect>) {
         match handshake::check_connect(m, &self.cfg.local, now) {
             Ok(peer) => {
                 if self.record.mclt != peer.mclt {
                     self.record.mclt = peer.mclt;
                     self.persist(now, fx);
                 }
-                let reply =
-                    handshake::connect_reply(&self.cfg.local, peer.mclt, m.transaction_id, now);
+                let reply = handshake::connect_reply(m, &self.cfg.local, peer.mclt, now);
                 self.send(now, reply, fx);
                 self.send_state(now, fx);
                 self.phase = Phase::AwaitState(peer);
             }
             Err(r) => {
-                let reply = handshake::connect_refusal(&r, m.transaction_id, now);
+                let reply = handshake::connect_refusal(m, &self.cfg.local, &r, now);
                 self.send(now, reply, fx);
                 self.close(now, format!("refused CONNECT: {}", r.reason), fx);
             }
         }
     }
 
-    fn on_connect_reply(&mut self, now: Time, m: &FailoverMessage, fx: &mut Vec<Effect>) {
-        match handshake::check_connect_reply(m, &self.cfg.local) {
+    fn on_connect_reply(&mut self, now: Time, m: &PeerMessage, fx: &mut Vec<Effect>) {
+        match handshake::check_connect_reply(m, &self.cfg.local, now) {
             Ok(peer) => {
                 self.send_state(now, fx);
                 self.phase = Phase::AwaitState(peer);
             }
             Err(Refusal { code, reason }) => {
-                let refused_by_partner =
-                    tandem_wire::v6::OptionsExt::status_code(m).is_some_and(|s| s.code != 0);
-                if refused_by_partner {
+                if handshake::refused_by_partner(m) {
                     self.close(now, reason, fx);
                 } else {
-                    self.disconnect(now, code, reason, fx);
+                    self.disconnect(now, DisconnectCode::Refused(code), reason, fx);
                 }
             }
         }
     }
 
-    fn on_state(&mut self, now: Time, m: &FailoverMessage, fx: &mut Vec<Effect>) {
+    fn on_state(&mut self, now: Time, m: &PeerMessage, fx: &mut Vec<Effect>) {
         let rep = match handshake::read_state(m) {
             Ok(r) => r,
             Err(e) => return self.protocol_error(now, e, fx),
@@ -814,7 +830,8 @@ impl Endpoint {
         if let Phase::Up(p) = self.phase {
             if now >= self.last_tx + u64::from(send_interval(p.keepalive)) {
                 let xid = self.xid();
-                self.send(now, handshake::contact(xid, now), &mut fx);
+                let m = handshake::contact(self.cfg.protocol, xid, now);
+                self.send(now, m, &mut fx);
             }
         }
         if self

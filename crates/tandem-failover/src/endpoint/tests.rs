@@ -3,7 +3,39 @@
 //! so these tests are about the state machine and the connection, not the bindings.
 
 use super::*;
+use tandem_wire::dhcpfo;
+use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 use ServerState::*;
+
+/// A message with no options of `kind` (UPDREQ, UPDREQALL, UPDDONE, BNDUPD) in `protocol`.
+fn bare(protocol: Protocol, kind: Kind, xid: u32, now: Time) -> PeerMessage {
+    match protocol {
+        Protocol::Rfc8156 => {
+            let t = match kind {
+                Kind::UpdReq => FailoverMsgType::UpdReq,
+                Kind::UpdReqAll => FailoverMsgType::UpdReqAll,
+                Kind::UpdDone => FailoverMsgType::UpdDone,
+                Kind::BndUpd => FailoverMsgType::BndUpd,
+                other => panic!("no bare {other:?}"),
+            };
+            FailoverMessage::new(t, xid, now.to_failover()).into()
+        }
+        Protocol::Draft12 => {
+            let b = match kind {
+                Kind::UpdReq => dhcpfo::Body::UpdReq,
+                Kind::UpdReqAll => dhcpfo::Body::UpdReqAll,
+                Kind::UpdDone => dhcpfo::Body::UpdDone,
+                Kind::BndUpd => dhcpfo::Body::BndUpd(dhcpfo::Binding::default()),
+                other => panic!("no bare {other:?}"),
+            };
+            dhcpfo::Message::new(now.as_secs() as u32, xid, b).into()
+        }
+    }
+}
+
+fn sent(e: &Effect, kind: Kind) -> bool {
+    matches!(e, Effect::Send(m) if m.kind() == kind)
+}
 
 const T0: Time = Time(1_800_000_000);
 const MCLT: u32 = 3600;
@@ -61,6 +93,10 @@ impl Duo {
         }
     }
 
+    fn protocol(&self) -> Protocol {
+        self.sides[0].ep.config().protocol
+    }
+
     fn p(&self) -> ServerState {
         self.sides[0].ep.state()
     }
@@ -71,7 +107,7 @@ impl Duo {
     fn effects(&mut self, i: usize, fx: Vec<Effect>, now: Time) {
         for e in fx {
             match &e {
-                Effect::Send(m) if self.up => self.wire[1 - i].push(m.emit()),
+                Effect::Send(m) if self.up => self.wire[1 - i].push(m.emit().expect("fits")),
                 Effect::Persist(r) => self.sides[i].persisted = Some(r.clone()),
                 Effect::Close { .. } => {
                     self.sides[i].closed += 1;
@@ -79,14 +115,10 @@ impl Duo {
                 }
                 Effect::RequestUpdates { all } => {
                     self.sides[i].requests.push(*all);
-                    let t = if *all {
-                        FailoverMsgType::UpdReqAll
-                    } else {
-                        FailoverMsgType::UpdReq
-                    };
+                    let t = if *all { Kind::UpdReqAll } else { Kind::UpdReq };
                     if self.up {
-                        self.wire[1 - i]
-                            .push(FailoverMessage::new(t, 42, now.to_failover()).emit());
+                        let m = bare(self.protocol(), t, 42, now);
+                        self.wire[1 - i].push(m.emit().unwrap());
                     }
                 }
                 _ => {}
@@ -123,22 +155,19 @@ impl Duo {
                 return;
             };
             let bytes = self.wire[i].remove(0);
-            let m = FailoverMessage::parse(&bytes).expect("endpoint emits valid messages");
+            let m =
+                PeerMessage::parse(self.protocol(), &bytes).expect("endpoint emits valid messages");
             let (routed, fx) = self.sides[i].ep.handle_message(now, m);
             self.effects(i, fx, now);
             if let Routed::Binding(m) = routed {
-                match m.msg_type {
-                    FailoverMsgType::UpdReq | FailoverMsgType::UpdReqAll => {
-                        let done = FailoverMessage::new(
-                            FailoverMsgType::UpdDone,
-                            m.transaction_id,
-                            now.to_failover(),
-                        );
+                match m.kind() {
+                    Kind::UpdReq | Kind::UpdReqAll => {
+                        let done = bare(self.protocol(), Kind::UpdDone, m.xid(), now);
                         if self.up {
-                            self.wire[1 - i].push(done.emit());
+                            self.wire[1 - i].push(done.emit().unwrap());
                         }
                     }
-                    FailoverMsgType::UpdDone => {
+                    Kind::UpdDone => {
                         let fx = self.sides[i].ep.upd_done(now);
                         self.effects(i, fx, now);
                     }
@@ -253,7 +282,7 @@ fn keepalive_contact_and_dead_peer_s6_5() {
     let contacts = d.sides[0]
         .log
         .iter()
-        .filter(|e| matches!(e, Effect::Send(m) if m.msg_type == FailoverMsgType::Contact))
+        .filter(|e| sent(e, Kind::Contact))
         .count();
     assert!(
         (18..=21).contains(&contacts),
@@ -408,6 +437,7 @@ fn resolution_interrupted_s8_11() {
         keepalive: 60,
         max_unacked: 10,
         version: (1, 0),
+        hba: None,
     });
     d.sides[1].ep.lose_link(T0 + 50, "test", &mut fx);
     assert_eq!(d.s(), ResolutionInterrupted);
@@ -458,11 +488,11 @@ fn startup_state_carries_s_flag_and_previous_state_s8_3_1() {
     let bytes = d.wire[1].remove(0);
     let (_, fx) = d.sides[1]
         .ep
-        .handle_message(T0, FailoverMessage::parse(&bytes).unwrap());
+        .handle_message(T0, PeerMessage::parse(Protocol::Rfc8156, &bytes).unwrap());
     let state = fx
         .iter()
         .find_map(|e| match e {
-            Effect::Send(m) if m.msg_type == FailoverMsgType::State => Some(m.clone()),
+            Effect::Send(m) if m.kind() == Kind::State => Some(m.clone()),
             _ => None,
         })
         .expect("STATE after CONNECTREPLY");
@@ -484,8 +514,10 @@ fn partner_down_ignores_startup_state_s8_4_2() {
         keepalive: 60,
         max_unacked: 10,
         version: (1, 0),
+        hba: None,
     });
     let startup_state = handshake::state(
+        Protocol::Rfc8156,
         &StateReport {
             state: Normal,
             startup: true,
@@ -520,11 +552,9 @@ fn mclt_mismatch_in_connectreply_disconnects_s6_1_3() {
     let Some(Effect::Send(connect)) = fx.first() else {
         panic!("primary sends CONNECT first")
     };
-    let reply = handshake::connect_reply(&local, MCLT / 2, connect.transaction_id, T0);
-    let (_, fx) = p.handle_message(T0, reply);
-    assert!(fx
-        .iter()
-        .any(|e| matches!(e, Effect::Send(m) if m.msg_type == FailoverMsgType::Disconnect)));
+    let reply = handshake::rfc8156::connect_reply(&local, MCLT / 2, connect.xid(), T0);
+    let (_, fx) = p.handle_message(T0, reply.into());
+    assert!(fx.iter().any(|e| sent(e, Kind::Disconnect)));
     assert!(fx.iter().any(|e| matches!(e, Effect::Close { .. })));
     assert!(!p.connected());
 }
@@ -534,15 +564,10 @@ fn unexpected_message_is_protocol_error_s6_1() {
     let mut s = Endpoint::start(cfg(Role::Secondary), None, T0);
     let _ = s.handle_connected(T0);
     // A BNDUPD before the handshake.
-    let (routed, fx) = s.handle_message(
-        T0,
-        FailoverMessage::new(FailoverMsgType::BndUpd, 1, T0.to_failover()),
-    );
+    let (routed, fx) = s.handle_message(T0, bare(Protocol::Rfc8156, Kind::BndUpd, 1, T0));
     assert_eq!(routed, Routed::Handled);
     assert!(fx.iter().any(|e| matches!(e, Effect::ProtocolError(_))));
-    assert!(fx
-        .iter()
-        .any(|e| matches!(e, Effect::Send(m) if m.msg_type == FailoverMsgType::Disconnect)));
+    assert!(fx.iter().any(|e| sent(e, Kind::Disconnect)));
     assert!(!s.connected());
     // Malformed bytes: same treatment.
     let _ = s.handle_connected(T0);
@@ -553,8 +578,8 @@ fn unexpected_message_is_protocol_error_s6_1() {
 #[test]
 fn disconnect_received_moves_normal_to_comm_interrupted_s8_8_2() {
     let mut d = fresh_normal_pair();
-    let m = handshake::disconnect(20, "maintenance", 5, T0 + 5);
-    let (_, fx) = d.sides[0].ep.handle_message(T0 + 5, m);
+    let m = handshake::rfc8156::disconnect(20, "maintenance", 5, T0 + 5);
+    let (_, fx) = d.sides[0].ep.handle_message(T0 + 5, m.into());
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::Close { reason } if reason.contains("maintenance"))));
@@ -569,7 +594,7 @@ fn state_change_is_persisted_before_state_is_sent_s8_1() {
         for e in &side.log {
             match e {
                 Effect::Persist(r) => last_persisted = Some(r.state),
-                Effect::Send(m) if m.msg_type == FailoverMsgType::State => {
+                Effect::Send(m) if m.kind() == Kind::State => {
                     let rep = handshake::read_state(m).unwrap();
                     if !rep.startup {
                         assert_eq!(Some(rep.state), last_persisted);
@@ -596,8 +621,10 @@ fn recover_stall_drops_connection_s8_5_2() {
         _ => panic!(),
     };
     let local = cfg(Role::Secondary).local;
-    let (_, _) = p.handle_message(now, handshake::connect_reply(&local, MCLT, xid, now));
+    let reply = handshake::rfc8156::connect_reply(&local, MCLT, xid, now);
+    let (_, _) = p.handle_message(now, reply.into());
     let st = handshake::state(
+        Protocol::Rfc8156,
         &StateReport {
             state: PartnerDown,
             startup: false,
@@ -615,7 +642,7 @@ fn recover_stall_drops_connection_s8_5_2() {
     let mut closed = false;
     for s in 1..=130u64 {
         let t = now + s;
-        let _ = p.handle_message(t, handshake::contact(1, t));
+        let _ = p.handle_message(t, handshake::contact(Protocol::Rfc8156, 1, t));
         if p.handle_timeout(t)
             .iter()
             .any(|e| matches!(e, Effect::Close { .. }))
@@ -647,8 +674,9 @@ fn first_state_sent(side: &Side) -> StateReport {
     side.log
         .iter()
         .find_map(|e| match e {
-            Effect::Send(m) if m.msg_type == FailoverMsgType::State => {
-                Some(handshake::read_state(&FailoverMessage::parse(&m.emit()).unwrap()).unwrap())
+            Effect::Send(m) if m.kind() == Kind::State => {
+                let back = PeerMessage::parse(m.protocol(), &m.emit().unwrap()).unwrap();
+                Some(handshake::read_state(&back).unwrap())
             }
             _ => None,
         })

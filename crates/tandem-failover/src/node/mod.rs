@@ -12,11 +12,11 @@ pub mod gate;
 
 use std::collections::VecDeque;
 
+use crate::wire::PeerMessage;
 use tandem_core::{
     DhcpServer, DropReason, Duid, Lease, LeaseTable, Outcome, Reply, RxInfo, RxInfo4, ServerConfig,
     Time,
 };
-use tandem_wire::failover::FailoverMessage;
 
 use crate::allocation::proportional::PoolError;
 use crate::endpoint::EndpointRecord;
@@ -35,7 +35,7 @@ pub enum Output {
     /// Send to the client (or its relay) now, out of the way the request came in.
     Client { reply: Reply, via: Via },
     /// Send to the partner now.
-    Peer(FailoverMessage),
+    Peer(PeerMessage),
     /// Close the partner connection now (after the partner messages before it).
     ClosePeer { reason: String },
     /// For the log and the counters.
@@ -75,7 +75,7 @@ pub struct Via {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Send {
     Client(Reply, Via),
-    Peer(FailoverMessage),
+    Peer(PeerMessage),
     Close(String),
     Operator(Ticket),
 }

@@ -158,7 +158,7 @@ fn pair_member_gates_partner_messages_on_their_persists_s6_1_2() {
             _ => None,
         })
         .expect("CONNECT");
-    secondary.handle_peer_bytes(T0 + 1, &connect.emit());
+    secondary.handle_peer_bytes(T0 + 1, &connect.emit().unwrap());
     let out = outputs(&mut secondary);
     let batch = out.iter().find_map(|o| match o {
         Output::Persist(b) => Some(b.clone()),
@@ -171,7 +171,7 @@ fn pair_member_gates_partner_messages_on_their_persists_s6_1_2() {
     );
     secondary.on_persisted(batch.id, Ok(()));
     let out = outputs(&mut secondary);
-    assert!(out.iter().any(
-        |o| matches!(o, Output::Peer(m) if m.msg_type == tandem_wire::failover::FailoverMsgType::ConnectReply)
-    ));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Peer(m) if m.kind() == crate::wire::Kind::ConnectReply)));
 }

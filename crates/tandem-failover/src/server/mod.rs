@@ -19,6 +19,8 @@ use tandem_core::{
 };
 use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 
+use crate::wire::PeerMessage;
+
 use crate::allocation::proportional::PrefixPool;
 use crate::binding::{may_free_without_ack, LeaseEvent};
 use crate::endpoint::{Effect, Endpoint, EndpointConfig, EndpointRecord, Routed};
@@ -99,7 +101,7 @@ pub enum Output {
     /// A message for the partner. `after_persist` is false only for connection
     /// housekeeping (CONNECT, CONNECTREPLY, CONTACT, DISCONNECT) that carries no state.
     Peer {
-        msg: FailoverMessage,
+        msg: PeerMessage,
         after_persist: bool,
     },
     /// Close the partner connection (after sending the peer messages before it).
@@ -536,9 +538,10 @@ impl FailoverServer {
         self.effects(now, fx);
     }
 
-    /// Bytes of one failover message (without the 2-byte length).
+    /// Bytes of one failover message: for RFC 8156 without the 2-byte length, for draft-12
+    /// with it (see [`PeerMessage::parse`]).
     pub fn handle_peer_bytes(&mut self, now: Time, bytes: &[u8]) {
-        match FailoverMessage::parse(bytes) {
+        match PeerMessage::parse(self.ep.config().protocol, bytes) {
             Ok(m) => self.handle_peer(now, m),
             Err(e) => {
                 let fx = self.ep.handle_malformed(now, &e.to_string());
@@ -547,11 +550,19 @@ impl FailoverServer {
         }
     }
 
-    pub fn handle_peer(&mut self, now: Time, m: FailoverMessage) {
-        let (routed, fx) = self.ep.handle_message(now, m);
+    pub fn handle_peer(&mut self, now: Time, m: impl Into<PeerMessage>) {
+        let (routed, fx) = self.ep.handle_message(now, m.into());
         self.effects(now, fx);
-        if let Routed::Binding(m) = routed {
-            self.binding_message(now, m);
+        match routed {
+            Routed::Binding(PeerMessage::Rfc8156(m)) => self.binding_message(now, m),
+            Routed::Binding(PeerMessage::Draft12(m)) => {
+                // The draft-12 binding layer (BNDUPD/BNDACK, UPDREQ*, POOLREQ) is not built
+                // yet: refuse rather than ignore what the partner expects an answer to.
+                let why = format!("draft-12 {:?} is not handled yet", m.msg_type());
+                let fx = self.ep.handle_malformed(now, &why);
+                self.effects(now, fx);
+            }
+            Routed::Handled => {}
         }
     }
 
@@ -570,19 +581,15 @@ impl FailoverServer {
 
     fn send(&mut self, now: Time, msg: FailoverMessage) {
         self.ep.note_sent(now);
-        self.push_peer(msg);
+        self.push_peer(msg.into());
     }
 
     /// Queues a message for the partner. It waits for the persists before it unless it is
     /// connection housekeeping that carries no state *and* nothing was persisted for this
     /// input before it (a CONNECTREPLY after adopting the primary's MCLT agrees to what
     /// must be durable first).
-    fn push_peer(&mut self, msg: FailoverMessage) {
-        use FailoverMsgType as T;
-        let housekeeping = matches!(
-            msg.msg_type,
-            T::Connect | T::ConnectReply | T::Contact | T::Disconnect
-        );
+    fn push_peer(&mut self, msg: PeerMessage) {
+        let housekeeping = msg.kind().is_housekeeping();
         let after_persist =
             !housekeeping || self.out.iter().any(|o| matches!(o, Output::Persist(_)));
         self.out.push_back(Output::Peer { msg, after_persist });

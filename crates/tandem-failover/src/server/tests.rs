@@ -145,7 +145,9 @@ impl Pair {
             match &o {
                 Output::Persist(Batch { id, .. }) if self.hold[i] => self.held[i].push(*id),
                 Output::Persist(Batch { id, .. }) => self.s[i].on_persisted(*id, Ok(())),
-                Output::Peer(msg) if self.up => self.wire[1 - i].push(msg.clone()),
+                Output::Peer(msg) if self.up => {
+                    self.wire[1 - i].push(msg.rfc8156().expect("RFC 8156").clone())
+                }
                 Output::Client { reply: r, .. } => self.replies.push((i, r.bytes.clone())),
                 Output::ClosePeer { .. } => self.up = false,
                 _ => {}
@@ -394,7 +396,7 @@ fn persist_before_reply_and_update_after_s4_3() {
     );
     let is_reply = |o: &Output| matches!(o, Output::Client { reply: r, .. } if r.bytes[0] == 7);
     let is_bndupd =
-        |o: &Output| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::BndUpd);
+        |o: &Output| matches!(o, Output::Peer(msg) if msg.kind() == crate::wire::Kind::BndUpd);
     let is_lease_persist = |o: &Output| {
         matches!(o, Output::Persist(Batch { items, .. })
             if items.iter().any(|i| matches!(i, PersistItem::Lease(_))))
@@ -512,7 +514,7 @@ fn malformed_peer_message_disconnects_but_clients_are_served_s6_1() {
     p.drain(1);
     assert!(p.log[1]
         .iter()
-        .any(|o| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::Disconnect)));
+        .any(|o| matches!(o, Output::Peer(msg) if msg.kind() == crate::wire::Kind::Disconnect)));
     assert!(p.log[1]
         .iter()
         .any(|o| matches!(o, Output::ClosePeer { .. })));
@@ -779,7 +781,9 @@ mod rejected_updates {
         let upd = p.log[0][before..]
             .iter()
             .find_map(|o| match o {
-                Output::Peer(msg) if msg.msg_type == FailoverMsgType::BndUpd => Some(msg.clone()),
+                Output::Peer(msg) if msg.kind() == crate::wire::Kind::BndUpd => {
+                    msg.rfc8156().cloned()
+                }
                 _ => None,
             })
             .expect("lazy BNDUPD after the Reply");

@@ -474,11 +474,11 @@ fn connectreply_waits_for_the_persisted_mclt_s6_1_2() {
         matches!(o, Output::Persist(Batch { items, .. })
             if items.iter().any(|i| matches!(i, PersistItem::Endpoint(r) if r.mclt == 90)))
     };
-    let is_connectreply = |o: &Output| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::ConnectReply);
+    let is_connectreply = |o: &Output| matches!(o, Output::Peer(msg) if msg.kind() == crate::wire::Kind::ConnectReply);
     assert!(
         p.log[0]
             .iter()
-            .any(|o| matches!(o, Output::Peer(msg) if msg.msg_type == FailoverMsgType::Connect)),
+            .any(|o| matches!(o, Output::Peer(msg) if msg.kind() == crate::wire::Kind::Connect)),
         "CONNECT"
     );
     assert!(

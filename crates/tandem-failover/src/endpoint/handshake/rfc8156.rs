@@ -1,11 +1,12 @@
-//! Connection-level messages: CONNECT / CONNECTREPLY (§6.1.1 – §6.1.3), STATE (§6.3, §6.4),
-//! DISCONNECT (§5.3.10) and CONTACT (§6.5); how to build them and how to check what the
-//! partner sent (RFC 8156 §6.1).
+//! RFC 8156's connection-level messages: CONNECT / CONNECTREPLY (§6.1.1 – §6.1.3), STATE
+//! (§6.3, §6.4), DISCONNECT (§5.3.10) and CONTACT (§6.5); how to build them and how to check
+//! what the partner sent (§6.1).
 
 use tandem_core::Time;
 use tandem_wire::failover::{ConnectFlags, FailoverMessage, FailoverMsgType, ServerFlags};
 use tandem_wire::v6::{DhcpOption, OptionsExt, StatusCode};
 
+use super::{LocalParams, PeerParams, Refusal, StateReport};
 use crate::binding::TIME_FUZZ_SECS;
 use crate::types::ServerState;
 use crate::update::FailoverStatus;
@@ -14,26 +15,6 @@ use crate::update::FailoverStatus;
 pub const PROTOCOL_VERSION: (u16, u16) = (1, 0);
 /// RFC 7653 NotSupported, reused for an unsupported PROTOCOL_VERSION (§6.1.2).
 pub const STATUS_NOT_SUPPORTED: u16 = 14;
-
-/// What this server announces on a new connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocalParams {
-    pub relationship: String,
-    pub mclt: u32,
-    /// Our FO_KEEPALIVE_TIME: the longest silence we accept (§6.5).
-    pub keepalive: u32,
-    /// The most un-answered BNDUPDs we accept from the partner.
-    pub max_unacked: u32,
-}
-
-/// What the partner announced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerParams {
-    pub mclt: u32,
-    pub keepalive: u32,
-    pub max_unacked: u32,
-    pub version: (u16, u16),
-}
 
 fn status(code: u16, text: &str) -> DhcpOption {
     DhcpOption::StatusCode(StatusCode {
@@ -68,22 +49,6 @@ pub fn connect(p: &LocalParams, xid: u32, now: Time) -> FailoverMessage {
     m.with(DhcpOption::ConnectFlags(ConnectFlags::FIXED_PD_LENGTH))
 }
 
-/// Why a CONNECT or CONNECTREPLY was refused: the status code and a text for logs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: u16,
-    pub reason: String,
-}
-
-impl Refusal {
-    fn new(code: u16, reason: impl Into<String>) -> Self {
-        Refusal {
-            code,
-            reason: reason.into(),
-        }
-    }
-}
-
 fn version_ok(v: (u16, u16)) -> bool {
     v.0 == PROTOCOL_VERSION.0
 }
@@ -108,6 +73,7 @@ fn peer_params(m: &FailoverMessage, what: &str) -> Result<PeerParams, Refusal> {
         ));
     }
     Ok(PeerParams {
+        hba: None,
         mclt: m.mclt().ok_or_else(|| missing("MCLT"))?,
         keepalive: m
             .keepalive_time()
@@ -207,18 +173,6 @@ pub fn check_connect_reply(
     Ok(p)
 }
 
-/// What a STATE says (§6.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateReport {
-    pub state: ServerState,
-    /// S flag: the partner is in STARTUP and `state` is its previous state.
-    pub startup: bool,
-    /// C flag: the partner has talked to us before.
-    pub communicated: bool,
-    pub since: Option<Time>,
-    pub partner_down_time: Option<Time>,
-}
-
 /// STATE (§6.3): state, flags, start time; PARTNER_DOWN_TIME only in PARTNER-DOWN.
 pub fn state(report: &StateReport, xid: u32, now: Time) -> FailoverMessage {
     let flags = ServerFlags(0)
@@ -255,6 +209,16 @@ pub fn read_state(m: &FailoverMessage) -> Result<StateReport, String> {
     })
 }
 
+/// The status code for a DISCONNECT the endpoint sends (§5.3.10, §5.4).
+pub fn disconnect_code(code: super::DisconnectCode) -> u16 {
+    use super::DisconnectCode as C;
+    match code {
+        C::ConfigurationConflict => FailoverStatus::ConfigurationConflict.as_u16(),
+        C::ShuttingDown => FailoverStatus::ServerShuttingDown.as_u16(),
+        C::Refused(c) => c,
+    }
+}
+
 /// DISCONNECT with a reason (§5.3.10).
 pub fn disconnect(code: u16, reason: &str, xid: u32, now: Time) -> FailoverMessage {
     header(FailoverMsgType::Disconnect, xid, now).with(status(code, reason))
@@ -277,6 +241,7 @@ mod tests {
             mclt: 3600,
             keepalive: 60,
             max_unacked: 100,
+            hba: None,
         }
     }
 
