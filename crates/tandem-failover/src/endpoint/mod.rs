@@ -748,8 +748,7 @@ impl Endpoint {
             }
             Recover => self.request_recovery(now, fx),
             RecoverWait => {
-                let skip =
-                    !self.communicated_before && self.partner_communicated_before == Some(false);
+                let skip = self.recover_wait_skippable();
                 // From when we went down if known, else from when we started (§8.6.2).
                 let base = self.went_down_at.unwrap_or(self.started_at);
                 let until = if skip {
@@ -765,6 +764,25 @@ impl Endpoint {
             }
             Normal => fx.push(Effect::EnteredNormal),
             _ => {}
+        }
+    }
+
+    /// May RECOVER-WAIT end at once, without waiting out the MCLT?
+    fn recover_wait_skippable(&self) -> bool {
+        match self.cfg.protocol {
+            // Neither side ever ran failover, so neither granted anything the other has
+            // not heard of (RFC 8156 §8.6.2, the C flag of §6.4).
+            Protocol::Rfc8156 => {
+                !self.communicated_before && self.partner_communicated_before == Some(false)
+            }
+            // draft-12 has no such flag. ISC dhcpd 4.4 behaviour: a partner that is itself
+            // in RECOVER or RECOVER-DONE served nobody meanwhile, so the wait is skipped
+            // ("Both servers have entered recover-done!"); a dhcpd partner skips it then too
+            // and would otherwise sit in RECOVER-DONE waiting for us.
+            Protocol::Draft12 => matches!(
+                self.record.partner_state,
+                Some(ServerState::Recover | ServerState::RecoverDone)
+            ),
         }
     }
 

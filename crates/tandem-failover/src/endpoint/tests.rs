@@ -7,6 +7,8 @@ use tandem_wire::dhcpfo;
 use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 use ServerState::*;
 
+mod draft12;
+
 /// A message with no options of `kind` (UPDREQ, UPDREQALL, UPDDONE, BNDUPD) in `protocol`.
 fn bare(protocol: Protocol, kind: Kind, xid: u32, now: Time) -> PeerMessage {
     match protocol {
