@@ -18,4 +18,7 @@ pub mod types;
 pub mod update;
 pub mod wire;
 
+#[cfg(test)]
+mod test_vectors;
+
 pub use types::{Role, ServerState};

@@ -47,6 +47,8 @@ impl UpdateKey {
                 Resource::Prefix(p) => Some(UpdateKey::Prefix(p)),
                 Resource::Address(_) | Resource::V4Address(_) => None,
             },
+            // Not queued yet: the draft-12 relationship's outbox is still to be built.
+            BindingUpdate::Address4 { .. } => None,
         }
     }
 }

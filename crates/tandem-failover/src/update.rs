@@ -4,6 +4,8 @@
 //! converted to an absolute instant with the *raw* base time by the wire conversion, so
 //! everything downstream compares absolute times only (§7.5.5 step 4).
 
+pub mod draft12;
+
 use std::collections::BTreeMap;
 
 use ipnet::Ipv6Net;
@@ -117,6 +119,15 @@ pub enum BindingUpdate {
     /// A prefix not bound to a client (pool moves FREE / FREE-BACKUP, §4.2.2);
     /// `lease.resource` is a `Resource::Prefix`.
     Prefix { base_time: Time, lease: LeaseUpdate },
+    /// One DHCPv4 address, the only thing a draft-ietf-dhc-failover-12 BNDUPD carries
+    /// (§7.1; ISC dhcpd 4.4 refuses more than one per message). `lease.resource` is a
+    /// `Resource::V4Address`; `client` is the client key as [`Lease::duid`] defines it for
+    /// DHCPv4 and `hw_address` the htype byte and chaddr, both empty when no client.
+    Address4 {
+        client: Duid,
+        hw_address: Vec<u8>,
+        lease: LeaseUpdate,
+    },
 }
 
 impl BindingUpdate {
@@ -131,14 +142,17 @@ impl BindingUpdate {
                         .map(move |l| (Some((ia.ia_type, ia.iaid)), l))
                 })
                 .collect(),
-            BindingUpdate::Prefix { lease, .. } => vec![(None, lease)],
+            BindingUpdate::Prefix { lease, .. } | BindingUpdate::Address4 { lease, .. } => {
+                vec![(None, lease)]
+            }
         }
     }
 
     pub fn duid(&self) -> Option<&Duid> {
         match self {
             BindingUpdate::Client { duid, .. } => Some(duid),
-            BindingUpdate::Prefix { .. } => None,
+            BindingUpdate::Address4 { client, .. } if !client.is_empty() => Some(client),
+            BindingUpdate::Prefix { .. } | BindingUpdate::Address4 { .. } => None,
         }
     }
 }
@@ -176,6 +190,10 @@ pub enum BindingReply {
     Prefix {
         lease: LeaseReply,
     },
+    /// The answer about one DHCPv4 address (draft-12 BNDACK, §7.2).
+    Address4 {
+        lease: LeaseReply,
+    },
 }
 
 impl BindingReply {
@@ -190,7 +208,9 @@ impl BindingReply {
                         .map(move |l| (l.resource, l, reject.or(ia.reject).or(l.reject)))
                 })
                 .collect(),
-            BindingReply::Prefix { lease } => vec![(lease.resource, lease, lease.reject)],
+            BindingReply::Prefix { lease } | BindingReply::Address4 { lease } => {
+                vec![(lease.resource, lease, lease.reject)]
+            }
         }
     }
 }
@@ -633,6 +653,10 @@ pub mod wire {
                     None => msg,
                 }
             }
+            // RFC 8156 carries no DHCPv4 binding (§1) and no RFC 8156 relationship queues
+            // one (`UpdateKey::for_lease`); were one built, the empty BNDUPD is refused
+            // by the partner as malformed rather than misread.
+            BindingUpdate::Address4 { .. } => msg,
         }
     }
 
@@ -661,10 +685,12 @@ pub mod wire {
                 }
                 msg.with(DhcpOption::ClientData(cd))
             }
-            BindingReply::Prefix { lease: l } => match lease(l) {
-                Some(body) => msg.with(body),
-                None => msg,
-            },
+            BindingReply::Prefix { lease: l } | BindingReply::Address4 { lease: l } => {
+                match lease(l) {
+                    Some(body) => msg.with(body),
+                    None => msg,
+                }
+            }
         }
     }
 

@@ -223,14 +223,37 @@ fn reply_for(upd: &LeaseUpdate, reject: Option<FailoverStatus>) -> LeaseReply {
     }
 }
 
+/// Who a received lease belongs to, as the update carries it.
+#[derive(Clone, Copy)]
+enum Holder<'a> {
+    /// A top-level IAPREFIX (RFC 8156 §7.4), or a DHCPv4 address with no client.
+    None,
+    /// An IAADDR / IAPREFIX inside a client's IA (RFC 8156 §7.4).
+    Ia { duid: &'a Duid, ia: &'a IaUpdate },
+    /// A DHCPv4 client (draft-ietf-dhc-failover-12 §7.1): its key and hardware address.
+    V4 {
+        client: &'a Duid,
+        hw_address: &'a [u8],
+    },
+}
+
 /// Per-lease shape check (§7.4, §7.5.3): the timeout fields come as a set, and the resource
-/// kind fits the IA it sits in. A DHCPv4 address fits none (RFC 8156 is DHCPv6 only, §1).
-fn lease_shape_ok(upd: &LeaseUpdate, ia_type: Option<IaType>) -> bool {
-    let kind_ok = matches!(
-        (ia_type, upd.resource),
-        (Some(IaType::Na | IaType::Ta), Resource::Address(_))
-            | (Some(IaType::Pd) | None, Resource::Prefix(_))
-    );
+/// kind fits where it sits: an address in IA_NA/IA_TA, a prefix in IA_PD or top level, a
+/// DHCPv4 address in a draft-12 binding only (RFC 8156 is DHCPv6 only, §1).
+fn lease_shape_ok(upd: &LeaseUpdate, holder: Holder, draft12: bool) -> bool {
+    let ia_type = match holder {
+        Holder::Ia { ia, .. } => Some(ia.ia_type),
+        Holder::None | Holder::V4 { .. } => None,
+    };
+    let kind_ok = match upd.resource {
+        Resource::V4Address(_) => draft12,
+        _ if draft12 => false,
+        r => matches!(
+            (ia_type, r),
+            (Some(IaType::Na | IaType::Ta), Resource::Address(_))
+                | (Some(IaType::Pd) | None, Resource::Prefix(_))
+        ),
+    };
     let timed = upd.state_expiration.is_some();
     // A timed status must say how long the partner may consider it (PARTNER_LIFETIME).
     let star_ok = !timed || upd.partner_lifetime.is_some();
@@ -243,7 +266,7 @@ fn lease_shape_ok(upd: &LeaseUpdate, ia_type: Option<IaType>) -> bool {
 fn store(
     local: Option<&Lease>,
     upd: &LeaseUpdate,
-    client: Option<(&Duid, IaType, u32, u32, u32)>,
+    holder: Holder,
     subnet_id: u32,
     top_level_prefix: bool,
 ) -> Lease {
@@ -254,9 +277,10 @@ fn store(
         (Some(n), None) => Some(n),
         (_, c) => c,
     };
-    let (duid, iaid, t1, t2) = match client {
-        Some((d, _, iaid, t1, t2)) => (d.clone(), iaid, t1, t2),
-        None => (Duid::default(), 0, 0, 0),
+    let (duid, hw_address, iaid, t1, t2) = match holder {
+        Holder::Ia { duid, ia } => (duid.clone(), Vec::new(), ia.iaid, ia.t1, ia.t2),
+        Holder::V4 { client, hw_address } => (client.clone(), hw_address.to_vec(), 0, 0, 0),
+        Holder::None => (Duid::default(), Vec::new(), 0, 0, 0),
     };
     let old_cltt = old.as_ref().map(|l| l.cltt).filter(|c| *c != Time::ZERO);
     let cltt = later(upd.partner_raw_cltt, old_cltt).unwrap_or(Time::ZERO);
@@ -281,8 +305,8 @@ fn store(
         resource: upd.resource,
         status: upd.status,
         duid,
-        // RFC 8156 bindings are DHCPv6 ones: no hardware address.
-        hw_address: Vec::new(),
+        // Empty for RFC 8156 bindings, which are DHCPv6 ones.
+        hw_address,
         iaid,
         subnet_id,
         preferred_lifetime: preferred,
@@ -334,16 +358,20 @@ impl<S: RelationshipScope, L: Fn(&Resource) -> Option<Lease>> Ctx<'_, S, L> {
     fn one(
         &mut self,
         upd: &LeaseUpdate,
-        ia: Option<&IaUpdate>,
+        holder: Holder,
         duid: Option<&Duid>,
     ) -> Option<FailoverStatus> {
-        if !lease_shape_ok(upd, ia.map(|i| i.ia_type)) {
+        let draft12 =
+            !matches!(holder, Holder::Ia { .. }) && matches!(upd.resource, Resource::V4Address(_));
+        if !lease_shape_ok(upd, holder, draft12) {
             return Some(FailoverStatus::MissingBindingInformation);
         }
         let Some(subnet_id) = self.scope.subnet_of(&upd.resource) else {
             return Some(FailoverStatus::ConfigurationConflict);
         };
-        if let (None, Resource::Prefix(block)) = (ia, upd.resource) {
+        let top_level_prefix =
+            matches!(holder, Holder::None) && matches!(upd.resource, Resource::Prefix(_));
+        if let (true, Resource::Prefix(block)) = (top_level_prefix, upd.resource) {
             let gives_away = matches!(upd.status, BindingStatus::Free | BindingStatus::FreeBackup);
             if gives_away && self.scope.delegated_within(&block, self.now) {
                 return Some(FailoverStatus::OutdatedBindingInformation);
@@ -352,10 +380,6 @@ impl<S: RelationshipScope, L: Fn(&Resource) -> Option<Lease>> Ctx<'_, S, L> {
         let local = (self.lookup)(&upd.resource);
         match decide(local.as_ref(), upd, duid, self.role, self.now) {
             Verdict::Accept => {
-                let client = match (duid, ia) {
-                    (Some(d), Some(ia)) => Some((d, ia.ia_type, ia.iaid, ia.t1, ia.t2)),
-                    _ => None,
-                };
                 // accept(3) resolves two live bindings of one lease in the primary's favour;
                 // the client that loses it here must not lose it silently.
                 if let Some(l) = local.as_ref().filter(|l| {
@@ -370,7 +394,7 @@ impl<S: RelationshipScope, L: Fn(&Resource) -> Option<Lease>> Ctx<'_, S, L> {
                         by: duid.cloned().unwrap_or_default(),
                     });
                 }
-                let stored = store(local.as_ref(), upd, client, subnet_id, ia.is_none());
+                let stored = store(local.as_ref(), upd, holder, subnet_id, top_level_prefix);
                 self.changes.push(LeaseChange::Upsert(stored));
                 None
             }
@@ -433,7 +457,7 @@ where
                             let reject = if whole_missing {
                                 None
                             } else {
-                                ctx.one(l, Some(ia), Some(duid))
+                                ctx.one(l, Holder::Ia { duid, ia }, Some(duid))
                             };
                             reply_for(l, reject)
                         })
@@ -447,8 +471,26 @@ where
             }
         }
         BindingUpdate::Prefix { lease, .. } => {
-            let reject = ctx.one(lease, None, None);
+            let reject = ctx.one(lease, Holder::None, None);
             BindingReply::Prefix {
+                lease: reply_for(lease, reject),
+            }
+        }
+        BindingUpdate::Address4 {
+            client,
+            hw_address,
+            lease,
+        } => {
+            let client = (!client.is_empty()).then_some(client);
+            let holder = match client {
+                Some(c) => Holder::V4 {
+                    client: c,
+                    hw_address,
+                },
+                None => Holder::None,
+            };
+            let reject = ctx.one(lease, holder, client);
+            BindingReply::Address4 {
                 lease: reply_for(lease, reject),
             }
         }

@@ -707,6 +707,7 @@ mod rejected_updates {
                     .collect(),
             },
             BindingUpdate::Prefix { lease, .. } => BindingReply::Prefix { lease: lr(lease) },
+            BindingUpdate::Address4 { lease, .. } => BindingReply::Address4 { lease: lr(lease) },
         };
         reply_to_wire(&reply, m.transaction_id, now)
     }

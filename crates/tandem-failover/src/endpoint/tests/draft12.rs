@@ -188,21 +188,10 @@ fn draft12_refused_connect_is_answered_with_connectack_reason_and_message_then_c
     );
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 /// The first message a real ISC dhcpd 4.4.3-P1 primary sent (relationship "test",
-/// `split 128`, MCLT 60), captured by tandem-wire's vector tests.
+/// `split 128`, MCLT 60).
 fn captured_dhcpd_connect() -> Vec<u8> {
-    let stream = unhex(include_str!(
-        "../../../../tandem-wire/tests/vectors/dhcpd44_failover_primary.hex"
-    ));
-    let len = usize::from(u16::from_be_bytes([stream[0], stream[1]]));
-    stream[..len].to_vec()
+    crate::test_vectors::dhcpd_primary().remove(0).1
 }
 
 #[test]
