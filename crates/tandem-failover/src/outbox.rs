@@ -6,27 +6,33 @@
 //! changes of one client coalesce into one BNDUPD carrying the latest state.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::net::Ipv4Addr;
 
 use ipnet::Ipv6Net;
 use tandem_core::{Duid, Lease, Resource, Time};
 
 use crate::update::BindingUpdate;
+use crate::wire::Protocol;
 
 /// What one BNDUPD is about (§7.4): all bindings of one client, or one top-level prefix.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UpdateKey {
     Client(Duid),
     Prefix(Ipv6Net),
+    /// One DHCPv4 address: a draft-ietf-dhc-failover-12 BNDUPD carries one (§7.1).
+    V4Address(Ipv4Addr),
 }
 
 impl UpdateKey {
-    /// The BNDUPD a lease travels in. An address with no client cannot be expressed
-    /// (there is no top-level IAADDR), so it yields None. So does every DHCPv4 lease: RFC
-    /// 8156 is a DHCPv6 protocol (§1) and its partner never hears of one (DHCPv4 failover
-    /// has its own messages).
-    pub fn for_lease(lease: &Lease) -> Option<UpdateKey> {
-        if lease.is_v4() {
-            return None;
+    /// The BNDUPD a lease travels in on a relationship of `protocol`. RFC 8156 carries
+    /// DHCPv6 leases only (§1), a client's together; an address with no client cannot be
+    /// expressed (there is no top-level IAADDR), so it yields None. draft-12 carries DHCPv4
+    /// leases only, one per BNDUPD (§7.1).
+    pub fn for_lease(protocol: Protocol, lease: &Lease) -> Option<UpdateKey> {
+        match (protocol, lease.resource) {
+            (Protocol::Draft12, Resource::V4Address(a)) => return Some(UpdateKey::V4Address(a)),
+            (Protocol::Draft12, _) | (Protocol::Rfc8156, Resource::V4Address(_)) => return None,
+            (Protocol::Rfc8156, _) => {}
         }
         if !lease.duid.is_empty() {
             return Some(UpdateKey::Client(lease.duid.clone()));
@@ -47,8 +53,10 @@ impl UpdateKey {
                 Resource::Prefix(p) => Some(UpdateKey::Prefix(p)),
                 Resource::Address(_) | Resource::V4Address(_) => None,
             },
-            // Not queued yet: the draft-12 relationship's outbox is still to be built.
-            BindingUpdate::Address4 { .. } => None,
+            BindingUpdate::Address4 { lease, .. } => match lease.resource {
+                Resource::V4Address(a) => Some(UpdateKey::V4Address(a)),
+                _ => None,
+            },
         }
     }
 }
@@ -118,6 +126,8 @@ struct Sweep {
 /// The pending-update queue and the BNDUPD window of one failover connection.
 #[derive(Clone, Debug)]
 pub struct Outbox {
+    /// Which leases travel, and how (see [`UpdateKey::for_lease`]).
+    protocol: Protocol,
     pending: VecDeque<UpdateKey>,
     pending_set: HashSet<UpdateKey>,
     outstanding: BTreeMap<u32, Outstanding>,
@@ -143,7 +153,12 @@ impl Default for Outbox {
 
 impl Outbox {
     pub fn new(first_xid: u32) -> Self {
+        Self::with_protocol(first_xid, Protocol::Rfc8156)
+    }
+
+    pub fn with_protocol(first_xid: u32, protocol: Protocol) -> Self {
         Outbox {
+            protocol,
             pending: VecDeque::new(),
             pending_set: HashSet::new(),
             outstanding: BTreeMap::new(),
@@ -178,7 +193,7 @@ impl Outbox {
             return None;
         }
         lease.failover.update_pending = true;
-        let key = UpdateKey::for_lease(lease)?;
+        let key = UpdateKey::for_lease(self.protocol, lease)?;
         self.enqueue(key.clone());
         Some(key)
     }
@@ -187,7 +202,7 @@ impl Outbox {
     pub fn restore_from<'a>(&mut self, leases: impl IntoIterator<Item = &'a Lease>) {
         for l in leases {
             if l.failover.update_pending {
-                if let Some(k) = UpdateKey::for_lease(l) {
+                if let Some(k) = UpdateKey::for_lease(self.protocol, l) {
                     self.enqueue(k);
                 }
             }
@@ -380,8 +395,9 @@ impl Outbox {
         let unanswered = std::mem::take(&mut self.unanswered);
         let due: BTreeSet<UpdateKey> = leases
             .into_iter()
-            .filter(|l| l.failover.update_pending && !l.duid.is_empty())
-            .filter_map(UpdateKey::for_lease)
+            // A DHCPv4 lease goes alone, with a client or without (draft-12 §7.1).
+            .filter(|l| l.failover.update_pending && (!l.duid.is_empty() || l.is_v4()))
+            .filter_map(|l| UpdateKey::for_lease(self.protocol, l))
             .chain(unanswered)
             .filter(|k| {
                 !self.pending_set.contains(k)
@@ -430,6 +446,7 @@ mod tests {
                 now,
                 now,
             )),
+            UpdateKey::V4Address(_) => None,
         }
     }
 
@@ -629,7 +646,7 @@ mod tests {
         let mut v4 = lease("2001:db8::1", 5, BindingStatus::Active, 1, Some(99));
         v4.resource = Resource::V4Address([192, 0, 2, 10].into());
         v4.hw_address = vec![1, 2, 0, 0, 0, 0, 5];
-        assert_eq!(UpdateKey::for_lease(&v4), None);
+        assert_eq!(UpdateKey::for_lease(Protocol::Rfc8156, &v4), None);
         let mut ob = Outbox::new(1);
         let mut changed = v4.clone();
         assert_eq!(ob.note_local_change(&mut changed), None);
@@ -638,6 +655,31 @@ mod tests {
         ob.restore_from([&v4]);
         assert_eq!(ob.rescan([&v4]), 0);
         assert_eq!(ob.pending_count(), 0);
+    }
+
+    /// draft-ietf-dhc-failover-12 is DHCPv4 only: each DHCPv4 lease travels alone (§7.1),
+    /// with a client or without, and no DHCPv6 lease is ever queued.
+    #[test]
+    fn a_draft12_outbox_queues_each_v4_lease_alone_and_no_v6_lease_s7_1() {
+        let v6 = lease("2001:db8::1", 5, BindingStatus::Active, 1, Some(99));
+        let mut v4 = v6.clone();
+        v4.resource = Resource::V4Address([192, 0, 2, 10].into());
+        let mut free4 = v4.clone();
+        free4.resource = Resource::V4Address([192, 0, 2, 11].into());
+        free4.duid = Duid::default();
+        free4.status = BindingStatus::Free;
+        assert_eq!(
+            UpdateKey::for_lease(Protocol::Draft12, &v4),
+            Some(UpdateKey::V4Address([192, 0, 2, 10].into()))
+        );
+        assert_eq!(UpdateKey::for_lease(Protocol::Draft12, &v6), None);
+        let mut ob = Outbox::with_protocol(1, Protocol::Draft12);
+        for l in [&v6, &v4, &free4] {
+            let mut l = l.clone();
+            l.failover.update_pending = true;
+            ob.restore_from([&l]);
+        }
+        assert_eq!(ob.pending_count(), 2);
     }
 }
 
@@ -683,7 +725,7 @@ mod proptests {
                     Op::Poll => {
                         for o in ob.poll_send(Time(0), |k, now| match k {
                             UpdateKey::Prefix(p) => Some(build_prefix_update(*p, BindingStatus::Free, now, now)),
-                            UpdateKey::Client(_) => None,
+                            UpdateKey::Client(_) | UpdateKey::V4Address(_) => None,
                         }) { sent.push(o.xid); }
                     }
                     Op::Reply(i) => {

@@ -148,6 +148,16 @@ impl BindingUpdate {
         }
     }
 
+    /// The failover protocol that carries this form.
+    pub fn protocol(&self) -> crate::wire::Protocol {
+        match self {
+            BindingUpdate::Address4 { .. } => crate::wire::Protocol::Draft12,
+            BindingUpdate::Client { .. } | BindingUpdate::Prefix { .. } => {
+                crate::wire::Protocol::Rfc8156
+            }
+        }
+    }
+
     pub fn duid(&self) -> Option<&Duid> {
         match self {
             BindingUpdate::Client { duid, .. } => Some(duid),

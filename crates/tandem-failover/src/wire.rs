@@ -77,6 +77,42 @@ impl PeerMessage {
         })
     }
 
+    /// A message of `kind` that carries no options (UPDREQ, UPDREQALL, UPDDONE, POOLREQ,
+    /// CONTACT; POOLRESP, which draft-12 sends without its count too). None for the kinds
+    /// that need content.
+    pub fn bare(protocol: Protocol, kind: Kind, xid: u32, now: tandem_core::Time) -> Option<Self> {
+        Some(match protocol {
+            Protocol::Rfc8156 => {
+                let t = match kind {
+                    Kind::UpdReq => FailoverMsgType::UpdReq,
+                    Kind::UpdReqAll => FailoverMsgType::UpdReqAll,
+                    Kind::UpdDone => FailoverMsgType::UpdDone,
+                    Kind::PoolReq => FailoverMsgType::PoolReq,
+                    Kind::PoolResp => FailoverMsgType::PoolResp,
+                    Kind::Contact => FailoverMsgType::Contact,
+                    _ => return None,
+                };
+                FailoverMessage::new(t, xid, now.to_failover()).into()
+            }
+            Protocol::Draft12 => {
+                let b = match kind {
+                    Kind::UpdReq => dhcpfo::Body::UpdReq,
+                    Kind::UpdReqAll => dhcpfo::Body::UpdReqAll,
+                    Kind::UpdDone => dhcpfo::Body::UpdDone,
+                    Kind::PoolReq => dhcpfo::Body::PoolReq,
+                    Kind::PoolResp => dhcpfo::Body::PoolResp {
+                        addresses_transferred: None,
+                    },
+                    Kind::Contact => dhcpfo::Body::Contact,
+                    _ => return None,
+                };
+                // draft-12 times are 32-bit seconds since 1970 (§6.1).
+                let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
+                dhcpfo::Message::new(secs, xid, b).into()
+            }
+        })
+    }
+
     /// The bytes to hand to the link: what [`Self::parse`] reads. None for a draft-12
     /// message over its 2048-byte limit (§6.1), which tandem never builds.
     pub fn emit(&self) -> Option<Vec<u8>> {

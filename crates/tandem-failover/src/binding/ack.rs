@@ -102,7 +102,7 @@ where
                     // Tell the partner the lease is available again (and to whom), so the
                     // pool owner can use it (RFC 8156 §7.2 events 5/6; not spelled out in §7.7).
                     lease.failover.update_pending = true;
-                    if let Some(k) = UpdateKey::for_lease(&lease) {
+                    if let Some(k) = UpdateKey::for_lease(sent.protocol(), &lease) {
                         if !out.follow_up.contains(&k) {
                             out.follow_up.push(k);
                         }

@@ -12,18 +12,18 @@ use crate::types::Role;
 pub enum AllocationKind {
     /// Addresses: split by the last bit, no messages (§4.2.1).
     Independent,
-    /// Delegable prefixes: handed over by BNDUPD (§4.2.2).
+    /// Delegable prefixes: handed over by BNDUPD (§4.2.2). DHCPv4 addresses under
+    /// draft-ietf-dhc-failover-12 are split the same way: FREE is the primary's, BACKUP the
+    /// secondary's, moved by BNDUPD (its §5.4), the partner's usable in PARTNER-DOWN once
+    /// the MCLT has passed (its §9.3 – §9.5).
     Proportional,
 }
 
 impl AllocationKind {
-    /// None for a DHCPv4 address: RFC 8156 splits DHCPv6 pools only (§1 scope); a v4
-    /// pool is divided by DHCPv4 failover's own rules.
     pub fn of(resource: &Resource) -> Option<Self> {
         match resource {
             Resource::Address(_) => Some(AllocationKind::Independent),
-            Resource::Prefix(_) => Some(AllocationKind::Proportional),
-            Resource::V4Address(_) => None,
+            Resource::Prefix(_) | Resource::V4Address(_) => Some(AllocationKind::Proportional),
         }
     }
 }
@@ -48,12 +48,12 @@ pub fn pending_free_destination(kind: AllocationKind, owner: Role) -> BindingSta
 }
 
 /// Who owns a resource once it is available again: by parity for addresses, the primary
-/// for prefixes; nobody under RFC 8156 for a DHCPv4 address (§1 scope).
+/// for prefixes and DHCPv4 addresses (draft-12: an expired or released lease becomes FREE
+/// after the ack; ISC dhcpd 4.4 then rebalances the pool).
 pub fn resource_owner_when_free(resource: &Resource) -> Option<Role> {
     match resource {
         Resource::Address(a) => Some(address_owner(*a)),
-        Resource::Prefix(_) => Some(Role::Primary),
-        Resource::V4Address(_) => None,
+        Resource::Prefix(_) | Resource::V4Address(_) => Some(Role::Primary),
     }
 }
 
@@ -90,7 +90,7 @@ pub struct TransitionError {
 /// Apply one event (§7.2). Event 4 lands in PENDING-FREE, which the caller resolves at once
 /// with [`pending_free_destination`] (or use [`settle`]).
 /// Event 7 (rebalance) flips FREE ↔ FREE-BACKUP and is valid for prefixes only.
-/// No event is valid for a DHCPv4 lease: this is the RFC 8156 (DHCPv6, §1) state machine.
+/// A DHCPv4 lease under draft-12 moves as a delegable prefix does (FREE / BACKUP pools).
 pub fn transition(
     from: BindingStatus,
     event: LeaseEvent,
@@ -126,7 +126,6 @@ pub fn settle(
     if mid != BindingStatus::PendingFree {
         return Ok(mid);
     }
-    // `transition` refused every DHCPv4 resource, so both are known here.
     match (
         AllocationKind::of(resource),
         resource_owner_when_free(resource),
@@ -275,30 +274,22 @@ mod tests {
         );
     }
 
-    /// RFC 8156's state machine is DHCPv6's (§1): no event moves a DHCPv4 lease, and it
-    /// has no RFC 8156 owner or pool split.
+    /// A DHCPv4 lease (draft-ietf-dhc-failover-12 §5.4, as ISC dhcpd 4.4 keeps it) moves
+    /// like a delegable prefix: FREE is the primary's, BACKUP the secondary's, a rebalance
+    /// flips one into the other, and an expired or released lease is FREE after the ack.
     #[test]
-    fn no_event_applies_to_a_v4_lease_s1() {
+    fn a_v4_lease_follows_the_pool_based_machine_of_draft12_s5_4() {
         let v4 = Resource::V4Address([192, 0, 2, 10].into());
-        for from in [
-            Free, FreeBackup, Active, Expired, Released, Reset, Abandoned,
-        ] {
-            for event in [
-                PrimaryAllocates,
-                SecondaryAllocates,
-                ClientReleases,
-                PartnerAcked,
-                PartnerDownMcltElapsed,
-                Rebalanced,
-                Expires,
-                Declined,
-                AdminReset,
-            ] {
-                assert!(transition(from, event, &v4).is_err(), "{from} {event:?}");
-                assert!(settle(from, event, &v4).is_err(), "{from} {event:?}");
-            }
+        assert_eq!(transition(Free, PrimaryAllocates, &v4), Ok(Active));
+        assert_eq!(transition(FreeBackup, SecondaryAllocates, &v4), Ok(Active));
+        assert!(transition(Free, SecondaryAllocates, &v4).is_err());
+        assert!(transition(FreeBackup, PrimaryAllocates, &v4).is_err());
+        assert_eq!(transition(Free, Rebalanced, &v4), Ok(FreeBackup));
+        assert_eq!(transition(FreeBackup, Rebalanced, &v4), Ok(Free));
+        for from in [Expired, Released, Reset] {
+            assert_eq!(settle(from, PartnerAcked, &v4), Ok(Free), "{from}");
         }
-        assert_eq!(AllocationKind::of(&v4), None);
-        assert_eq!(resource_owner_when_free(&v4), None);
+        assert_eq!(AllocationKind::of(&v4), Some(AllocationKind::Proportional));
+        assert_eq!(resource_owner_when_free(&v4), Some(Role::Primary));
     }
 }

@@ -87,7 +87,7 @@ fn sync(a: &mut Server, b: &mut Server, now: Time) -> Vec<UpdateKey> {
             let leases: Vec<Lease> = db.values().cloned().collect();
             build_client_update(d, &leases, now)
         }
-        UpdateKey::Prefix(_) => None,
+        UpdateKey::Prefix(_) | UpdateKey::V4Address(_) => None,
     });
     for out in sent {
         let bdb = b.db.clone();

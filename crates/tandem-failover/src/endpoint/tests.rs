@@ -3,36 +3,13 @@
 //! so these tests are about the state machine and the connection, not the bindings.
 
 use super::*;
-use tandem_wire::dhcpfo;
-use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 use ServerState::*;
 
 mod draft12;
 
-/// A message with no options of `kind` (UPDREQ, UPDREQALL, UPDDONE, BNDUPD) in `protocol`.
+/// A message with no options of `kind` (UPDREQ, UPDREQALL, UPDDONE) in `protocol`.
 fn bare(protocol: Protocol, kind: Kind, xid: u32, now: Time) -> PeerMessage {
-    match protocol {
-        Protocol::Rfc8156 => {
-            let t = match kind {
-                Kind::UpdReq => FailoverMsgType::UpdReq,
-                Kind::UpdReqAll => FailoverMsgType::UpdReqAll,
-                Kind::UpdDone => FailoverMsgType::UpdDone,
-                Kind::BndUpd => FailoverMsgType::BndUpd,
-                other => panic!("no bare {other:?}"),
-            };
-            FailoverMessage::new(t, xid, now.to_failover()).into()
-        }
-        Protocol::Draft12 => {
-            let b = match kind {
-                Kind::UpdReq => dhcpfo::Body::UpdReq,
-                Kind::UpdReqAll => dhcpfo::Body::UpdReqAll,
-                Kind::UpdDone => dhcpfo::Body::UpdDone,
-                Kind::BndUpd => dhcpfo::Body::BndUpd(dhcpfo::Binding::default()),
-                other => panic!("no bare {other:?}"),
-            };
-            dhcpfo::Message::new(now.as_secs() as u32, xid, b).into()
-        }
-    }
+    PeerMessage::bare(protocol, kind, xid, now).expect("a bare kind")
 }
 
 fn sent(e: &Effect, kind: Kind) -> bool {
@@ -566,7 +543,12 @@ fn unexpected_message_is_protocol_error_s6_1() {
     let mut s = Endpoint::start(cfg(Role::Secondary), None, T0);
     let _ = s.handle_connected(T0);
     // A BNDUPD before the handshake.
-    let (routed, fx) = s.handle_message(T0, bare(Protocol::Rfc8156, Kind::BndUpd, 1, T0));
+    let bndupd = tandem_wire::failover::FailoverMessage::new(
+        tandem_wire::failover::FailoverMsgType::BndUpd,
+        1,
+        T0.to_failover(),
+    );
+    let (routed, fx) = s.handle_message(T0, bndupd.into());
     assert_eq!(routed, Routed::Handled);
     assert!(fx.iter().any(|e| matches!(e, Effect::ProtocolError(_))));
     assert!(fx.iter().any(|e| sent(e, Kind::Disconnect)));

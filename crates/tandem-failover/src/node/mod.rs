@@ -204,20 +204,27 @@ impl Node {
     }
 
     /// One DHCPv4 client datagram at `now` (RFC 2131), through the same gate: the ACK
-    /// leaves only once its lease is durable. A pair member serves no DHCPv4 (RFC 8156
-    /// failover is DHCPv6 only; the configuration refuses DHCPv4 subnets with a
-    /// partner), so it drops every one as having no subnet.
+    /// leaves only once its lease is durable. A member of an RFC 8156 pair serves no
+    /// DHCPv4 (that failover is DHCPv6 only, §1), so it drops every one as having no
+    /// subnet; a member of a draft-12 pair serves it as its failover state allows.
     pub fn handle_client4(&mut self, now: Time, bytes: &[u8], rx: &RxInfo4, via: Via) -> Outcome {
-        match &mut self.mode {
+        let outcome = match &mut self.mode {
             Mode::Standalone(d) => {
                 let o = d.handle_v4(now, bytes, rx);
-                self.gate_alone(o, via)
+                return self.gate_alone(o, via);
             }
-            Mode::Pair(_) => Outcome {
-                drop: Some(DropReason::NoSubnet),
-                ..Outcome::default()
-            },
-        }
+            Mode::Pair(fs) if fs.protocol() == crate::wire::Protocol::Draft12 => {
+                fs.handle_client4(now, bytes, rx)
+            }
+            Mode::Pair(_) => {
+                return Outcome {
+                    drop: Some(DropReason::NoSubnet),
+                    ..Outcome::default()
+                }
+            }
+        };
+        self.absorb_with(via);
+        outcome
     }
 
     /// A server alone: the outcome's changes are staged, its reply waits for them (or

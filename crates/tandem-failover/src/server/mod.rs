@@ -17,9 +17,9 @@ use tandem_core::{
     BindingStatus, DhcpServer, Duid, IaType, Lease, LeaseChange, LeaseTable, Outcome, Reply,
     Resource, RxInfo, ServerConfig, Time,
 };
-use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 
-use crate::wire::PeerMessage;
+use crate::wire::{Kind, PeerMessage, Protocol};
+use tandem_wire::dhcpfo;
 
 use crate::allocation::proportional::PrefixPool;
 use crate::binding::{may_free_without_ack, LeaseEvent};
@@ -196,7 +196,7 @@ impl FailoverServer {
                 }
             }
         }
-        let mut outbox = Outbox::new(1);
+        let mut outbox = Outbox::with_protocol(1, pair.endpoint.protocol);
         let mut pending: Vec<&Lease> = table.iter().filter(|l| l.failover.update_pending).collect();
         pending.sort_by_key(|l| l.resource); // deterministic resend order
         outbox.restore_from(pending);
@@ -343,7 +343,35 @@ impl FailoverServer {
         o
     }
 
-    /// Lease changes the DHCPv6 core made: add the failover bookkeeping (§7.3), persist,
+    /// One DHCPv4 client datagram (RFC 2131) on a draft-12 relationship, answered as the
+    /// failover state allows through the same lease policy as DHCPv6; its lease changes
+    /// get the same bookkeeping and lazy BNDUPD (draft-12 §5.2.1 "lazy update").
+    pub fn handle_client4(
+        &mut self,
+        now: Time,
+        bytes: &[u8],
+        rx: &tandem_core::dhcpv4::RxInfo4,
+    ) -> Outcome {
+        let mut o = self.dhcp.handle_v4(now, bytes, rx);
+        let changes = std::mem::take(&mut o.changes);
+        let after_persist = !changes.is_empty();
+        self.adopt_local_changes(now, changes);
+        if let Some(reply) = o.reply.clone() {
+            self.out.push_back(Output::ClientReply {
+                reply,
+                after_persist,
+            });
+        }
+        self.pump_updates(now);
+        o
+    }
+
+    /// The relationship's failover protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.ep.config().protocol
+    }
+
+    /// Lease changes the core made: add the failover bookkeeping (§7.3), persist,
     /// and queue the lazy BNDUPD (§4.3) that goes out after the client's reply.
     fn adopt_local_changes(&mut self, now: Time, changes: Vec<LeaseChange>) {
         if changes.is_empty() {
@@ -354,9 +382,10 @@ impl FailoverServer {
                 self.persist(PersistItem::Lease(c));
                 continue;
             };
-            // RFC 8156 is DHCPv6 only (§1): a DHCPv4 lease gets no failover bookkeeping and
-            // no BNDUPD, it is only kept and persisted.
-            if l.is_v4() {
+            // A lease of the other family is outside this relationship (RFC 8156 is DHCPv6
+            // only, §1; draft-12 DHCPv4 only): no failover bookkeeping and no BNDUPD, it
+            // is only kept and persisted.
+            if !self.covers(&l) {
                 let change = LeaseChange::Upsert(l);
                 self.dhcp.apply_external(&change);
                 self.persist(PersistItem::Lease(change));
@@ -366,13 +395,21 @@ impl FailoverServer {
                 // Waits for the partner's ack, not for a timer (§7.2).
                 BindingStatus::Released => l.state_expiration = None,
                 BindingStatus::Active => {
-                    let desired = self
-                        .dhcp
-                        .config()
-                        .subnets
-                        .iter()
-                        .find(|s| s.id == l.subnet_id)
-                        .map_or(l.valid_lifetime, |s| s.valid_lifetime);
+                    let config = self.dhcp.config();
+                    let desired = if l.is_v4() {
+                        config
+                            .subnets4
+                            .iter()
+                            .find(|s| s.id == l.subnet_id)
+                            .map(|s| s.lease_time)
+                    } else {
+                        config
+                            .subnets
+                            .iter()
+                            .find(|s| s.id == l.subnet_id)
+                            .map(|s| s.valid_lifetime)
+                    }
+                    .unwrap_or(l.valid_lifetime);
                     let proposal = partner_lifetime_to_send(now, l.t1, l.valid_lifetime, desired);
                     l.failover.partner_lifetime = Some(proposal);
                 }
@@ -380,7 +417,7 @@ impl FailoverServer {
             }
             l.failover.update_pending = true;
             self.remember(&l);
-            if let Some(k) = UpdateKey::for_lease(&l) {
+            if let Some(k) = self.key_for(&l) {
                 self.outbox.enqueue(k);
             }
             let change = LeaseChange::Upsert(l);
@@ -390,6 +427,17 @@ impl FailoverServer {
         if let Some(r) = self.ep.touch(now) {
             self.persist(PersistItem::Endpoint(r));
         }
+    }
+
+    /// Whether this relationship carries `l`: DHCPv6 leases for RFC 8156 (§1), DHCPv4
+    /// leases for draft-ietf-dhc-failover-12.
+    fn covers(&self, l: &Lease) -> bool {
+        l.is_v4() == (self.ep.config().protocol == Protocol::Draft12)
+    }
+
+    /// The BNDUPD `l` travels in on this relationship, if it carries `l`.
+    fn key_for(&self, l: &Lease) -> Option<UpdateKey> {
+        UpdateKey::for_lease(self.ep.config().protocol, l)
     }
 
     /// Notes a client IA whose BNDUPD may be built later. A DHCPv4 lease has no IA and is
@@ -554,14 +602,7 @@ impl FailoverServer {
         let (routed, fx) = self.ep.handle_message(now, m.into());
         self.effects(now, fx);
         match routed {
-            Routed::Binding(PeerMessage::Rfc8156(m)) => self.binding_message(now, m),
-            Routed::Binding(PeerMessage::Draft12(m)) => {
-                // The draft-12 binding layer (BNDUPD/BNDACK, UPDREQ*, POOLREQ) is not built
-                // yet: refuse rather than ignore what the partner expects an answer to.
-                let why = format!("draft-12 {:?} is not handled yet", m.msg_type());
-                let fx = self.ep.handle_malformed(now, &why);
-                self.effects(now, fx);
-            }
+            Routed::Binding(m) => self.binding_message(now, m),
             Routed::Handled => {}
         }
     }
@@ -579,7 +620,7 @@ impl FailoverServer {
         self.effects(now, fx);
     }
 
-    fn send(&mut self, now: Time, msg: FailoverMessage) {
+    fn send(&mut self, now: Time, msg: impl Into<PeerMessage>) {
         self.ep.note_sent(now);
         self.push_peer(msg.into());
     }
@@ -625,10 +666,7 @@ impl FailoverServer {
                     if self.role() == Role::Secondary {
                         let xid = self.outbox.xids().alloc().unwrap_or(0);
                         self.outbox.xids().release(xid);
-                        self.send(
-                            now,
-                            FailoverMessage::new(FailoverMsgType::PoolReq, xid, now.to_failover()),
-                        );
+                        self.send_bare(now, Kind::PoolReq, xid);
                     }
                 }
                 Effect::Alarm(a) => self.out.push_back(Output::Event(Event::Alarm(a))),
@@ -647,12 +685,16 @@ impl FailoverServer {
             return;
         };
         self.our_request = Some(xid);
-        let t = if all {
-            FailoverMsgType::UpdReqAll
-        } else {
-            FailoverMsgType::UpdReq
-        };
-        self.send(now, FailoverMessage::new(t, xid, now.to_failover()));
+        let kind = if all { Kind::UpdReqAll } else { Kind::UpdReq };
+        self.send_bare(now, kind, xid);
+    }
+
+    /// Sends a message of `kind` with no options (UPDREQ, UPDREQALL, UPDDONE, POOLREQ,
+    /// POOLRESP) in this relationship's protocol.
+    fn send_bare(&mut self, now: Time, kind: Kind, xid: u32) {
+        if let Some(m) = PeerMessage::bare(self.ep.config().protocol, kind, xid, now) {
+            self.send(now, m);
+        }
     }
 
     // ------------------------------------------------------------------ updates out
@@ -679,15 +721,18 @@ impl FailoverServer {
             ..
         } = self;
         let sends = outbox.poll_send(now, |key, now| build_update(dhcp, client_ias, key, now));
+        let protocol = self.ep.config().protocol;
         for u in sends {
-            let msg = update_to_wire(&u.update, u.xid, now);
-            self.send(now, msg);
+            match update_message(protocol, &u.update, u.xid, now) {
+                Some(msg) => self.send(now, msg),
+                None => self.out.push_back(Output::Event(Event::Unexpected(format!(
+                    "no {protocol:?} BNDUPD can carry {:?}",
+                    UpdateKey::of_update(&u.update)
+                )))),
+            }
         }
         if let Some(xid) = self.outbox.take_upddone() {
-            self.send(
-                now,
-                FailoverMessage::new(FailoverMsgType::UpdDone, xid, now.to_failover()),
-            );
+            self.send_bare(now, Kind::UpdDone, xid);
         }
     }
 
@@ -752,8 +797,7 @@ impl FailoverServer {
             .dhcp
             .leases()
             .iter()
-            // The RFC 8156 state machine applies to DHCPv6 leases only (§1).
-            .filter(|l| !l.is_v4())
+            .filter(|l| self.covers(l))
             .filter(|l| may_free_without_ack(ServerState::PartnerDown, l, since, mclt, now))
             .cloned()
             .collect();
@@ -765,7 +809,7 @@ impl FailoverServer {
             if crate::binding::apply_event(&mut l, LeaseEvent::PartnerDownMcltElapsed, now).is_ok()
             {
                 l.failover.update_pending = true;
-                if let Some(k) = UpdateKey::for_lease(&l) {
+                if let Some(k) = self.key_for(&l) {
                     self.outbox.enqueue(k);
                 }
                 self.store(l);
@@ -795,11 +839,36 @@ fn build_update(
             .leases()
             .get(&Resource::Prefix(*p))
             .and_then(|l| build_prefix_update_from_lease(l, now)),
+        UpdateKey::V4Address(a) => dhcp
+            .leases()
+            .get(&Resource::V4Address(*a))
+            .and_then(crate::update::draft12::update_from_lease),
+    }
+}
+
+/// The BNDUPD message for `update` in `protocol`; None if the protocol cannot carry it.
+fn update_message(
+    protocol: Protocol,
+    update: &crate::update::BindingUpdate,
+    xid: u32,
+    now: Time,
+) -> Option<PeerMessage> {
+    match protocol {
+        Protocol::Rfc8156 => match update {
+            crate::update::BindingUpdate::Address4 { .. } => None,
+            u => Some(update_to_wire(u, xid, now).into()),
+        },
+        Protocol::Draft12 => {
+            let b = crate::update::draft12::binding_from_update(update)?;
+            Some(peer::draft12_message(xid, dhcpfo::Body::BndUpd(b), now))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_draft12;
 #[cfg(test)]
 mod tests_operator;
 #[cfg(test)]

@@ -15,7 +15,9 @@ use crate::binding::{process_reply, receive_update, RelationshipScope};
 use crate::outbox::UpdateKey;
 use crate::types::Role;
 use crate::update::wire::{reply_from_wire, reply_to_wire, update_from_wire};
-use crate::update::{BindingUpdate, FailoverStatus};
+use crate::update::{draft12, BindingUpdate, FailoverStatus};
+use crate::wire::{Kind, PeerMessage};
+use tandem_wire::dhcpfo;
 
 /// Which resources this relationship covers: the configured pools (§6.2, §7.5.4).
 struct Scope<'a> {
@@ -39,6 +41,24 @@ pub(super) fn subnet_of(cfg: &tandem_core::ServerConfig, resource: &Resource) ->
             Resource::V4Address(_) => false,
         })
         .map(|s| s.id)
+        .or_else(|| match resource {
+            // draft-12: the DHCPv4 pools and reservations (§5.1).
+            Resource::V4Address(a) => cfg
+                .subnets4
+                .iter()
+                .find(|s| {
+                    s.pools.iter().any(|p| (p.first..=p.last).contains(a))
+                        || s.reservations.iter().any(|r| r.address == *a)
+                })
+                .map(|s| s.id),
+            _ => None,
+        })
+}
+
+/// A draft-12 message sent now (times are 32-bit seconds since 1970, §6.1).
+pub(super) fn draft12_message(xid: u32, body: dhcpfo::Body, now: Time) -> PeerMessage {
+    let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
+    dhcpfo::Message::new(secs, xid, body).into()
 }
 
 impl RelationshipScope for Scope<'_> {
@@ -55,73 +75,98 @@ impl RelationshipScope for Scope<'_> {
 }
 
 impl FailoverServer {
-    pub(super) fn binding_message(&mut self, now: Time, m: FailoverMessage) {
-        use FailoverMsgType as T;
-        match m.msg_type {
-            T::BndUpd => self.on_bndupd(now, &m),
-            T::BndReply => self.on_bndreply(now, &m),
-            T::UpdReq => {
-                self.outbox.begin_updreq(m.transaction_id);
+    pub(super) fn binding_message(&mut self, now: Time, m: PeerMessage) {
+        let xid = m.xid();
+        match m.kind() {
+            Kind::BndUpd => self.on_bndupd(now, &m),
+            Kind::BndReply => self.on_bndreply(now, &m),
+            Kind::UpdReq => {
+                self.outbox.begin_updreq(xid);
             }
-            T::UpdReqAll => {
+            Kind::UpdReqAll => {
                 let keys: BTreeSet<UpdateKey> = self
                     .dhcp
                     .leases()
                     .iter()
-                    .filter_map(UpdateKey::for_lease)
+                    .filter_map(|l| self.key_for(l))
                     .collect();
-                self.outbox.begin_updreqall(m.transaction_id, keys);
+                self.outbox.begin_updreqall(xid, keys);
             }
-            T::UpdDone => {
-                if self.our_request == Some(m.transaction_id) {
+            Kind::UpdDone => {
+                if self.our_request == Some(xid) {
                     self.our_request = None;
-                    self.outbox.xids().release(m.transaction_id);
+                    self.outbox.xids().release(xid);
                     let fx = self.ep.upd_done(now);
                     self.effects(now, fx);
                 } else {
                     self.out.push_back(Output::Event(Event::Unexpected(format!(
-                        "UPDDONE {} answers no request of ours",
-                        m.transaction_id
+                        "UPDDONE {xid} answers no request of ours"
                     ))));
                 }
             }
-            T::PoolReq => {
+            Kind::PoolReq => {
                 if self.role() == Role::Primary {
                     self.rebalance(now, RebalanceTrigger::PoolReq);
                 }
-                let resp = FailoverMessage::new(T::PoolResp, m.transaction_id, now.to_failover());
-                self.send(now, resp);
+                self.send_bare(now, Kind::PoolResp, xid);
             }
             // POOLRESP only says the primary has done what it will (§5.3.4).
-            T::PoolResp => {}
+            Kind::PoolResp => {}
             _ => {}
         }
         self.pump_updates(now);
     }
 
-    fn on_bndupd(&mut self, now: Time, m: &FailoverMessage) {
-        self.ep.note_progress(now);
-        let update = match update_from_wire(m) {
-            Ok(u) => u,
-            Err(e) => {
-                // §7.5.3: an update we cannot read is answered, not dropped.
-                let reply = FailoverMessage::new(
-                    FailoverMsgType::BndReply,
-                    m.transaction_id,
-                    now.to_failover(),
-                )
-                .with(DhcpOption::StatusCode(StatusCode {
-                    code: FailoverStatus::MissingBindingInformation.as_u16(),
-                    message: e.to_string(),
-                }));
-                self.out
-                    .push_back(Output::Event(Event::ProtocolError(format!(
-                        "unreadable BNDUPD {}: {e}",
-                        m.transaction_id
-                    ))));
-                self.send(now, reply);
-                return;
+    /// Reads a received BNDUPD in its protocol; an unreadable one is answered with a
+    /// refusal, never dropped (RFC 8156 §7.5.3; ISC dhcpd 4.4 answers with a BNDACK reject).
+    fn read_update(&mut self, now: Time, m: &PeerMessage) -> Option<BindingUpdate> {
+        let (refusal, why): (PeerMessage, String) = match m {
+            PeerMessage::Rfc8156(m) => match update_from_wire(m) {
+                Ok(u) => return Some(u),
+                Err(e) => (
+                    FailoverMessage::new(
+                        FailoverMsgType::BndReply,
+                        m.transaction_id,
+                        now.to_failover(),
+                    )
+                    .with(DhcpOption::StatusCode(StatusCode {
+                        code: FailoverStatus::MissingBindingInformation.as_u16(),
+                        message: e.to_string(),
+                    }))
+                    .into(),
+                    e.to_string(),
+                ),
+            },
+            PeerMessage::Draft12(msg) => {
+                let dhcpfo::Body::BndUpd(b) = &msg.body else {
+                    return None;
+                };
+                match draft12::update_from_binding(b) {
+                    Ok(u) => return Some(u),
+                    Err(r) => (
+                        draft12_message(
+                            msg.xid,
+                            dhcpfo::Body::BndAck(draft12::bndack_refusing(b, &r)),
+                            now,
+                        ),
+                        r.message,
+                    ),
+                }
             }
+        };
+        self.out
+            .push_back(Output::Event(Event::ProtocolError(format!(
+                "unreadable BNDUPD {}: {why}",
+                m.xid()
+            ))));
+        self.send(now, refusal);
+        None
+    }
+
+    fn on_bndupd(&mut self, now: Time, m: &PeerMessage) {
+        self.ep.note_progress(now);
+        let Some(update) = self.read_update(now, m) else {
+            return;
         };
         let role = self.role();
         let received = {
@@ -157,29 +202,43 @@ impl FailoverServer {
             self.refresh_policy();
         }
         for r in received.resend_now {
-            if let Some(k) = self.dhcp.leases().get(&r).and_then(UpdateKey::for_lease) {
+            if let Some(k) = self.dhcp.leases().get(&r).and_then(|l| self.key_for(l)) {
                 self.outbox.enqueue(k);
             }
         }
-        let reply = reply_to_wire(&received.reply, m.transaction_id, now);
-        self.send(now, reply);
+        let reply = match m {
+            PeerMessage::Rfc8156(_) => Some(reply_to_wire(&received.reply, m.xid(), now).into()),
+            PeerMessage::Draft12(_) => draft12::bndack_from_reply(&received.reply)
+                .map(|a| draft12_message(m.xid(), dhcpfo::Body::BndAck(a), now)),
+        };
+        if let Some(reply) = reply {
+            self.send(now, reply);
+        }
     }
 
-    fn on_bndreply(&mut self, now: Time, m: &FailoverMessage) {
-        let Some(sent) = self.outbox.on_reply(m.transaction_id) else {
+    fn on_bndreply(&mut self, now: Time, m: &PeerMessage) {
+        let Some(sent) = self.outbox.on_reply(m.xid()) else {
             self.out.push_back(Output::Event(Event::Unexpected(format!(
                 "BNDREPLY {} matches no outstanding BNDUPD",
-                m.transaction_id
+                m.xid()
             ))));
             return;
         };
-        let reply = match reply_from_wire(m) {
+        let reply = match m {
+            PeerMessage::Rfc8156(m) => reply_from_wire(m).map_err(|e| e.to_string()),
+            PeerMessage::Draft12(msg) => match &msg.body {
+                dhcpfo::Body::BndAck(a) => draft12::reply_from_bndack(a, &sent.update)
+                    .ok_or_else(|| "the BNDACK names another address than its BNDUPD".into()),
+                _ => Err("not a BNDACK".into()),
+            },
+        };
+        let reply = match reply {
             Ok(r) => r,
             Err(e) => {
                 self.out
                     .push_back(Output::Event(Event::ProtocolError(format!(
                         "unreadable BNDREPLY {}: {e}",
-                        m.transaction_id
+                        m.xid()
                     ))));
                 // Not acknowledged: the periodic scan sends it again. Not at once: a partner
                 // that always answers like this would have us ping-pong the same BNDUPD

@@ -27,22 +27,21 @@ pub struct PairPolicy {
 
 impl PairPolicy {
     /// Whose pool `resource` is in while available (§4.2.1 parity, §4.2.2 FREE/FREE-BACKUP).
-    /// Nobody's for a DHCPv4 address: RFC 8156 covers DHCPv6 only (§1), so this policy
-    /// neither allocates nor adopts one (DHCPv4 failover will have its own policy).
+    /// A DHCPv4 address (draft-ietf-dhc-failover-12 §5.4): BACKUP is the secondary's,
+    /// everything else the primary's, an address never used included (ISC dhcpd 4.4
+    /// starts every lease FREE and hands the secondary its share as BACKUP). Only a
+    /// draft-12 pair member ever asks about one: an RFC 8156 member drops DHCPv4 (§1).
     fn owner(&self, resource: &Resource, existing: Option<&Lease>) -> Option<Role> {
+        let pool_based = matches!(resource, Resource::Prefix(_) | Resource::V4Address(_));
         match existing.map(|l| l.status) {
-            Some(BindingStatus::Free) if matches!(resource, Resource::Prefix(_)) => {
-                return Some(Role::Primary)
-            }
-            Some(BindingStatus::FreeBackup) if matches!(resource, Resource::Prefix(_)) => {
-                return Some(Role::Secondary)
-            }
+            Some(BindingStatus::Free) if pool_based => return Some(Role::Primary),
+            Some(BindingStatus::FreeBackup) if pool_based => return Some(Role::Secondary),
             _ => {}
         }
         match resource {
             Resource::Address(a) => Some(address_owner(*a)),
             Resource::Prefix(p) => self.prefix_pools.iter().find_map(|pool| pool.owner_of(*p)),
-            Resource::V4Address(_) => None,
+            Resource::V4Address(_) => Some(Role::Primary),
         }
     }
 }

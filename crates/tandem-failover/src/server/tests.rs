@@ -7,6 +7,7 @@
 use std::net::{Ipv6Addr, SocketAddrV6};
 
 use tandem_core::config::{AddressPool, PdPool, Subnet};
+use tandem_wire::failover::{FailoverMessage, FailoverMsgType};
 use tandem_wire::v6::{DhcpOption, Ia, IaAddr, Message, MessageType, OptionsExt};
 
 use super::*;
@@ -60,8 +61,8 @@ pub(super) struct Pair {
     pub(super) s: [Node; 2],
     pub(super) log: [Vec<Output>; 2],
     pub(super) up: bool,
-    wire: [Vec<FailoverMessage>; 2],
-    replies: Vec<(usize, Vec<u8>)>,
+    wire: [Vec<PeerMessage>; 2],
+    pub(super) replies: Vec<(usize, Vec<u8>)>,
     /// A server that has died: it gets no timers and its outputs go nowhere.
     pub(super) dead: [bool; 2],
     /// Keep this server's persist batches un-durable (not reported) until [`Pair::release`].
@@ -145,9 +146,7 @@ impl Pair {
             match &o {
                 Output::Persist(Batch { id, .. }) if self.hold[i] => self.held[i].push(*id),
                 Output::Persist(Batch { id, .. }) => self.s[i].on_persisted(*id, Ok(())),
-                Output::Peer(msg) if self.up => {
-                    self.wire[1 - i].push(msg.rfc8156().expect("RFC 8156").clone())
-                }
+                Output::Peer(msg) if self.up => self.wire[1 - i].push(msg.clone()),
                 Output::Client { reply: r, .. } => self.replies.push((i, r.bytes.clone())),
                 Output::ClosePeer { .. } => self.up = false,
                 _ => {}
@@ -173,7 +172,7 @@ impl Pair {
                 return;
             };
             let m = self.wire[i].remove(0);
-            self.s[i].handle_peer_bytes(now, &m.emit());
+            self.s[i].handle_peer_bytes(now, &m.emit().expect("fits a message"));
         }
         panic!("message storm");
     }
@@ -725,20 +724,21 @@ mod rejected_updates {
             p.drain(1);
             if let Some(k) = p.wire[1]
                 .iter()
-                .position(|m| m.msg_type == FailoverMsgType::BndUpd)
+                .position(|m| m.kind() == crate::wire::Kind::BndUpd)
             {
                 let m = p.wire[1].remove(k);
-                if matches!(update_from_wire(&m), Ok(BindingUpdate::Client { .. })) {
+                let m = m.rfc8156().expect("an RFC 8156 pair");
+                if matches!(update_from_wire(m), Ok(BindingUpdate::Client { .. })) {
                     sent.push(m.clone());
                 }
-                p.wire[0].push(script(&m));
+                p.wire[0].push(script(m).into());
                 continue;
             }
             let Some(i) = (0..2).find(|i| !p.wire[*i].is_empty()) else {
                 return sent;
             };
             let m = p.wire[i].remove(0);
-            p.s[i].handle_peer_bytes(now, &m.emit());
+            p.s[i].handle_peer_bytes(now, &m.emit().unwrap());
         }
         panic!("message storm");
     }
@@ -788,7 +788,7 @@ mod rejected_updates {
                 _ => None,
             })
             .expect("lazy BNDUPD after the Reply");
-        p.wire[1].push(upd);
+        p.wire[1].push(upd.into());
         let mut sent = pump_scripted(p, T0 + 3, script);
         assert!(!sent.is_empty(), "the first BNDUPD was answered");
         sent.remove(0);
