@@ -1,6 +1,7 @@
 //! Who may allocate which resource: the parity split for addresses (§4.2.1), the
 //! proportional split of delegable prefixes (§4.2.2) and PARTNER-DOWN reuse delays (§8.4.1).
 
+pub mod backup_pool;
 pub mod independent;
 pub mod partner_down;
 pub mod proportional;

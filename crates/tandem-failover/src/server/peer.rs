@@ -2,6 +2,7 @@
 //! UPDREQ / UPDREQALL / UPDDONE (§5.3.5 – §5.3.7), POOLREQ / POOLRESP (§5.3.3, §5.3.4).
 
 use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 
 use ipnet::Ipv6Net;
 use tandem_core::{BindingStatus, Duid, FailoverFields, Lease, LeaseChange, Resource, Time};
@@ -301,6 +302,70 @@ impl FailoverServer {
         }
     }
 
+    /// The primary gives the secondary BACKUP addresses of each DHCPv4 pool (see
+    /// [`crate::allocation::backup_pool`]): from the top of the pool down, addresses never
+    /// used or FREE, each a BNDUPD of its own (draft-12 §5.4).
+    fn balance_v4_pools(&mut self, now: Time) {
+        if self.role() != Role::Primary || self.ep.state() != crate::types::ServerState::Normal {
+            return;
+        }
+        let mut moves: Vec<(Ipv4Addr, u32)> = Vec::new();
+        for s in &self.dhcp.config().subnets4 {
+            for pool in &s.pools {
+                let range = u32::from(pool.first)..=u32::from(pool.last);
+                let total = u64::from(range.end().saturating_sub(*range.start())) + 1;
+                let (mut backup, mut used) = (0u64, 0u64);
+                for l in self.dhcp.leases().iter() {
+                    if let Resource::V4Address(a) = l.resource {
+                        if range.contains(&u32::from(a)) {
+                            match l.status {
+                                BindingStatus::FreeBackup => backup += 1,
+                                BindingStatus::Free => {}
+                                _ => used += 1,
+                            }
+                        }
+                    }
+                }
+                let free = total - backup - used;
+                let n = crate::allocation::backup_pool::backup_moves(total, free, backup);
+                let candidates = range
+                    .rev()
+                    .map(Ipv4Addr::from)
+                    .filter(|a| {
+                        self.dhcp
+                            .leases()
+                            .get(&Resource::V4Address(*a))
+                            .is_none_or(|l| l.status == BindingStatus::Free)
+                    })
+                    .take(usize::try_from(n).unwrap_or(usize::MAX));
+                moves.extend(candidates.map(|a| (a, s.id)));
+            }
+        }
+        for (a, subnet_id) in moves {
+            let record = Lease {
+                resource: Resource::V4Address(a),
+                status: BindingStatus::FreeBackup,
+                duid: Duid::default(),
+                hw_address: Vec::new(),
+                iaid: 0,
+                subnet_id,
+                preferred_lifetime: 0,
+                valid_lifetime: 0,
+                t1: 0,
+                t2: 0,
+                cltt: Time::ZERO,
+                start_time_of_state: now,
+                state_expiration: None,
+                failover: FailoverFields {
+                    update_pending: true,
+                    ..FailoverFields::default()
+                },
+            };
+            self.outbox.enqueue(UpdateKey::V4Address(a));
+            self.store(record);
+        }
+    }
+
     /// Part of the periodic scan: queue again the updates the partner rejected whose leases
     /// are still update-pending, and those it answered unreadably, while communications are OK
     /// (§7.5.4: "an update will be sent during the next periodic scan, but not immediately").
@@ -313,6 +378,9 @@ impl FailoverServer {
 
     /// The primary hands prefix blocks to the secondary, or asks some back (§4.2.2).
     pub(super) fn rebalance(&mut self, now: Time, trigger: RebalanceTrigger) {
+        if self.protocol() == crate::wire::Protocol::Draft12 {
+            return self.balance_v4_pools(now);
+        }
         let used: Vec<Ipv6Net> = self
             .dhcp
             .leases()

@@ -134,24 +134,99 @@ fn a_v4_lease_granted_by_the_primary_reaches_the_secondary_and_is_acked_s7_1_s7_
     // proposed (tstp, draft-12 §5.2.1).
     assert!(at_secondary.failover.expiration_time.is_some());
     // One binding per BNDUPD, and the BNDACK the address only (ISC dhcpd 4.4).
-    let bndacks: Vec<_> = p.log[1]
+    let acks_for_a: Vec<_> = p.log[1]
         .iter()
         .filter_map(|o| match o {
-            Output::Peer(m) if m.kind() == crate::wire::Kind::BndReply => m.draft12().cloned(),
+            Output::Peer(m) => match &m.draft12()?.body {
+                tandem_wire::dhcpfo::Body::BndAck(ack) if ack.binding.assigned_ip == Some(a) => {
+                    Some(ack.clone())
+                }
+                _ => None,
+            },
             _ => None,
         })
         .collect();
-    assert_eq!(bndacks.len(), 1);
-    let tandem_wire::dhcpfo::Body::BndAck(ack) = &bndacks[0].body else {
-        unreachable!()
-    };
-    assert_eq!(*ack, tandem_wire::dhcpfo::BndAck::accept(a));
+    assert_eq!(acks_for_a, [tandem_wire::dhcpfo::BndAck::accept(a)]);
 }
 
-/// In NORMAL the secondary holds no FREE address of its own until the primary gives it
-/// BACKUP ones: it offers nothing (draft-12 §5.4; pool balancing is still to come).
+/// In NORMAL new clients are the primary's to serve: the secondary offers nothing (the
+/// RFC 8156 §8.8 rule; ISC dhcpd's load balancing of DISCOVERs by RFC 3074 hash is still to
+/// come).
 #[test]
-fn a_draft12_secondary_without_backup_addresses_offers_nothing_s5_4() {
+fn a_draft12_secondary_in_normal_leaves_new_clients_to_the_primary() {
     let mut p = normal_pair4();
     assert!(send4(&mut p, 1, T0 + 2, &client4(MessageType::Discover, 2)).is_none());
+}
+
+fn backup_addresses(p: &Pair, i: usize) -> Vec<Ipv4Addr> {
+    let mut v: Vec<Ipv4Addr> = p
+        .fs(i)
+        .leases()
+        .iter()
+        .filter(|l| l.status == BindingStatus::FreeBackup)
+        .filter_map(|l| match l.resource {
+            Resource::V4Address(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// On reaching NORMAL the primary gives the secondary half of the pool as BACKUP, one
+/// BNDUPD per address, as ISC dhcpd does ("total 100 free 100 backup 0 lts 50"), and both
+/// sides agree on which half.
+#[test]
+fn the_primary_gives_the_secondary_half_the_pool_as_backup_s5_4() {
+    let p = normal_pair4();
+    let at_secondary = backup_addresses(&p, 1);
+    assert_eq!(at_secondary.len(), 50);
+    assert_eq!(backup_addresses(&p, 0), at_secondary);
+    assert_eq!(at_secondary[0], Ipv4Addr::new(192, 0, 2, 150));
+    assert!(
+        p.fs(0).leases().iter().all(|l| !l.failover.update_pending),
+        "every move acked"
+    );
+}
+
+/// Cut off from each other (COMMUNICATIONS-INTERRUPTED), each side gives new clients
+/// addresses from its own pool only, the primary FREE and the secondary BACKUP (draft-12
+/// §9.2): nothing is given to two clients, and after the link is back both tables hold
+/// both bindings.
+#[test]
+fn partitioned_members_allocate_from_disjoint_pools_and_converge_s9_2() {
+    let mut p = normal_pair4();
+    let backup = backup_addresses(&p, 1);
+    p.cut(T0 + 5);
+    p.tick(T0 + 5, T0 + 10);
+    assert_eq!(p.state(0), ServerState::CommunicationsInterrupted);
+    assert_eq!(p.state(1), ServerState::CommunicationsInterrupted);
+    let mut by_primary = Vec::new();
+    let mut by_secondary = Vec::new();
+    for n in 1..=20 {
+        by_primary.push(bind4(&mut p, 0, n, T0 + 11));
+        by_secondary.push(bind4(&mut p, 1, 100 + n, T0 + 11));
+    }
+    assert!(
+        by_secondary.iter().all(|a| backup.contains(a)),
+        "{by_secondary:?}"
+    );
+    assert!(
+        by_primary.iter().all(|a| !backup.contains(a)),
+        "{by_primary:?}"
+    );
+    p.connect(T0 + 12);
+    p.tick(T0 + 12, T0 + 20);
+    assert_eq!(p.state(0), ServerState::Normal);
+    for a in by_primary.iter().chain(&by_secondary) {
+        let r = Resource::V4Address(*a);
+        let l0 = p.fs(0).leases().get(&r).cloned().unwrap();
+        let l1 = p.fs(1).leases().get(&r).cloned().unwrap();
+        assert_eq!(
+            (l0.status, &l0.duid),
+            (BindingStatus::Active, &l1.duid),
+            "{a}"
+        );
+        assert_eq!(l1.status, BindingStatus::Active, "{a}");
+    }
 }
