@@ -162,6 +162,15 @@ impl DhcpServer {
         if req.link.is_empty() {
             return drop(out, DropReason::NoSubnet);
         }
+        let client_id = msg.client_identifier();
+        let lb_key =
+            tandem_wire::dhcpfo::client_key(client_id.as_deref(), msg.header.client_hw_addr());
+        if !self
+            .policy
+            .should_answer4(t.into(), lb_key, msg.header.secs)
+        {
+            return drop(out, DropReason::Policy);
+        }
         let answer = match t {
             M::Discover => self.discover(&req),
             M::Request => self.request4(&req),

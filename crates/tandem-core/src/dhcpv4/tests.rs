@@ -707,3 +707,35 @@ fn a_reload_may_not_shrink_a_v4_pool_under_an_active_lease() {
     c.subnets4[0].subnet = "192.0.2.0/23".parse().unwrap();
     assert_eq!(s.check_reconfigure(&c, T0).len(), 1);
 }
+
+/// The policy a failover pair plugs in decides whom a DHCPv4 server answers; it is asked
+/// with the client's RFC 3074 §3 load-balancing key (option 61, else chaddr without the
+/// hardware type) and the header's secs, and a refusal drops the message unanswered.
+#[test]
+fn the_lease_policy_decides_whom_to_answer_by_the_rfc3074_key_and_secs() {
+    use std::sync::{Arc, Mutex};
+    /// (message type, load-balancing key, secs) of each question.
+    type Asked = Vec<(u8, Vec<u8>, u16)>;
+    struct Record(Arc<Mutex<Asked>>);
+    impl crate::dhcpv6::LeasePolicy for Record {
+        fn should_answer4(&self, t: u8, key: &[u8], secs: u16) -> bool {
+            self.0.lock().unwrap().push((t, key.to_vec(), secs));
+            secs > 3
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut s = server();
+    s.set_policy(Box::new(Record(seen.clone())));
+    let mut m = msg(MessageType::Discover, 1);
+    m.header.secs = 2;
+    let o = handle(&mut s, T0, &m, &direct());
+    assert!(o.reply.is_none());
+    assert_eq!(o.drop, Some(DropReason::Policy));
+    m.header.secs = 4;
+    m.push(DhcpOption::new(code::CLIENT_ID, b"\x00cpe-1".to_vec()));
+    let o = handle(&mut s, T0, &m, &direct());
+    assert!(o.reply.is_some());
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0], (1, mac(1).to_vec(), 2));
+    assert_eq!(seen[1], (1, b"\x00cpe-1".to_vec(), 4));
+}

@@ -17,6 +17,15 @@ pub trait LeasePolicy: Send {
         true
     }
 
+    /// DHCPv4: whether to answer a client message of `msg_type` (option 53, RFC 2132
+    /// §9.6) at all. `lb_key` is the client's load-balancing key (RFC 3074 §3: the client
+    /// identifier, else chaddr) and `secs` the header's seconds since the client began
+    /// (RFC 2131 §2). A message naming another server is never asked about.
+    fn should_answer4(&self, msg_type: u8, lb_key: &[u8], secs: u16) -> bool {
+        let _ = (msg_type, lb_key, secs);
+        true
+    }
+
     /// Whether this server may hand out `resource` to a client that does not hold it yet
     /// (address parity / prefix ownership, RFC 8156 §4.2.1). Renewals of a client's own
     /// binding are not asked. `existing` is the record for the resource, if any (e.g.

@@ -124,6 +124,8 @@ pub struct FailoverServer {
     out: VecDeque<Output>,
     next_scan: Time,
     pair_config: PairConfig,
+    /// draft-12 secondary: the primary's hash bucket assignment from its CONNECT.
+    peer_hba: Option<tandem_wire::dhcpfo::Hba>,
 }
 
 impl std::fmt::Debug for FailoverServer {
@@ -211,6 +213,7 @@ impl FailoverServer {
             out: VecDeque::new(),
             next_scan: now + SCAN_INTERVAL_SECS,
             pair_config: pair,
+            peer_hba: None,
         };
         s.refresh_policy();
         Ok(s)
@@ -303,6 +306,7 @@ impl FailoverServer {
             mclt: self.ep.mclt(),
             partner_down_since: self.reuse_base(),
             prefix_pools: Arc::new(self.prefix_pools.clone()),
+            hba: self.ep.config().local.hba.or(self.peer_hba),
         };
         self.dhcp.set_policy(Box::new(policy));
     }
@@ -650,6 +654,10 @@ impl FailoverServer {
                         .push_back(Output::Event(Event::StateChanged { from, to }));
                 }
                 Effect::LinkUp { peer } => {
+                    if peer.hba.is_some() && peer.hba != self.peer_hba {
+                        self.peer_hba = peer.hba;
+                        self.refresh_policy();
+                    }
                     self.outbox.connected(peer.max_unacked);
                     self.out.push_back(Output::Event(Event::LinkUp));
                 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tandem_core::alloc::{PoolSpace, Region};
 use tandem_core::dhcpv6::LeasePolicy;
 use tandem_core::{BindingStatus, Lease, Resource, Time};
+use tandem_wire::dhcpfo::Hba;
 
 use crate::allocation::proportional::PrefixPool;
 use crate::binding::{
@@ -23,7 +24,15 @@ pub struct PairPolicy {
     pub mclt: u32,
     pub partner_down_since: Option<Time>,
     pub prefix_pools: Arc<Vec<PrefixPool>>,
+    /// draft-12: the hash bucket assignment in force (the primary's, which the secondary
+    /// adopted from CONNECT, RFC 3074 §5); None before the first connection.
+    pub hba: Option<Hba>,
 }
+
+/// ISC dhcpd 4.4's default `load balance max seconds`: a client that has been trying
+/// longer than this (the header's secs, RFC 2131 §2) is answered by both servers
+/// (RFC 3074 §4: a server may answer when its partner seems not to).
+pub const LOAD_BALANCE_MAX_SECS: u16 = 3;
 
 impl PairPolicy {
     /// Whose pool `resource` is in while available (§4.2.1 parity, §4.2.2 FREE/FREE-BACKUP).
@@ -47,6 +56,28 @@ impl PairPolicy {
 }
 
 impl LeasePolicy for PairPolicy {
+    /// draft-ietf-dhc-failover-12 as ISC dhcpd 4.4 serves: only NORMAL,
+    /// COMMUNICATIONS-INTERRUPTED and PARTNER-DOWN answer clients at all (dhcpd answers
+    /// nobody in RESOLUTION-INTERRUPTED or RECOVER-DONE, which RFC 8156 lets answer). In
+    /// NORMAL a DISCOVER is answered by the server its RFC 3074 bucket names, or by both
+    /// once the client has tried for more than [`LOAD_BALANCE_MAX_SECS`]; other messages by
+    /// either (a REQUEST names its server, or is a renewal either may answer).
+    fn should_answer4(&self, msg_type: u8, lb_key: &[u8], secs: u16) -> bool {
+        const DISCOVER: u8 = 1;
+        match self.state {
+            ServerState::Normal if msg_type == DISCOVER => {
+                secs > LOAD_BALANCE_MAX_SECS
+                    || self.hba.map_or(self.role == Role::Primary, |h| {
+                        h.mine(self.role == Role::Primary, lb_key)
+                    })
+            }
+            ServerState::Normal
+            | ServerState::CommunicationsInterrupted
+            | ServerState::PartnerDown => true,
+            _ => false,
+        }
+    }
+
     fn should_answer(&self, _msg_type: u8, names_this_server: bool) -> bool {
         match answer_mode(self.state, self.role) {
             AnswerMode::Responsive => true,
@@ -68,6 +99,11 @@ impl LeasePolicy for PairPolicy {
         else {
             return false;
         };
+        // draft-12 NORMAL: load balancing chose who answers; each gives from its own pool
+        // (the secondary its BACKUP addresses, draft-12 §5.4).
+        if matches!(resource, Resource::V4Address(_)) && self.state == ServerState::Normal {
+            return owner == self.role;
+        }
         may_allocate(
             self.state,
             self.role,

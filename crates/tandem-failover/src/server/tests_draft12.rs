@@ -71,6 +71,13 @@ fn client4(t: MessageType, n: u8) -> Message {
     m
 }
 
+/// A client whose RFC 3074 bucket is the primary's under `split 128`.
+fn primary_client() -> u8 {
+    (1..=255)
+        .find(|n| Hba::split(128).primary_serves_key(&mac(*n)))
+        .unwrap()
+}
+
 /// A broadcast from a client on server i's link; the server's answer.
 fn send4(p: &mut Pair, i: usize, now: Time, m: &Message) -> Option<Message> {
     p.replies.clear();
@@ -116,7 +123,7 @@ fn a_draft12_pair_reaches_normal_over_dhcpd_messages_s9() {
 #[test]
 fn a_v4_lease_granted_by_the_primary_reaches_the_secondary_and_is_acked_s7_1_s7_2() {
     let mut p = normal_pair4();
-    let a = bind4(&mut p, 0, 1, T0 + 2);
+    let a = bind4(&mut p, 0, primary_client(), T0 + 2);
     p.pump(T0 + 2);
     let r = Resource::V4Address(a);
     let at_secondary = p
@@ -126,7 +133,10 @@ fn a_v4_lease_granted_by_the_primary_reaches_the_secondary_and_is_acked_s7_1_s7_
         .cloned()
         .expect("the secondary holds it");
     assert_eq!(at_secondary.status, BindingStatus::Active);
-    assert_eq!(at_secondary.hw_address, [&[1u8][..], &mac(1)].concat());
+    assert_eq!(
+        at_secondary.hw_address,
+        [&[1u8][..], &mac(primary_client())].concat()
+    );
     let at_primary = p.fs(0).leases().get(&r).cloned().unwrap();
     assert_eq!(at_secondary.state_expiration, at_primary.state_expiration);
     assert!(!at_primary.failover.update_pending, "acked");
@@ -149,13 +159,72 @@ fn a_v4_lease_granted_by_the_primary_reaches_the_secondary_and_is_acked_s7_1_s7_
     assert_eq!(acks_for_a, [tandem_wire::dhcpfo::BndAck::accept(a)]);
 }
 
-/// In NORMAL new clients are the primary's to serve: the secondary offers nothing (the
-/// RFC 8156 §8.8 rule; ISC dhcpd's load balancing of DISCOVERs by RFC 3074 hash is still to
-/// come).
+/// In NORMAL each DISCOVER is answered by one server, the one its RFC 3074 bucket names
+/// in the primary's HBA (ISC dhcpd's `split 128`: set bits the primary's), from that
+/// server's own pool; the binding then reaches the other server (draft-12 §5.3).
 #[test]
-fn a_draft12_secondary_in_normal_leaves_new_clients_to_the_primary() {
+fn in_normal_each_discover_is_answered_by_the_server_its_hash_bucket_names_rfc3074() {
     let mut p = normal_pair4();
-    assert!(send4(&mut p, 1, T0 + 2, &client4(MessageType::Discover, 2)).is_none());
+    let backup = backup_addresses(&p, 1);
+    let hba = Hba::split(128);
+    let mut served = [0, 0];
+    for n in 1..=40 {
+        let d = client4(MessageType::Discover, n);
+        let offers = [send4(&mut p, 0, T0 + 2, &d), send4(&mut p, 1, T0 + 2, &d)];
+        let expected = if hba.primary_serves_key(&mac(n)) {
+            0
+        } else {
+            1
+        };
+        assert!(
+            offers[expected].is_some(),
+            "client {n}: server {expected} answers"
+        );
+        assert!(
+            offers[1 - expected].is_none(),
+            "client {n}: only one answers"
+        );
+        let a = bind4(&mut p, expected, n, T0 + 2);
+        assert_eq!(backup.contains(&a), expected == 1, "client {n} got {a}");
+        p.pump(T0 + 2);
+        let other = p
+            .fs(1 - expected)
+            .leases()
+            .get(&Resource::V4Address(a))
+            .cloned();
+        assert_eq!(other.map(|l| l.status), Some(BindingStatus::Active), "{a}");
+        served[expected] += 1;
+    }
+    assert!(served[0] > 5 && served[1] > 5, "{served:?}");
+}
+
+/// A client that has tried for longer than `load balance max seconds` is answered by
+/// both (RFC 3074 §4: the other server may be down).
+#[test]
+fn a_client_trying_for_more_than_3_s_is_answered_by_both_rfc3074_s4() {
+    let mut p = normal_pair4();
+    let mut d = client4(MessageType::Discover, 7);
+    d.header.secs = 4;
+    assert!(send4(&mut p, 0, T0 + 2, &d).is_some());
+    assert!(send4(&mut p, 1, T0 + 2, &d).is_some());
+}
+
+/// A member still recovering answers nobody, not even a renewal of a lease it knows
+/// (ISC dhcpd 4.4: "not responding (recover wait)").
+#[test]
+fn a_recovering_member_answers_no_dhcpv4_client_s9_6() {
+    let mut p = normal_pair4();
+    let n = primary_client();
+    let a = bind4(&mut p, 0, n, T0 + 2);
+    p.cut(T0 + 3);
+    // The secondary restarts with no storage: RECOVER, then RECOVER-WAIT for the MCLT.
+    p.s[1] = member(Role::Secondary, T0 + 4);
+    p.connect(T0 + 5);
+    assert_ne!(p.state(1), ServerState::Normal);
+    let mut renew = client4(MessageType::Request, n);
+    renew.header.ciaddr = a;
+    assert!(send4(&mut p, 1, T0 + 6, &renew).is_none());
+    assert!(send4(&mut p, 1, T0 + 6, &client4(MessageType::Discover, 9)).is_none());
 }
 
 fn backup_addresses(p: &Pair, i: usize) -> Vec<Ipv4Addr> {
