@@ -19,6 +19,7 @@ pub mod lease_log;
 pub mod log_writer;
 pub mod metrics;
 pub mod partner;
+pub mod ping_check;
 pub mod pool_use;
 pub mod pool_watch;
 pub mod ratelimit;
