@@ -70,6 +70,7 @@ async fn start(sink: HeldSink) -> Harness {
         partner: None,
         ctl: None,
         clock: Box::new(move || Time(clock.load(Ordering::SeqCst))),
+        pinger: None,
     };
     let counters = driver.counters();
     let (stop, stopped) = oneshot::channel::<()>();
