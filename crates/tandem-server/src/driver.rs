@@ -296,7 +296,9 @@ async fn recv_peer(rx: &mut Option<mpsc::Receiver<PeerEvent>>) -> Option<PeerEve
     }
 }
 
-async fn recv_echo(rx: &mut Option<mpsc::Receiver<std::net::Ipv4Addr>>) -> Option<std::net::Ipv4Addr> {
+async fn recv_echo(
+    rx: &mut Option<mpsc::Receiver<std::net::Ipv4Addr>>,
+) -> Option<std::net::Ipv4Addr> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
