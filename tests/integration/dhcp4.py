@@ -15,7 +15,7 @@ import struct
 import subprocess
 import time
 
-from harness import SUBNET, Topology, Tandem, read_leases, tandem_config
+from harness import SUBNET, Topology, Tandem, read_leases, tandem_binary, tandem_config
 from clients import Dhclient, parse_perfdhcp
 
 SERVER4 = "192.0.2.1"
@@ -366,6 +366,68 @@ def dual_stack_serves_dhclient4_and_dhclient6_at_once():
         return f"{addr4} and {addr6} from one server, both ACTIVE in its store"
 
 
+ABANDONED = 7
+PING_METRICS = f"{SERVER4}:9547"
+
+
+def _metrics4(topo):
+    """`GET /metrics` from inside the server namespace: {series: value}."""
+    code = ("import urllib.request; "
+            f"print(urllib.request.urlopen('http://{PING_METRICS}/metrics', timeout=10).read().decode())")
+    out = topo.ns(topo.srv_ns, ["python3", "-c", code]).stdout
+    series = {}
+    for line in out.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            series[name] = float(value)
+    return series
+
+
+def ping_check_never_offers_an_address_that_answers_ping():
+    """RFC 2131 §4.4.1 (dhcpd's ping-check): with `ping_check` on, the first pool address,
+    192.0.2.100, is already used by a host the server has no lease for (an extra address
+    on the client namespace's veth, answering ICMP echo). The server probes it before
+    offering it, hears the echo reply, quarantines it as a DHCPDECLINE would (ABANDONED in
+    the store), logs a warning and offers dhclient -4 another address. Also: check-config
+    refuses a ping_timeout_ms out of 1..=10000 at its key."""
+    with Topology("v4p") as topo:
+        setup_v4(topo)
+        live = POOL4[0]
+        topo.ns(topo.cli_ns, ["ip", "addr", "add", f"{live}/24", "dev", topo.cli_if])
+        data = _data_dir(topo)
+        path = v4_config(topo, data)
+        with open(path) as f:
+            text = f.read()
+        bad = os.path.join(topo.tmp, "bad-ping.toml")
+        with open(bad, "w") as f:
+            f.write(text.replace("id = 41\n", "id = 41\nping_check = true\nping_timeout_ms = 0\n", 1))
+        res = topo.ns(topo.srv_ns, [tandem_binary(), "check-config", bad], check=False)
+        msg = res.stdout + res.stderr
+        assert res.returncode != 0 and "subnet4[0].ping_timeout_ms" in msg, (res.returncode, msg)
+        text = text.replace("id = 41\n", "id = 41\nping_check = true\nping_timeout_ms = 500\n", 1)
+        text += f'\n[metrics]\nlisten = "{PING_METRICS}"\n'
+        with open(path, "w") as f:
+            f.write(text)
+        res = topo.ns(topo.srv_ns, [tandem_binary(), "check-config", path], check=False)
+        assert res.returncode == 0, res.stdout + res.stderr
+        server = start_server(topo, path, data)
+        client = Dhclient4(topo, "c4").start()
+        addr = client.wait_address()
+        assert addr != live, f"offered {live}, which answers ping"
+        assert ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(SUBNET4), addr
+        l = _wait(lambda: leases4(server).get(live), 10, f"{live} not in the store",
+                  lambda: f"; {leases4(server)}; log:\n{server.log()}")
+        assert l["status"] == ABANDONED, l
+        m = _metrics4(topo)
+        in_use = m.get('tandem_dhcp4_ping_checks_total{result="in_use"}', 0)
+        free = m.get('tandem_dhcp4_ping_checks_total{result="free"}', 0)
+        assert in_use == 1, {k: v for k, v in m.items() if "ping" in k}
+        assert free >= 1, {k: v for k, v in m.items() if "ping" in k}
+        assert "answered ping" in server.log(), server.log()
+        client.stop()
+        return f"{live} answered ping: ABANDONED, never offered; dhclient -4 got {addr}; ping checks free={free:g} in_use={in_use:g}"
+
+
 DHCP4_SCENARIOS = [
     dhclient4_gets_renews_rebinds_and_releases,
     dhclient4_init_reboot_after_restart,
@@ -373,4 +435,5 @@ DHCP4_SCENARIOS = [
     perfdhcp4_relayed_clients,
     kill9_under_perfdhcp4_loses_no_acked_lease,
     dual_stack_serves_dhclient4_and_dhclient6_at_once,
+    ping_check_never_offers_an_address_that_answers_ping,
 ]

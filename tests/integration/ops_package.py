@@ -28,6 +28,9 @@ from pair import Member, PairTopology
 # The unit's WatchdogSec is 30 s; here a shorter one so pings are seen within the test.
 TEST_WATCHDOG_USEC = 1_000_000
 CAP_NET_BIND_SERVICE = 10
+# Only for DHCPv4 ping_check's raw ICMP fallback (see the unit's comment).
+CAP_NET_RAW = 13
+UNIT_CAPS = (1 << CAP_NET_BIND_SERVICE) | (1 << CAP_NET_RAW)
 
 
 def _deb():
@@ -150,7 +153,7 @@ def _proc_status(pid):
 
 def ops_deb_installs_into_a_clean_root_and_runs_as_its_unit_says():
     """The .deb installs (postinst makes the tandem user and /var/lib/tandem); the unit's
-    ExecStartPre passes; its ExecStart, as user tandem with CAP_NET_BIND_SERVICE only,
+    ExecStartPre passes; its ExecStart, as user tandem with CAP_NET_BIND_SERVICE and CAP_NET_RAW only,
     sends READY=1, binds port 547, serves dhclient, sends WATCHDOG=1; a second serve on
     the same data_dir is refused; SIGTERM brings STOPPING=1 and exit 0."""
     deb = _deb()
@@ -191,7 +194,7 @@ def ops_deb_installs_into_a_clean_root_and_runs_as_its_unit_says():
         unit = parse_unit(root.path("/usr/lib/systemd/system/tandem.service"))
         service = unit["Service"]
         assert service["Type"] == ["notify"], service["Type"]
-        assert service["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"], service["CapabilityBoundingSet"]
+        assert service["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE CAP_NET_RAW"], service["CapabilityBoundingSet"]
         assert service["ProtectSystem"] == ["strict"] and service["StateDirectory"] == ["tandem"]
         watchdog_sec = service["WatchdogSec"][-1]
         assert re.fullmatch(r"\d+s", watchdog_sec), watchdog_sec
@@ -232,8 +235,8 @@ def ops_deb_installs_into_a_clean_root_and_runs_as_its_unit_says():
         # ip netns exec, sh and chroot all exec: the PID started is the server's.
         status = _proc_status(proc.pid)
         assert status["Uid"].split()[0] == str(uid), status["Uid"]
-        assert int(status["CapEff"], 16) == 1 << CAP_NET_BIND_SERVICE, status["CapEff"]
-        assert int(status["CapBnd"], 16) == 1 << CAP_NET_BIND_SERVICE, status["CapBnd"]
+        assert int(status["CapEff"], 16) == UNIT_CAPS, status["CapEff"]
+        assert int(status["CapBnd"], 16) == UNIT_CAPS, status["CapBnd"]
         assert status["NoNewPrivs"].strip() == "1", status["NoNewPrivs"]
 
         client = Dhclient(topo, "c1").start()
@@ -264,7 +267,7 @@ def ops_deb_installs_into_a_clean_root_and_runs_as_its_unit_says():
         rc = proc.wait(timeout=20)
         assert rc == 0, f"exit {rc} after SIGTERM:\n{unit_log()}"
         sock.close()
-        return (f"installed {os.path.basename(deb)}; ran as uid {uid} with CAP_NET_BIND_SERVICE only; "
+        return (f"installed {os.path.basename(deb)}; ran as uid {uid} with CAP_NET_BIND_SERVICE and CAP_NET_RAW only; "
                 f"READY, WATCHDOG, STOPPING seen; served {sorted(addrs)[0]}; second serve refused{verify}")
 
 

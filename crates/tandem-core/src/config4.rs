@@ -94,7 +94,20 @@ pub struct Subnet4 {
     pub t2: Option<u32>,
     pub options: OptionSet4,
     pub reservations: Vec<Reservation4>,
+    /// Probe an address with an ICMP echo request before offering it to a client that
+    /// does not hold it already (RFC 2131 §4.4.1: the server SHOULD probe a reused
+    /// address; ISC dhcpd's `ping-check`). Off by default.
+    pub ping_check: bool,
+    /// How long to wait for an echo reply before offering the address anyway
+    /// (dhcpd's `ping-timeout`, 1 s by default), in milliseconds.
+    pub ping_timeout_ms: u32,
 }
+
+/// `ping_timeout_ms` when not configured: one second, as dhcpd's `ping-timeout`.
+pub const DEFAULT_PING_TIMEOUT_MS: u32 = 1000;
+/// The longest `ping_timeout_ms` accepted: a client retransmits its DHCPDISCOVER after
+/// about 4 s (RFC 2131 §4.1), so a longer wait only makes every new client wait more.
+pub const MAX_PING_TIMEOUT_MS: u32 = 10_000;
 
 impl Subnet4 {
     /// A subnet with common defaults (1 h lease), for tests and tools.
@@ -110,6 +123,8 @@ impl Subnet4 {
             t2: None,
             options: OptionSet4::default(),
             reservations: Vec::new(),
+            ping_check: false,
+            ping_timeout_ms: DEFAULT_PING_TIMEOUT_MS,
         }
     }
 
@@ -197,6 +212,16 @@ pub(crate) fn validate4(subnets: &[Subnet4], v6_ids: &[u32], p: &mut Vec<ConfigP
         }
         if s.lease_time == 0 {
             push(format!("{at}.lease_time"), "must be greater than 0".into());
+        }
+        if !(1..=MAX_PING_TIMEOUT_MS).contains(&s.ping_timeout_ms) {
+            push(
+                format!("{at}.ping_timeout_ms"),
+                format!(
+                    "{} ms: give 1 to {MAX_PING_TIMEOUT_MS} (a client retransmits its \
+                     DHCPDISCOVER after about 4 s, RFC 2131 §4.1)",
+                    s.ping_timeout_ms
+                ),
+            );
         }
         let (t1, t2) = (s.effective_t1(), s.effective_t2());
         if t1 > t2 {
@@ -374,6 +399,21 @@ mod tests {
             s.shared_network = Some("campus".into());
         }
         assert_eq!(paths(&c), Vec::<String>::new());
+    }
+
+    #[test]
+    fn ping_check_is_off_by_default_and_its_timeout_must_be_1_to_10000_ms() {
+        let mut c = good();
+        assert!(!c.subnets4[0].ping_check);
+        assert_eq!(c.subnets4[0].ping_timeout_ms, 1000);
+        for ok in [1, 1000, 10_000] {
+            c.subnets4[0].ping_timeout_ms = ok;
+            assert_eq!(paths(&c), Vec::<String>::new(), "{ok} ms");
+        }
+        for bad in [0, 10_001, u32::MAX] {
+            c.subnets4[0].ping_timeout_ms = bad;
+            assert_eq!(paths(&c), vec!["subnet4[0].ping_timeout_ms"], "{bad} ms");
+        }
     }
 
     #[test]

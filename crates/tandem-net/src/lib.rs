@@ -1,4 +1,5 @@
-//! tandem-net: the servers' UDP sockets, one for DHCPv6 and one for DHCPv4, and nothing else.
+//! tandem-net: the servers' UDP sockets, one for DHCPv6 and one for DHCPv4, and the ICMP
+//! echo socket of the DHCPv4 conflict probe ([`EchoSocket`], RFC 2131 §4.4.1).
 //!
 //! A server that serves several links from one socket must know, for every
 //! datagram, which interface it arrived on and how it was addressed, and it must
@@ -24,8 +25,11 @@
 
 #![deny(unsafe_code)] // no `unsafe` needed: socket2 and nix cover every call we make
 
+mod echo;
 mod interface;
 mod socket;
+
+pub use echo::{echo_request, EchoKind, EchoSocket, EchoUnavailable};
 
 pub use interface::{interface_index, interface_name};
 pub use socket::{

@@ -53,6 +53,10 @@ pub struct CountersSnapshot {
     /// Configuration reloads applied / refused.
     pub reloads: u64,
     pub reloads_refused: u64,
+    /// DHCPv4 conflict probes before an OFFER (RFC 2131 §4.4.1), by result: `free` (no
+    /// echo reply in time, the OFFER went out), `in_use` (answered: quarantined, another
+    /// address offered), `dropped` (too many under way: the DHCPDISCOVER was dropped).
+    pub ping_checks: BTreeMap<&'static str, u64>,
 }
 
 impl CountersSnapshot {

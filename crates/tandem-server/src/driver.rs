@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 use crate::clock::{wake_for, Clock, StepWatch};
 use crate::commit::{CommitError, CommitSink};
 use crate::counters::Counters;
+use crate::ping_link::PingChannels;
 use crate::runner::{Actions, CtlRequest, PeerCommand, PeerEvent, Runner};
 use tandem_failover::node::BatchId;
 
@@ -60,6 +61,9 @@ pub struct Driver<C> {
     pub partner: Option<PartnerChannels>,
     pub ctl: Option<mpsc::Receiver<CtlRequest>>,
     pub clock: Clock,
+    /// The ICMP echo link of the DHCPv4 conflict probe (RFC 2131 §4.4.1), when a subnet
+    /// has `ping_check` ([`crate::ping_link`]).
+    pub pinger: Option<PingChannels>,
 }
 
 impl<C: CommitSink> Driver<C> {
@@ -79,7 +83,15 @@ impl<C: CommitSink> Driver<C> {
             partner,
             mut ctl,
             clock,
+            pinger,
         } = self;
+        // The probes' clock: monotonic milliseconds since the loop started.
+        let origin = Instant::now();
+        let mono_ms = || origin.elapsed().as_millis() as u64;
+        let (ping_tx, mut ping_rx) = match pinger {
+            Some(p) => (Some(p.tx), Some(p.rx)),
+            None => (None, None),
+        };
         let mut time = TimeSource {
             clock,
             watch: StepWatch::new(),
@@ -96,6 +108,7 @@ impl<C: CommitSink> Driver<C> {
             sink,
             done_tx,
             in_flight: 0,
+            ping_tx,
         };
         let mut batch = RecvBatch::new(RECV_BATCH, MAX_DATAGRAM);
         let mut batch4 = RecvBatch4::new(RECV_BATCH, MAX_DATAGRAM);
@@ -114,11 +127,15 @@ impl<C: CommitSink> Driver<C> {
             if running {
                 let now = time.now(&mut runner);
                 runner.turn(now);
+                runner.turn_probes(mono_ms());
             }
             io.carry_out(runner.take_actions(), &mut peer_tx).await;
             let can_read = running && runner.can_read();
             let now = time.now(&mut runner);
-            let wake = wake_for(runner.wake_at(), now, Instant::now(), MAX_TIMER_SLEEP);
+            let mut wake = wake_for(runner.wake_at(), now, Instant::now(), MAX_TIMER_SLEEP);
+            if let Some(ms) = runner.probe_wake_at() {
+                wake = wake.min(origin + Duration::from_millis(ms));
+            }
             let peer_open = running && peer_rx.is_some();
             tokio::select! {
                 biased;
@@ -149,6 +166,14 @@ impl<C: CommitSink> Driver<C> {
                     let now = time.now(&mut runner);
                     runner.on_peer(now, ev);
                 }
+                reply = recv_echo(&mut ping_rx), if running && ping_rx.is_some() => match reply {
+                    Some(addr) => {
+                        let now = time.now(&mut runner);
+                        runner.on_echo_reply(now, addr);
+                    }
+                    // The echo task is gone: probes time out and their OFFERs leave.
+                    None => ping_rx = None,
+                },
                 req = recv_ctl(&mut ctl), if running && ctl.is_some() => match req {
                     Some(req) => {
                         let now = time.now(&mut runner);
@@ -192,6 +217,7 @@ impl<C: CommitSink> Driver<C> {
                 () = tokio::time::sleep_until(wake), if running => {
                     let now = time.now(&mut runner);
                     runner.idle_wake(now);
+                    runner.turn_probes(mono_ms());
                 }
                 _ = stats.tick() => {
                     debug!(counters = ?runner.counters().snapshot(), "driver counters");
@@ -270,6 +296,15 @@ async fn recv_peer(rx: &mut Option<mpsc::Receiver<PeerEvent>>) -> Option<PeerEve
     }
 }
 
+async fn recv_echo(
+    rx: &mut Option<mpsc::Receiver<std::net::Ipv4Addr>>,
+) -> Option<std::net::Ipv4Addr> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn recv_ctl(rx: &mut Option<mpsc::Receiver<CtlRequest>>) -> Option<CtlRequest> {
     match rx {
         Some(rx) => rx.recv().await,
@@ -289,6 +324,8 @@ struct Io<C> {
     sink: C,
     done_tx: mpsc::UnboundedSender<Done>,
     in_flight: u64,
+    /// Echo requests for the ICMP task ([`crate::ping_link`]).
+    ping_tx: Option<mpsc::Sender<std::net::Ipv4Addr>>,
 }
 
 impl<C: CommitSink> Io<C> {
@@ -316,6 +353,18 @@ impl<C: CommitSink> Io<C> {
         }
         if !a.replies4.is_empty() {
             self.send_replies4(a.replies4).await;
+        }
+        for addr in a.pings4 {
+            // Sized for every probe the runner lets be in flight; were the task gone, the
+            // probe just times out and its OFFER leaves unprobed, as without ping_check.
+            match &self.ping_tx {
+                Some(tx) => {
+                    if let Err(e) = tx.try_send(addr) {
+                        warn!(%addr, error = %e, "ping-check echo request not handed over");
+                    }
+                }
+                None => warn!(%addr, "ping-check asked for but no ICMP socket: not probed"),
+            }
         }
         let handed_over = !a.peer.is_empty() && peer_tx.is_some();
         for cmd in a.peer {

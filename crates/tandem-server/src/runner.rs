@@ -16,7 +16,7 @@
 //!    [`Runner::can_read`].
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use tandem_core::{Outcome, RxInfo, RxInfo4, ServerConfig, Time};
@@ -34,6 +34,7 @@ use crate::api::leases as api_leases;
 use crate::api::model::{ApiError, ChangeAnswer, LeaseEdit, LeaseJson, LeasePage, LeaseQuery};
 use crate::counters::Counters;
 use crate::lease_log::{ClientInfo, LeaseLog, Source};
+use crate::ping_check::{Hold, Millis, PingChecks};
 use crate::pool_watch::PoolWatch;
 use crate::status::Status;
 
@@ -101,6 +102,9 @@ pub struct Actions {
     pub replies: Vec<(Vec<u8>, SendMeta)>,
     /// DHCPv4 replies, for the DHCPv4 socket.
     pub replies4: Vec<(Vec<u8>, SendMeta4)>,
+    /// Addresses to send an ICMP echo request to: conflict probes before an OFFER
+    /// (RFC 2131 §4.4.1); report replies with [`Runner::on_echo_reply`].
+    pub pings4: Vec<Ipv4Addr>,
     pub peer: Vec<PeerCommand>,
     /// What the core reported meanwhile (already logged and counted here; for observers
     /// such as the simulation).
@@ -113,6 +117,7 @@ impl Actions {
         self.commits.is_empty()
             && self.replies.is_empty()
             && self.replies4.is_empty()
+            && self.pings4.is_empty()
             && self.peer.is_empty()
     }
 }
@@ -151,6 +156,10 @@ pub struct Runner {
     /// Operator lease changes waiting for their commit, by ticket.
     pending_ops: BTreeMap<Ticket, PendingOp>,
     next_ticket: Ticket,
+    /// OFFERs held while their address is probed (RFC 2131 §4.4.1).
+    pings: PingChecks,
+    /// The driver's monotonic clock at the top of this turn ([`Self::turn_probes`]).
+    mono: Millis,
 }
 
 /// The counter label of a DHCPv6 message type (RFC 8415 §7.3).
@@ -215,6 +224,8 @@ impl Runner {
             pools_changed: true,
             pending_ops: BTreeMap::new(),
             next_ticket: 1,
+            pings: PingChecks::default(),
+            mono: 0,
         }
     }
 
@@ -351,6 +362,60 @@ impl Runner {
         self.next_timer()
     }
 
+    /// The probes' timers, at the top of every turn with [`Self::turn`] (busy or not):
+    /// `mono` is the driver's monotonic clock in milliseconds. Each probe whose time is up
+    /// got no echo reply: its OFFER goes out now (RFC 2131 §4.4.1).
+    pub fn turn_probes(&mut self, mono: Millis) {
+        self.mono = mono;
+        for (addr, held) in self.pings.due(mono) {
+            debug!(%addr, "no echo reply in time: the address is free, offering it");
+            self.counters.update(|c| {
+                *c.ping_checks.entry("free").or_default() += 1;
+                *c.sent_by_type
+                    .entry(v4_message_type_name(tandem_wire::v4::MessageType::Offer))
+                    .or_default() += 1;
+            });
+            self.actions.replies4.push(held.offer);
+        }
+    }
+
+    /// When the earliest probe ends, on the driver's monotonic clock (for the loop's
+    /// sleep, with [`Self::wake_at`]).
+    pub fn probe_wake_at(&self) -> Option<Millis> {
+        self.pings.next_deadline()
+    }
+
+    /// Probes under way.
+    pub fn probes_in_flight(&self) -> usize {
+        self.pings.len()
+    }
+
+    /// An ICMP echo reply came from `addr` at `now`. If a probe of it is under way, the
+    /// address is in use by a host the server does not know of: it is quarantined as a
+    /// DHCPDECLINE would have it (the core's [`tandem_core::DhcpServer::address_in_use`])
+    /// and the held DHCPDISCOVER is answered again, with another address. A reply with no
+    /// probe under way (late, after the OFFER went out; or not ours) changes nothing.
+    pub fn on_echo_reply(&mut self, now: Time, addr: Ipv4Addr) {
+        let Some(held) = self.pings.answered(addr) else {
+            debug!(%addr, "echo reply with no probe under way: ignored");
+            return;
+        };
+        warn!(
+            address = %addr,
+            subnet = ?held.subnet_id,
+            client = ?held.client.as_ref().map(ToString::to_string),
+            "an address about to be offered answered ping: a host uses it without a lease; \
+             quarantined as declined, offering another (RFC 2131 §4.4.1)"
+        );
+        self.counters
+            .update(|c| *c.ping_checks.entry("in_use").or_default() += 1);
+        self.node.address_in_use4(now, addr);
+        self.lease_log
+            .note_staged(self.node.staged(), Source::Internal);
+        let (bytes, meta) = held.discover;
+        self.handle4(now, &bytes, &meta, true);
+    }
+
     /// How long a due timer has been waiting at `now` (zero when none is overdue): a loop
     /// that keeps its contract never lets this grow past a second.
     pub fn timer_overdue(&self, now: Time) -> u64 {
@@ -405,6 +470,16 @@ impl Runner {
 
     /// One DHCPv4 client datagram (RFC 2131), through the same core and gate.
     pub fn on_datagram4(&mut self, now: Time, bytes: &[u8], meta: &RecvMeta4) -> Option<Outcome> {
+        self.handle4(now, bytes, meta, false)
+    }
+
+    fn handle4(
+        &mut self,
+        now: Time,
+        bytes: &[u8],
+        meta: &RecvMeta4,
+        resubmitted: bool,
+    ) -> Option<Outcome> {
         if meta.truncated {
             self.count_truncated(bytes.len(), meta.src.into());
             return None;
@@ -425,10 +500,86 @@ impl Runner {
         let received = outcome
             .msg_type
             .map_or("undecodable", |t| v4_message_type_name(t.into()));
-        let answered = outcome.reply_type.map(|t| v4_message_type_name(t.into()));
+        let held = self.probe_or_cancel(&outcome, bytes, meta, via);
+        // A held OFFER is counted as sent when it leaves ([`Self::turn_probes`]).
+        let answered = outcome
+            .reply_type
+            .filter(|_| !held)
+            .map(|t| v4_message_type_name(t.into()));
         let source = || ClientInfo::of_v4(bytes, outcome.msg_type, meta.src, meta.ifindex);
-        self.account(now, &outcome, received, answered, source, meta.src.into());
+        if resubmitted {
+            // Received once already: counted then.
+            self.account_answer(answered, outcome.drop.as_ref().map(|r| r.as_str()));
+        } else {
+            self.account(now, &outcome, received, answered, source, meta.src.into());
+        }
         Some(outcome)
+    }
+
+    /// An OFFER the core wants probed first (RFC 2131 §4.4.1) is held, and an echo
+    /// request asked for; true when held. Any other message of a client with a probe
+    /// under way ends that probe: the client moved on, its OFFER is stale.
+    fn probe_or_cancel(&mut self, o: &Outcome, bytes: &[u8], meta: &RecvMeta4, via: Via) -> bool {
+        let (Some(probe), Some(reply)) = (o.probe, o.reply.as_ref()) else {
+            if let Some((addr, _)) = o
+                .client_duid
+                .as_ref()
+                .and_then(|c| self.pings.cancel_client(c))
+            {
+                debug!(%addr, "the client moved on during the probe: its OFFER is not sent");
+            }
+            return false;
+        };
+        let SocketAddr::V4(dst) = reply.dest else {
+            return false;
+        };
+        let src = match via.local {
+            Some(IpAddr::V4(a)) => Some(a),
+            _ => None,
+        };
+        let to = SendMeta4 {
+            dst,
+            ifindex: via.ifindex,
+            src,
+        };
+        let (hold, superseded) = self.pings.hold(
+            probe.address,
+            self.mono,
+            probe.timeout_ms,
+            (reply.bytes.clone(), to),
+            (bytes.to_vec(), *meta),
+            o.client_duid.clone(),
+            o.subnet_id,
+        );
+        if let Some((addr, _)) = superseded {
+            debug!(%addr, "a newer DHCPDISCOVER superseded the probe: its OFFER is not sent");
+        }
+        match hold {
+            Hold::Started => self.actions.pings4.push(probe.address),
+            Hold::Joined => {}
+            Hold::Full => {
+                // Never offer unprobed: the client retransmits (RFC 2131 §4.1).
+                debug!(address = %probe.address, "too many probes under way: DHCPDISCOVER dropped");
+                self.counters.update(|c| {
+                    *c.ping_checks.entry("dropped").or_default() += 1;
+                    *c.dropped.entry("ping_check_busy").or_default() += 1;
+                });
+            }
+        }
+        true
+    }
+
+    /// The answer to a datagram counted once already (a DHCPDISCOVER submitted again after
+    /// its probe was answered).
+    fn account_answer(&self, answered: Option<&'static str>, dropped: Option<&'static str>) {
+        self.counters.update(|c| {
+            if let Some(a) = answered {
+                *c.sent_by_type.entry(a).or_default() += 1;
+            }
+            if let Some(r) = dropped {
+                *c.dropped.entry(r).or_default() += 1;
+            }
+        });
     }
 
     fn interface_name(&self, ifindex: u32) -> String {

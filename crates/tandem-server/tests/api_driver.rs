@@ -73,6 +73,7 @@ fn start_with(
         partner: None,
         ctl: Some(rx),
         clock: Box::new(|| Time(1000)),
+        pinger: None,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(driver.run(async {

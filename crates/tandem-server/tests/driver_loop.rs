@@ -63,6 +63,7 @@ async fn start_with(sink: HeldSink, clock: Arc<AtomicU64>, mutations: Mutations)
         partner: None,
         ctl: None,
         clock: Box::new(move || Time(clock.load(Ordering::SeqCst))),
+        pinger: None,
     };
     let counters = driver.counters();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -53,6 +53,14 @@ struct Harness {
 }
 
 async fn start(sink: HeldSink) -> Harness {
+    start_with(sink, config(), None).await
+}
+
+async fn start_with(
+    sink: HeldSink,
+    config: tandem_core::ServerConfig,
+    pinger: Option<tandem_server::PingChannels>,
+) -> Harness {
     let (socket6, addr6, interfaces) = common::loopback_socket();
     let socket4 = Dhcp4Socket::bind(&BindOptions4 {
         addr: Ipv4Addr::LOCALHOST,
@@ -61,7 +69,7 @@ async fn start(sink: HeldSink) -> Harness {
     .unwrap();
     let addr4 = SocketAddr::V4(socket4.local_addr().unwrap());
     let clock = Arc::new(AtomicU64::new(1000));
-    let node = Node::standalone(config(), Duid(vec![0, 2, 0, 0, 0, 9, 4]), vec![]);
+    let node = Node::standalone(config, Duid(vec![0, 2, 0, 0, 0, 9, 4]), vec![]);
     let driver = Driver {
         runner: Runner::new(node, interfaces, Arc::new(Counters::default()), Time(1000)),
         socket: Some(Arc::new(socket6)),
@@ -70,6 +78,7 @@ async fn start(sink: HeldSink) -> Harness {
         partner: None,
         ctl: None,
         clock: Box::new(move || Time(clock.load(Ordering::SeqCst))),
+        pinger,
     };
     let counters = driver.counters();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -131,9 +140,9 @@ impl Harness {
         m.push(DhcpOption::ipv4(code::REQUESTED_IP, offer.header.yiaddr));
         self.send4(&m).await;
     }
-    async fn stop(&mut self) {
+    async fn stop(&mut self) -> tandem_server::Stopped<HeldSink> {
         let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap()
     }
 }
 
@@ -232,5 +241,115 @@ async fn dhcpv4_is_answered_while_a_dhcpv6_flood_keeps_its_socket_full() {
         *worst < Duration::from_millis(500),
         "worst OFFER delay {worst:?}"
     );
+    h.stop().await;
+}
+
+// ------------------------------------------------ ping_check (RFC 2131 §4.4.1), fake prober
+
+/// `config()` with ping_check on the DHCPv4 subnet, probes lasting `timeout_ms`.
+fn probing_config(timeout_ms: u32) -> tandem_core::ServerConfig {
+    let mut c = config();
+    c.subnets4[0].ping_check = true;
+    c.subnets4[0].ping_timeout_ms = timeout_ms;
+    c
+}
+
+/// The next echo request the driver asks the (fake) prober for.
+async fn next_probe(ends: &mut tandem_server::ping_link::ProberEnds) -> Ipv4Addr {
+    tokio::time::timeout(Duration::from_secs(2), ends.requests.recv())
+        .await
+        .expect("an echo request within 2 s")
+        .expect("the driver's end is open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ping_check_the_offer_waits_for_the_probe_timeout_rfc2131_s4_4_1() {
+    let (pinger, mut ends) = tandem_server::ping_link::channels();
+    let mut h = start_with(HeldSink::default(), probing_config(400), Some(pinger)).await;
+    let sent = std::time::Instant::now();
+    h.send4(&msg(MessageType::Discover, 1)).await;
+    assert_eq!(next_probe(&mut ends).await, POOL_FIRST, "probed first");
+    assert!(
+        h.recv4_within(200).await.is_none(),
+        "no OFFER while the probe is under way"
+    );
+    let offer = h
+        .recv4_within(3000)
+        .await
+        .expect("the OFFER after the timeout");
+    let waited = sent.elapsed();
+    assert_eq!(offer.message_type(), Some(MessageType::Offer));
+    assert_eq!(offer.header.yiaddr, POOL_FIRST);
+    assert!(
+        waited >= Duration::from_millis(400),
+        "left after {waited:?}"
+    );
+    // On time: the loop's own sleep wakes it for the probe, not its 1 s timer tick.
+    assert!(waited < Duration::from_millis(900), "left after {waited:?}");
+    let c = h.counters.snapshot();
+    assert_eq!(c.ping_checks.get("free"), Some(&1));
+    assert_eq!(c.sent_by_type.get("dhcpv4_offer"), Some(&1));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_answers_is_quarantined_and_another_offered_rfc2131_s4_4_1() {
+    let (pinger, mut ends) = tandem_server::ping_link::channels();
+    let sink = HeldSink::default();
+    let mut h = start_with(sink.clone(), probing_config(300), Some(pinger)).await;
+    h.send4(&msg(MessageType::Discover, 1)).await;
+    let first = next_probe(&mut ends).await;
+    ends.replies.send(first).await.unwrap();
+    let second = next_probe(&mut ends).await;
+    assert_ne!(
+        second, first,
+        "the DHCPDISCOVER was answered again, with another"
+    );
+    let offer = h.recv4_within(3000).await.expect("an OFFER");
+    assert_eq!(
+        offer.header.yiaddr, second,
+        "never the address that answered"
+    );
+    assert!(h.recv4_within(500).await.is_none(), "one OFFER only");
+    sink.wait_for(1).await;
+    assert!(sink.lease_changes().iter().any(|c| matches!(c,
+        LeaseChange::Upsert(l) if l.resource == Resource::V4Address(first)
+            && l.status == tandem_core::BindingStatus::Abandoned)));
+    let c = h.counters.snapshot();
+    assert_eq!(c.ping_checks.get("in_use"), Some(&1));
+    assert_eq!(c.ping_checks.get("free"), Some(&1));
+    assert_eq!(c.received_by_type.get("dhcpv4_discover"), Some(&1));
+    sink.release_all(Ok(()));
+    let stopped = h.stop().await;
+    let l = stopped
+        .runner
+        .node()
+        .leases()
+        .get(&Resource::V4Address(first))
+        .cloned();
+    assert_eq!(
+        l.map(|l| l.status),
+        Some(tandem_core::BindingStatus::Abandoned)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_echo_reply_after_the_offer_left_changes_nothing_rfc2131_s4_4_1() {
+    let (pinger, mut ends) = tandem_server::ping_link::channels();
+    let sink = HeldSink::default();
+    let mut h = start_with(sink.clone(), probing_config(100), Some(pinger)).await;
+    let offer = h.offer(1).await;
+    let probed = next_probe(&mut ends).await;
+    assert_eq!(offer.header.yiaddr, probed);
+    ends.replies.send(probed).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sink.count(), 0, "nothing quarantined");
+    // The client takes its OFFER as usual.
+    h.request(1, &offer).await;
+    sink.wait_for(1).await;
+    sink.release_all(Ok(()));
+    let ack = h.recv4_within(3000).await.expect("the ACK");
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    assert_eq!(h.counters.snapshot().ping_checks.get("in_use"), None);
     h.stop().await;
 }

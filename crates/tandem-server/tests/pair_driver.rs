@@ -99,6 +99,7 @@ fn member_with(
         }),
         ctl: Some(ctl_rx),
         clock: Box::new(clock),
+        pinger: None,
     };
     let task = tokio::spawn(async move {
         driver

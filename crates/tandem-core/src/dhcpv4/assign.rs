@@ -13,6 +13,15 @@ use crate::DhcpServer;
 use super::server::Request4;
 use super::RxInfo4;
 
+/// The address to offer, its subnet (index into `subnets4`), and whether it is already
+/// the client's (its reservation, its current or previous binding): an address new to
+/// the client may need a probe first (RFC 2131 §4.4.1).
+pub(super) struct Pick4 {
+    pub(super) addr: Ipv4Addr,
+    pub(super) subnet: usize,
+    pub(super) clients_own: bool,
+}
+
 impl DhcpServer {
     /// The subnets of the client's link, the one selected first (see the module
     /// documentation for the order of the rules); empty when none is configured.
@@ -154,11 +163,16 @@ impl DhcpServer {
     /// its current binding, its previous binding (affinity), what we offered it a
     /// moment ago, the address it asks for (option 50), then a free one of the pools,
     /// subnet by subnet of the link. The allocators never walk a pool.
-    pub(super) fn pick4(&mut self, req: &Request4) -> Option<(Ipv4Addr, usize)> {
+    pub(super) fn pick4(&mut self, req: &Request4) -> Option<Pick4> {
         let now = req.now;
         let holder = req.holder();
+        let pick = |addr, subnet, clients_own| Pick4 {
+            addr,
+            subnet,
+            clients_own,
+        };
         if let Some((addr, _)) = self.reserved4(req) {
-            return self.grantable(req, addr).map(|s| (addr, s));
+            return self.grantable(req, addr).map(|s| pick(addr, s, true));
         }
         let mut own: Vec<&Lease> = self
             .leases
@@ -188,7 +202,7 @@ impl DhcpServer {
             .collect();
         for a in candidates {
             if let Some(s) = self.grantable_own(req, a) {
-                return Some((a, s));
+                return Some(pick(a, s, true));
             }
         }
         let offered = self.offers_by_client.get(&holder).copied();
@@ -200,8 +214,10 @@ impl DhcpServer {
             })
             .chain(requested);
         for a in hints {
+            // What we offered a moment ago (its probe may still be under way) or what the
+            // client asks for: not the client's yet, so probed like the pools' addresses.
             if let Some(s) = self.grantable(req, a) {
-                return Some((a, s));
+                return Some(pick(a, s, false));
             }
         }
         let budget = self.config.probe_budget;
@@ -227,7 +243,7 @@ impl DhcpServer {
                 if let Some(Resource::V4Address(a)) =
                     pool.allocate(&[Region::Whole], budget, &mut usable, alloc_stats)
                 {
-                    return Some((a, i));
+                    return Some(pick(a, i, false));
                 }
             }
         }

@@ -20,14 +20,21 @@
 //!   its hardware address; that needs an ARP entry the server would have to write into
 //!   the kernel first. RFC 2131 §4.1 lets a server that cannot unicast broadcast
 //!   instead, and every client listens for that (it has no address yet), so tandem does.
+//!
+//! # Probing before an offer (RFC 2131 §4.4.1)
+//! A subnet with `ping_check` has every OFFER of an address new to the client wait for
+//! an ICMP echo probe (see [`probe`]): [`crate::Outcome::probe`] tells the driver.
 
 mod assign;
+mod probe;
 mod server;
 
 #[cfg(test)]
 mod tests;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+
+pub use probe::Probe4;
 
 /// UDP port DHCPv4 servers and relay agents listen on (RFC 2131 §4.1).
 pub const SERVER_PORT: u16 = 67;

@@ -14,6 +14,7 @@ use crate::table::ClientRef;
 use crate::time::Time;
 use crate::DhcpServer;
 
+use super::assign::Pick4;
 use super::{RxInfo4, CLIENT_PORT, SERVER_PORT};
 
 /// A DHCPv4 request with what every handler needs.
@@ -40,6 +41,8 @@ pub(super) struct Answer4 {
     pub(super) reply: Option<ReplySpec>,
     pub(super) changes: Vec<LeaseChange>,
     pub(super) drop: Option<DropReason>,
+    /// Probe this address before the reply leaves (RFC 2131 §4.4.1).
+    pub(super) probe: Option<crate::dhcpv4::Probe4>,
 }
 
 pub(super) struct ReplySpec {
@@ -59,6 +62,7 @@ impl Answer4 {
             reply: None,
             changes: Vec::new(),
             drop: Some(reason),
+            probe: None,
         }
     }
 
@@ -73,6 +77,7 @@ impl Answer4 {
             }),
             changes: Vec::new(),
             drop: None,
+            probe: None,
         }
     }
 }
@@ -180,6 +185,7 @@ impl DhcpServer {
         };
         out.changes = answer.changes;
         out.drop = answer.drop;
+        out.probe = answer.probe;
         if let Some(spec) = answer.reply {
             out.reply_type = Some(spec.msg_type.into());
             out.reply = Some(self.reply4(&req, &spec, rx));
@@ -190,9 +196,15 @@ impl DhcpServer {
     // ------------------------------------------------------------------ messages
 
     /// RFC 2131 §4.3.1: an address for the client, held for it (in memory) until it
-    /// requests it; nothing is stored, so the OFFER leaves at once.
+    /// requests it; nothing is stored, so the OFFER leaves at once — unless the subnet
+    /// probes addresses new to the client first (§4.4.1), which the answer then says.
     fn discover(&mut self, req: &Request4) -> Answer4 {
-        let Some((addr, subnet)) = self.pick4(req) else {
+        let Some(Pick4 {
+            addr,
+            subnet,
+            clients_own,
+        }) = self.pick4(req)
+        else {
             // For the pool-exhausted log line, as a DHCPv6 IA_NA that got NoAddrsAvail.
             self.exhausted.push(IaType::Na);
             return Answer4::silent(DropReason::NoAddressAvailable);
@@ -210,6 +222,7 @@ impl DhcpServer {
             }),
             changes: Vec::new(),
             drop: None,
+            probe: self.probe_for(addr, subnet, clients_own),
         }
     }
 
@@ -274,20 +287,16 @@ impl DhcpServer {
             return Answer4::silent(DropReason::MissingRequestedAddress);
         };
         let r = Resource::V4Address(addr);
-        let quarantine = self.config.decline_quarantine.unwrap_or_else(|| {
-            self.subnet_of(req, addr)
-                .and_then(|i| self.config.subnets4.get(i))
-                .map_or(0, |s| s.lease_time)
-        });
         let mut changes = Vec::new();
         if self.client_binding(req, &r).is_some() {
-            let until = req.now.plus_lifetime(quarantine);
-            changes.extend(self.end_binding(&r, BindingStatus::Abandoned, until, req.now));
+            let subnet = self.subnet_of(req, addr);
+            changes = self.quarantine4(addr, subnet, req.now);
         }
         Answer4 {
             reply: None,
             changes,
             drop: None,
+            probe: None,
         }
     }
 
@@ -304,6 +313,7 @@ impl DhcpServer {
             reply: None,
             changes,
             drop: None,
+            probe: None,
         }
     }
 
@@ -323,6 +333,7 @@ impl DhcpServer {
             }),
             changes: Vec::new(),
             drop: None,
+            probe: None,
         }
     }
 
@@ -347,6 +358,7 @@ impl DhcpServer {
             }),
             changes: vec![LeaseChange::Upsert(lease)],
             drop: None,
+            probe: None,
         }
     }
 

@@ -739,3 +739,128 @@ fn the_lease_policy_decides_whom_to_answer_by_the_rfc3074_key_and_secs() {
     assert_eq!(seen[0], (1, mac(1).to_vec(), 2));
     assert_eq!(seen[1], (1, b"\x00cpe-1".to_vec(), 4));
 }
+
+// ---------------------------------------------------------------- RFC 2131 §4.4.1 probes
+
+/// `server()` with `ping_check` on the eth0 subnet (192.0.2.0/24).
+fn probing_server() -> DhcpServer {
+    let mut c = config();
+    c.subnets4[0].ping_check = true;
+    c.subnets4[0].ping_timeout_ms = 250;
+    DhcpServer::new(c, Duid(vec![0, 1, 2, 3]), LeaseTable::new())
+}
+
+#[test]
+fn without_ping_check_an_offer_asks_for_no_probe_rfc2131_s4_4_1() {
+    let mut s = server();
+    let o = handle(&mut s, T0, &msg(MessageType::Discover, 1), &direct());
+    assert_eq!(reply_of(&o).0.message_type(), Some(MessageType::Offer));
+    assert_eq!(o.probe, None);
+}
+
+#[test]
+fn with_ping_check_a_new_address_is_probed_before_it_is_offered_rfc2131_s4_4_1() {
+    let mut s = probing_server();
+    let o = handle(&mut s, T0, &msg(MessageType::Discover, 1), &direct());
+    let (offer, _) = reply_of(&o);
+    let probe = o.probe.expect("a probe before the OFFER");
+    assert_eq!(probe.address, offer.header.yiaddr);
+    assert_eq!(probe.timeout_ms, 250);
+    // The same client asking again before the probe ended: the held address, still
+    // not the client's, so probed again rather than offered unprobed.
+    let again = handle(&mut s, T0, &msg(MessageType::Discover, 1), &direct());
+    assert_eq!(again.probe.map(|p| p.address), Some(offer.header.yiaddr));
+    // Only the subnet that asks for it probes: the relayed one does not.
+    let mut relayed = msg(MessageType::Discover, 2);
+    relayed.header.giaddr = GIADDR;
+    let o = handle(&mut s, T0, &relayed, &via_relay(GIADDR));
+    assert_eq!(reply_of(&o).0.message_type(), Some(MessageType::Offer));
+    assert_eq!(o.probe, None);
+}
+
+#[test]
+fn the_clients_own_binding_and_reservation_are_offered_without_a_probe_rfc2131_s4_4_1() {
+    let mut s = probing_server();
+    let a = lease_for(&mut s, 1, T0);
+    // Its current binding: the client itself may be using it (and would answer).
+    let o = handle(&mut s, T0 + 10, &msg(MessageType::Discover, 1), &direct());
+    assert_eq!(reply_of(&o).0.header.yiaddr, a);
+    assert_eq!(o.probe, None);
+    // Its previous binding (released, kept for it: affinity).
+    let mut rel = msg(MessageType::Release, 1);
+    rel.header.ciaddr = a;
+    handle(&mut s, T0 + 20, &rel, &direct());
+    let o = handle(&mut s, T0 + 30, &msg(MessageType::Discover, 1), &direct());
+    assert_eq!(reply_of(&o).0.header.yiaddr, a);
+    assert_eq!(o.probe, None);
+    // A reservation (mac(0xaa) has 192.0.2.50).
+    let o = handle(&mut s, T0, &msg(MessageType::Discover, 0xaa), &direct());
+    assert_eq!(reply_of(&o).0.header.yiaddr, ip("192.0.2.50"));
+    assert_eq!(o.probe, None);
+}
+
+#[test]
+fn an_address_found_in_use_is_quarantined_and_another_offered_rfc2131_s4_4_1() {
+    let mut s = probing_server();
+    let discover = msg(MessageType::Discover, 1);
+    let o = handle(&mut s, T0, &discover, &direct());
+    let busy = o.probe.expect("probed").address;
+    let changes = s.address_in_use(T0 + 1, busy);
+    let quarantined = changes.iter().any(|c| {
+        matches!(c, LeaseChange::Upsert(l) if l.resource == Resource::V4Address(busy)
+            && l.status == BindingStatus::Abandoned
+            // As a DHCPDECLINE (RFC 2131 §4.3.3): the subnet's lease time by default.
+            && l.state_expiration == Some(T0 + 1 + 3600))
+    });
+    assert!(quarantined, "{changes:?}");
+    assert_eq!(s.ping_conflicts(), 1);
+    // The DHCPDISCOVER submitted again: another address, probed in its turn.
+    let o = handle(&mut s, T0 + 1, &discover, &direct());
+    let (offer, _) = reply_of(&o);
+    assert_ne!(offer.header.yiaddr, busy);
+    assert_eq!(o.probe.map(|p| p.address), Some(offer.header.yiaddr));
+    // Nobody else gets it while quarantined, even asking for it by option 50.
+    let other = with_requested(msg(MessageType::Discover, 2), busy);
+    let o = handle(&mut s, T0 + 2, &other, &direct());
+    assert_ne!(reply_of(&o).0.header.yiaddr, busy);
+    assert_eq!(
+        s.leases().get(&Resource::V4Address(busy)).map(|l| l.status),
+        Some(BindingStatus::Abandoned)
+    );
+}
+
+#[test]
+fn a_probe_answer_quarantines_for_decline_quarantine_like_a_decline_rfc2131_s4_4_1_s4_3_3() {
+    let mut c = config();
+    c.subnets4[0].ping_check = true;
+    c.decline_quarantine = Some(60);
+    let mut s = DhcpServer::new(c, Duid(vec![0, 1, 2, 3]), LeaseTable::new());
+    let o = handle(&mut s, T0, &msg(MessageType::Discover, 1), &direct());
+    let busy = o.probe.expect("probed").address;
+    let changes = s.address_in_use(T0, busy);
+    assert!(matches!(changes.as_slice(),
+        [LeaseChange::Upsert(l)] if l.state_expiration == Some(T0 + 60)));
+    // Once the quarantine is over the address is offered again (and probed again).
+    let o = handle(
+        &mut s,
+        T0 + 61,
+        &with_requested(msg(MessageType::Discover, 3), busy),
+        &direct(),
+    );
+    assert_eq!(reply_of(&o).0.header.yiaddr, busy);
+    assert_eq!(o.probe.map(|p| p.address), Some(busy));
+}
+
+#[test]
+fn a_stale_probe_answer_does_not_abandon_an_active_lease_rfc2131_s4_4_1() {
+    let mut s = probing_server();
+    let a = lease_for(&mut s, 1, T0);
+    assert_eq!(s.address_in_use(T0 + 1, a), vec![]);
+    assert_eq!(
+        s.leases().get(&Resource::V4Address(a)).map(|l| l.status),
+        Some(BindingStatus::Active)
+    );
+    // Nor an address of no DHCPv4 subnet.
+    assert_eq!(s.address_in_use(T0 + 1, ip("192.168.0.1")), vec![]);
+    assert_eq!(s.ping_conflicts(), 0);
+}

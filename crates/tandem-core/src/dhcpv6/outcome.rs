@@ -171,6 +171,10 @@ pub struct Outcome {
     /// nothing in the subnet's pools could be assigned (for a pair member: nothing this
     /// server may assign). For the pool-exhausted log line.
     pub exhausted: Vec<IaType>,
+    /// DHCPv4: probe this address before sending `reply`, an OFFER (RFC 2131 §4.4.1).
+    /// No answer within the timeout: send the OFFER. An answer: report it with
+    /// [`crate::DhcpServer::address_in_use`] and submit the DHCPDISCOVER again.
+    pub probe: Option<crate::dhcpv4::Probe4>,
 }
 
 impl Outcome {

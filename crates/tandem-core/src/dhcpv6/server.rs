@@ -87,6 +87,8 @@ pub struct DhcpServer {
     /// IA kinds of the message being answered that found nothing to assign (moved into
     /// [`Outcome::exhausted`]).
     pub(crate) exhausted: Vec<IaType>,
+    /// DHCPv4 addresses a probe found in use ([`Self::address_in_use`]).
+    pub(crate) ping_conflicts: u64,
 }
 
 impl std::fmt::Debug for DhcpServer {
@@ -160,6 +162,7 @@ impl DhcpServer {
             alloc_stats: AllocStats::default(),
             drops: BTreeMap::new(),
             exhausted: Vec::new(),
+            ping_conflicts: 0,
         };
         server.leases = leases;
         server.track_all();

@@ -228,12 +228,17 @@ impl Node {
     }
 
     /// A server alone: the outcome's changes are staged, its reply waits for them (or
-    /// leaves at once when there are none: an Advertise, a DHCPOFFER).
+    /// leaves at once when there are none: an Advertise, a DHCPOFFER). A DHCPOFFER that
+    /// must wait for a conflict probe (RFC 2131 §4.4.1, [`Outcome::probe`]) is not sent
+    /// here: it stays in the outcome for the driver to hold until the probe ends.
     fn gate_alone(&mut self, mut o: Outcome, via: Via) -> Outcome {
         let changes = std::mem::take(&mut o.changes);
         let durable_first = !changes.is_empty();
         for c in changes {
             self.gate.persist(PersistItem::Lease(c));
+        }
+        if o.probe.is_some() {
+            return o;
         }
         if let Some(r) = o.reply.clone() {
             if durable_first {
@@ -244,6 +249,28 @@ impl Node {
             }
         }
         o
+    }
+
+    /// The driver's probe of `addr` was answered (RFC 2131 §4.4.1): the core quarantines
+    /// it ([`DhcpServer::address_in_use`]) and the change is staged like any other. How
+    /// many changes were staged (0: nothing to quarantine, e.g. a stale probe).
+    pub fn address_in_use4(&mut self, now: Time, addr: std::net::Ipv4Addr) -> usize {
+        let d = match &mut self.mode {
+            Mode::Standalone(d) => d,
+            // A draft-12 pair member: the quarantine is a lease change like any other,
+            // replicated to the partner (ISC dhcpd sends ABANDONED too).
+            Mode::Pair(fs) => {
+                let n = fs.address_in_use4(now, addr);
+                self.absorb_with(Via::default());
+                return n;
+            }
+        };
+        let changes = d.address_in_use(now, addr);
+        let n = changes.len();
+        for c in changes {
+            self.gate.persist(PersistItem::Lease(c));
+        }
+        n
     }
 
     /// Bytes of one failover message (without the 2-byte length).

@@ -360,7 +360,9 @@ impl FailoverServer {
         let changes = std::mem::take(&mut o.changes);
         let after_persist = !changes.is_empty();
         self.adopt_local_changes(now, changes);
-        if let Some(reply) = o.reply.clone() {
+        // An OFFER that waits for a conflict probe (RFC 2131 §4.4.1) stays in the outcome
+        // for the driver to hold, as a server alone does.
+        if let Some(reply) = o.reply.clone().filter(|_| o.probe.is_none()) {
             self.out.push_back(Output::ClientReply {
                 reply,
                 after_persist,
@@ -368,6 +370,17 @@ impl FailoverServer {
         }
         self.pump_updates(now);
         o
+    }
+
+    /// The driver's conflict probe of `addr` was answered (RFC 2131 §4.4.1): quarantined
+    /// by the core, then kept, persisted and sent to the partner like any lease change.
+    /// How many changes that made (0: a stale probe).
+    pub fn address_in_use4(&mut self, now: Time, addr: std::net::Ipv4Addr) -> usize {
+        let changes = self.dhcp.address_in_use(now, addr);
+        let n = changes.len();
+        self.adopt_local_changes(now, changes);
+        self.pump_updates(now);
+        n
     }
 
     /// The relationship's failover protocol.

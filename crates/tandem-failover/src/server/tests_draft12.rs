@@ -31,6 +31,10 @@ fn config4() -> ServerConfig {
 }
 
 fn member(role: Role, now: Time) -> Node {
+    member_with(role, now, config4())
+}
+
+fn member_with(role: Role, now: Time, cfg: ServerConfig) -> Node {
     let mut e = EndpointConfig::new(role, "t", MCLT);
     e.protocol = Protocol::Draft12;
     e.local.keepalive = 30;
@@ -43,7 +47,7 @@ fn member(role: Role, now: Time) -> Node {
         rebalance_threshold: 1,
     };
     let duid = Duid(vec![0, 2, 0, 0, 0, 9, role as u8]);
-    Node::pair_member(config4(), duid, vec![], None, pair, now).unwrap()
+    Node::pair_member(cfg, duid, vec![], None, pair, now).unwrap()
 }
 
 fn normal_pair4() -> Pair {
@@ -297,5 +301,43 @@ fn partitioned_members_allocate_from_disjoint_pools_and_converge_s9_2() {
             "{a}"
         );
         assert_eq!(l1.status, BindingStatus::Active, "{a}");
+    }
+}
+
+/// With ping_check on, a pair member holds its OFFER for the driver's probe as a server
+/// alone does (RFC 2131 §4.4.1), and an address found in use is quarantined and the
+/// partner told of it.
+#[test]
+fn a_probed_offer_waits_and_an_address_in_use_is_quarantined_at_both_members_rfc2131_s4_4_1() {
+    let mut cfg = config4();
+    cfg.subnets4[0].ping_check = true;
+    let mut p = Pair::from_servers([
+        member_with(Role::Primary, T0, cfg.clone()),
+        member_with(Role::Secondary, T0, cfg),
+    ]);
+    p.connect(T0 + 1);
+    let n = primary_client();
+    let rx = RxInfo4 {
+        src: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
+        dst: Ipv4Addr::BROADCAST,
+        local: SERVER[0],
+        interface: "eth0".into(),
+    };
+    p.replies.clear();
+    let d = client4(MessageType::Discover, n);
+    let o = p.s[0].handle_client4(T0 + 2, &d.emit(), &rx, Via::default());
+    p.pump(T0 + 2);
+    let probe = o.probe.expect("the OFFER waits for a probe");
+    assert!(p.replies.is_empty(), "no OFFER before the probe ends");
+    assert!(p.s[0].address_in_use4(T0 + 3, probe.address) > 0);
+    p.pump(T0 + 3);
+    let r = Resource::V4Address(probe.address);
+    for i in 0..2 {
+        let l = p.fs(i).leases().get(&r).cloned();
+        assert_eq!(
+            l.map(|l| l.status),
+            Some(BindingStatus::Abandoned),
+            "member {i}"
+        );
     }
 }

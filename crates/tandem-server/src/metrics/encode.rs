@@ -37,7 +37,7 @@ const RECEIVED_TYPES: [&str; 10] = [
 const SENT_TYPES: [&str; 2] = ["advertise", "reply"];
 /// Every reason a datagram gets no reply: the core's (`DropReason::as_str`) and the
 /// driver's own.
-const DROP_REASONS: [&str; 16] = [
+const DROP_REASONS: [&str; 17] = [
     "malformed",
     "unknown_type",
     "missing_client_id",
@@ -54,7 +54,10 @@ const DROP_REASONS: [&str; 16] = [
     "receive_error",
     "send_error",
     "commit_failed",
+    "ping_check_busy",
 ];
+/// Results of a DHCPv4 conflict probe (RFC 2131 §4.4.1; `crate::ping_check`).
+const PING_RESULTS: [&str; 3] = ["free", "in_use", "dropped"];
 /// The lease log's event names: one list for the log lines and the counters.
 const LEASE_EVENTS: [&str; 8] = crate::lease_log::EVENTS;
 
@@ -205,6 +208,15 @@ impl Collector for Scrape {
             "reason",
             &DROP_REASONS,
             &c.dropped,
+        )?;
+        e.counter_by(
+            "tandem_dhcp4_ping_checks",
+            "DHCPv4 conflict probes before an OFFER (RFC 2131 §4.4.1), by result: free (no \
+             echo reply in time, offered), in_use (answered: quarantined, another offered), \
+             dropped (too many probes under way: DHCPDISCOVER dropped).",
+            "result",
+            &PING_RESULTS,
+            &c.ping_checks,
         )?;
         e.counter_by(
             "tandem_lease_events",

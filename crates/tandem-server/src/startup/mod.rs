@@ -151,6 +151,9 @@ pub enum StartupError {
         interfaces: Vec<String>,
         source: tandem_net::NetError,
     },
+    /// `ping_check` is on for some subnet and no ICMP socket could be opened.
+    #[error("{0}")]
+    Ping(#[from] tandem_net::EchoUnavailable),
     #[error("cannot listen for DHCPv4 on {addr}:{port}: {source}")]
     Bind4 {
         addr: Ipv4Addr,
@@ -413,6 +416,15 @@ pub async fn serve_with(
         info!(addr = %s.listen_address4, port = s.port4, interfaces = ?v4_names, "listening for DHCPv4");
         Some(Arc::new(socket))
     };
+    // RFC 2131 §4.4.1 probes: opened now, so a server that may not send ICMP refuses to
+    // start rather than offer unprobed addresses it was told to probe.
+    let pinger = if s.core.subnets4.iter().any(|s| s.ping_check) {
+        let socket = tandem_net::EchoSocket::open()?;
+        info!(kind = ?socket.kind(), "ping_check: probing addresses before offering them");
+        Some(crate::ping_link::spawn(socket))
+    } else {
+        None
+    };
     // Bound now, so a port in use stops the start with a clear error.
     let metrics_listener = match s.metrics {
         Some(addr) => Some((addr, metrics::bind(addr)?)),
@@ -523,6 +535,7 @@ pub async fn serve_with(
         partner,
         ctl: Some(ctl_rx),
         clock: Box::new(system_now),
+        pinger,
     };
     let on_stopping = hooks.lifecycle.on_stopping;
     // Once stopping, the loop answers no more probes while it drains; systemd stops

@@ -330,7 +330,11 @@ pub fn to_core(file: &ConfigFile) -> ServerConfig {
     let defaults = ServerConfig::default();
     ServerConfig {
         subnets: file.subnet6.iter().map(subnet_to_core).collect(),
-        subnets4: file.subnet4.iter().map(build4::subnet_to_core).collect(),
+        subnets4: file
+            .subnet4
+            .iter()
+            .map(|s| build4::subnet_to_core(s, &file.server))
+            .collect(),
         options4: build4::options_to_core(&file.options4),
         options: options_to_core(&file.options),
         preference: file.server.preference,

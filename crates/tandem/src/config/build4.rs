@@ -13,11 +13,16 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use tandem_core::config::AddressPool4;
+use tandem_core::config4::{DEFAULT_PING_TIMEOUT_MS, MAX_PING_TIMEOUT_MS};
 use tandem_core::{OptionSet4, Reservation4, Subnet4};
 use tandem_wire::v4::ClasslessRoute;
 
 use super::build::{check_custom_value, check_pool_form, check_pool_names, Problem};
-use super::file::{ConfigFile, Options4Section, PoolEntry4, Subnet4Section};
+use super::file::{ConfigFile, Options4Section, PoolEntry4, ServerSection, Subnet4Section};
+
+/// The `ping_timeout_ms` values accepted, in `[server]` and `[[subnet4]]` alike (the
+/// core checks a subnet's own).
+const PING_TIMEOUT_MS: std::ops::RangeInclusive<u32> = 1..=MAX_PING_TIMEOUT_MS;
 
 /// `[failover]` with `[[subnet4]]`: refused at `subnet4`.
 pub const FAILOVER_V4: &str = "DHCPv4 failover is not supported yet: a pair serves DHCPv6 only; \
@@ -126,6 +131,15 @@ pub(super) fn check(file: &ConfigFile, problems: &mut Vec<Problem>, warnings: &m
 
 fn check_server4(file: &ConfigFile, problems: &mut Vec<Problem>, warnings: &mut Vec<Problem>) {
     let s = &file.server;
+    if let Some(t) = s.ping_timeout_ms.filter(|t| !PING_TIMEOUT_MS.contains(t)) {
+        problems.push(Problem::new(
+            "server.ping_timeout_ms",
+            format!(
+                "{t} ms: give 1 to {MAX_PING_TIMEOUT_MS} (a client retransmits its \
+                 DHCPDISCOVER after about 4 s, RFC 2131 §4.1)"
+            ),
+        ));
+    }
     if s.port4 == 0 {
         problems.push(Problem::new(
             "server.port4",
@@ -363,8 +377,16 @@ fn is_host_of(net: &Ipv4Net, a: Ipv4Addr) -> bool {
 
 /// One `[[subnet4]]` as the core has it. Pools of the wrong form (already reported) still
 /// map to a placeholder, so the core's paths keep the file's indexes.
-pub(super) fn subnet_to_core(s: &Subnet4Section) -> Subnet4 {
+pub(super) fn subnet_to_core(s: &Subnet4Section, server: &ServerSection) -> Subnet4 {
+    // An out-of-range `server.ping_timeout_ms` is reported there (check_server4); the
+    // subnets that inherit it get the default, so the problem is told once.
+    let inherited_timeout = server
+        .ping_timeout_ms
+        .filter(|t| PING_TIMEOUT_MS.contains(t))
+        .unwrap_or(DEFAULT_PING_TIMEOUT_MS);
     Subnet4 {
+        ping_check: s.ping_check.unwrap_or(server.ping_check),
+        ping_timeout_ms: s.ping_timeout_ms.unwrap_or(inherited_timeout),
         id: s.id,
         subnet: s.subnet,
         interface: s.interface.clone(),

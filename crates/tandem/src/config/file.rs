@@ -107,6 +107,15 @@ pub struct ServerSection {
     /// Seconds an expired or released lease is remembered so its client gets it back.
     #[serde(default)]
     pub affinity_time: Option<u32>,
+    /// DHCPv4: probe an address new to the client with an ICMP echo request before
+    /// offering it (RFC 2131 §4.4.1, dhcpd's `ping-check`), in every `[[subnet4]]` that
+    /// does not say otherwise. Default false.
+    #[serde(default)]
+    pub ping_check: bool,
+    /// DHCPv4: milliseconds to wait for an echo reply (1 to 10000), in every
+    /// `[[subnet4]]` that does not say otherwise. Default 1000 (dhcpd's `ping-timeout`).
+    #[serde(default)]
+    pub ping_timeout_ms: Option<u32>,
 }
 
 fn default_port() -> u16 {
@@ -474,6 +483,14 @@ pub struct Subnet4Section {
     pub options: Options4Section,
     #[serde(default)]
     pub reservations: Vec<Reservation4Entry>,
+    /// Probe addresses new to a client before offering them (RFC 2131 §4.4.1); default
+    /// `server.ping_check`.
+    #[serde(default)]
+    pub ping_check: Option<bool>,
+    /// Milliseconds to wait for the probe's echo reply, 1 to 10000; default
+    /// `server.ping_timeout_ms`, else 1000.
+    #[serde(default)]
+    pub ping_timeout_ms: Option<u32>,
 }
 
 /// A fixed DHCPv4 address for one client, by hardware address and/or client identifier.

@@ -2370,3 +2370,81 @@ fn tandem_toml_documents_the_dhcpv4_keys_and_its_commented_dhcpv4_lines_load() {
     assert_eq!(cfg.core.subnets4[0].reservations.len(), 1);
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
 }
+
+// ---------------------------------------------------------------- DHCPv4 ping_check
+
+/// Two `[[subnet4]]`: `{first}` goes into the first's keys, `{server}` into `[server]`.
+fn ping_config(server: &str, first: &str) -> String {
+    format!(
+        r#"
+[server]
+interfaces = ["eth0"]
+data_dir = "data"
+{server}
+
+[[subnet4]]
+id = 4
+subnet = "192.0.2.0/24"
+interface = "eth0"
+pools = ["192.0.2.100-192.0.2.199"]
+{first}
+
+[[subnet4]]
+id = 5
+subnet = "198.51.100.0/24"
+pools = ["198.51.100.10-198.51.100.20"]
+"#
+    )
+}
+
+#[test]
+fn ping_check_is_off_by_default_with_dhcpds_one_second_timeout() {
+    let cfg = load_text(&ping_config("", "")).unwrap_or_else(|e| panic!("{e}"));
+    for s in &cfg.core.subnets4 {
+        assert_eq!((s.ping_check, s.ping_timeout_ms), (false, 1000));
+    }
+}
+
+#[test]
+fn a_subnet_takes_ping_check_from_server_unless_it_says_otherwise() {
+    let text = ping_config(
+        "ping_check = true\nping_timeout_ms = 300",
+        "ping_check = false\nping_timeout_ms = 50",
+    );
+    let cfg = load_text(&text).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(bool, u32)> = cfg
+        .core
+        .subnets4
+        .iter()
+        .map(|s| (s.ping_check, s.ping_timeout_ms))
+        .collect();
+    assert_eq!(got, vec![(false, 50), (true, 300)]);
+}
+
+#[test]
+fn ping_timeout_ms_out_of_1_to_10000_is_refused_at_its_key_and_line() {
+    let text = ping_config("", "ping_check = true\nping_timeout_ms = 0");
+    let problems = problems_of(&text);
+    assert_problem_on(
+        &text,
+        &problems,
+        "subnet4[0].ping_timeout_ms",
+        "give 1 to 10000",
+        "ping_timeout_ms = 0",
+    );
+    let text = ping_config("ping_timeout_ms = 10001", "");
+    let problems = problems_of(&text);
+    assert_problem_on(
+        &text,
+        &problems,
+        "server.ping_timeout_ms",
+        "give 1 to 10000",
+        "ping_timeout_ms = 10001",
+    );
+    // Told once, at the server: the subnets inheriting it are not reported too.
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    for edge in ["1", "10000"] {
+        let text = ping_config(&format!("ping_timeout_ms = {edge}"), "");
+        load_text(&text).unwrap_or_else(|e| panic!("{edge}: {e}"));
+    }
+}
