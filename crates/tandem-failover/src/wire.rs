@@ -20,6 +20,18 @@ pub enum Protocol {
     Draft12,
 }
 
+impl Protocol {
+    /// Whether the raw message `bytes` (as [`PeerMessage::parse`] takes them) is a BNDUPD,
+    /// by its type octet alone: RFC 8156 §5.1 puts it first, draft-12 §6.1 after the
+    /// 2-byte length. For accounting before (or without) a full decode.
+    pub fn is_binding_update(self, bytes: &[u8]) -> bool {
+        match self {
+            Protocol::Rfc8156 => bytes.first() == Some(&(FailoverMsgType::BndUpd as u8)),
+            Protocol::Draft12 => bytes.get(2) == Some(&(dhcpfo::MsgType::BndUpd as u8)),
+        }
+    }
+}
+
 /// What a message is, whatever its protocol (RFC 8156 §5.3, draft-12 §7). RFC 8156's
 /// CONNECTREPLY and BNDREPLY are draft-12's CONNECTACK and BNDACK.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

@@ -1,7 +1,16 @@
-//! The partner link: TCP with 2-byte length framing (RFC 8156 §5.1 via RFC 5460 §5.1),
-//! mutually authenticated TLS unless `[failover.tls] insecure = true`. The primary connects
-//! with backoff; the secondary accepts only its configured partner's address and, with TLS,
-//! only a certificate signed by the pair's CA. One connection at a time.
+//! The partner link. Two protocols, one task shape:
+//!
+//! - RFC 8156 (DHCPv6): TCP with 2-byte length framing (§5.1 via RFC 5460 §5.1), mutually
+//!   authenticated TLS unless `[failover.tls] insecure = true`. The primary connects with
+//!   backoff; the secondary accepts only its configured partner's address.
+//! - draft-ietf-dhc-failover-12 (DHCPv4, ISC dhcpd's): each message carries its own length,
+//!   which counts itself (§6.1). As ISC dhcpd 4.4 does, **both** members listen and both
+//!   connect, from the configured source address (dhcpd accepts a connection only from the
+//!   `peer address` it has); the first connection up carries the session and a second one
+//!   from the partner is closed, as dhcpd closes it. A dhcpd partner needs plain TCP (it has
+//!   no TLS); two tandems can run the same protocol over mutual TLS.
+//!
+//! One connection at a time; incoming connections from any other address are refused.
 //!
 //! TLS starts with the first byte (no STARTTLS exchange as in RFC 7653 §8.2, which RFC 8156
 //! points to): both ends are tandem and a plaintext prelude would only add a downgrade
@@ -16,9 +25,10 @@ use bytes::{Buf, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tandem_failover::wire::Protocol;
 use tandem_failover::Role;
 use tandem_wire::failover::{decode_frame, encode_frame, MAX_FRAME_LEN};
-use tandem_wire::WireError;
+use tandem_wire::{dhcpfo, WireError};
 
 use crate::counters::Counters;
 use crate::ratelimit::{RateLimited, Report};
@@ -135,19 +145,25 @@ pub fn load_tls(
     })
 }
 
-/// RFC 8156 §5.1 framing on the stream, by tandem-wire's rule (the fuzzed one): a 2-byte
-/// length, then the message; an empty frame is an error.
-struct Frames;
+/// Framing on the stream, by tandem-wire's rules (the fuzzed ones). RFC 8156 §5.1: a
+/// 2-byte length, then the message, which is what the core reads; an empty frame is an
+/// error. draft-12 §6.1: the message's own first two bytes are its length (12..=2048,
+/// itself included) and the core reads the whole message.
+struct Frames(Protocol);
 
 impl Decoder for Frames {
     type Item = Vec<u8>;
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Vec<u8>>, FrameError> {
-        match decode_frame(src, MAX_FRAME_LEN)? {
+        let taken = match self.0 {
+            Protocol::Rfc8156 => decode_frame(src, MAX_FRAME_LEN)?,
+            Protocol::Draft12 => dhcpfo::take_message(src)?,
+        };
+        match taken {
             None => Ok(None),
-            Some((payload, used)) => {
-                let msg = payload.to_vec();
+            Some((msg, used)) => {
+                let msg = msg.to_vec();
                 src.advance(used);
                 Ok(Some(msg))
             }
@@ -159,8 +175,20 @@ impl Encoder<Vec<u8>> for Frames {
     type Error = FrameError;
 
     fn encode(&mut self, msg: Vec<u8>, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let frame = encode_frame(&msg).ok_or(FrameError::Unframeable(msg.len()))?;
-        dst.extend_from_slice(&frame);
+        match self.0 {
+            Protocol::Rfc8156 => {
+                let frame = encode_frame(&msg).ok_or(FrameError::Unframeable(msg.len()))?;
+                dst.extend_from_slice(&frame);
+            }
+            Protocol::Draft12 => {
+                // Already framed by the codec; checked again so a bad length never goes
+                // out (the partner would drop the link on it).
+                if dhcpfo::message_len(&msg)? != Some(msg.len()) {
+                    return Err(FrameError::Unframeable(msg.len()));
+                }
+                dst.extend_from_slice(&msg);
+            }
+        }
         Ok(())
     }
 }
@@ -171,14 +199,18 @@ enum FrameError {
     Wire(#[from] WireError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("a {0}-byte message cannot be framed (1 to 65535)")]
+    #[error("a {0}-byte message cannot be framed (RFC 8156: 1 to 65535 bytes; draft-12: 12 to 2048, its length field right)")]
     Unframeable(usize),
 }
 
 /// Starts the link task; returns the driver's ends. Failed TLS handshakes are counted in
 /// `counters` (`tls_failures`: a partner with the wrong CA, certificate or name, or a
 /// stranger probing the port, shows there before anything else does).
+///
+/// `local` is where we listen (its port) and the source address we connect from;
+/// `peer` is where we connect.
 pub fn spawn(
+    protocol: Protocol,
     role: Role,
     local: SocketAddr,
     peer: SocketAddr,
@@ -187,69 +219,197 @@ pub fn spawn(
 ) -> Result<(mpsc::Sender<PeerCommand>, mpsc::Receiver<PeerEvent>), PartnerError> {
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
     let (ev_tx, ev_rx) = mpsc::channel(4096);
-    match role {
-        Role::Primary => {
-            tokio::spawn(connect_loop(local, peer, security, cmd_rx, ev_tx, counters));
+    let link = Link {
+        protocol,
+        local,
+        peer,
+        security,
+        counters,
+    };
+    let listen = || -> Result<TcpListener, PartnerError> {
+        let listen = |e| PartnerError::Listen { local, source: e };
+        let listener = std::net::TcpListener::bind(local).map_err(listen)?;
+        listener.set_nonblocking(true).map_err(listen)?;
+        let listener = TcpListener::from_std(listener).map_err(listen)?;
+        info!(%local, partner = %peer.ip(), "listening for the failover partner");
+        Ok(listener)
+    };
+    match (protocol, role) {
+        (Protocol::Draft12, _) => {
+            let listener = listen()?;
+            info!(%peer, "connecting to the failover partner too, as ISC dhcpd does");
+            tokio::spawn(link.both_ways(listener, cmd_rx, ev_tx));
         }
-        Role::Secondary => {
-            let listen = |e| PartnerError::Listen { local, source: e };
-            let listener = std::net::TcpListener::bind(local).map_err(listen)?;
-            listener.set_nonblocking(true).map_err(listen)?;
-            let listener = TcpListener::from_std(listener).map_err(listen)?;
-            info!(%local, partner = %peer.ip(), "listening for the failover partner");
-            tokio::spawn(accept_loop(
-                listener, peer, security, cmd_rx, ev_tx, counters,
-            ));
+        (Protocol::Rfc8156, Role::Primary) => {
+            tokio::spawn(connect_loop(link, cmd_rx, ev_tx));
+        }
+        (Protocol::Rfc8156, Role::Secondary) => {
+            tokio::spawn(accept_loop(listen()?, link, cmd_rx, ev_tx));
         }
     }
     Ok((cmd_tx, ev_rx))
 }
 
-async fn connect_loop(
+/// A connected (and, with TLS, authenticated) stream of either direction.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// What every connection of the link shares.
+struct Link {
+    protocol: Protocol,
     local: SocketAddr,
     peer: SocketAddr,
     security: Security,
+    counters: Arc<Counters>,
+}
+
+impl Link {
+    /// Connects to the partner and, with TLS, authenticates it (we are the TLS client).
+    async fn dial(&self) -> Result<Box<dyn Io>, String> {
+        let tcp = connect(self.local, self.peer)
+            .await
+            .map_err(|e| e.to_string())?;
+        match &self.security {
+            Security::Plain => Ok(Box::new(tcp)),
+            Security::Tls {
+                connector,
+                server_name,
+                ..
+            } => match tokio::time::timeout(
+                HANDSHAKE_TIMEOUT,
+                connector.connect(server_name.clone(), tcp),
+            )
+            .await
+            {
+                Ok(Ok(tls)) => Ok(Box::new(tls)),
+                Ok(Err(e)) => {
+                    self.counters.tls_failure();
+                    Err(format!("TLS handshake failed: {e}"))
+                }
+                Err(_) => {
+                    self.counters.tls_failure();
+                    Err("TLS handshake timed out".into())
+                }
+            },
+        }
+    }
+
+    /// Takes a connection the partner opened and, with TLS, authenticates it (we are the
+    /// TLS server). `Ok(None)`: not from the partner's address, closed.
+    async fn answer(
+        &self,
+        tcp: TcpStream,
+        from: SocketAddr,
+    ) -> Result<Option<Box<dyn Io>>, String> {
+        if from.ip() != self.peer.ip() {
+            warn!(%from, expected = %self.peer.ip(), "refused a failover connection from a stranger");
+            return Ok(None);
+        }
+        tune(&tcp);
+        match &self.security {
+            Security::Plain => Ok(Some(Box::new(tcp))),
+            Security::Tls { acceptor, .. } => {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => Ok(Some(Box::new(tls))),
+                    Ok(Err(e)) => {
+                        self.counters.tls_failure();
+                        Err(format!("TLS handshake failed: {e}"))
+                    }
+                    Err(_) => {
+                        self.counters.tls_failure();
+                        Err("TLS handshake timed out".into())
+                    }
+                }
+            }
+        }
+    }
+
+    /// draft-12, as ISC dhcpd 4.4 runs its link: listen and connect at once; whichever
+    /// connection comes up first carries the session; while it lasts, further connections
+    /// from the partner are closed (dhcpd closes a duplicate the same way). After a loss,
+    /// both directions are tried again.
+    async fn both_ways(
+        self,
+        listener: TcpListener,
+        mut cmds: mpsc::Receiver<PeerCommand>,
+        events: mpsc::Sender<PeerEvent>,
+    ) {
+        let mut backoff = Duration::from_secs(1);
+        let mut next_dial = tokio::time::Instant::now();
+        let mut failures = RetryLog::new("cannot reach the failover partner");
+        let mut refusals = RetryLog::new("refused the partner");
+        loop {
+            let (stream, direction) = tokio::select! {
+                accepted = listener.accept() => {
+                    let (tcp, from) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            warn!(error = %e, "failover accept failed");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue;
+                        }
+                    };
+                    match self.answer(tcp, from).await {
+                        Ok(Some(s)) => {
+                            refusals.success(from);
+                            (s, "incoming")
+                        }
+                        Ok(None) => continue,
+                        Err(why) => {
+                            refusals.failure(from, &why);
+                            continue;
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(next_dial) => match self.dial().await {
+                    Ok(s) => {
+                        failures.success(self.peer);
+                        (s, "outgoing")
+                    }
+                    Err(why) => {
+                        failures.failure(self.peer, &why);
+                        next_dial = tokio::time::Instant::now() + backoff;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
+                    }
+                },
+            };
+            while cmds.try_recv().is_ok() {}
+            let why = session(
+                self.protocol,
+                stream,
+                direction,
+                Some(&listener),
+                &mut cmds,
+                &events,
+            )
+            .await;
+            if events.send(PeerEvent::Disconnected(why)).await.is_err() {
+                return;
+            }
+            while cmds.try_recv().is_ok() {}
+            backoff = Duration::from_secs(1);
+            next_dial = tokio::time::Instant::now() + backoff;
+        }
+    }
+}
+
+/// RFC 8156: the primary connects, with backoff.
+async fn connect_loop(
+    link: Link,
     mut cmds: mpsc::Receiver<PeerCommand>,
     events: mpsc::Sender<PeerEvent>,
-    counters: Arc<Counters>,
 ) {
     let mut backoff = Duration::from_secs(1);
     let mut failures = RetryLog::new("cannot reach the failover partner");
     loop {
-        let why = match connect(local, peer).await {
-            Ok(tcp) => match &security {
-                Security::Plain => {
-                    failures.success(peer);
-                    Some(session(tcp, &mut cmds, &events).await)
-                }
-                Security::Tls {
-                    connector,
-                    server_name,
-                    ..
-                } => match tokio::time::timeout(
-                    HANDSHAKE_TIMEOUT,
-                    connector.connect(server_name.clone(), tcp),
-                )
-                .await
-                {
-                    Ok(Ok(tls)) => {
-                        failures.success(peer);
-                        Some(session(tls, &mut cmds, &events).await)
-                    }
-                    Ok(Err(e)) => {
-                        counters.tls_failure();
-                        failures.failure(peer, &format!("TLS handshake failed: {e}"));
-                        None
-                    }
-                    Err(_) => {
-                        counters.tls_failure();
-                        failures.failure(peer, "TLS handshake timed out");
-                        None
-                    }
-                },
-            },
-            Err(e) => {
-                failures.failure(peer, &e.to_string());
+        let why = match link.dial().await {
+            Ok(stream) => {
+                failures.success(link.peer);
+                Some(session(link.protocol, stream, "outgoing", None, &mut cmds, &events).await)
+            }
+            Err(why) => {
+                failures.failure(link.peer, &why);
                 None
             }
         };
@@ -341,13 +501,12 @@ impl RetryLog {
     }
 }
 
+/// RFC 8156: the secondary accepts its partner's connections, one at a time.
 async fn accept_loop(
     listener: TcpListener,
-    peer: SocketAddr,
-    security: Security,
+    link: Link,
     mut cmds: mpsc::Receiver<PeerCommand>,
     events: mpsc::Sender<PeerEvent>,
-    counters: Arc<Counters>,
 ) {
     let mut refusals = RetryLog::new("refused the partner");
     loop {
@@ -359,50 +518,51 @@ async fn accept_loop(
                 continue;
             }
         };
-        if from.ip() != peer.ip() {
-            warn!(%from, expected = %peer.ip(), "refused a failover connection from a stranger");
-            continue;
-        }
-        tune(&tcp);
-        while cmds.try_recv().is_ok() {}
-        let why = match &security {
-            Security::Plain => session(tcp, &mut cmds, &events).await,
-            Security::Tls { acceptor, .. } => {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => {
-                        refusals.success(from);
-                        session(tls, &mut cmds, &events).await
-                    }
-                    Ok(Err(e)) => {
-                        counters.tls_failure();
-                        refusals.failure(from, &format!("TLS handshake failed: {e}"));
-                        continue;
-                    }
-                    Err(_) => {
-                        counters.tls_failure();
-                        refusals.failure(from, "TLS handshake timed out");
-                        continue;
-                    }
-                }
+        let stream = match link.answer(tcp, from).await {
+            Ok(Some(s)) => {
+                refusals.success(from);
+                s
+            }
+            Ok(None) => continue,
+            Err(why) => {
+                refusals.failure(from, &why);
+                continue;
             }
         };
+        while cmds.try_recv().is_ok() {}
+        let why = session(link.protocol, stream, "incoming", None, &mut cmds, &events).await;
         if events.send(PeerEvent::Disconnected(why)).await.is_err() {
             return;
         }
     }
 }
 
+/// A further connection while a session runs (draft-12 only, where both sides dial):
+/// closed at once, as ISC dhcpd 4.4 closes a duplicate. Pending forever without a listener.
+async fn refuse_duplicate(listener: Option<&TcpListener>) {
+    let Some(listener) = listener else {
+        return std::future::pending().await;
+    };
+    if let Ok((tcp, from)) = listener.accept().await {
+        debug!(%from, "closed a second failover connection: one session at a time");
+        drop(tcp);
+    }
+}
+
 /// Runs one connection; returns why it ended.
-async fn session<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
+async fn session(
+    protocol: Protocol,
+    stream: Box<dyn Io>,
+    direction: &'static str,
+    listener: Option<&TcpListener>,
     cmds: &mut mpsc::Receiver<PeerCommand>,
     events: &mpsc::Sender<PeerEvent>,
 ) -> String {
-    info!("failover partner connected");
+    info!(direction, "failover partner connected");
     if events.send(PeerEvent::Connected).await.is_err() {
         return "driver gone".into();
     }
-    let mut framed = Framed::new(stream, Frames);
+    let mut framed = Framed::new(stream, Frames(protocol));
     loop {
         tokio::select! {
             frame = framed.next() => match frame {
@@ -426,6 +586,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 None => return "driver gone".into(),
             },
+            () = refuse_duplicate(listener) => {}
         }
     }
 }

@@ -25,7 +25,6 @@ use tandem_failover::node::{BatchId, Node, Output, Ticket, Via};
 use tandem_failover::server::{Event, PersistItem};
 use tandem_net::{RecvMeta, RecvMeta4, SendMeta, SendMeta4};
 use tandem_store::Batch;
-use tandem_wire::failover::FailoverMsgType;
 use tandem_wire::v6::MessageType;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
@@ -655,9 +654,9 @@ impl Runner {
                     c.partner_last_message = Some(now);
                 });
                 self.node.handle_peer_bytes(now, &bytes);
-                // RFC 8156 §5.2: the first octet is the message type; a BNDUPD carries
-                // the partner's lease changes, anything else is bookkeeping.
-                let source = if bytes.first() == Some(&(FailoverMsgType::BndUpd as u8)) {
+                // A BNDUPD carries the partner's lease changes, anything else is
+                // bookkeeping.
+                let source = if self.node.peer_message_is_update(&bytes) {
                     Source::PartnerUpdate
                 } else {
                     Source::PartnerOther

@@ -274,6 +274,15 @@ impl Node {
     }
 
     /// Bytes of one failover message (without the 2-byte length).
+    /// Whether `bytes` from the partner are a binding update (see
+    /// [`crate::wire::Protocol::is_binding_update`]); false without a partner.
+    pub fn peer_message_is_update(&self, bytes: &[u8]) -> bool {
+        match &self.mode {
+            Mode::Pair(fs) => fs.protocol().is_binding_update(bytes),
+            _ => false,
+        }
+    }
+
     pub fn handle_peer_bytes(&mut self, now: Time, bytes: &[u8]) {
         if let Mode::Pair(fs) = &mut self.mode {
             fs.handle_peer_bytes(now, bytes);

@@ -442,7 +442,8 @@ pub async fn serve_with(
                     warn!(
                         partner = %p.peer,
                         "failover link WITHOUT TLS (insecure = true): anyone on the path can \
-                         read and forge lease updates"
+                         read and forge lease updates; only connections from the partner's \
+                         address are taken (as an ISC dhcpd partner needs: it has no TLS)"
                     );
                     Security::Plain
                 }
@@ -453,7 +454,14 @@ pub async fn serve_with(
                     server_name,
                 } => partner::load_tls(cert, key, ca, server_name)?,
             };
-            let (tx, rx) = partner::spawn(p.role, p.local, p.peer, security, counters.clone())?;
+            let (tx, rx) = partner::spawn(
+                p.pair.endpoint.protocol,
+                p.role,
+                p.local,
+                p.peer,
+                security,
+                counters.clone(),
+            )?;
             Some(PartnerChannels { tx, rx })
         }
     };

@@ -295,7 +295,7 @@ pub fn build(file: &ConfigFile, base_dir: &Path) -> Result<RunConfig, Vec<Proble
         failover: file
             .failover
             .as_ref()
-            .map(|f| failover::settings(f, base_dir)),
+            .map(|f| failover::settings(file, f, base_dir)),
         control,
         metrics,
         warnings,

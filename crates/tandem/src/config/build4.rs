@@ -24,10 +24,6 @@ use super::file::{ConfigFile, Options4Section, PoolEntry4, ServerSection, Subnet
 /// core checks a subnet's own).
 const PING_TIMEOUT_MS: std::ops::RangeInclusive<u32> = 1..=MAX_PING_TIMEOUT_MS;
 
-/// `[failover]` with `[[subnet4]]`: refused at `subnet4`.
-pub const FAILOVER_V4: &str = "DHCPv4 failover is not supported yet: a pair serves DHCPv6 only; \
-     run DHCPv4 on a server without [failover]";
-
 /// A client identifier is option 61's value: at most 255 octets (RFC 2132 §2).
 const MAX_CLIENT_ID: usize = 255;
 
@@ -70,11 +66,6 @@ pub fn reserved_code4(code: u8) -> Option<&'static str> {
 /// Every DHCPv4 check of the file; problems and warnings appended.
 pub(super) fn check(file: &ConfigFile, problems: &mut Vec<Problem>, warnings: &mut Vec<Problem>) {
     check_server4(file, problems, warnings);
-    if file.failover.is_some() && !file.subnet4.is_empty() {
-        // The pair's lease split and binding updates are DHCPv6's (RFC 8156); two servers
-        // each serving a v4 pool alone would give one address to two clients.
-        problems.push(Problem::new("subnet4", FAILOVER_V4));
-    }
     check_options4(&file.options4, "options4", problems);
     let mut shared: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, s) in file.subnet4.iter().enumerate() {

@@ -1,5 +1,7 @@
-//! `[failover]`: the checks that only make sense for one half of an RFC 8156 pair, and
-//! the settings the pair runs with ([`FailoverSettings`]).
+//! `[failover]`: the checks that only make sense for one half of a pair, and the settings
+//! the pair runs with ([`FailoverSettings`]). The family of the subnets picks the protocol:
+//! `[[subnet6]]` runs RFC 8156, `[[subnet4]]` draft-ietf-dhc-failover-12 as ISC dhcpd 4.4
+//! speaks it (so either member may be a dhcpd).
 //!
 //! Defaults live here as constants so the example files, the checks and the tests agree.
 
@@ -10,7 +12,9 @@ use tandem_core::config::ServerConfig;
 use tandem_failover::endpoint::{EndpointConfig, CONTACTS_PER_KEEPALIVE};
 use tandem_failover::mclt::MIN_NEW_LEASE_LIFETIME;
 use tandem_failover::server::PairConfig;
+use tandem_failover::wire::Protocol;
 use tandem_failover::Role;
+use tandem_wire::dhcpfo::Hba;
 
 use super::build::Problem;
 use super::file::{ConfigFile, FailoverSection, FailoverTlsSection, RoleName};
@@ -32,6 +36,10 @@ pub const DEFAULT_MAX_UNACKED_BNDUPD: u32 = 100;
 pub const DEFAULT_STARTUP: u32 = 10;
 pub const DEFAULT_SECONDARY_PREFIX_SHARE: u8 = 50;
 pub const DEFAULT_REBALANCE_THRESHOLD: u64 = 16;
+/// dhcpd's `split` when the primary gives none: half the hash buckets each (RFC 3074 §5).
+pub const DEFAULT_SPLIT: u16 = 128;
+/// `split` covers the 256 hash buckets of RFC 3074.
+pub const MAX_SPLIT: u16 = 256;
 
 /// How the partner link is protected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +60,12 @@ pub enum FailoverTls {
 /// A checked `[failover]` section: everything the failover link and core need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailoverSettings {
+    /// RFC 8156 for a DHCPv6 pair, draft-12 for a DHCPv4 one.
+    pub protocol: Protocol,
     pub role: Role,
     pub relationship: String,
-    /// The partner: the primary connects here; the secondary accepts connections only
-    /// from `peer.ip()`.
+    /// The partner: where we connect (an RFC 8156 primary; both members of a draft-12
+    /// pair, as dhcpd does), and the only address we accept a connection from.
     pub peer: SocketAddr,
     /// Our end of the link: the secondary listens on it; the primary binds its
     /// outgoing socket to `local.ip()` (port 0) so the secondary sees the expected
@@ -72,6 +82,8 @@ pub struct FailoverSettings {
     pub secondary_prefix_share: u8,
     /// Used by the primary only.
     pub rebalance_threshold: u64,
+    /// draft-12 primary: the hash bucket assignment it sends in CONNECT (RFC 3074).
+    pub hba: Option<Hba>,
     pub tls: FailoverTls,
 }
 
@@ -83,6 +95,8 @@ impl FailoverSettings {
         endpoint.local.max_unacked = self.max_unacked_bndupd;
         endpoint.auto_partner_down = self.auto_partner_down;
         endpoint.startup_secs = self.startup;
+        endpoint.protocol = self.protocol;
+        endpoint.local.hba = self.hba;
         PairConfig {
             endpoint,
             secondary_prefix_share: self.secondary_prefix_share,
@@ -126,10 +140,31 @@ fn resolve(base_dir: &Path, p: &Path) -> PathBuf {
     }
 }
 
+/// The protocol the pair speaks: draft-12 for DHCPv4 subnets (a configuration with both
+/// families and `[failover]` is refused by [`check`]).
+pub fn protocol(file: &ConfigFile) -> Protocol {
+    if file.subnet4.is_empty() {
+        Protocol::Rfc8156
+    } else {
+        Protocol::Draft12
+    }
+}
+
 /// Builds the settings; call only once [`check`] found no problem.
-pub(super) fn settings(f: &FailoverSection, base_dir: &Path) -> FailoverSettings {
+pub(super) fn settings(
+    file: &ConfigFile,
+    f: &FailoverSection,
+    base_dir: &Path,
+) -> FailoverSettings {
     let role = Role::from(f.role);
+    let protocol = protocol(file);
     let port = f.port.unwrap_or(DEFAULT_PORT);
+    let hba = (protocol == Protocol::Draft12 && role == Role::Primary).then(|| {
+        f.hba
+            .as_deref()
+            .and_then(Hba::from_slice)
+            .unwrap_or_else(|| Hba::split(f.split.unwrap_or(DEFAULT_SPLIT)))
+    });
     let tls_section = f.tls.clone().unwrap_or_default();
     let tls = if tls_section.insecure {
         FailoverTls::Insecure
@@ -146,12 +181,13 @@ pub(super) fn settings(f: &FailoverSection, base_dir: &Path) -> FailoverSettings
         }
     };
     FailoverSettings {
+        protocol,
         role,
         relationship: f
             .relationship
             .clone()
             .unwrap_or_else(|| DEFAULT_RELATIONSHIP.to_string()),
-        peer: SocketAddr::new(f.peer_address, port),
+        peer: SocketAddr::new(f.peer_address, f.peer_port.unwrap_or(port)),
         local: SocketAddr::new(local_ip(f), port),
         mclt: f.mclt.unwrap_or(DEFAULT_MCLT),
         auto_partner_down: f.auto_partner_down.filter(|&s| s > 0),
@@ -162,6 +198,7 @@ pub(super) fn settings(f: &FailoverSection, base_dir: &Path) -> FailoverSettings
             .secondary_prefix_share
             .unwrap_or(DEFAULT_SECONDARY_PREFIX_SHARE),
         rebalance_threshold: f.rebalance_threshold.unwrap_or(DEFAULT_REBALANCE_THRESHOLD),
+        hba,
         tls,
     }
 }
@@ -179,6 +216,7 @@ pub(super) fn check(
         return;
     };
     check_numbers(f, problems);
+    check_protocol(file, f, problems, warnings);
     check_addresses(file, f, problems);
     check_tls(f, base_dir, problems);
     check_pools(file, core, problems);
@@ -224,6 +262,77 @@ fn check_numbers(f: &FailoverSection, problems: &mut Vec<Problem>) {
     }
 }
 
+/// One pair speaks one protocol: RFC 8156 (DHCPv6) or draft-12 (DHCPv4, ISC dhcpd's); the
+/// keys of the other one are mistakes.
+fn check_protocol(
+    file: &ConfigFile,
+    f: &FailoverSection,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) {
+    if !file.subnet4.is_empty() && !file.subnet6.is_empty() {
+        problems.push(Problem::new(
+            "failover",
+            "a pair serves one family: DHCPv6 with [[subnet6]] (RFC 8156) or DHCPv4 with \
+             [[subnet4]] (draft-ietf-dhc-failover-12, ISC dhcpd's protocol); two servers each \
+             serving the other family alone would give one address to two clients, so run \
+             it on a server without [failover]",
+        ));
+        return;
+    }
+    let v4 = protocol(file) == Protocol::Draft12;
+    let mut push =
+        |key: &str, msg: String| problems.push(Problem::new(format!("failover.{key}"), msg));
+    if !v4 {
+        for (key, set) in [
+            ("peer_port", f.peer_port.is_some()),
+            ("split", f.split.is_some()),
+            ("hba", f.hba.is_some()),
+        ] {
+            if set {
+                push(key, "only for a DHCPv4 pair ([[subnet4]], ISC dhcpd's protocol): an RFC 8156 pair uses one port and splits addresses by their lowest bit (§4.2.1.1)".into());
+            }
+        }
+        return;
+    }
+    if f.peer_port == Some(0) {
+        push(
+            "peer_port",
+            "port 0 is not a port the partner listens on".into(),
+        );
+    }
+    if f.split.is_some() && f.hba.is_some() {
+        push(
+            "split",
+            "give split or hba, not both: each sets the whole hash bucket assignment (RFC 3074 §5)"
+                .into(),
+        );
+    }
+    if let Some(n) = f.split.filter(|&n| n > MAX_SPLIT) {
+        push("split", format!("{n} is above {MAX_SPLIT}: split counts the RFC 3074 hash buckets the primary answers, 0 to {MAX_SPLIT}"));
+    }
+    if let Some(h) = f.hba.as_ref().filter(|h| h.len() != 32) {
+        push("hba", format!("{} bytes; the hash bucket assignment is exactly 32 bytes, one bit per RFC 3074 bucket (ISC dhcpd refuses any other length with reject reason 18)", h.len()));
+    }
+    let mut note =
+        |key: &str, msg: &str| warnings.push(Problem::new(format!("failover.{key}"), msg));
+    if f.role == RoleName::Secondary {
+        for (key, set) in [("split", f.split.is_some()), ("hba", f.hba.is_some())] {
+            if set {
+                note(key, "only the primary's is used: the secondary adopts the hash bucket assignment the primary sends in CONNECT (draft-ietf-dhc-failover-12 §7.8)");
+            }
+        }
+    }
+    for (key, set) in [
+        ("secondary_prefix_share", f.secondary_prefix_share.is_some()),
+        ("rebalance_threshold", f.rebalance_threshold.is_some()),
+    ] {
+        if set {
+            note(key, "applies to DHCPv6 prefix pools only: a DHCPv4 pair shares each pool as FREE and BACKUP addresses, balanced as ISC dhcpd does");
+        }
+    }
+}
+
 fn check_addresses(file: &ConfigFile, f: &FailoverSection, problems: &mut Vec<Problem>) {
     let peer = f.peer_address;
     let mut push =
@@ -252,9 +361,13 @@ fn check_addresses(file: &ConfigFile, f: &FailoverSection, problems: &mut Vec<Pr
         if f.listen_address == Some(peer) {
             push("peer_address", format!("{peer} is our own failover.listen_address: peer_address is the partner's address, not ours"));
         }
-        let server_listen = IpAddr::V6(file.server.listen_address);
-        if !server_listen.is_unspecified() && server_listen == peer {
-            push("peer_address", format!("{peer} is our own server.listen_address: peer_address is the partner's address, not ours"));
+        for (key, server_listen) in [
+            ("listen_address", IpAddr::V6(file.server.listen_address)),
+            ("listen_address4", IpAddr::V4(file.server.listen_address4)),
+        ] {
+            if !server_listen.is_unspecified() && server_listen == peer {
+                push("peer_address", format!("{peer} is our own server.{key}: peer_address is the partner's address, not ours"));
+            }
         }
     }
 }
@@ -350,6 +463,14 @@ fn check_server_name(name: &str) -> Result<(), String> {
 
 /// What failover asks of the pools and lifetimes.
 fn check_pools(file: &ConfigFile, core: &ServerConfig, problems: &mut Vec<Problem>) {
+    for (i, subnet) in file.subnet4.iter().enumerate() {
+        if subnet.lease_time < MIN_NEW_LEASE_LIFETIME {
+            problems.push(Problem::new(
+                format!("subnet4[{i}].lease_time"),
+                format!("{} s is below 30 s: a failover pair caps a client's first lease at the MCLT and never grants less than 30 s", subnet.lease_time),
+            ));
+        }
+    }
     for (i, (subnet, cs)) in file.subnet6.iter().zip(&core.subnets).enumerate() {
         let at = format!("subnet6[{i}]");
         if subnet.valid_lifetime < MIN_NEW_LEASE_LIFETIME {
@@ -432,9 +553,11 @@ fn notes(file: &ConfigFile, f: &FailoverSection, warnings: &mut Vec<Problem>) {
         }
     }
     if f.tls.as_ref().is_some_and(|t| t.insecure) {
-        warnings.push(Problem::new(
-            "failover.tls.insecure",
-            "the partner link runs without TLS: lease updates are neither encrypted nor authenticated (RFC 8156 §10); use only on a trusted, isolated link",
-        ));
+        let msg = if file.subnet4.is_empty() {
+            "the partner link runs without TLS: lease updates are neither encrypted nor authenticated (RFC 8156 §10); use only on a trusted, isolated link"
+        } else {
+            "the partner link runs without TLS, as ISC dhcpd's must (dhcpd has neither TLS nor message digests): lease updates are neither encrypted nor authenticated and only the peer address is checked; use a dedicated, isolated link, or TLS between two tandems"
+        };
+        warnings.push(Problem::new("failover.tls.insecure", msg));
     }
 }

@@ -528,9 +528,25 @@ pub struct FailoverSection {
     /// The partner's address: where the primary connects, and the only address the
     /// secondary accepts a connection from (§6.2 identifies the endpoint by it).
     pub peer_address: IpAddr,
-    /// TCP port of the failover link, the same on both sides. Default 647 (§5.1).
+    /// TCP port of the failover link: where we listen, and (unless `peer_port` says
+    /// otherwise) where we connect. Default 647 (RFC 8156 §5.1; draft-ietf-dhc-failover-12
+    /// §6.1, ISC dhcpd's `port`).
     #[serde(default)]
     pub port: Option<u16>,
+    /// DHCPv4 pair only: the partner's port, ISC dhcpd's `peer port` (dhcpd keeps the two
+    /// apart; 519/520 are common). Default: `port`.
+    #[serde(default)]
+    pub peer_port: Option<u16>,
+    /// DHCPv4 pair, primary only: dhcpd's `split N` (0 to 256): clients whose RFC 3074
+    /// hash bucket is below N are the primary's to answer in NORMAL, the rest the
+    /// secondary's. Default 128 (half each). Not with `hba`.
+    #[serde(default)]
+    pub split: Option<u16>,
+    /// DHCPv4 pair, primary only: dhcpd's `hba`, the 32-byte hash bucket assignment in
+    /// hex (a set bit is a bucket the primary answers, bucket 0 the lowest bit of the first
+    /// byte, as dhcpd reads it). Not with `split`.
+    #[serde(default, deserialize_with = "opt_hex_bytes")]
+    pub hba: Option<Vec<u8>>,
     /// Our end of the link: the secondary listens on it, the primary connects from it.
     /// Default: the unspecified address of `peer_address`'s family.
     #[serde(default)]
@@ -542,7 +558,9 @@ pub struct FailoverSection {
     /// (§8.9). Absent or 0: only an operator can.
     #[serde(default)]
     pub auto_partner_down: Option<u32>,
-    /// Our FO_KEEPALIVE_TIME, seconds (§6.5). Default 60, at least 4.
+    /// Our FO_KEEPALIVE_TIME, seconds (§6.5): the longest silence we accept from the
+    /// partner. In a DHCPv4 pair it is sent as the receive timer (draft-ietf-dhc-failover-12
+    /// §12.19), ISC dhcpd's `max-response-delay`. Default 60, at least 4.
     #[serde(default)]
     pub keepalive: Option<u32>,
     /// MAX_UNACKED_BNDUPD we accept from the partner (§6.1.1). Default 100, at least 1.

@@ -1405,6 +1405,8 @@ use std::net::Ipv4Addr;
 
 use tandem_core::config::AddressPool4;
 use tandem_core::Reservation4;
+use tandem_failover::wire::Protocol;
+use tandem_wire::dhcpfo::Hba;
 use tandem_wire::v4::ClasslessRoute;
 
 /// A small DHCPv4-only server: one directly attached subnet.
@@ -2059,21 +2061,103 @@ fn dhcpv4_option_values_are_checked() {
     }
 }
 
+/// MINIMAL4 as a member of a DHCPv4 (draft-12) pair with `keys` in `[failover]`.
+fn pair4(keys: &str) -> String {
+    format!("{MINIMAL4}\n[failover]\n{keys}\n[failover.tls]\ninsecure = true\n")
+}
+
+const PRIMARY4_KEYS: &str = "role = \"primary\"\npeer_address = \"203.0.113.2\"";
+
 #[test]
-fn failover_with_subnet4_is_refused_dhcpv4_failover_is_not_supported_yet() {
+fn subnet4_with_failover_runs_draft12_as_isc_dhcpd_does() {
+    // draft-ietf-dhc-failover-12 §6.1 port 647 on both sides; split 128 (RFC 3074 §5:
+    // half the buckets each) when the primary gives none; the link without TLS is noted.
+    let cfg = load_text(&pair4(PRIMARY4_KEYS)).unwrap();
+    let f = cfg.failover.clone().unwrap();
+    assert_eq!(f.protocol, Protocol::Draft12);
+    assert_eq!(f.peer, "203.0.113.2:647".parse::<SocketAddr>().unwrap());
+    assert_eq!(f.local, "0.0.0.0:647".parse::<SocketAddr>().unwrap());
+    let pc = cfg.pair_config().unwrap();
+    assert_eq!(pc.endpoint.protocol, Protocol::Draft12);
+    assert_eq!(pc.endpoint.local.hba, Some(Hba::split(128)));
+    assert_problem(&cfg.warnings, "failover.tls.insecure", "ISC dhcpd");
+    // A v6 pair stays RFC 8156 and sends no HBA.
+    let v6 = load_text(&with_failover(PRIMARY_KEYS, INSECURE)).unwrap();
+    assert_eq!(
+        v6.pair_config().unwrap().endpoint.protocol,
+        Protocol::Rfc8156
+    );
+    assert_eq!(v6.pair_config().unwrap().endpoint.local.hba, None);
+}
+
+#[test]
+fn dhcpd_peer_block_keys_reach_the_v4_pair() {
+    // dhcpd.conf(5) `port`/`peer port` are separate; `split`/`hba` the primary's.
+    let keys = "role = \"primary\"\npeer_address = \"203.0.113.2\"\nlisten_address = \"203.0.113.1\"\nport = 519\npeer_port = 520\nsplit = 255\nkeepalive = 10";
+    let cfg = load_text(&pair4(keys)).unwrap();
+    let f = cfg.failover.as_ref().unwrap();
+    assert_eq!(f.local, "203.0.113.1:519".parse::<SocketAddr>().unwrap());
+    assert_eq!(f.peer, "203.0.113.2:520".parse::<SocketAddr>().unwrap());
+    let pc = cfg.pair_config().unwrap();
+    assert_eq!(pc.endpoint.local.hba, Some(Hba::split(255)));
+    assert_eq!(pc.endpoint.local.keepalive, 10);
+    let hba = format!("{}{}", "ff:".repeat(8), "00:".repeat(23) + "01");
+    let cfg = load_text(&pair4(&format!("{PRIMARY4_KEYS}\nhba = \"{hba}\""))).unwrap();
+    let mut want = [0u8; 32];
+    want[..8].fill(0xff);
+    want[31] = 1;
+    assert_eq!(
+        cfg.pair_config().unwrap().endpoint.local.hba,
+        Some(Hba(want))
+    );
+    // The secondary adopts the primary's assignment from CONNECT: it sends none.
+    let sec = load_text(&pair4(
+        "role = \"secondary\"\npeer_address = \"203.0.113.1\"",
+    ))
+    .unwrap();
+    assert_eq!(sec.pair_config().unwrap().endpoint.local.hba, None);
+}
+
+#[test]
+fn v4_pair_keys_are_checked_and_v6_only_keys_noted() {
+    let p = problems_of(&pair4(&format!(
+        "{PRIMARY4_KEYS}\nsplit = 257\npeer_port = 0"
+    )));
+    assert_problem(&p, "failover.split", "0 to 256");
+    assert_problem(&p, "failover.peer_port", "port 0");
+    let p = problems_of(&pair4(&format!("{PRIMARY4_KEYS}\nsplit = 1\nhba = \"ff\"")));
+    assert_problem(&p, "failover.split", "not both");
+    assert_problem(&p, "failover.hba", "exactly 32 bytes");
+    let short = MINIMAL4.replace("pools = [", "lease_time = 20\npools = [");
+    let p = problems_of(&format!(
+        "{short}\n[failover]\n{PRIMARY4_KEYS}\n[failover.tls]\ninsecure = true\n"
+    ));
+    assert_problem(&p, "subnet4[0].lease_time", "below 30 s");
+    let sec = load_text(&pair4("role = \"secondary\"\npeer_address = \"203.0.113.1\"\nsplit = 64\nsecondary_prefix_share = 40")).unwrap();
+    assert_problem(&sec.warnings, "failover.split", "only the primary's");
+    assert_problem(
+        &sec.warnings,
+        "failover.secondary_prefix_share",
+        "DHCPv6 prefix pools only",
+    );
+    // draft-12's keys on an RFC 8156 pair are mistakes.
+    let p = problems_of(&with_failover(
+        &format!("{PRIMARY_KEYS}\nsplit = 128\npeer_port = 648"),
+        INSECURE,
+    ));
+    assert_problem(&p, "failover.split", "only for a DHCPv4 pair");
+    assert_problem(&p, "failover.peer_port", "only for a DHCPv4 pair");
+}
+
+#[test]
+fn a_pair_serves_one_family() {
     let text = format!(
         "{}\n[[subnet4]]\nid = 4\nsubnet = \"192.0.2.0/24\"\npools = [\"192.0.2.100-192.0.2.199\"]\n",
         with_failover(PRIMARY_KEYS, INSECURE)
     );
     let p = problems_of(&text);
-    assert_eq!(p.len(), 1, "{p:#?}");
-    assert_eq!(p[0].path, "subnet4");
-    assert_eq!(
-        p[0].message,
-        "DHCPv4 failover is not supported yet: a pair serves DHCPv6 only; run DHCPv4 on a server without [failover]"
-    );
-    assert_eq!(p[0].line, Some(line_with(&text, "[[subnet4]]")));
-    // [options4] alone configures nothing to hand out: the pair is fine.
+    assert_problem(&p, "failover", "a pair serves one family");
+    // [options4] alone configures nothing to hand out: the v6 pair is fine.
     let options_only = format!(
         "{}\n[options4]\ndns_servers = [\"192.0.2.53\"]\n",
         with_failover(PRIMARY_KEYS, INSECURE)
