@@ -245,16 +245,17 @@ def outer_message_types(pcap):
 
 class Capture:
     """dumpcap on the client's veth (or on `iface` in `ns`): DHCPv6 both ways (UDP 546 and
-    547; a Relay-reply goes to the relay agent's port 547)."""
+    547; a Relay-reply goes to the relay agent's port 547), or what `bpf` selects."""
 
-    def __init__(self, topo, name, ns=None, iface=None):
+    def __init__(self, topo, name, ns=None, iface=None, bpf="udp port 546 or udp port 547"):
         self.topo, self.path = topo, os.path.join(topo.tmp, name + ".pcapng")
         self.ns, self.iface = ns or topo.cli_ns, iface or topo.cli_if
+        self.bpf = bpf
         self.proc = None
 
     def start(self):
-        self.proc = self.topo.spawn(self.ns, ["dumpcap", "-q", "-i", self.iface, "-f",
-                                              "udp port 546 or udp port 547", "-w", self.path])
+        self.proc = self.topo.spawn(self.ns, ["dumpcap", "-q", "-i", self.iface, "-f", self.bpf,
+                                              "-w", self.path])
         deadline = time.time() + 10
         while not os.path.exists(self.path) and time.time() < deadline:
             time.sleep(0.1)

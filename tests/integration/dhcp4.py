@@ -102,9 +102,16 @@ def _wait(pred, timeout, what, log=lambda: ""):
 class Dhclient4(Dhclient):
     """`dhclient -4` in the foreground, with its own files (the -6 one's, for v4)."""
 
-    def __init__(self, topo, name):
+    def __init__(self, topo, name, client_id=None):
         super().__init__(topo, name)
         self.flags = []
+        if client_id:  # colon hex, e.g. "1:0:c:1:2:3:4" (dhclient.conf(5))
+            with open(self.conf_file, "w") as f:
+                f.write(f"send dhcp-client-identifier {client_id};\n")
+
+    def server_ids(self):
+        """dhcp-server-identifier of every lease block, oldest first: who answered."""
+        return re.findall(r"option dhcp-server-identifier ([0-9.]+);", self.leases_text())
 
     def _cmd(self, *extra):
         return ["dhclient", "-4", "-v", "-1", "-lf", self.lease_file, "-pf", self.pid_file,

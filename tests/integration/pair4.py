@@ -16,7 +16,8 @@ import re
 import time
 
 from dhcpd import Dhcpd, subnet_decl
-from pair import PairTopology
+from harness import ACTIVE
+from pair import Member, PairTopology
 
 LINK4 = {"pri": "192.0.2.1", "sec": "192.0.2.2"}
 SUBNET4, POOL4 = "192.0.2.0/24", ("192.0.2.100", "192.0.2.199")
@@ -93,6 +94,78 @@ def dhcpd_member(topo, who, **conf):
     return Dhcpd(topo, data, dhcpd_failover_conf(who, **conf), ns=topo.nss[who], iface=topo.srv_if[who])
 
 
+def member4_config(topo, who, data_dir, mclt=60, keepalive=10, lease_time=600, split=None, max_unacked=10):
+    """tandem's configuration for member `who` of the pair above: the same two shared
+    pools as dhcpd_failover_conf, the failover peer block translated key by key (dhcpd's
+    max-response-delay is tandem's keepalive; plain TCP, as dhcpd has no TLS)."""
+    role = "primary" if who == "pri" else "secondary"
+    other = "sec" if who == "pri" else "pri"
+    split_line = f"split = {split}" if split is not None and who == "pri" else ""
+    text = f"""
+[server]
+interfaces = ["{topo.srv_if[who]}"]
+data_dir = "{data_dir}"
+log_level = "info,tandem_server=debug,tandem_failover=debug"
+
+[[subnet4]]
+id = 41
+subnet = "{SUBNET4}"
+interface = "{topo.srv_if[who]}"
+lease_time = {lease_time}
+pools = ["{POOL4[0]}-{POOL4[1]}"]
+
+[subnet4.options]
+routers = ["{LINK4["pri"]}"]
+dns_servers = ["192.0.2.53"]
+
+[[subnet4]]
+id = 42
+subnet = "{RELAY4_SUBNET}"
+lease_time = {lease_time}
+pools = ["{RELAY4_POOL[0]}-{RELAY4_POOL[1]}"]
+
+[subnet4.options]
+routers = ["198.51.100.1"]
+dns_servers = ["192.0.2.53"]
+
+[failover]
+role = "{role}"
+relationship = "{PEER}"
+peer_address = "{FO4[other]}"
+listen_address = "{FO4[who]}"
+mclt = {mclt}
+keepalive = {keepalive}
+# dhcpd's max-unacked-updates (dhcpd_failover_conf): dhcpd holds its acks until half of
+# this many are pending, so the two must match.
+max_unacked_bndupd = {max_unacked}
+startup = 3
+{split_line}
+
+[failover.tls]
+insecure = true
+"""
+    path = os.path.join(topo.tmp, f"{who}.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Member4(Member):
+    """A tandem member of the DHCPv4 pair (pair.Member with member4_config)."""
+
+    def __init__(self, topo, who, **kw):
+        self.topo, self.who = topo, who
+        self.data_dir = os.path.join(topo.tmp, f"{who}-data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.config = member4_config(topo, who, self.data_dir, **kw)
+        self.log_path = os.path.join(topo.tmp, f"{who}.log")
+        self.proc = None
+
+    def leases4(self):
+        """{"a.b.c.d": row} for the DHCPv4 leases of the member's database."""
+        return {a: l for a, l in self.leases().items() if ":" not in a}
+
+
 def wait_for(pred, timeout, what, detail=lambda: ""):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -130,4 +203,107 @@ def harness_dhcpd_pair_reaches_normal_balances_and_shares_a_lease():
         return f"NORMAL on both; client link pool {free} FREE / {backup} BACKUP; {addr} ACTIVE on both"
 
 
-PAIR4_SCENARIOS = [harness_dhcpd_pair_reaches_normal_balances_and_shares_a_lease]
+def failover_capture(topo):
+    """dumpcap on the primary's end of the failover link (TCP 647), started."""
+    from clients import Capture
+    return Capture(topo, "failover", ns=topo.nss["pri"], iface=topo.fo_if["pri"], bpf="tcp port 647").start()
+
+
+def dhcpfo_messages(pcap):
+    """(message types, malformed frames) of a failover-link capture as tshark's dhcpfo
+    dissector reads it: [(frame time, src, type name)], [frame descriptions]."""
+    import subprocess
+    base = ["tshark", "-n", "-r", pcap, "-d", "tcp.port==647,dhcpfo"]
+    res = subprocess.run(base + ["-Y", "dhcpfo", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+                                 "-e", "frame.time_epoch", "-e", "ip.src", "-e", "dhcpfo.type"],
+                         capture_output=True, text=True, check=True)
+    msgs = []
+    for line in res.stdout.splitlines():
+        f = (line.split("\t") + ["", "", ""])[:3]
+        msgs += [(float(f[0]), f[1], t) for t in f[2].split(",") if t]
+    bad = subprocess.run(base + ["-Y", "_ws.malformed || _ws.expert.severity >= error", "-T", "fields",
+                                 "-e", "frame.number", "-e", "_ws.expert.message"],
+                         capture_output=True, text=True, check=True)
+    return msgs, [l for l in bad.stdout.splitlines() if l.strip()]
+
+
+def link_summary(cap):
+    """The last failover messages of the capture so far (for a failure's detail)."""
+    import subprocess
+    res = subprocess.run(["tshark", "-n", "-r", cap.path, "-d", "tcp.port==647,dhcpfo", "-Y", "dhcpfo", "-T", "fields",
+                          "-E", "occurrence=a", "-E", "aggregator=,", "-e", "frame.time_relative", "-e", "ip.src",
+                          "-e", "dhcpfo.type", "-e", "dhcpfo.assignedipaddress", "-e", "dhcpfo.bindingstatus",
+                          "-e", "dhcpfo.rejectreason", "-e", "dhcpfo.xid"],
+                         capture_output=True, text=True, check=False)
+    return "\n".join(res.stdout.splitlines()[-60:]) + res.stderr[-300:]
+
+
+def _mixed_pair(topo, tandem_role):
+    """dhcpd in one role, tandem in the other; both started."""
+    dhcpd_role = "sec" if tandem_role == "pri" else "pri"
+    d = dhcpd_member(topo, dhcpd_role).start()
+    t = Member4(topo, tandem_role).start()
+    return t, d
+
+
+def _mixed_pair_normal_balanced_and_shared(tandem_role):
+    from dhcp4 import Dhclient4
+    with PairTopology4("fo4" + tandem_role[0]) as topo:
+        cap = failover_capture(topo)
+        t, d = _mixed_pair(topo, tandem_role)
+        logs = lambda: f"tandem:\n{t.log()}\ndhcpd:\n{d.log()}\nlink:\n{link_summary(cap)}"  # noqa: E731
+        t.wait_state("NORMAL", timeout=60)
+        wait_for(lambda: d.failover_state(PEER) == ("normal", "normal"), 30, "dhcpd in NORMAL with tandem", logs)
+        # Pool balance (draft-12 §5.4): the primary gives the secondary about half of the free
+        # addresses as BACKUP. dhcpd's lease file shows every address of its pools.
+        def balanced():
+            states = [l["state"] for a, l in d.leases().items() if a.startswith("192.0.2.")]
+            free, backup = states.count("free"), states.count("backup")
+            return (free, backup) if free + backup == 100 and abs(free - backup) <= 10 else None
+        free, backup = wait_for(balanced, 30, "the client link's pool split FREE/BACKUP in dhcpd's file", logs)
+        backup_set = {a for a, l in d.leases().items() if l["state"] == "backup"}
+        # RFC 3074 buckets under split 128 (dhcpd's hash, checked in tandem-wire against
+        # the server dhcpd picked): client id 01 00 0c 01 02 03 04 is the primary's,
+        # ... 06 the secondary's. Each must be answered by its own server (its server
+        # identifier), and the other server must hold the binding too.
+        got = {}
+        for name, cid, want in (("c4p", "1:0:c:1:2:3:4", LINK4["pri"]), ("c4s", "1:0:c:1:2:3:6", LINK4["sec"])):
+            client = Dhclient4(topo, name, client_id=cid).start()
+            addr = wait_for(lambda: (client.addresses() or [None])[-1], 30, f"dhclient -4 ({name}) got no lease",
+                            lambda: client.log() + logs())
+            client.stop()
+            assert addr.startswith("192.0.2."), addr
+            server = client.server_ids()[-1]
+            assert server == want, f"{name} ({cid}) was answered by {server}, not its hash bucket's server {want}"
+            # Each allocates from its own pool: the secondary from BACKUP (draft-12 §5.4).
+            assert (addr in backup_set) == (want == LINK4["sec"]), f"{addr} from {server}; BACKUP: {sorted(backup_set)}"
+            wait_for(lambda: (d.leases().get(addr) or {}).get("state") == "active"
+                     and (t.leases4().get(addr) or {}).get("status") == ACTIVE, 20,
+                     f"{addr} ACTIVE in dhcpd's lease file and in tandem's database", logs)
+            got[name] = f"{addr} from {server}"
+        msgs, malformed = dhcpfo_messages(cap.stop())
+        assert not malformed, f"tshark's dhcpfo dissector finds malformed frames: {malformed[:5]}"
+        kinds = {k for _, _, k in msgs}
+        # draft-12 §7 type codes: 3 BNDUPD, 4 BNDACK, 5 CONNECT, 6 CONNECTACK, 10 STATE.
+        assert {"3", "4", "5", "6", "10"} <= kinds, f"BNDUPD, BNDACK, CONNECT, CONNECTACK, STATE: {sorted(kinds)}"
+        return (f"tandem {tandem_role} + dhcpd: NORMAL on both; pool {free} FREE / {backup} BACKUP; "
+                f"primary's client {got['c4p']}, secondary's client {got['c4s']}, each ACTIVE on both")
+
+
+def tandem_secondary_with_dhcpd_primary_reaches_normal_and_shares_a_lease():
+    """tandem as the secondary of a real dhcpd 4.4 primary: the link comes up (draft-12
+    framing, CONNECT both ways), both reach NORMAL, the primary's pool balance gives about
+    half of the pool to tandem, and a dhclient -4 lease is ACTIVE on both."""
+    return _mixed_pair_normal_balanced_and_shared("sec")
+
+
+def tandem_primary_with_dhcpd_secondary_reaches_normal_and_shares_a_lease():
+    """The same with tandem as primary: tandem's pool balance gives dhcpd about half."""
+    return _mixed_pair_normal_balanced_and_shared("pri")
+
+
+PAIR4_SCENARIOS = [
+    harness_dhcpd_pair_reaches_normal_balances_and_shares_a_lease,
+    tandem_secondary_with_dhcpd_primary_reaches_normal_and_shares_a_lease,
+    tandem_primary_with_dhcpd_secondary_reaches_normal_and_shares_a_lease,
+]

@@ -21,7 +21,7 @@ use tandem_core::{
 use crate::wire::{Kind, PeerMessage, Protocol};
 use tandem_wire::dhcpfo;
 
-use crate::allocation::proportional::PrefixPool;
+use crate::allocation::proportional::{PrefixPool, RebalanceTrigger};
 use crate::binding::{may_free_without_ack, LeaseEvent};
 use crate::endpoint::{Effect, Endpoint, EndpointConfig, EndpointRecord, Routed};
 use crate::mclt::partner_lifetime_to_send;
@@ -673,6 +673,9 @@ impl FailoverServer {
                     }
                     self.outbox.connected(peer.max_unacked);
                     self.out.push_back(Output::Event(Event::LinkUp));
+                    if let Some(a) = self.ack_window_mismatch(peer.max_unacked) {
+                        self.out.push_back(Output::Event(Event::Alarm(a)));
+                    }
                 }
                 Effect::LinkDown => {
                     self.outbox.disconnected();
@@ -684,6 +687,13 @@ impl FailoverServer {
                 Effect::RequestUpdates { all } => self.request_updates(now, all),
                 Effect::EnteredNormal => {
                     self.pump_updates(now);
+                    // draft-12: ISC dhcpd's primary balances its pools on entering NORMAL
+                    // (dhcpd's secondary asks only when it finds itself short), so ours
+                    // does too rather than wait for a POOLREQ or the periodic scan.
+                    if self.role() == Role::Primary && self.protocol() == Protocol::Draft12 {
+                        self.rebalance(now, RebalanceTrigger::PoolReq);
+                        self.pump_updates(now);
+                    }
                     if self.role() == Role::Secondary {
                         let xid = self.outbox.xids().alloc().unwrap_or(0);
                         self.outbox.xids().release(xid);
@@ -696,6 +706,25 @@ impl FailoverServer {
                 }
             }
         }
+    }
+
+    /// ISC dhcpd flushes its BNDACKs once half the updates *we* said we accept are pending,
+    /// or after a 2 s timer; we send at most what it accepts. When that is less than half of
+    /// ours, every window waits for the timer and updates crawl (one window per 2 s). Said
+    /// once per connection, naming the fix.
+    fn ack_window_mismatch(&self, partner_max_unacked: u32) -> Option<String> {
+        let ours = self.ep.config().local.max_unacked;
+        (self.protocol() == Protocol::Draft12 && partner_max_unacked.saturating_mul(2) < ours).then(
+            || {
+                format!(
+                "the partner accepts {partner_max_unacked} unacknowledged updates and we announced \
+                 {ours}: ISC dhcpd acknowledges when {} are pending or after 2 s, so binding \
+                 updates will move {partner_max_unacked} per 2 s; set failover.max_unacked_bndupd \
+                 to the partner's max-unacked-updates ({partner_max_unacked})",
+                ours / 2
+            )
+            },
+        )
     }
 
     fn request_updates(&mut self, now: Time, all: bool) {

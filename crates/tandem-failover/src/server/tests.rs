@@ -69,6 +69,8 @@ pub(super) struct Pair {
     pub(super) hold: [bool; 2],
     /// Batches taken and held, per server, in the order taken.
     held: [Vec<BatchId>; 2],
+    /// Messages of this kind are lost on the wire (a partner that never sends them).
+    pub(super) lose: Option<crate::wire::Kind>,
 }
 
 impl Pair {
@@ -126,6 +128,7 @@ impl Pair {
             dead: [false, false],
             hold: [false, false],
             held: [vec![], vec![]],
+            lose: None,
         }
     }
 
@@ -146,7 +149,9 @@ impl Pair {
             match &o {
                 Output::Persist(Batch { id, .. }) if self.hold[i] => self.held[i].push(*id),
                 Output::Persist(Batch { id, .. }) => self.s[i].on_persisted(*id, Ok(())),
-                Output::Peer(msg) if self.up => self.wire[1 - i].push(msg.clone()),
+                Output::Peer(msg) if self.up && self.lose != Some(msg.kind()) => {
+                    self.wire[1 - i].push(msg.clone())
+                }
                 Output::Client { reply: r, .. } => self.replies.push((i, r.bytes.clone())),
                 Output::ClosePeer { .. } => self.up = false,
                 _ => {}

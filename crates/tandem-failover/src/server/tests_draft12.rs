@@ -35,12 +35,23 @@ fn member(role: Role, now: Time) -> Node {
 }
 
 fn member_with(role: Role, now: Time, cfg: ServerConfig) -> Node {
+    member_tuned(role, now, cfg, |_| {})
+}
+
+/// A member whose endpoint settings `tune` changes from the defaults above.
+fn member_tuned(
+    role: Role,
+    now: Time,
+    cfg: ServerConfig,
+    tune: impl FnOnce(&mut EndpointConfig),
+) -> Node {
     let mut e = EndpointConfig::new(role, "t", MCLT);
     e.protocol = Protocol::Draft12;
     e.local.keepalive = 30;
     if role == Role::Primary {
         e.local.hba = Some(Hba::split(128));
     }
+    tune(&mut e);
     let pair = PairConfig {
         endpoint: e,
         secondary_prefix_share: 50,
@@ -260,6 +271,47 @@ fn the_primary_gives_the_secondary_half_the_pool_as_backup_s5_4() {
         p.fs(0).leases().iter().all(|l| !l.failover.update_pending),
         "every move acked"
     );
+}
+
+/// The primary balances on entering NORMAL by itself, as ISC dhcpd's does: a dhcpd
+/// secondary that finds nothing to ask for sends no POOLREQ, and its pool must not wait for
+/// one (nor for the periodic scan) to get its BACKUP half.
+#[test]
+fn the_primary_balances_on_entering_normal_without_a_poolreq_s5_4() {
+    let mut p = Pair::from_servers([member(Role::Primary, T0), member(Role::Secondary, T0)]);
+    p.lose = Some(crate::wire::Kind::PoolReq);
+    p.connect(T0 + 1);
+    assert_eq!(p.state(0), ServerState::Normal);
+    assert_eq!(backup_addresses(&p, 1).len(), 50);
+}
+
+/// A partner that accepts fewer than half the unacknowledged updates we announced is an
+/// ISC dhcpd that will hold its BNDACKs for its 2 s timer on every window: said once, as an
+/// alarm naming the key to change; a matching window says nothing.
+#[test]
+fn an_ack_window_below_half_ours_raises_an_alarm_naming_the_fix() {
+    let alarms = |p: &Pair, i: usize| {
+        p.log[i]
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(Event::Alarm(a)) => Some(a.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let p = normal_pair4();
+    assert!(alarms(&p, 0).is_empty() && alarms(&p, 1).is_empty());
+
+    let small = member_tuned(Role::Secondary, T0, config4(), |e| e.local.max_unacked = 10);
+    let mut p = Pair::from_servers([member(Role::Primary, T0), small]);
+    p.connect(T0 + 1);
+    let a = alarms(&p, 0);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        a[0].contains("max_unacked_bndupd") && a[0].contains("(10)"),
+        "{a:?}"
+    );
+    assert!(alarms(&p, 1).is_empty());
 }
 
 /// Cut off from each other (COMMUNICATIONS-INTERRUPTED), each side gives new clients
