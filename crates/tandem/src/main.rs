@@ -46,8 +46,9 @@ enum Command {
     /// reservations by hw_address or client_id), [options4] (routers, dns_servers,
     /// domain_name, ntp_servers, interface_mtu, static_routes, custom) and
     /// server.port4 / server.listen_address4 (default 67 and 0.0.0.0); see
-    /// examples/dhcp4.toml. DHCPv4 failover is not supported yet: [failover] together with
-    /// [[subnet4]] is a problem.
+    /// examples/dhcp4.toml. [failover] together with [[subnet4]] is a DHCPv4 pair
+    /// (draft-ietf-dhc-failover-12, as ISC dhcpd 4.4 speaks it; examples/pair4-with-dhcpd.toml):
+    /// a pair serves one family.
     CheckConfig {
         /// The configuration file to check.
         #[arg(value_name = "FILE")]

@@ -2320,7 +2320,16 @@ fn every_example_passes_check_config() {
     }
     for name in &names {
         let cfg = load_example(name, pki.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(cfg.warnings.is_empty(), "{name}: {:?}", cfg.warnings);
+        // A dhcpd partner needs the plain-TCP link (dhcpd has no TLS): that example's one
+        // warning is the loud one it must give; any other warning still fails.
+        let unexpected: Vec<_> = cfg
+            .warnings
+            .iter()
+            .filter(|w| {
+                !(name.contains("dhcpd") && w.to_string().contains("failover.tls.insecure"))
+            })
+            .collect();
+        assert!(unexpected.is_empty(), "{name}: {unexpected:?}");
         let host = check_host(&cfg, true);
         assert!(host.errors.is_empty(), "{name}: {:?}", host.errors);
     }
