@@ -6,5 +6,6 @@ pub mod ctl;
 pub mod leases_cmd;
 pub mod logging;
 pub mod man;
+pub mod migrate;
 pub mod notify;
 pub mod serve;

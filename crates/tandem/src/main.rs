@@ -87,6 +87,14 @@ enum Command {
         #[command(subcommand)]
         action: DatabaseAction,
     },
+    /// Move from ISC dhcpd 4.4: translate dhcpd.conf, import dhcpd.leases.
+    ///
+    /// The steps of a migration without downtime, replacing one member of a dhcpd
+    /// failover pair at a time: docs/migrating-from-dhcpd.md.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
     /// Write the manual pages (tandem.8 and one per subcommand) into DIR.
     #[command(hide = true)]
     GenerateMan {
@@ -128,6 +136,57 @@ enum DatabaseAction {
         /// The server's configuration file (gives the data_dir).
         #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrateAction {
+    /// Import an ISC dhcpd lease file into the lease database; only while tandem is
+    /// stopped.
+    ///
+    /// Reads FILE as dhcpd does, as a journal: the last `lease A.B.C.D { }` record of
+    /// each address is the lease. Active leases stay ACTIVE until their `ends` (one
+    /// already past is imported as EXPIRED, with a warning), expired, released and
+    /// abandoned ones keep their state for tandem's affinity_time / decline_quarantine
+    /// from now; free, backup and reset addresses are records only in a pair
+    /// ([failover]), and then tstp, tsfp and atsfp carry over too. Addresses outside
+    /// every [[subnet4]] of the configuration are skipped; the report lists every
+    /// skipped record with its reason and what tandem's lease model has no place for.
+    ///
+    /// Writes every lease in one transaction, holding the data directory's lock: refused
+    /// (naming its pid) while a tandem process holds the data_dir. Idempotent: a lease
+    /// already stored as the file says is left alone. Clears the stored failover state,
+    /// so a pair member starts in RECOVER. Exits 1 with line:column on a syntax error.
+    DhcpdLeases {
+        /// The dhcpd lease file (e.g. /var/lib/dhcp/dhcpd.leases).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// tandem's configuration file (gives the data_dir and the subnets).
+        #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Read and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Take this time (seconds since 1970) as now, for what has lapsed.
+        #[arg(long, value_name = "UNIX")]
+        now: Option<u64>,
+    },
+    /// Translate a dhcpd.conf into tandem's TOML configuration.
+    ///
+    /// Translates subnets (ranges, pools, options, default-lease-time), shared-network,
+    /// the global options, host declarations with a fixed-address (reservations) and the
+    /// `failover peer` block ([failover], plain TCP: [failover.tls] insecure = true, as
+    /// dhcpd has no TLS). Everything else (classes, if, on events, ddns-*, allow/deny,
+    /// unknown options ...) is listed on stderr with its line. Every [[subnet4]] gets
+    /// interface = "CHANGE-ME-n", to be replaced by the interface its clients are on.
+    /// Exits 1 with line:column on a syntax error.
+    DhcpdConf {
+        /// The dhcpd.conf to translate.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Write the TOML here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -302,6 +361,26 @@ fn main() -> ExitCode {
                 Err(e) => {
                     let what = if restore { "restore" } else { "backup" };
                     eprintln!("tandem leases {what}: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Migrate { action } => {
+            let done = match action {
+                MigrateAction::DhcpdLeases {
+                    file,
+                    config,
+                    dry_run,
+                    now,
+                } => tandem::migrate::dhcpd_leases(&config, &file, dry_run, now),
+                MigrateAction::DhcpdConf { file, output } => {
+                    tandem::migrate::dhcpd_conf(&file, output.as_deref())
+                }
+            };
+            match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tandem migrate: {e}");
                     ExitCode::FAILURE
                 }
             }
