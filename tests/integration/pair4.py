@@ -94,12 +94,20 @@ def dhcpd_member(topo, who, **conf):
     return Dhcpd(topo, data, dhcpd_failover_conf(who, **conf), ns=topo.nss[who], iface=topo.srv_if[who])
 
 
-def member4_config(topo, who, data_dir, mclt=60, keepalive=10, lease_time=600, split=None, max_unacked=10):
+def member4_config(topo, who, data_dir, mclt=60, keepalive=10, lease_time=600, split=None, max_unacked=10,
+                   pki=None):
     """tandem's configuration for member `who` of the pair above: the same two shared
     pools as dhcpd_failover_conf, the failover peer block translated key by key (dhcpd's
-    max-response-delay is tandem's keepalive; plain TCP, as dhcpd has no TLS)."""
+    max-response-delay is tandem's keepalive; plain TCP, as dhcpd has no TLS). With `pki`
+    (a pair.make_pki directory) the link is mutual TLS instead: a tandem-tandem pair."""
     role = "primary" if who == "pri" else "secondary"
     other = "sec" if who == "pri" else "pri"
+    if pki:
+        name, peer_name = ("primary", "secondary") if who == "pri" else ("secondary", "primary")
+        tls = (f'cert = "{pki}/{name}.crt"\nkey = "{pki}/{name}.key"\nca = "{pki}/ca.crt"\n'
+               f'server_name = "tandem-{peer_name}"')
+    else:
+        tls = "insecure = true"
     split_line = f"split = {split}" if split is not None and who == "pri" else ""
     text = f"""
 [server]
@@ -142,7 +150,7 @@ startup = 3
 {split_line}
 
 [failover.tls]
-insecure = true
+{tls}
 """
     path = os.path.join(topo.tmp, f"{who}.toml")
     with open(path, "w") as f:
@@ -302,8 +310,67 @@ def tandem_primary_with_dhcpd_secondary_reaches_normal_and_shares_a_lease():
     return _mixed_pair_normal_balanced_and_shared("pri")
 
 
+FREE_BACKUP = 6  # tandem's binding status of an address in the secondary's pool (draft-12 §5.4)
+
+
+def tandem_pair4_over_tls_balances_serves_both_halves_and_survives_a_kill():
+    """Two tandems as a DHCPv4 (draft-12) pair over their mutual-TLS link: both reach
+    NORMAL; the primary gives the secondary about half of the pool (FREE-BACKUP in both
+    databases); a client of each RFC 3074 hash half is answered by its own server from its
+    own pool and the binding is ACTIVE in both databases; after kill -9 of the primary the
+    secondary goes COMMUNICATIONS-INTERRUPTED and gives a new client an address from its
+    BACKUP pool only (draft-12 §5.4: never the primary's FREE), and the restarted primary
+    comes back to NORMAL holding that binding."""
+    from dhcp4 import Dhclient4
+    from pair import make_pki
+    with PairTopology4("fo4t") as topo:
+        pki = make_pki(topo)
+        sec = Member4(topo, "sec", pki=pki, keepalive=4).start()
+        pri = Member4(topo, "pri", pki=pki, keepalive=4).start()
+        logs = lambda: f"primary:\n{pri.log()}\nsecondary:\n{sec.log()}"  # noqa: E731
+        pri.wait_state("NORMAL", timeout=60)
+        sec.wait_state("NORMAL", timeout=30)
+
+        def backup_set(member):
+            return {a for a, l in member.leases4().items() if a.startswith("192.0.2.") and l["status"] == FREE_BACKUP}
+
+        def balanced():
+            sets = [backup_set(m) for m in (pri, sec)]
+            return sets[0] if sets[0] == sets[1] and abs(len(sets[0]) - 50) <= 5 else None
+        backup = wait_for(balanced, 30, "the pool split in half, the same FREE-BACKUP set in both databases", logs)
+        got = {}
+        for name, cid, want in (("c4p", "1:0:c:1:2:3:4", LINK4["pri"]), ("c4s", "1:0:c:1:2:3:6", LINK4["sec"])):
+            client = Dhclient4(topo, name, client_id=cid).start()
+            addr = wait_for(lambda: (client.addresses() or [None])[-1], 30, f"dhclient -4 ({name}) got no lease",
+                            lambda: client.log() + logs())
+            client.stop()
+            server = client.server_ids()[-1]
+            assert server == want, f"{name} ({cid}) was answered by {server}, not its hash bucket's server {want}"
+            assert (addr in backup) == (want == LINK4["sec"]), f"{addr} from {server}; BACKUP: {sorted(backup)}"
+            wait_for(lambda: all((m.leases4().get(addr) or {}).get("status") == ACTIVE for m in (pri, sec)), 20,
+                     f"{addr} ACTIVE in both databases", logs)
+            got[name] = f"{addr} from {server}"
+        pri.kill9()
+        sec.wait_state("COMMUNICATIONS-INTERRUPTED", timeout=30)
+        # The primary's hash half, now with only the secondary to answer it.
+        client = Dhclient4(topo, "c4i", client_id="1:0:c:1:2:3:8").start()
+        addr = wait_for(lambda: (client.addresses() or [None])[-1], 40, "no lease while the primary is down",
+                        lambda: client.log() + logs())
+        client.stop()
+        assert client.server_ids()[-1] == LINK4["sec"], client.server_ids()
+        assert addr in backup, f"COMMUNICATIONS-INTERRUPTED secondary gave {addr}, not from its BACKUP pool"
+        pri.start()
+        pri.wait_state("NORMAL", timeout=60)
+        sec.wait_state("NORMAL", timeout=30)
+        wait_for(lambda: (pri.leases4().get(addr) or {}).get("status") == ACTIVE, 20,
+                 f"{addr} (given during the outage) ACTIVE in the restarted primary", logs)
+        return (f"NORMAL over TLS; {len(backup)} of 100 BACKUP; {got['c4p']}, {got['c4s']}; primary killed: "
+                f"secondary gave {addr} from BACKUP; primary back to NORMAL with it")
+
+
 PAIR4_SCENARIOS = [
     harness_dhcpd_pair_reaches_normal_balances_and_shares_a_lease,
     tandem_secondary_with_dhcpd_primary_reaches_normal_and_shares_a_lease,
     tandem_primary_with_dhcpd_secondary_reaches_normal_and_shares_a_lease,
+    tandem_pair4_over_tls_balances_serves_both_halves_and_survives_a_kill,
 ]
