@@ -7,6 +7,7 @@
 use tandem_core::Time;
 
 use crate::types::{Role, ServerState};
+use crate::wire::Protocol;
 
 /// What can move the endpoint (RFC 8156 §8), apart from STARTUP.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -24,6 +25,30 @@ pub enum Input {
     AutoPartnerDown,
     /// The MCLT wait of RECOVER-WAIT is over (§8.6.2).
     RecoverWaitOver,
+}
+
+/// The state `input` leads to from `own` under `protocol`, or None to stay: RFC 8156 §8,
+/// with ISC dhcpd 4.4's rows where a draft-12 pair differs (dhcpd is the partner that
+/// defines draft-12 in practice).
+pub fn next_state_for(
+    protocol: Protocol,
+    role: Role,
+    own: ServerState,
+    input: Input,
+) -> Option<ServerState> {
+    use ServerState::*;
+    if protocol == Protocol::Draft12 {
+        // A partner back in RECOVER lost its storage, serves nobody and will ask for every
+        // binding: dhcpd goes to PARTNER-DOWN at once from NORMAL or COMMUNICATIONS-INTERRUPTED
+        // (where draft-12 §9.9.3 says stay), so that the survivor serves every client while it
+        // recovers; PARTNER-DOWN + RECOVER-DONE then leads to NORMAL (§9.4.3).
+        if let (Normal | CommunicationsInterrupted, Input::CommOk { partner: Recover }) =
+            (own, input)
+        {
+            return Some(PartnerDown);
+        }
+    }
+    next_state(role, own, input)
 }
 
 /// The state `input` leads to from `own`, or None to stay (RFC 8156 §8).

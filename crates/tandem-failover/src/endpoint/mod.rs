@@ -675,7 +675,7 @@ impl Endpoint {
     }
 
     fn apply(&mut self, now: Time, input: Input, fx: &mut Vec<Effect>) -> bool {
-        match fsm::next_state(self.cfg.role, self.state, input) {
+        match fsm::next_state_for(self.cfg.protocol, self.cfg.role, self.state, input) {
             Some(to) => {
                 self.enter(now, to, fx);
                 true

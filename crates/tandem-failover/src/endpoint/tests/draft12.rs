@@ -268,3 +268,32 @@ fn draft12_recovering_from_a_partner_in_partner_down_waits_out_the_mclt_s9_6() {
     d.run(T0 + u64::from(MCLT) + 1, T0 + u64::from(MCLT) + 3);
     assert_eq!((d.p(), d.s()), (Normal, Normal), "{:?}", d.changes(0));
 }
+
+/// ISC dhcpd 4.4's row of the draft-12 state machine: a server in COMMUNICATIONS-INTERRUPTED
+/// whose partner comes back in RECOVER (it lost its storage: it served nobody and will ask
+/// for everything) goes to PARTNER-DOWN at once, so it may serve all clients while the
+/// partner recovers; PARTNER-DOWN + RECOVER-DONE then leads both to NORMAL (draft-12 §9.5.2,
+/// RFC 8156 §8.9.2 instead waits in COMMUNICATIONS-INTERRUPTED).
+#[test]
+fn draft12_comm_interrupted_with_a_partner_in_recover_goes_partner_down_as_dhcpd_s9_5() {
+    let mut d = duo12(T0);
+    d.connect(T0 + 1);
+    d.cut(T0 + 10);
+    d.run(T0 + 10, T0 + 20);
+    assert_eq!(d.p(), CommunicationsInterrupted);
+    let now = T0 + 1000;
+    d.sides[1] = Side::new(cfg12(Role::Secondary), None, now);
+    d.connect(now);
+    assert_eq!(d.p(), PartnerDown, "{:?}", d.changes(0));
+    assert!(d
+        .changes(0)
+        .contains(&(CommunicationsInterrupted, PartnerDown)));
+    d.run(now, now + u64::from(MCLT) + 3);
+    assert_eq!(
+        (d.p(), d.s()),
+        (Normal, Normal),
+        "{:?} {:?}",
+        d.changes(0),
+        d.changes(1)
+    );
+}
