@@ -141,6 +141,19 @@ def active_clients(member):
     return {a: l["duid"] for a, l in member.leases4().items() if l["status"] == ACTIVE}
 
 
+def _ends_differ(t, d, addrs):
+    """[(address, tandem's end, dhcpd's end)] where the two tables' lease ends differ by
+    more than 1 s (dhcpd writes `ends` in UTC, whole seconds)."""
+    import calendar
+    ends = {}
+    for m in re.finditer(r"^lease ([0-9.]+) \{(.*?)^\}", d.lease_text(), re.S | re.M):
+        e = re.search(r"^\s*ends \d ([0-9/]+ [0-9:]+);", m.group(2), re.M)
+        ends[m.group(1)] = calendar.timegm(time.strptime(e.group(1), "%Y/%m/%d %H:%M:%S")) if e else None
+    mine = t.leases4()
+    return [(a, (mine.get(a) or {}).get("expires"), ends.get(a)) for a in addrs
+            if ends.get(a) is None or abs(((mine.get(a) or {}).get("expires") or 0) - ends[a]) > 1]
+
+
 def _pool_sets(d):
     """(FREE, BACKUP) addresses of both shared pools in dhcpd's lease file."""
     b = dhcpd_bindings(d)
@@ -246,6 +259,10 @@ def _silent_partition(tandem_role):
         wait_for(lambda: (d.failover_state(PEER) or ("",))[0] == "communications-interrupted", KEEPALIVE + 6,
                  "dhcpd in COMMUNICATIONS-INTERRUPTED after a silent cut", logs)
         t_dhcpd = time.time() - t_cut
+        # Not sooner than the timer allows (the last CONTACT came at most ~1 s before the
+        # cut): an earlier change would mean something else than the timer told them.
+        assert min(t_tandem, t_dhcpd) >= KEEPALIVE - 2, \
+            f"COMMUNICATIONS-INTERRUPTED {t_tandem:.1f} s / {t_dhcpd:.1f} s after the cut, before the timers ran out"
 
         # Clients on both sides, during the partition.
         loads = {who: _perfdhcp_to(topo, who, f"00:0c:01:{'aa' if who == 'pri' else 'bb'}:00:00", 8,
@@ -350,7 +367,200 @@ def tandem_primary_and_dhcpd_secondary_serve_apart_in_a_silent_partition_and_con
     return _silent_partition("pri")
 
 
+# RFC 2131 message types.
+DISCOVER, OFFER, REQUEST, ACK, NAK = 1, 2, 3, 5, 6
+# 'secs' of the dueling REQUESTs: above dhcpd's `load balance max seconds` (pair4's 3),
+# so each member answers whatever the client's hash bucket (RFC 3074 §3).
+DUEL_SECS = 10
+
+
+def _packet(msg_type, xid, chaddr, giaddr, secs=0, ciaddr="0.0.0.0", requested=None, server_id=None):
+    """A relayed DHCPv4 client message (hops 1, 'giaddr' set), no client identifier."""
+    hdr = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 1, xid, secs, 0, socket.inet_aton(ciaddr),
+                      bytes(4), bytes(4), socket.inet_aton(giaddr), chaddr + bytes(10), bytes(64), bytes(128))
+    opts = bytes([99, 130, 83, 99, 53, 1, msg_type])
+    if requested:
+        opts += bytes([50, 4]) + socket.inet_aton(requested)
+    if server_id:
+        opts += bytes([54, 4]) + socket.inet_aton(server_id)
+    return hdr + opts + bytes([55, 3, 1, 3, 51, 255])
+
+
+def _exchange(sock, servers, packets, wait=1.5):
+    """Send each (xid, bytes) to every server (a relay agent configured with both members,
+    as in front of a failover pair), then collect the replies for `wait` seconds:
+    {xid: [(server, message type, yiaddr)]}."""
+    from dhcp4 import _options
+    for _xid, pkt in packets:
+        for srv in servers:
+            sock.sendto(pkt, (srv, 67))
+    got, deadline = {}, time.time() + wait
+    while time.time() < deadline:
+        sock.settimeout(max(0.01, deadline - time.time()))
+        try:
+            data, (src, _port) = sock.recvfrom(1500)
+        except socket.timeout:
+            break
+        if len(data) < 240 or data[0] != 2:
+            continue
+        xid = struct.unpack("!I", data[4:8])[0]
+        opts = dict(_options(data))
+        sid = socket.inet_ntoa(opts[54]) if 54 in opts else src
+        got.setdefault(xid, []).append((sid, opts.get(53, b"\0")[0], socket.inet_ntoa(data[16:20])))
+    return got
+
+
+def duel_client(mode, n, rounds=0, bound=None):
+    """The raw relay client of the dueling scenario, run in the client namespace; prints
+    JSON. mode "bind": DORA for `n` clients (chaddr 02:00:5e:10:00:i) with 'secs' 0, so
+    only each client's hash-bucket member offers: {mac: [address, server]}. mode "duel":
+    `rounds` rounds of INIT-REBOOT (option 50, no server identifier) then REBINDING
+    ('ciaddr', no server identifier) REQUESTs with 'secs' DUEL_SECS to both members, for
+    the `bound` clients: [{"kind", "mac", "replies": [[server, type, yiaddr]]}]."""
+    servers = [LINK4["pri"], LINK4["sec"]]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((GIADDR, 67))
+    macs = [bytes([2, 0, 0x5e, 0x10, 0, i]) for i in range(n)]
+    if mode == "bind":
+        disc = {0x4400 + i: _packet(DISCOVER, 0x4400 + i, m, GIADDR) for i, m in enumerate(macs)}
+        offers = _exchange(sock, servers, list(disc.items()))
+        reqs, chosen = [], {}
+        for i, m in enumerate(macs):
+            offer = next(((srv, y) for srv, typ, y in offers.get(0x4400 + i, []) if typ == OFFER), None)
+            if offer:
+                chosen[m.hex(":")] = offer
+                reqs.append((0x4500 + i, _packet(REQUEST, 0x4500 + i, m, GIADDR, requested=offer[1],
+                                                 server_id=offer[0])))
+        acks = _exchange(sock, servers, reqs)
+        out = {}
+        for i, m in enumerate(macs):
+            srv_y = chosen.get(m.hex(":"))
+            if srv_y and any(typ == ACK and y == srv_y[1] for _s, typ, y in acks.get(0x4500 + i, [])):
+                out[m.hex(":")] = [srv_y[1], srv_y[0]]
+        print(json.dumps(out))
+        return
+    out, xid = [], 0x4600
+    for _r in range(rounds):
+        for kind in ("init-reboot", "rebinding"):
+            pkts, meta = [], {}
+            for mac, (addr, _srv) in bound.items():
+                chaddr = bytes.fromhex(mac.replace(":", ""))
+                xid += 1
+                if kind == "init-reboot":
+                    pkt = _packet(REQUEST, xid, chaddr, GIADDR, secs=DUEL_SECS, requested=addr)
+                else:
+                    pkt = _packet(REQUEST, xid, chaddr, GIADDR, secs=DUEL_SECS, ciaddr=addr)
+                pkts.append((xid, pkt))
+                meta[xid] = mac
+            got = _exchange(sock, servers, pkts)
+            out += [dict(kind=kind, mac=meta[x], replies=got.get(x, [])) for x in meta]
+    print(json.dumps(out))
+
+
+def _run_duel_client(topo, mode, n, rounds=0, bound=None, timeout=60):
+    code = (f"import sys, json; sys.path.insert(0, {HERE!r}); from pair4_partition import duel_client; "
+            f"duel_client({mode!r}, {n}, {rounds}, json.loads({json.dumps(bound or {})!r}))")
+    res = topo.ns(topo.cli_ns, ["timeout", str(timeout), "python3", "-c", code], check=False)
+    assert res.returncode == 0, f"raw DHCPv4 client ({mode}) failed: {res.stdout[-500:]}{res.stderr[-1500:]}"
+    return json.loads(res.stdout)
+
+
+def _broadcast_request_duel(tandem_role, n=20, rounds=3):
+    from pair4 import dhcpfo_messages
+    with PairTopology4("fo4d" + tandem_role[0]) as topo:
+        cap = failover_capture(topo)
+        # Every renewal is written and sent to the partner (dhcpd's default skips those
+        # within 25 % of the lease time, dhcpd.conf(5) dhcp-cache-threshold).
+        d = _dhcpd(topo, _other(tandem_role), extra="dhcp-cache-threshold 0;")
+        t = _tandem(topo, tandem_role)
+        logs = lambda: (f"tandem:\n{t.log()}\ndhcpd:\n{d.log()}\nlink:\n{link_summary(cap)}")  # noqa: E731
+        t.wait_state("NORMAL", timeout=60)
+        wait_for(lambda: d.failover_state(PEER) == ("normal", "normal"), 30, "dhcpd in NORMAL with tandem", logs)
+        wait_for(lambda: _balanced(d), 30, "both pools split FREE/BACKUP", logs)
+        bound = _run_duel_client(topo, "bind", n)
+        assert len(bound) == n, f"only {len(bound)} of {n} clients bound: {bound}\n{logs()}"
+        by = {srv for _a, srv in bound.values()}
+        assert by == {LINK4["pri"], LINK4["sec"]}, f"DISCOVERs with secs 0 answered only by {by} (load balancing)"
+        want = {a: "01" + mac.replace(":", "") for mac, (a, _s) in bound.items()}
+        wait_for(lambda: all(active_clients(m).get(a) == c for m in (t, d) for a, c in want.items()), 20,
+                 "every bound client ACTIVE in both tables before the duel", logs)
+
+        since, t_duel = len(t.log_text()), time.time()
+        duel = _run_duel_client(topo, "duel", n, rounds, bound)
+        answered = {"init-reboot": 0, "rebinding": 0}
+        for r in duel:
+            addr = bound[r["mac"]][0]
+            naks = [srv for srv, typ, _y in r["replies"] if typ == NAK]
+            assert not naks, f"{r['kind']} REQUEST of {r['mac']} for its own {addr} NAKed by {naks}\n{logs()}"
+            acks = {srv for srv, typ, y in r["replies"] if typ == ACK and y == addr}
+            if acks == {LINK4["pri"], LINK4["sec"]}:
+                answered[r["kind"]] += 1
+        # Both members answered (nearly) every one: the duel happened.
+        for kind, k in answered.items():
+            assert k >= 0.9 * n * rounds, f"only {k} of {n * rounds} {kind} REQUESTs ACKed by both members\n{logs()}"
+
+        # Both tables converge: every address ACTIVE for its own client in both.
+        def converged():
+            a, b = active_clients(t), active_clients(d)
+            return a == b and all(a.get(x) == c for x, c in want.items()) and not _ends_differ(t, d, want)
+        if not wait_for_quiet(converged, 20):
+            a, b = active_clients(t), active_clients(d)
+            diff = sorted(x for x in set(a) | set(b) | set(want) if a.get(x) != b.get(x) or
+                          (x in want and a.get(x) != want[x]))
+            raise AssertionError("tables not converged 20 s after the duel: "
+                                 + f"lease ends differ: {_ends_differ(t, d, want)[:4]}; "
+                                 + "; ".join(f"{x}: client {want.get(x)}, tandem {a.get(x)}, dhcpd {b.get(x)}"
+                                             for x in diff[:6]) + "\n" + logs())
+        time.sleep(1)
+        msgs, malformed = dhcpfo_messages(cap.stop())
+        assert not malformed, f"tshark's dhcpfo dissector finds malformed frames: {malformed[:5]}"
+        # Both members sent BNDUPDs for the same addresses during the duel.
+        upd = {}
+        for ts, src, typ, addr in _binding_messages(cap.path):
+            if typ == 3 and ts >= t_duel:
+                upd.setdefault(addr, set()).add(src)
+        dueled = [a for a in want if upd.get(a) == {FO4["pri"], FO4["sec"]}]
+        assert len(dueled) >= 0.9 * n, f"BNDUPDs from both members for only {len(dueled)} of {n} addresses: {upd}"
+        # Only the dueling rule may refuse an update: reason 16, "less critical binding
+        # information" (the side whose own update for the lease is still unacked keeps the
+        # more critical one: the later CLTT, a tie to the primary). Any other reason
+        # refuses an update the partner considers valid.
+        rejects = [(src, r) for src, reasons, _a in _reject_frames(cap.path) for r in reasons.split(",")]
+        bad = [x for x in rejects if x[1] != "16"]
+        assert not bad, f"BNDACK rejects of valid updates: {bad[:10]}\n{logs()}"
+        less_critical = {src: sum(1 for s_, _r in rejects if s_ == src) for src, _r in rejects}
+        # The link stayed up: no new CONNECT, no state change, dhcpd still NORMAL.
+        reconnects = _connects(msgs, t_duel)
+        assert not reconnects, f"CONNECTs after the duel began (the link flapped): {reconnects}\n{logs()}"
+        changes = t.state_changes(since)
+        assert not changes, f"tandem changed state during the duel: {changes}"
+        assert t.status()["state"] == "NORMAL" and d.failover_state(PEER) == ("normal", "normal")
+        return (f"tandem {tandem_role}: {n} clients, {rounds} rounds; both members ACKed "
+                f"{answered['init-reboot']} INIT-REBOOT and {answered['rebinding']} REBINDING REQUESTs; "
+                f"BNDUPDs from both for {len(dueled)} addresses; rejects only 'less critical' (16) "
+                f"{less_critical or 'none'}; no reconnect; tables identical")
+
+
+def tandem_secondary_and_dhcpd_primary_both_answering_broadcast_requests_converge():
+    """Broadcast REQUEST dueling: INIT-REBOOT (option 50) and REBINDING ('ciaddr')
+    REQUESTs without a server identifier, relayed to both members with 'secs' above the
+    load-balance threshold, so both ACK every one (RFC 3074 §3, dhcpd's `load balance max
+    seconds`; `dhcp-cache-threshold 0` makes dhcpd commit each). Both then send BNDUPDs
+    for the same binding at once. The only refusal allowed is dhcpd's dueling rule,
+    reason 16 "less critical" (§7.1.2: the later CLTT wins, a tie the primary); the
+    tables converge on the same client and the same lease end per address, and the link
+    stays up (no CONNECT after the duel began, no state change)."""
+    return _broadcast_request_duel("sec")
+
+
+def tandem_primary_and_dhcpd_secondary_both_answering_broadcast_requests_converge():
+    """The same with tandem as the primary."""
+    return _broadcast_request_duel("pri")
+
+
 PAIR4_PARTITION_SCENARIOS = [
     tandem_secondary_and_dhcpd_primary_serve_apart_in_a_silent_partition_and_converge,
     tandem_primary_and_dhcpd_secondary_serve_apart_in_a_silent_partition_and_converge,
+    tandem_secondary_and_dhcpd_primary_both_answering_broadcast_requests_converge,
+    tandem_primary_and_dhcpd_secondary_both_answering_broadcast_requests_converge,
 ]
