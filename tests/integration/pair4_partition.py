@@ -182,12 +182,19 @@ def _balanced(d):
 GIADDR2 = "198.51.100.3"
 
 
+# perfdhcp clients per member during the partition: more than its own share of the
+# relayed pool (241 addresses, about 120 each), so each member runs out of its own pool
+# and must refuse the rest rather than take the partner's (§9.2).
+PARTITION_CLIENTS = 160
+
+
 def _perfdhcp_to(topo, who, mac_base, seconds, name, giaddr):
     """perfdhcp -4 as a relay agent at `giaddr`, by unicast to member `who` only: DORA for
-    up to 30 clients (random last MAC byte after `mac_base`) at 5/s and renewals at 2/s,
-    for `seconds`. Started; returns (process, output path)."""
+    up to PARTITION_CLIENTS clients (random last MAC byte after `mac_base`) at 50/s and
+    renewals at 5/s, for `seconds`. Started; returns (process, output path)."""
     out = os.path.join(topo.tmp, f"{name}.out")
-    cmd = ["timeout", str(seconds + 20), "perfdhcp", "-4", "-l", giaddr, "-R", "30", "-r", "5", "-f", "2",
+    cmd = ["timeout", str(seconds + 20), "perfdhcp", "-4", "-l", giaddr, "-R", str(PARTITION_CLIENTS),
+           "-r", "50", "-f", "5",
            "-p", str(seconds), "-b", f"mac={mac_base}", "-W", "2000000", LINK4[who]]
     f = open(out, "w")
     return topo.spawn(topo.cli_ns, cmd, stdout=f, stderr=f), out
@@ -304,6 +311,10 @@ def _silent_partition(tandem_role):
             assert not stray, (f"the {who} member bound addresses outside its own pool "
                                f"({'FREE' if who == 'pri' else 'BACKUP'}) in COMMUNICATIONS-INTERRUPTED: {stray}")
             assert bound[who] in table, f"{bound[who]} (the {who} side's dhclient) not in its member's table"
+            # It did use up its own share of the relayed pool (the clients outnumber it).
+            share = sum(1 for a in own[who] if _in(a, RELAY4_POOL))
+            used = sum(1 for a in table if _in(a, RELAY4_POOL))
+            assert used >= share - 5, f"the {who} member bound {used} of its {share} relayed addresses"
         both = set(during["pri"]) & set(during["sec"])
         dup = sorted(a for a in both if during["pri"][a] != during["sec"][a])
         assert not dup, f"addresses bound to two different clients during the partition: {dup}"
@@ -356,7 +367,8 @@ def tandem_secondary_and_dhcpd_primary_serve_apart_in_a_silent_partition_and_con
     tandem (secondary), with clients on both sides: both notice by their keep-alive timers
     alone (§8.8.2) and go COMMUNICATIONS-INTERRUPTED; dhclient -4 and perfdhcp -4 bind and
     renew on both; each member allocates only from its own pool (FREE the primary, BACKUP
-    the secondary, §5.4, §9.2), so no address is bound by both. After the heal both reach
+    the secondary, §5.4, §9.2), even once perfdhcp's clients have used it all up, so no
+    address is bound by both. After the heal both reach
     NORMAL and exchange what they did (§9.3): both tables then hold every binding of the
     partition, each for the same client, and nothing was rejected."""
     return _silent_partition("sec")
