@@ -25,7 +25,6 @@ import re
 import socket
 import struct
 import subprocess
-import sys
 import time
 
 from dhcpd import Dhcpd
