@@ -444,7 +444,7 @@ def tandem_closes_failover_connection_from_unexpected_address():
         assert "partner connected" not in log, f"the stranger was taken for the partner\n{logs()}"
         counted = _strangers(t) - before
         assert counted == 4, f"4 stranger connections, counted {counted}"
-        return f"4 stranger connections closed unanswered, warned with {STRANGER}, counted {counted}; " \
+        return f"4 stranger connections closed unanswered, warned with {STRANGER}, counted {int(counted)}; " \
                f"link stayed NORMAL; NORMAL served {addr}"
 
 
@@ -456,13 +456,14 @@ def _strangers(t):
 
 BAD_INPUTS = [
     # (name, bytes, what tandem's log must say)
-    ("length below the 12-byte header", struct.pack("!HBB", 8, CONNECT, 12) + bytes(4), "too short"),
-    ("length above 2048", struct.pack("!HBBII", 4096, CONNECT, 12, 0, 0) + bytes(64), "2048"),
+    ("length below the 12-byte header", struct.pack("!HBB", 8, CONNECT, 12) + bytes(4), "below minimum 12"),
+    ("length above 2048", struct.pack("!HBBII", 4096, CONNECT, 12, 0, 0) + bytes(64), "exceeds maximum 2048"),
     # Option 22 says 9 bytes, 2 follow before the message's end.
     ("truncated option", struct.pack("!HBBII", 12 + 4 + 2, CONNECT, 12, 0, 0) + struct.pack("!HH", 22, 9) + b"ta",
-     "option"),
-    ("unknown message type 200", fo_message(200, [(22, PEER.encode())]), "type"),
-    ("garbage after a valid CONNECT", None, "too"),
+     "runs past the end"),
+    ("unknown message type 200", fo_message(200, [(22, PEER.encode())]), "unexpected message type 200"),
+    # 0xdead as the next message's length.
+    ("garbage after a valid CONNECT", None, "exceeds maximum 2048"),
 ]
 
 
