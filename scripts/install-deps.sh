@@ -5,14 +5,15 @@
 # (isc-dhcp-relay: the relay agent of the pair's relayed-client scenario), prometheus (the
 # server that scrapes a pair in tests/integration/ops_metrics.py; run by the test itself),
 # openssl (scripts/make-test-ca.sh: the pair's test CA, and check-config's TLS unit tests),
-# isc-dhcp-server (ISC dhcpd 4.4: the DHCPv4 failover partner of tests/integration/pair4.py).
+# isc-dhcp-server (ISC dhcpd 4.4: the DHCPv4 failover partner of tests/integration/pair4.py),
+# faketime (libfaketime: the clock-skew scenarios of tests/integration/pair4_badinput.py).
 #   scripts/install-deps.sh           # tests and demo
 #   scripts/install-deps.sh --bench   # also kea-dhcp6-server and kea-dhcp4-server, for bench/
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer before installing.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables prometheus openssl isc-dhcp-server)
+packages=(iproute2 isc-dhcp-client isc-dhcp-relay kea-admin tshark sqlite3 python3 procps util-linux nftables prometheus openssl isc-dhcp-server faketime)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(kea-dhcp6-server kea-dhcp4-server)
 fi

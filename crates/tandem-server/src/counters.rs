@@ -38,6 +38,8 @@ pub struct CountersSnapshot {
     pub lease_events: BTreeMap<&'static str, u64>,
     /// Partner link TLS handshakes that failed or timed out (either end).
     pub tls_failures: u64,
+    /// Failover connections closed unanswered: from an address other than the partner's.
+    pub strangers_refused: u64,
     /// Failover messages received from and handed to the partner link.
     pub failover_received: u64,
     pub failover_sent: u64,
@@ -125,6 +127,11 @@ impl Counters {
     /// A partner link TLS handshake failed or timed out.
     pub(crate) fn tls_failure(&self) {
         self.update(|c| c.tls_failures += 1);
+    }
+
+    /// A failover connection from an address other than the partner's was closed.
+    pub(crate) fn stranger_refused(&self) {
+        self.update(|c| c.strangers_refused += 1);
     }
 
     /// A batch finished after `latency`, holding `changes` lease and meta changes.

@@ -41,6 +41,11 @@ use tokio_util::codec::{Decoder, Encoder, Framed};
 use tracing::{debug, info, warn};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A session that ends sooner than this after it connected counts as a failed attempt (a
+/// refused CONNECT, a partner that closes at once): the reconnect backoff keeps growing
+/// instead of starting again at 1 s, so a partner that refuses us (clock skew, another
+/// relationship name) is not redialled every second for ever.
+const STABLE_SESSION: Duration = Duration::from_secs(10);
 /// TCP_USER_TIMEOUT: unacknowledged data older than this kills the connection even when the
 /// partner vanished without a reset (the failover keep-alive notices too, later).
 const USER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -254,6 +259,34 @@ pub fn spawn(
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// The reconnect delay: 1 s, doubling up to [`MAX_BACKOFF`] after each failed attempt; a
+/// session that lasted [`STABLE_SESSION`] starts it again at 1 s, a shorter one is a failed
+/// attempt (draft-12 §8.2 leaves the retry interval open; ISC dhcpd 4.4 waits 5 s after a
+/// loss and 90 s after a failed attempt).
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(Duration::from_secs(1))
+    }
+
+    /// An attempt failed: the delay before the next one.
+    fn failed(&mut self) -> Duration {
+        let d = self.0;
+        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        d
+    }
+
+    /// A session ended after `lasted`: the delay before the next attempt.
+    fn session_ended(&mut self, lasted: Duration) -> Duration {
+        if lasted >= STABLE_SESSION {
+            *self = Backoff::new();
+        }
+        self.failed()
+    }
+}
+
 /// What every connection of the link shares.
 struct Link {
     protocol: Protocol,
@@ -294,6 +327,17 @@ impl Link {
         }
     }
 
+    /// A connection from `from` is not the partner's (ISC dhcpd 4.4 behaviour: "failover:
+    /// listener: no matching state", closed): warned about with the address and counted.
+    fn stranger(&self, from: SocketAddr) -> bool {
+        if from.ip() == self.peer.ip() {
+            return false;
+        }
+        warn!(%from, expected = %self.peer.ip(), "refused a failover connection from a stranger");
+        self.counters.stranger_refused();
+        true
+    }
+
     /// Takes a connection the partner opened and, with TLS, authenticates it (we are the
     /// TLS server). `Ok(None)`: not from the partner's address, closed.
     async fn answer(
@@ -301,8 +345,7 @@ impl Link {
         tcp: TcpStream,
         from: SocketAddr,
     ) -> Result<Option<Box<dyn Io>>, String> {
-        if from.ip() != self.peer.ip() {
-            warn!(%from, expected = %self.peer.ip(), "refused a failover connection from a stranger");
+        if self.stranger(from) {
             return Ok(None);
         }
         tune(&tcp);
@@ -334,7 +377,7 @@ impl Link {
         mut cmds: mpsc::Receiver<PeerCommand>,
         events: mpsc::Sender<PeerEvent>,
     ) {
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new();
         let mut next_dial = tokio::time::Instant::now();
         let mut failures = RetryLog::new("cannot reach the failover partner");
         let mut refusals = RetryLog::new("refused the partner");
@@ -368,28 +411,27 @@ impl Link {
                     }
                     Err(why) => {
                         failures.failure(self.peer, &why);
-                        next_dial = tokio::time::Instant::now() + backoff;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        next_dial = tokio::time::Instant::now() + backoff.failed();
                         continue;
                     }
                 },
             };
             while cmds.try_recv().is_ok() {}
-            let why = session(
+            let began = tokio::time::Instant::now();
+            let ended = session(
                 self.protocol,
                 stream,
                 direction,
-                Some(&listener),
+                Some((&listener, &self)),
                 &mut cmds,
                 &events,
             )
             .await;
-            if events.send(PeerEvent::Disconnected(why)).await.is_err() {
+            if events.send(ended).await.is_err() {
                 return;
             }
             while cmds.try_recv().is_ok() {}
-            backoff = Duration::from_secs(1);
-            next_dial = tokio::time::Instant::now() + backoff;
+            next_dial = tokio::time::Instant::now() + backoff.session_ended(began.elapsed());
         }
     }
 }
@@ -400,29 +442,28 @@ async fn connect_loop(
     mut cmds: mpsc::Receiver<PeerCommand>,
     events: mpsc::Sender<PeerEvent>,
 ) {
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new();
     let mut failures = RetryLog::new("cannot reach the failover partner");
     loop {
-        let why = match link.dial().await {
+        let delay = match link.dial().await {
             Ok(stream) => {
                 failures.success(link.peer);
-                Some(session(link.protocol, stream, "outgoing", None, &mut cmds, &events).await)
+                let began = tokio::time::Instant::now();
+                let ended =
+                    session(link.protocol, stream, "outgoing", None, &mut cmds, &events).await;
+                if events.send(ended).await.is_err() {
+                    return;
+                }
+                backoff.session_ended(began.elapsed())
             }
             Err(why) => {
                 failures.failure(link.peer, &why);
-                None
+                backoff.failed()
             }
         };
-        if let Some(why) = why {
-            backoff = Duration::from_secs(1);
-            if events.send(PeerEvent::Disconnected(why)).await.is_err() {
-                return;
-            }
-        }
         // Drop what was queued for a connection that no longer exists.
         while cmds.try_recv().is_ok() {}
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -530,37 +571,55 @@ async fn accept_loop(
             }
         };
         while cmds.try_recv().is_ok() {}
-        let why = session(link.protocol, stream, "incoming", None, &mut cmds, &events).await;
-        if events.send(PeerEvent::Disconnected(why)).await.is_err() {
+        let ended = session(link.protocol, stream, "incoming", None, &mut cmds, &events).await;
+        if events.send(ended).await.is_err() {
             return;
         }
     }
 }
 
 /// A further connection while a session runs (draft-12 only, where both sides dial):
-/// closed at once, as ISC dhcpd 4.4 closes a duplicate. Pending forever without a listener.
-async fn refuse_duplicate(listener: Option<&TcpListener>) {
-    let Some(listener) = listener else {
+/// closed at once, as ISC dhcpd 4.4 closes a duplicate (a stranger's is warned about and
+/// counted, as without a session). Pending forever without a listener.
+async fn refuse_duplicate(guard: Option<(&TcpListener, &Link)>) {
+    let Some((listener, link)) = guard else {
         return std::future::pending().await;
     };
     if let Ok((tcp, from)) = listener.accept().await {
-        debug!(%from, "closed a second failover connection: one session at a time");
+        if !link.stranger(from) {
+            debug!(%from, "closed a second failover connection: one session at a time");
+        }
         drop(tcp);
     }
 }
 
-/// Runs one connection; returns why it ended.
+/// Runs one connection; returns how it ended, for the driver: `Disconnected(why)`, or
+/// `BadFrame(why)` when the stream could not be split into messages.
 async fn session(
     protocol: Protocol,
     stream: Box<dyn Io>,
     direction: &'static str,
-    listener: Option<&TcpListener>,
+    guard: Option<(&TcpListener, &Link)>,
     cmds: &mut mpsc::Receiver<PeerCommand>,
     events: &mpsc::Sender<PeerEvent>,
-) -> String {
+) -> PeerEvent {
+    match session_inner(protocol, stream, direction, guard, cmds, events).await {
+        Ok(why) => PeerEvent::Disconnected(why),
+        Err(e) => PeerEvent::BadFrame(e.to_string()),
+    }
+}
+
+async fn session_inner(
+    protocol: Protocol,
+    stream: Box<dyn Io>,
+    direction: &'static str,
+    guard: Option<(&TcpListener, &Link)>,
+    cmds: &mut mpsc::Receiver<PeerCommand>,
+    events: &mpsc::Sender<PeerEvent>,
+) -> Result<String, FrameError> {
     info!(direction, "failover partner connected");
     if events.send(PeerEvent::Connected).await.is_err() {
-        return "driver gone".into();
+        return Ok("driver gone".into());
     }
     let mut framed = Framed::new(stream, Frames(protocol));
     loop {
@@ -568,25 +627,95 @@ async fn session(
             frame = framed.next() => match frame {
                 Some(Ok(b)) => {
                     if events.send(PeerEvent::Frame(b)).await.is_err() {
-                        return "driver gone".into();
+                        return Ok("driver gone".into());
                     }
                 }
-                Some(Err(e)) => return format!("bad frame from the partner: {e}"),
-                None => return "partner closed the connection".into(),
+                // A read error is a lost connection; anything else, bad framing.
+                Some(Err(FrameError::Io(e))) => return Ok(format!("read failed: {e}")),
+                Some(Err(e)) => return Err(e),
+                None => return Ok("partner closed the connection".into()),
             },
             cmd = cmds.recv() => match cmd {
                 Some(PeerCommand::Send(m)) => {
                     if let Err(e) = framed.send(m).await {
-                        return format!("send failed: {e}");
+                        return Ok(format!("send failed: {e}"));
                     }
                 }
                 Some(PeerCommand::Close(reason)) => {
                     let _ = SinkExt::<Vec<u8>>::close(&mut framed).await;
-                    return reason;
+                    return Ok(reason);
                 }
-                None => return "driver gone".into(),
+                None => return Ok("driver gone".into()),
             },
-            () = refuse_duplicate(listener) => {}
+            () = refuse_duplicate(guard) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partner that refuses every CONNECT (clock skew over 60 s, another relationship
+    /// name: draft-12 §7.8.2 reasons 4 and 8) ends each session at once: the redial delay
+    /// must keep growing to the cap, not restart at 1 s each time (tandem redialled a
+    /// refusing dhcpd every second, pair4_badinput.py).
+    #[test]
+    fn short_sessions_keep_backing_off_draft12_s8_2() {
+        let mut b = Backoff::new();
+        let delays: Vec<u64> = (0..7)
+            .map(|_| b.session_ended(Duration::from_millis(5)).as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
+    }
+
+    fn link(peer: SocketAddr, counters: Arc<Counters>) -> Link {
+        Link {
+            protocol: Protocol::Draft12,
+            local: "127.0.0.1:0".parse().unwrap(),
+            peer,
+            security: Security::Plain,
+            counters,
+        }
+    }
+
+    /// ISC dhcpd 4.4 behaviour (failover: listener: no matching state): a connection from
+    /// an address other than the partner's is closed unanswered. While a session runs
+    /// (draft-12: the partner's second connection is closed as a duplicate) a stranger was
+    /// only a debug line "closed a second failover connection", and never counted; it must
+    /// be warned about with its address and counted, as when no session runs.
+    #[tokio::test]
+    async fn a_stranger_is_counted_while_a_session_runs_and_while_none_does() {
+        let counters = Arc::new(Counters::default());
+        let l = link("127.0.0.2:647".parse().unwrap(), counters.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = listener.local_addr().unwrap();
+        // During a session: the duplicate path.
+        let c = tokio::spawn(TcpStream::connect(at));
+        refuse_duplicate(Some((&listener, &l))).await;
+        let _ = c.await;
+        assert_eq!(counters.snapshot().strangers_refused, 1);
+        // No session: the accept path.
+        let c = tokio::spawn(TcpStream::connect(at));
+        let (tcp, from) = listener.accept().await.unwrap();
+        assert!(l.answer(tcp, from).await.unwrap().is_none());
+        let _ = c.await;
+        assert_eq!(counters.snapshot().strangers_refused, 2);
+        // The partner's own second connection is a duplicate, not a stranger.
+        let l = link(SocketAddr::new(at.ip(), 647), counters.clone());
+        let c = tokio::spawn(TcpStream::connect(at));
+        refuse_duplicate(Some((&listener, &l))).await;
+        let _ = c.await;
+        assert_eq!(counters.snapshot().strangers_refused, 2);
+    }
+
+    #[test]
+    fn a_stable_session_starts_the_backoff_again() {
+        let mut b = Backoff::new();
+        for _ in 0..5 {
+            b.failed();
+        }
+        assert_eq!(b.session_ended(STABLE_SESSION).as_secs(), 1);
+        assert_eq!(b.failed().as_secs(), 2);
     }
 }

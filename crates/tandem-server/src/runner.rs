@@ -48,6 +48,10 @@ pub enum PeerEvent {
     /// One failover message, without its 2-byte length.
     Frame(Vec<u8>),
     Disconnected(String),
+    /// The stream could not be split into messages (an RFC 8156 empty frame, a draft-12
+    /// length outside 12..=2048, §6.1): the link task closed the connection. A protocol
+    /// error, counted as the core's are.
+    BadFrame(String),
 }
 
 /// What the driver asks of the partner link.
@@ -665,6 +669,12 @@ impl Runner {
             }
             Some(PeerEvent::Disconnected(why)) => {
                 info!(reason = %why, "partner connection lost");
+                self.node.handle_disconnected(now);
+            }
+            Some(PeerEvent::BadFrame(why)) => {
+                self.peer.protocol_errors += 1;
+                warn!(error = %why, "partner protocol error");
+                info!(reason = %format!("bad frame from the partner: {why}"), "partner connection lost");
                 self.node.handle_disconnected(now);
             }
             // The link task is gone: no partner any more, as if disconnected for good.

@@ -91,7 +91,8 @@ pub enum Effect {
     EnteredNormal,
     /// Operator-visible alarm (§8.9, §8.11).
     Alarm(String),
-    /// The partner broke the protocol; logged and counted, the connection is closed.
+    /// The partner broke the protocol, or a CONNECT was refused (by us or by the partner:
+    /// the clock, the relationship name, ...); logged and counted, the connection is closed.
     ProtocolError(String),
 }
 
@@ -547,9 +548,13 @@ impl Endpoint {
                 self.phase = Phase::AwaitState(peer);
             }
             Err(r) => {
+                // Reported (logged at warn, counted) as well as answered: a refusal
+                // repeats on every reconnection until someone fixes the configuration.
+                let why = format!("refused CONNECT: {}", r.reason);
+                fx.push(Effect::ProtocolError(why.clone()));
                 let reply = handshake::connect_refusal(m, &self.cfg.local, &r, now);
                 self.send(now, reply, fx);
-                self.close(now, format!("refused CONNECT: {}", r.reason), fx);
+                self.close(now, why, fx);
             }
         }
     }
@@ -561,6 +566,7 @@ impl Endpoint {
                 self.phase = Phase::AwaitState(peer);
             }
             Err(Refusal { code, reason }) => {
+                fx.push(Effect::ProtocolError(reason.clone()));
                 if handshake::refused_by_partner(m) {
                     self.close(now, reason, fx);
                 } else {

@@ -441,7 +441,7 @@ impl Scrape {
         )?;
         e.counter(
             "tandem_failover_protocol_errors",
-            "Failover messages from the partner that broke the protocol.",
+            "Failover messages from the partner that broke the protocol, and refused CONNECTs either way.",
             st.protocol_errors,
         )?;
         e.counter(
@@ -458,6 +458,11 @@ impl Scrape {
             "tandem_failover_tls_failures",
             "Partner link TLS handshakes that failed or timed out.",
             c.tls_failures,
+        )?;
+        e.counter(
+            "tandem_failover_connections_refused",
+            "Failover connections closed unanswered: from an address other than the partner's.",
+            c.strangers_refused,
         )
     }
 }

@@ -188,6 +188,48 @@ fn draft12_refused_connect_is_answered_with_connectack_reason_and_message_then_c
     );
 }
 
+/// A refused CONNECT (draft-12 §7.8.2: here the clock, reason 4) is reported as a
+/// protocol error, which the server logs at warn and counts (`tandem ctl status`
+/// protocol_errors, `tandem_failover_protocol_errors_total`): before, only an info line
+/// "partner connection lost" said it, once a second (pair4_badinput.py).
+#[test]
+fn draft12_refused_connect_is_reported_as_a_protocol_error_s7_8_2() {
+    let mut s = Side::new(cfg12(Role::Secondary), None, T0);
+    s.ep.handle_connected(T0);
+    let (_, fx) = s.ep.handle_message(T0, primary_connect(T0 - 3600).into());
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::ProtocolError(p) if p.contains("clocks differ"))),
+        "{fx:?}"
+    );
+}
+
+/// The partner refusing our CONNECT (a CONNECTACK with a reject reason, §7.9: ISC dhcpd
+/// 4.4 sends reason 8 for a relationship it does not know) is reported too, with its
+/// reason.
+#[test]
+fn draft12_partner_refusing_our_connect_is_reported_as_a_protocol_error_s7_9() {
+    let local = cfg12(Role::Primary).local;
+    let mut p = Side::new(cfg12(Role::Primary), None, T0);
+    let fx = p.ep.handle_connected(T0);
+    let Some(Effect::Send(connect)) = fx.first() else {
+        panic!("the primary sends CONNECT first: {fx:?}")
+    };
+    let connect = connect.draft12().cloned().expect("a draft-12 CONNECT");
+    let refusal = crate::endpoint::handshake::Refusal::new(
+        u16::from(RejectReason::INVALID_PARTNER.0),
+        "unknown failover relationship name",
+    );
+    let ack = draft12::connect_ack(&connect, &local, Some(&refusal), T0);
+    let (_, fx) = p.ep.handle_message(T0, ack.into());
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::ProtocolError(p) if p.contains("reject reason 8"))),
+        "{fx:?}"
+    );
+    assert!(fx.iter().any(|e| matches!(e, Effect::Close { .. })));
+}
+
 /// The first message a real ISC dhcpd 4.4.3-P1 primary sent (relationship "test",
 /// `split 128`, MCLT 60).
 fn captured_dhcpd_connect() -> Vec<u8> {
