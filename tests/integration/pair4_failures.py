@@ -36,10 +36,14 @@ from pair4 import (LINK4, PEER, POOL4, Member4, PairTopology4, dhcpd_member, fai
                    wait_for)
 
 MCLT = 30
-LEASE = 300
+# Desired lease times (outside the protocol, draft-12 §5.2.1): dhcpd's is shorter, so
+# tandem's MCLT cap in COMMUNICATIONS-INTERRUPTED is below its own desired time and bites.
+LEASE_DHCPD, LEASE_TANDEM = 300, 600
 T1, T2 = 5, 10
 MRD = 5  # dhcpd's max-response-delay = tandem's keepalive
 OMAPI_PORT = 7911
+# tandem-core's BindingStatus::FreeBackup (a BACKUP address, draft-12 §5.4), in its table.
+FREE_BACKUP = 6
 # Client identifiers (dhclient.conf colon hex) by the server whose RFC 3074 hash bucket
 # they fall in under `split 128` (tandem-wire's dhcpfo::loadb::bucket: buckets 0..127 are
 # the primary's): 01 00 0c 01 02 03 {04,05,07} -> 104, 62, 69; {06,08,09} -> 202, 232, 132.
@@ -158,13 +162,13 @@ def _setup(topo, tandem_role):
     cap = failover_capture(topo)
     extra = (f"omapi-port {OMAPI_PORT};\noption dhcp-renewal-time {T1};\noption dhcp-rebinding-time {T2};\n"
              "dhcp-cache-threshold 0;")
-    d = dhcpd_member(topo, _other(tandem_role), mclt=MCLT, max_response_delay=MRD, lease_time=LEASE,
+    d = dhcpd_member(topo, _other(tandem_role), mclt=MCLT, max_response_delay=MRD, lease_time=LEASE_DHCPD,
                      extra=extra).start()
-    t = Member4(topo, tandem_role, mclt=MCLT, keepalive=MRD, lease_time=LEASE)
+    t = Member4(topo, tandem_role, mclt=MCLT, keepalive=MRD, lease_time=LEASE_TANDEM)
     with open(t.config) as f:
         text = f.read()
     with open(t.config, "w") as f:
-        f.write(text.replace(f"lease_time = {LEASE}\n", f"lease_time = {LEASE}\nt1 = {T1}\nt2 = {T2}\n"))
+        f.write(text.replace(f"lease_time = {LEASE_TANDEM}\n", f"lease_time = {LEASE_TANDEM}\nt1 = {T1}\nt2 = {T2}\n"))
     t.start()
     return cap, t, d
 
@@ -184,8 +188,14 @@ def _normal_and_balanced(t, d, logs, timeout=60):
         b = {a: l for a, l in dhcpd_bindings(d).items() if a.startswith("192.0.2.")}
         free = {a for a, l in b.items() if l["state"] == "free"}
         backup = {a for a, l in b.items() if l["state"] == "backup"}
-        return (free, backup) if len(free) + len(backup) == 100 and abs(len(free) - len(backup)) <= 10 else None
-    return wait_for(balanced, 30, "the client link's pool split FREE/BACKUP in dhcpd's file", logs)
+        if len(free) + len(backup) != 100 or abs(len(free) - len(backup)) > 10:
+            return None
+        # dhcpd's file shows a primary's move to BACKUP before the secondary has it: wait
+        # for tandem's table to agree (a secondary without BACKUP addresses has nothing to
+        # offer a new client, and dhcpd then answers it after `load balance max seconds`).
+        t_backup = {a for a, l in t.leases4().items() if a.startswith("192.0.2.") and l["status"] == FREE_BACKUP}
+        return (free, backup) if t_backup == backup else None
+    return wait_for(balanced, 30, "the client link's pool split FREE/BACKUP in dhcpd's file and tandem's table", logs)
 
 
 def _bind(topo, name, cid, want_server, logs):
@@ -245,7 +255,7 @@ def _kill_dhcpd_tandem_serves_then_dhcpd_recovers(tandem_role):
         bound = max(v for v in (before["ends"], before["tstp"], la2["expire"] - la2["lease_time"]) if v) + MCLT
         assert la2["expire"] <= bound + 2, (f"COMM-INT renewal of {addr} until {la2['expire']}, beyond the MCLT "
                                             f"bound {bound} (dhcpd's ends {before['ends']}, tstp {before['tstp']})")
-        assert la2["lease_time"] <= LEASE
+        assert la2["lease_time"] <= LEASE_TANDEM
         # A new client of dhcpd's bucket: tandem answers it (no load balancing in COMM-INT)
         # from its own pool (FREE if primary, BACKUP if secondary), for at most the MCLT
         # (its partner knows nothing of it, §5.2.1).
@@ -305,7 +315,103 @@ def dhcpd_primary_killed_tandem_secondary_serves_partner_down_then_dhcpd_recover
     return _kill_dhcpd_tandem_serves_then_dhcpd_recovers("sec")
 
 
+def _kill_tandem_dhcpd_serves_then_tandem_recovers(tandem_role, empty_store=False):
+    """kill -9 of tandem; dhcpd serves in communications-interrupted; then either dhcpd is
+    put into partner-down by OMAPI and tandem restarts on its data directory, or
+    (empty_store) tandem restarts with an empty store at once. Returns the detail line."""
+    import shutil
+    dr = _other(tandem_role)
+    clients = []
+    with PairTopology4(("f4e" if empty_store else "f4t") + tandem_role[0]) as topo:
+        cap, t, d = _setup(topo, tandem_role)
+        logs = _logs(t, d, cap, clients)
+        _normal_and_balanced(t, d, logs)
+        d_pool = {a for a, l in dhcpd_bindings(d).items() if l["state"] == ("free" if dr == "pri" else "backup")}
+        # A client of tandem's hash bucket, bound by tandem in NORMAL; dhcpd holds it too.
+        a, la = _bind(topo, "c4a", BUCKET_IDS[tandem_role][0], LINK4[tandem_role], logs)
+        clients.append(a)
+        addr = la["address"]
+        wait_for(lambda: (dhcpd_bindings(d).get(addr) or {}).get("state") == "active", 20,
+                 f"{addr} (tandem's client) ACTIVE in dhcpd's lease file", logs)
+        d_log0 = _dhcpd_log_len(d)
+        t.kill9()
+        killed = time.time()
+        wait_for(lambda: (d.failover_state(PEER) or ("",))[0] == "communications-interrupted", 2 * MRD + 5,
+                 "dhcpd in communications-interrupted after kill -9 of tandem", logs)
+        d_ci = time.time() - killed
+        # dhcpd keeps tandem's client on its address (it rebinds at T2) and gives a new
+        # client of tandem's bucket an address of its own pool.
+        a_log = len(client_log(a))
+        acks = wait_for(lambda: [x for x in acks_since(a, a_log) if x[1] == LINK4[dr]], T2 + 15,
+                        f"{addr}'s client rebound to dhcpd in communications-interrupted", logs)
+        assert all(x[0] == addr for x in acks), f"the client's address changed: {acks} (had {addr})"
+        b, lb = _bind(topo, "c4b", BUCKET_IDS[tandem_role][1], LINK4[dr], logs)
+        clients.append(b)
+        assert lb["address"] in d_pool, f"dhcpd gave {lb['address']} in COMM-INT, not from its own pool"
+        if empty_store:
+            # An amnesiac tandem (draft-12 §9.5: no stored state -> RECOVER).
+            t.proc = None
+            shutil.rmtree(t.data_dir)
+            os.makedirs(t.data_dir)
+        else:
+            omshell_set_local_state(topo, dr, DHCPD_PARTNER_DOWN)
+            wait_for(lambda: (d.failover_state(PEER) or ("",))[0] == "partner-down", 10,
+                     "dhcpd in partner-down after omshell set local-state = 4", logs)
+        t_log0 = _tandem_log_len(t)
+        restarted = time.time()
+        t.start()
+        t.wait_state("NORMAL", timeout=MCLT + 40)
+        wait_for(lambda: d.failover_state(PEER) == ("normal", "normal"), 30, "dhcpd back in NORMAL", logs)
+        recovered = time.time() - restarted
+        t_states = t.state_changes(t_log0)
+        d_states = _dhcpd_states(d, d_log0)
+        # What tandem learnt from dhcpd (its own client's renewals in COMM-INT and the new
+        # client dhcpd gave an address): both ACTIVE in tandem's database, for those clients.
+        for c, cid, l in ((a, BUCKET_IDS[tandem_role][0], la), (b, BUCKET_IDS[tandem_role][1], lb)):
+            row = wait_for(lambda: (lambda r: r if r and r["status"] == ACTIVE else None)(
+                t.leases4().get(l["address"])), 20, f"{l['address']} ({c.name}) ACTIVE in the recovered tandem", logs)
+            assert row["duid"] == _id_hex(cid), f"{l['address']} ACTIVE in tandem for {row['duid']}, held by {cid}"
+        for c, l in ((a, la), (b, lb)):
+            mark = len(client_log(c))
+            got = wait_for(lambda: acks_since(c, mark), T1 + 15, f"{c.name} renewed in NORMAL", logs)
+            assert all(x[0] == l["address"] for x in got), f"{c.name} changed address: {got} (had {l['address']})"
+        both = check_no_duplicates(t, d, clients)
+        for c in clients:
+            c.stop()
+        how = "restarted with an EMPTY store" if empty_store else "dhcpd partner-down by omshell, tandem restarted"
+        return (f"tandem {tandem_role}: dhcpd COMM-INT {d_ci:.1f}s after kill -9 of tandem; {addr} rebound to dhcpd, "
+                f"new client {lb['address']} from dhcpd; {how}: tandem {'->'.join(t_states)}, dhcpd "
+                f"{'->'.join(d_states)}, NORMAL {recovered:.1f}s after restart; {both} ACTIVE on both, no duplicates")
+
+
+def tandem_primary_killed_dhcpd_partner_down_by_omapi_then_tandem_recovers():
+    """kill -9 of a tandem primary: the dhcpd secondary goes communications-interrupted and
+    keeps tandem's client on its address; a new client gets one of dhcpd's own pool
+    (draft-12 §9.9.2); dhcpd is put into PARTNER-DOWN over OMAPI (omshell, failover-state
+    local-state 4); tandem restarts on its data directory, finds dhcpd in PARTNER-DOWN,
+    recovers (RECOVER, UPDREQALL, §9.5) and both reach NORMAL; tandem then holds both
+    clients' bindings, the clients renew the same addresses, no duplicates."""
+    return _kill_tandem_dhcpd_serves_then_tandem_recovers("pri")
+
+
+def tandem_secondary_killed_dhcpd_partner_down_by_omapi_then_tandem_recovers():
+    """The same with tandem the secondary of a dhcpd primary."""
+    return _kill_tandem_dhcpd_serves_then_tandem_recovers("sec")
+
+
+def tandem_restarted_with_empty_store_recovers_from_dhcpd_in_comm_interrupted():
+    """kill -9 of a tandem secondary, and it restarts with an EMPTY store while the dhcpd
+    primary is still in communications-interrupted: tandem starts in RECOVER (draft-12
+    §9.5, no stored state); dhcpd, which sees an amnesiac partner, goes to PARTNER-DOWN at
+    once (its fsm; RFC 8156 differs); tandem learns every binding (UPDREQALL) and both
+    reach NORMAL; the clients keep their addresses, no duplicates."""
+    return _kill_tandem_dhcpd_serves_then_tandem_recovers("sec", empty_store=True)
+
+
 PAIR4_FAILURE_SCENARIOS = [
     dhcpd_secondary_killed_tandem_primary_serves_partner_down_then_dhcpd_recovers,
     dhcpd_primary_killed_tandem_secondary_serves_partner_down_then_dhcpd_recovers,
+    tandem_primary_killed_dhcpd_partner_down_by_omapi_then_tandem_recovers,
+    tandem_secondary_killed_dhcpd_partner_down_by_omapi_then_tandem_recovers,
+    tandem_restarted_with_empty_store_recovers_from_dhcpd_in_comm_interrupted,
 ]
