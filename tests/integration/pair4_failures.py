@@ -248,14 +248,17 @@ def _kill_dhcpd_tandem_serves_then_dhcpd_recovers(tandem_role):
         acks = wait_for(lambda: [x for x in acks_since(a, a_log) if x[1] == LINK4[tandem_role]], T2 + 15,
                         f"{addr}'s client rebound to tandem in COMMUNICATIONS-INTERRUPTED", logs)
         assert all(x[0] == addr for x in acks), f"the client's address changed: {acks} (had {addr})"
-        la2 = client_lease(a)
-        assert la2["address"] == addr and la2["server"] == LINK4[tandem_role], la2
+        # The lease time tandem granted, from its table (dhclient logs the ACK but may write
+        # its lease file much later): the row tandem committed before it sent the ACK.
+        row = wait_for(lambda: (lambda r: r if r and r["status"] == ACTIVE and r["cltt"] >= killed - 1 else None)(
+            t.leases4().get(addr)), 5, f"tandem's own binding of {addr} after its COMM-INT ACK", logs)
+        granted = row["expires"] - row["cltt"]
         # §9.9.2: no later than MCLT past the latest of the partner's lease-expiration and
-        # potential-expiration times (what dhcpd's file shows it sent).
-        bound = max(v for v in (before["ends"], before["tstp"], la2["expire"] - la2["lease_time"]) if v) + MCLT
-        assert la2["expire"] <= bound + 2, (f"COMM-INT renewal of {addr} until {la2['expire']}, beyond the MCLT "
-                                            f"bound {bound} (dhcpd's ends {before['ends']}, tstp {before['tstp']})")
-        assert la2["lease_time"] <= LEASE_TANDEM
+        # potential-expiration times (what dhcpd's file shows it sent) and now.
+        bound = max(v for v in (before["ends"], before["tstp"], row["cltt"]) if v) + MCLT
+        assert row["expires"] <= bound + 1, (f"COMM-INT renewal of {addr} until {row['expires']}, beyond the MCLT "
+                                             f"bound {bound} (dhcpd's ends {before['ends']}, tstp {before['tstp']})")
+        assert 0 < granted <= LEASE_TANDEM, granted
         # A new client of dhcpd's bucket: tandem answers it (no load balancing in COMM-INT)
         # from its own pool (FREE if primary, BACKUP if secondary), for at most the MCLT
         # (its partner knows nothing of it, §5.2.1).
@@ -263,7 +266,11 @@ def _kill_dhcpd_tandem_serves_then_dhcpd_recovers(tandem_role):
         clients.append(b)
         assert lb["address"] in own_pool, (f"new client got {lb['address']} in COMM-INT, not from tandem's own "
                                            f"{'FREE' if tandem_role == 'pri' else 'BACKUP'} pool")
-        assert lb["lease_time"] <= MCLT, f"new client's lease {lb['lease_time']} s in COMM-INT > MCLT {MCLT} s"
+        rb = wait_for(lambda: (lambda r: r if r and r["status"] == ACTIVE else None)(t.leases4().get(lb["address"])),
+                      5, f"{lb['address']} ACTIVE in tandem's table", logs)
+        b_granted = rb["expires"] - rb["cltt"]
+        assert 0 < b_granted <= MCLT and lb["lease_time"] <= MCLT, \
+            f"new client's lease {b_granted} s (client: {lb['lease_time']} s) in COMM-INT > MCLT {MCLT} s"
         # Declared partner-down by the operator (§9.9.3 external command).
         t.ctl("partner-down")
         t.wait_state("PARTNER-DOWN", timeout=10)
@@ -279,14 +286,14 @@ def _kill_dhcpd_tandem_serves_then_dhcpd_recovers(tandem_role):
         assert "recover" in d_states, f"dhcpd did not go through RECOVER after the restart: {d_states}\n{logs()}"
         t_states = t.state_changes(t_log0)
         # What dhcpd learnt in RECOVER: both clients' bindings, for the same clients.
-        for c, l in ((a, la2), (b, lb)):
+        for c, l in ((a, la), (b, lb)):
             wait_for(lambda: (dhcpd_bindings(d).get(l["address"]) or {}).get("state") == "active", 20,
                      f"{l['address']} ({c.name}) ACTIVE in the recovered dhcpd's lease file", logs)
             got = dhcpd_bindings(d)[l["address"]]["uid"]
             want = _id_hex(BUCKET_IDS[dr][0 if c is a else 1])
             assert got == want, f"{l['address']} ACTIVE in dhcpd for {got}, held by {want}"
         # Both clients keep renewing their addresses with the pair in NORMAL.
-        for c, l in ((a, la2), (b, lb)):
+        for c, l in ((a, la), (b, lb)):
             mark = len(client_log(c))
             got = wait_for(lambda: acks_since(c, mark), T1 + 15, f"{c.name} renewed in NORMAL", logs)
             assert all(x[0] == l["address"] for x in got), f"{c.name} changed address: {got} (had {l['address']})"
@@ -294,8 +301,8 @@ def _kill_dhcpd_tandem_serves_then_dhcpd_recovers(tandem_role):
         for c in clients:
             c.stop()
         return (f"tandem {tandem_role}: COMM-INT {d_ci:.1f}s after kill -9 of dhcpd; {addr} rebound to tandem "
-                f"({la2['lease_time']}s <= MCLT rule), new client {lb['address']} from own pool "
-                f"({lb['lease_time']}s); PARTNER-DOWN; dhcpd {'->'.join(d_states)}, tandem {'->'.join(t_states)}, "
+                f"({granted}s, MCLT bound {bound - row['cltt']}s), new client {lb['address']} from own pool "
+                f"({b_granted}s); PARTNER-DOWN; dhcpd {'->'.join(d_states)}, tandem {'->'.join(t_states)}, "
                 f"NORMAL {recovered:.1f}s after restart; {both} ACTIVE on both, no duplicates")
 
 
