@@ -22,10 +22,11 @@ from ops_package import OPS_SCENARIOS  # noqa: E402
 from ops_metrics import OPS_METRICS_SCENARIOS  # noqa: E402
 from dhcp4 import DHCP4_SCENARIOS  # noqa: E402
 from pair4 import PAIR4_SCENARIOS  # noqa: E402
+from pair4_migrate import PAIR4_MIGRATE_SCENARIOS  # noqa: E402
 
 # The pair scenarios need tandem itself (Kea has no RFC 8156); so do the ops ones.
 SCENARIOS = SINGLE + (
-    DHCP4_SCENARIOS + PAIR4_SCENARIOS + PAIR_SCENARIOS + OPS_API_SCENARIOS + OPS_SCENARIOS + OPS_METRICS_SCENARIOS + OPS_LOG_SCENARIOS
+    DHCP4_SCENARIOS + PAIR4_SCENARIOS + PAIR4_MIGRATE_SCENARIOS + PAIR_SCENARIOS + OPS_API_SCENARIOS + OPS_SCENARIOS + OPS_METRICS_SCENARIOS + OPS_LOG_SCENARIOS
     if target() == "tandem" else []
 )
 
