@@ -159,8 +159,9 @@ pub fn decide(
             ok(clearly_later(u, l)
                 || (same_time(u, l) && tie_accepts(local.status, upd.status) && !newer_active_wins))
         }
-        // Same clock on both sides of the comparison: no fuzz.
-        ConflictRule::Time1 => ok(local.state_expiration.is_some_and(|end| now > end)),
+        // Same clock on both sides of the comparison: no fuzz. Expired from its end second
+        // on, as Lease::is_active_at has it (and as ISC dhcpd 4.4 sends EXPIRED).
+        ConflictRule::Time1 => ok(local.state_expiration.is_some_and(|end| now >= end)),
         ConflictRule::Time2 => ok(time2),
         ConflictRule::Accept3 => {
             let same_client = upd_client.is_some_and(|d| !d.is_empty() && *d == local.duid);

@@ -121,12 +121,14 @@ fn check_time1_cell(recvs: &[BindingStatus]) {
             OUTDATED,
             "{r} before expiry"
         );
+        // At 5000 the local lease has run out (Lease::is_active_at: active while now < end)
+        // → accepted; see the test below.
         assert_eq!(
             judge(Active, r, 3000, LOCAL_EXPIRY, Role::Primary),
-            OUTDATED,
+            Verdict::Accept,
             "{r} at expiry"
         );
-        // At 5001 the local lease has run out → accepted, even with an older update time.
+        // At 5001 too, even with an older update time.
         assert_eq!(
             judge(Active, r, 900, LOCAL_EXPIRY + 1, Role::Primary),
             Verdict::Accept,
@@ -212,6 +214,38 @@ fn active_vs_received_active_other_client_secondary_accepts_s7_5_4_accept3() {
         Verdict::Accept
     );
 }
+/// §7.5.4 time(1) / draft-12 §7.1.3: "accept if the local lease has expired". A lease whose
+/// expiration is E is no longer active at E (Lease::is_active_at), and ISC dhcpd 4.4
+/// expires a lease, and sends its EXPIRED BNDUPD, in the second its `ends` falls due
+/// (`ends <= cur_time`). Seen in tests/integration/pair4_migrate.py: dhcpd's EXPIRED at the
+/// lease's end second was rejected as Outdated, and the two servers' records diverged.
+#[test]
+fn active_vs_received_expired_in_the_expiry_second_accepts_as_dhcpd_sends_it_s7_5_4_time1() {
+    for r in [Expired, Free, FreeBackup] {
+        let l = local(Active);
+        assert!(
+            !l.is_active_at(Time(LOCAL_EXPIRY)),
+            "the lease model's own expiry"
+        );
+        assert_eq!(
+            judge(Active, r, LOCAL_EXPIRY, LOCAL_EXPIRY, Role::Secondary),
+            Verdict::Accept,
+            "{r} sent in the lease's last second"
+        );
+        assert_eq!(
+            judge(
+                Active,
+                r,
+                LOCAL_EXPIRY - 1,
+                LOCAL_EXPIRY - 1,
+                Role::Secondary
+            ),
+            OUTDATED,
+            "{r} a second early"
+        );
+    }
+}
+
 #[test]
 fn active_vs_received_expired_before_local_expiry_rejects_outdated_s7_5_4_time1() {
     check_time1_cell(&[Expired]);
