@@ -71,6 +71,8 @@ MEMBER_CPU_QUOTA = int(os.environ.get("MEMBER_CPU_QUOTA", "0"))
 class KeaHa:
     """One kea-dhcp6 of a hot-standby pair in a PairTopology member namespace."""
 
+    binary = "kea-dhcp6"
+
     def __init__(self, topo, who):
         self.topo, self.who = topo, who
         self.dir = os.path.join(topo.tmp, f"kea-{who}")
@@ -113,7 +115,7 @@ class KeaHa:
     def start(self):
         env = dict(os.environ, KEA_PIDFILE_DIR=self.dir, KEA_LOCKFILE_DIR=self.dir)
         out = open(os.path.join(self.dir, "kea.stdout"), "a")
-        self.proc = self.topo.spawn(self.topo.nss[self.who], ["taskset", "-c", SERVER_CPU, "kea-dhcp6", "-c",
+        self.proc = self.topo.spawn(self.topo.nss[self.who], ["taskset", "-c", SERVER_CPU, self.binary, "-c",
                                                               self.config], env=env, stdout=out, stderr=out)
         return self
 
@@ -125,8 +127,10 @@ class KeaHa:
             return ""
 
 
-class KeaHa4:
+class KeaHa4(KeaHa):
     """One kea-dhcp4 of a load-balancing HA pair in a PairTopology4 member namespace."""
+
+    binary = "kea-dhcp4"
 
     def __init__(self, topo, who):
         self.topo, self.who = topo, who
@@ -164,16 +168,6 @@ class KeaHa4:
         with open(self.config, "w") as f:
             json.dump(cfg, f, indent=2)
         self.proc = None
-
-    def start(self):
-        env = dict(os.environ, KEA_PIDFILE_DIR=self.dir, KEA_LOCKFILE_DIR=self.dir)
-        out = open(os.path.join(self.dir, "kea.stdout"), "a")
-        self.proc = self.topo.spawn(self.topo.nss[self.who], ["taskset", "-c", SERVER_CPU, "kea-dhcp4", "-c",
-                                                              self.config], env=env, stdout=out, stderr=out)
-        return self
-
-    def log(self):
-        return KeaHa.log(self)
 
 
 def wait4_answering(topo, members, timeout=90):

@@ -47,6 +47,25 @@ shared-network load {{{subs}
 """
 
 
+def uid_hex(text):
+    """A dhcpd.leases(5) `uid` value as hex: a quoted string (printable bytes as they are,
+    others as \\ooo) or colon hex."""
+    if not text.startswith('"'):
+        return "".join(f"{int(b, 16):02x}" for b in text.split(":"))
+    s, out, i = text[1:-1], bytearray(), 0
+    while i < len(s):
+        if s[i] == "\\" and re.match(r"[0-7]{3}", s[i + 1:i + 4]):
+            out.append(int(s[i + 1:i + 4], 8))
+            i += 4
+        elif s[i] == "\\":
+            out.append(ord(s[i + 1]))
+            i += 2
+        else:
+            out.append(ord(s[i]))
+            i += 1
+    return out.hex()
+
+
 class Dhcpd(ServerProcess):
     """dhcpd -4 in the foreground on one interface of namespace `ns` (default: the
     topology's server namespace and interface), configured by `conf` (text)."""

@@ -31,6 +31,7 @@ import subprocess
 import time
 
 from dhcp4 import Dhclient4
+from dhcpd import uid_hex
 from harness import ACTIVE
 from pair4 import (LINK4, PEER, POOL4, Member4, PairTopology4, dhcpd_member, failover_capture, link_summary,
                    wait_for)
@@ -66,22 +67,6 @@ def _epoch(text):
     return calendar.timegm(time.strptime(text, "%Y/%m/%d %H:%M:%S"))
 
 
-def _unescape_uid(s):
-    """dhcpd's lease-file string (printable bytes as-is, others as \\ooo) as hex."""
-    out, i = bytearray(), 0
-    while i < len(s):
-        if s[i] == "\\" and re.match(r"[0-7]{3}", s[i + 1:i + 4]):
-            out.append(int(s[i + 1:i + 4], 8))
-            i += 4
-        elif s[i] == "\\":
-            out.append(ord(s[i + 1]))
-            i += 2
-        else:
-            out.append(ord(s[i]))
-            i += 1
-    return out.hex()
-
-
 def dhcpd_bindings(d):
     """{"a.b.c.d": {state, uid (hex or None), ends, tstp (Unix s or None)}}: the last block per
     address of dhcpd's lease file (Dhcpd.leases() does not read uid and tstp)."""
@@ -89,10 +74,10 @@ def dhcpd_bindings(d):
     for m in re.finditer(r"^lease ([0-9.]+) \{(.*?)^\}", d.lease_text(), re.S | re.M):
         body = m.group(2)
         state = re.search(r"^\s*binding state (\w+);", body, re.M)
-        uid = re.search(r'^\s*uid "((?:[^"\\]|\\.)*)";', body, re.M)
+        uid = re.search(r'^\s*uid ("(?:[^"\\]|\\.)*");', body, re.M)
         times = {k: re.search(rf"^\s*{k} \d ([0-9/]+ [0-9:]+);", body, re.M) for k in ("ends", "tstp")}
         out[m.group(1)] = dict(state=state.group(1) if state else None,
-                               uid=_unescape_uid(uid.group(1)) if uid else None,
+                               uid=uid_hex(uid.group(1)) if uid else None,
                                **{k: _epoch(v.group(1)) if v else None for k, v in times.items()})
     return out
 

@@ -27,7 +27,7 @@ import struct
 import subprocess
 import time
 
-from dhcpd import Dhcpd
+from dhcpd import Dhcpd, uid_hex
 from harness import ACTIVE, run
 from pair4 import (FO4, GIADDR, LINK4, PEER, POOL4, RELAY4_POOL, PairTopology4, dhcpd_failover_conf,
                    failover_capture, link_summary, Member4, wait_for)
@@ -100,24 +100,6 @@ def _tandem(topo, who):
     return t.start()
 
 
-def _uid_hex(text):
-    """dhcpd.leases(5) `uid` value (a quoted string with octal escapes, or colon hex)."""
-    if text.startswith('"'):
-        s, out, i = text[1:-1], bytearray(), 0
-        while i < len(s):
-            if s[i] == "\\" and s[i + 1:i + 4].isdigit():
-                out.append(int(s[i + 1:i + 4], 8))
-                i += 4
-            elif s[i] == "\\":
-                out.append(ord(s[i + 1]))
-                i += 2
-            else:
-                out.append(ord(s[i]))
-                i += 1
-        return out.hex()
-    return "".join(f"{int(b, 16):02x}" for b in text.split(":"))
-
-
 def dhcpd_bindings(d):
     """{address: (state, client)} of dhcpd's lease file (the last block per address); the
     client as tandem keys it (Lease::duid): the client identifier, else htype 01 and chaddr."""
@@ -127,7 +109,7 @@ def dhcpd_bindings(d):
         state = re.search(r"^\s*binding state (\w+);", body, re.M)
         uid = re.search(r"^\s*uid (\"(?:[^\"\\]|\\.)*\"|[0-9a-f:]+);", body, re.M)
         hw = re.search(r"hardware ethernet ([0-9a-f:]+);", body)
-        client = _uid_hex(uid.group(1)) if uid else ("01" + hw.group(1).replace(":", "") if hw else None)
+        client = uid_hex(uid.group(1)) if uid else ("01" + hw.group(1).replace(":", "") if hw else None)
         out[m.group(1)] = (state.group(1) if state else None, client)
     return out
 
