@@ -20,21 +20,14 @@ use std::path::{Path, PathBuf};
 use tandem_failover::endpoint::EndpointRecord;
 use tandem_store::{BackupError, DbSummary};
 
-use super::lock::{lock_path, DataDirLock, Holder, LockError};
+use super::lock::{OfflineDataDir, OfflineError};
 use super::LEASE_DB;
 
 /// Why a backup or restore did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupCmdError {
-    #[error(
-        "data directory {dir} is in use by a running tandem server ({holder}): stop it \
-         before restoring (a restore replaces the lease database under the server)"
-    )]
-    ServerRunning { dir: PathBuf, holder: Holder },
-    #[error("data directory {0} does not exist")]
-    NoDataDir(PathBuf),
     #[error(transparent)]
-    Lock(LockError),
+    DataDir(#[from] OfflineError),
     #[error(transparent)]
     Store(#[from] BackupError),
 }
@@ -57,18 +50,11 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<DbSummary, BackupCmdError>
 /// Puts `backup` in place as the lease database of `data_dir`, which no server may be
 /// using (refused, naming its pid, if one is). Clears the stored failover state.
 pub fn restore(data_dir: &Path, backup: &Path) -> Result<Restored, BackupCmdError> {
-    if !data_dir.is_dir() {
-        return Err(BackupCmdError::NoDataDir(data_dir.to_path_buf()));
-    }
-    let lock_existed = lock_path(data_dir).exists();
-    let _lock = DataDirLock::acquire(data_dir).map_err(|e| match e {
-        LockError::InUse { dir, holder } => BackupCmdError::ServerRunning { dir, holder },
-        other => BackupCmdError::Lock(other),
-    })?;
-    if !lock_existed {
-        // Created by this (root) process: leave it openable by the service user.
-        give_dir_owner(data_dir, &lock_path(data_dir));
-    }
+    let dir = OfflineDataDir::take(
+        data_dir,
+        "restoring (a restore replaces the lease database under the server)",
+    )?;
+    dir.give_to_owner(&[]);
     let db = data_dir.join(LEASE_DB);
     let had_db = db.exists();
     let summary = tandem_store::restore(backup, &db, &[EndpointRecord::META_KEY])?;
@@ -87,18 +73,10 @@ pub fn restore(data_dir: &Path, backup: &Path) -> Result<Restored, BackupCmdErro
     })
 }
 
-fn give_dir_owner(dir: &Path, path: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    if let (Ok(d), Ok(f)) = (std::fs::metadata(dir), std::fs::metadata(path)) {
-        if (d.uid(), d.gid()) != (f.uid(), f.gid()) {
-            let _ = std::os::unix::fs::chown(path, Some(d.uid()), Some(d.gid()));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::startup::DataDirLock;
     use tandem_core::Time;
     use tandem_failover::types::ServerState;
     use tandem_store::{LeaseStore, SqliteStore};

@@ -163,6 +163,73 @@ fn describe(pid: Option<u32>) -> String {
     }
 }
 
+/// Why an offline tool (`tandem restore`, `tandem migrate dhcpd-leases`) could not take
+/// the data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum OfflineError {
+    #[error(
+        "data directory {dir} is in use by a running tandem server ({holder}): stop it \
+         before {doing}"
+    )]
+    ServerRunning {
+        dir: PathBuf,
+        holder: Holder,
+        /// What the tool does, and why not under a server (the end of the message).
+        doing: &'static str,
+    },
+    #[error("data directory {0} does not exist")]
+    NoDataDir(PathBuf),
+    #[error(transparent)]
+    Lock(LockError),
+}
+
+/// A data directory taken by an offline tool: the lock `tandem serve` takes, held until
+/// dropped, so that no server starts on the lease database while the tool writes it.
+#[derive(Debug)]
+pub struct OfflineDataDir {
+    dir: PathBuf,
+    lock_created: bool,
+    _lock: DataDirLock,
+}
+
+impl OfflineDataDir {
+    /// Takes `dir` for a tool that is `doing` something no server may see half done
+    /// (named in the refusal: "restoring (a restore replaces ...)").
+    pub fn take(dir: &Path, doing: &'static str) -> Result<OfflineDataDir, OfflineError> {
+        if !dir.is_dir() {
+            return Err(OfflineError::NoDataDir(dir.to_path_buf()));
+        }
+        let lock_created = !lock_path(dir).exists();
+        let lock = DataDirLock::acquire(dir).map_err(|e| match e {
+            LockError::InUse { dir, holder } => OfflineError::ServerRunning { dir, holder, doing },
+            other => OfflineError::Lock(other),
+        })?;
+        Ok(OfflineDataDir {
+            dir: dir.to_path_buf(),
+            lock_created,
+            _lock: lock,
+        })
+    }
+
+    /// Gives `files`, and the lock file if this process created it, to the owner of the
+    /// data directory: the tools run as root, the server as its service user, which must
+    /// still open them.
+    pub fn give_to_owner(&self, files: &[PathBuf]) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(d) = std::fs::metadata(&self.dir) else {
+            return;
+        };
+        let lock = self.lock_created.then(|| lock_path(&self.dir));
+        for path in files.iter().chain(lock.as_ref()) {
+            if let Ok(f) = std::fs::metadata(path) {
+                if (d.uid(), d.gid()) != (f.uid(), f.gid()) {
+                    let _ = std::os::unix::fs::chown(path, Some(d.uid()), Some(d.gid()));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use tandem_core::time::lifetime_fraction;
 use tandem_core::{BindingStatus, Duid, FailoverFields, Lease, LeaseChange, Resource, Time};
 use tandem_failover::endpoint::EndpointRecord;
-use tandem_server::startup::lock::{lock_path, DataDirLock, Holder, LockError};
+use tandem_server::startup::lock::{OfflineDataDir, OfflineError};
 use tandem_server::startup::LEASE_DB;
 use tandem_store::{Batch, LeaseStore, SqliteStore};
 
@@ -271,15 +271,8 @@ fn map(
 /// Why the import did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error(
-        "data directory {dir} is in use by a running tandem server ({holder}): stop it \
-         before importing (an import writes the lease database under the server)"
-    )]
-    ServerRunning { dir: PathBuf, holder: Holder },
-    #[error("data directory {0} does not exist")]
-    NoDataDir(PathBuf),
     #[error(transparent)]
-    Lock(LockError),
+    DataDir(#[from] OfflineError),
     #[error("lease database {path}: {source}")]
     Store {
         path: PathBuf,
@@ -295,14 +288,10 @@ pub enum ImportError {
 /// the second time. A stored record for an address the file has is replaced by the
 /// file's; stored records for other addresses are kept.
 pub fn apply(plan: &Plan, data_dir: &Path) -> Result<Written, ImportError> {
-    if !data_dir.is_dir() {
-        return Err(ImportError::NoDataDir(data_dir.to_path_buf()));
-    }
-    let lock_existed = lock_path(data_dir).exists();
-    let _lock = DataDirLock::acquire(data_dir).map_err(|e| match e {
-        LockError::InUse { dir, holder } => ImportError::ServerRunning { dir, holder },
-        other => ImportError::Lock(other),
-    })?;
+    let dir = OfflineDataDir::take(
+        data_dir,
+        "importing (an import writes the lease database under the server)",
+    )?;
     let db = data_dir.join(LEASE_DB);
     let store_err = |source| ImportError::Store {
         path: db.clone(),
@@ -342,19 +331,12 @@ pub fn apply(plan: &Plan, data_dir: &Path) -> Result<Written, ImportError> {
         store.commit(&batch).map_err(store_err)?;
     }
     drop(store);
-    // Files this (typically root) process created: leave them the service user's, the
-    // owner of the data directory.
-    let mut created = vec![
+    // Files this (typically root) process created: leave them the service user's.
+    dir.give_to_owner(&[
         db.clone(),
         with_suffix(&db, "-wal"),
         with_suffix(&db, "-shm"),
-    ];
-    if !lock_existed {
-        created.push(lock_path(data_dir));
-    }
-    for f in created {
-        give_dir_owner(data_dir, &f);
-    }
+    ]);
     Ok(w)
 }
 
@@ -362,15 +344,6 @@ fn with_suffix(p: &Path, s: &str) -> PathBuf {
     let mut o = p.as_os_str().to_os_string();
     o.push(s);
     PathBuf::from(o)
-}
-
-fn give_dir_owner(dir: &Path, path: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    if let (Ok(d), Ok(f)) = (std::fs::metadata(dir), std::fs::metadata(path)) {
-        if (d.uid(), d.gid()) != (f.uid(), f.gid()) {
-            let _ = std::os::unix::fs::chown(path, Some(d.uid()), Some(d.gid()));
-        }
-    }
 }
 
 /// `YYYY/MM/DD HH:MM:SS` UTC, as dhcpd writes times.
