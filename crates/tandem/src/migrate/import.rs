@@ -346,29 +346,23 @@ fn with_suffix(p: &Path, s: &str) -> PathBuf {
     PathBuf::from(o)
 }
 
-/// `YYYY/MM/DD HH:MM:SS` UTC, as dhcpd writes times.
+/// `YYYY/MM/DD HH:MM:SS` UTC, as dhcpd writes times; beyond year 9999 (which humantime
+/// does not format) `epoch N`, dhcpd's other form.
 pub fn show_time(t: Time) -> String {
     if t.is_never() {
         return "never".into();
     }
-    let secs = t.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // H. Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    const YEAR_10000: u64 = 253_402_300_800;
+    if t.as_secs() >= YEAR_10000 {
+        return format!("epoch {}", t.as_secs());
+    }
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs());
+    // "2026-12-04T19:08:03Z" -> "2026/12/04 19:08:03"
+    humantime::format_rfc3339_seconds(at)
+        .to_string()
+        .trim_end_matches('Z')
+        .replacen('T', " ", 1)
+        .replace('-', "/")
 }
 
 /// The report printed after a (dry) run.
@@ -622,5 +616,6 @@ mod tests {
         assert_eq!(show_time(Time(1_796_411_283)), "2026/12/04 19:08:03");
         assert_eq!(show_time(Time(0)), "1970/01/01 00:00:00");
         assert_eq!(show_time(Time(1_709_251_199)), "2024/02/29 23:59:59");
+        assert_eq!(show_time(Time(253_402_300_800)), "epoch 253402300800");
     }
 }

@@ -313,7 +313,8 @@ fn date(st: &Stmt, i: usize) -> Result<Time, SyntaxError> {
 }
 
 /// Seconds since 1970 for a UTC date and time as dhcpd writes them (confpars.c: a
-/// year below 1900 has 1900 added, so `126/...` is 2026).
+/// year below 1900 has 1900 added, so `126/...` is 2026). The calendar is humantime's
+/// RFC 3339 parser: every field is checked there (the day against its month, leap years).
 fn civil(d: &str, t: &str) -> Option<u64> {
     let num = |s: &str| s.parse::<u64>().ok();
     let mut dp = d.split('/');
@@ -324,35 +325,11 @@ fn civil(d: &str, t: &str) -> Option<u64> {
         return None;
     }
     let y = if y < 1900 { y + 1900 } else { y };
-    if !(1..=12).contains(&m)
-        || day == 0
-        || day > days_in_month(y, m)
-        || h > 23
-        || mi > 59
-        || s > 60
-    {
-        return None;
-    }
-    if y < 1970 {
-        return None;
-    }
-    // Days from 1970-01-01 (H. Hinnant's days_from_civil, for the Gregorian calendar).
-    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = yy / 400;
-    let yoe = yy - era * 400;
-    let doy = (153 * mm + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + s)
-}
-
-fn days_in_month(y: u64, m: u64) -> u64 {
-    match m {
-        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    let at =
+        humantime::parse_rfc3339(&format!("{y:04}-{m:02}-{day:02}T{h:02}:{mi:02}:{s:02}Z")).ok()?;
+    at.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 /// `hardware ethernet 00:11:22:33:44:55`: the type by name (dhcpd's names, common/
