@@ -672,8 +672,8 @@ impl Runner {
                 self.node.handle_disconnected(now);
             }
             Some(PeerEvent::BadFrame(why)) => {
-                self.peer.protocol_errors += 1;
-                warn!(error = %why, "partner protocol error");
+                // The link task's protocol errors are counted and logged as the core's are.
+                self.on_event(&Event::ProtocolError(why.clone()));
                 info!(reason = %format!("bad frame from the partner: {why}"), "partner connection lost");
                 self.node.handle_disconnected(now);
             }

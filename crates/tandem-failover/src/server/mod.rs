@@ -21,7 +21,7 @@ use tandem_core::{
 use crate::wire::{Kind, PeerMessage, Protocol};
 use tandem_wire::dhcpfo;
 
-use crate::allocation::proportional::{PrefixPool, RebalanceTrigger};
+use crate::allocation::proportional::PrefixPool;
 use crate::binding::{may_free_without_ack, LeaseEvent};
 use crate::endpoint::{Effect, Endpoint, EndpointConfig, EndpointRecord, Routed};
 use crate::mclt::partner_lifetime_to_send;
@@ -691,7 +691,7 @@ impl FailoverServer {
                     // (dhcpd's secondary asks only when it finds itself short), so ours
                     // does too rather than wait for a POOLREQ or the periodic scan.
                     if self.role() == Role::Primary && self.protocol() == Protocol::Draft12 {
-                        self.rebalance(now, RebalanceTrigger::PoolReq);
+                        self.balance_v4_pools(now);
                         self.pump_updates(now);
                     }
                     if self.role() == Role::Secondary {

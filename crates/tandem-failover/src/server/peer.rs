@@ -305,7 +305,7 @@ impl FailoverServer {
     /// The primary gives the secondary BACKUP addresses of each DHCPv4 pool (see
     /// [`crate::allocation::backup_pool`]): from the top of the pool down, addresses never
     /// used or FREE, each a BNDUPD of its own (draft-12 §5.4).
-    fn balance_v4_pools(&mut self, now: Time) {
+    pub(super) fn balance_v4_pools(&mut self, now: Time) {
         if self.role() != Role::Primary || self.ep.state() != crate::types::ServerState::Normal {
             return;
         }
